@@ -1,0 +1,184 @@
+"""The client: one front object per token and base URL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import warnings
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any, Self, final
+
+import aiohttp
+
+from ._config import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_RETRY,
+    DEFAULT_TIMEOUT,
+    TOKEN_ENV,
+    RetryPolicy,
+    Timeout,
+    as_timeout,
+)
+from ._session import (
+    Transport,
+    check_max_in_flight,
+    check_token,
+    default_user_agent,
+)
+from ._urls import validate_base_url
+
+__all__ = ["BessaClient"]
+
+
+@final
+class BessaClient:
+    """An asyncio client for the bessa Public API.
+
+    Use it as an async context manager (or call :meth:`aclose`)::
+
+        async with BessaClient(token="...") as client:
+            page = await client.request("GET", "articles/", params={"limit": 10})
+
+    Args:
+        token: the API token from bessa's Manager; defaults to the ``BESSA_TOKEN``
+            environment variable. It selects the tenant and is never logged or shown.
+        base_url: the API root; paths are resolved against it. Plain ``http://`` is accepted
+            only for loopback hosts (the sandbox) unless ``allow_insecure`` is set.
+        timeout: the deadline of each call in seconds (covering retries and their waits), or a
+            :class:`Timeout` with connect and read limits as well.
+        retry: when and how long to retry; :meth:`RetryPolicy.disabled` turns retries off.
+        session: an ``aiohttp.ClientSession`` to borrow (it is never closed by the client).
+        user_agent: a product token put before the library's own ``User-Agent``.
+        max_in_flight: how many requests of this client may be in flight at once.
+        allow_insecure: allow ``http://`` to a non-loopback host (the token travels in clear).
+        clock: monotonic seconds; injected by tests together with ``sleep``.
+        sleep: the coroutine used for every wait (backoff, ``Retry-After``).
+
+    Raises:
+        ConfigurationError: no or blank token, an unsafe base URL, a bad option.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float | Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        session: aiohttp.ClientSession | None = None,
+        user_agent: str | None = None,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        allow_insecure: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        secret = check_token(token if token is not None else os.environ.get(TOKEN_ENV))
+        if not isinstance(retry, RetryPolicy):
+            raise TypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
+        self._transport = Transport(
+            token=secret,
+            base_url=validate_base_url(base_url, allow_insecure=allow_insecure),
+            timeout=as_timeout(timeout),
+            retry=retry,
+            session=session,
+            user_agent=default_user_agent(user_agent),
+            max_in_flight=check_max_in_flight(max_in_flight),
+            clock=clock,
+            sleep=sleep,
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The API root every path is resolved against."""
+        return str(self._transport.base_url)
+
+    @property
+    def timeout(self) -> Timeout:
+        """The default time limits of a call."""
+        return self._transport.timeout
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The default retry policy."""
+        return self._transport.retry
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` was called."""
+        return self._transport.closed
+
+    def __repr__(self) -> str:
+        state = " closed" if self.closed else ""
+        return f"<BessaClient base_url={self.base_url!r}{state}>"
+
+    async def __aenter__(self) -> Self:
+        await self._transport.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the client's own HTTP session; a borrowed session stays open. Idempotent."""
+        await self._transport.close()
+
+    def __del__(self) -> None:
+        # Only a warning: a finaliser must not do I/O or touch the event loop.
+        transport = getattr(self, "_transport", None)
+        if transport is not None and transport.owns_open_session:
+            warnings.warn(
+                f"unclosed {self!r}: use 'async with BessaClient(...)' or 'await client.aclose()'",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | Timeout | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Any:
+        """Send a request and return the decoded JSON answer (``None`` for 204).
+
+        Args:
+            method: HTTP method, e.g. ``"GET"``.
+            path: a path relative to the base URL (``"articles/"``), or an absolute URL on the
+                base URL's origin (a page's ``next``).
+            params: query parameters; see :func:`bessa_async.encode_params` for the rules
+                (aware datetimes only, ``Decimal`` amounts, lists repeat the name).
+            json: a JSON body; ``Decimal``, ``UUID`` and aware datetimes are sent as strings.
+            headers: extra headers (``Authorization`` is the client's own).
+            timeout: this call's deadline, overriding the client's.
+            retry: this call's retry policy, overriding the client's.
+
+        Raises:
+            APIError: the API answered with an error status (a subclass per status).
+            TransportError: no usable answer (``ConnectError``, ``RequestTimeout``, ...).
+            DecodeError: a 2xx answer that is not JSON.
+            ForeignOriginError: an absolute URL on another origin.
+            ValueError, TypeError: a parameter that cannot be sent safely.
+        """
+        response = await self._transport.send(
+            method,
+            path,
+            params=params,
+            json_body=json,
+            headers=headers,
+            timeout=None if timeout is None else as_timeout(timeout),
+            retry=retry,
+        )
+        return response.json()

@@ -1,0 +1,387 @@
+"""The exception tree, and the pure mapping from an HTTP answer to an exception.
+
+Every exception the library raises on purpose derives from :class:`BessaError`::
+
+    BessaError
+    ├── ConfigurationError (also ValueError)   bad token, base URL or option, before any request
+    ├── ForeignOriginError (also ValueError)   an absolute URL off the base URL's origin
+    ├── TransportError                         no usable HTTP answer arrived
+    │   ├── ConnectError (also OSError)        the connection could not be opened: nothing was sent
+    │   └── RequestTimeout (also TimeoutError) the call's deadline passed
+    ├── APIError                               the server answered with an error status
+    │   ├── BadRequestError                    400
+    │   │   └── ValidationError                400 whose body maps fields to messages
+    │   ├── AuthenticationError                401: token missing or invalid
+    │   ├── PermissionDeniedError              403: token valid, resource not allowed
+    │   ├── NotFoundError                      404
+    │   ├── ConflictError                      409
+    │   ├── RateLimitError                     429 (``retry_after`` says how long to wait)
+    │   └── ServerError                        5xx, also with an HTML or empty body
+    └── DecodeError                            a 2xx whose body is not the JSON expected
+
+Input errors found before any request (a naive datetime, a float where money is meant) are
+plain :class:`ValueError` / :class:`TypeError` with a message naming the culprit.
+
+Raw aiohttp or tenacity exceptions never reach callers: they are mapped here and chained
+(``raise ... from exc``). No message or ``repr`` ever contains the API token.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Final
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BessaError",
+    "ConfigurationError",
+    "ConflictError",
+    "ConnectError",
+    "DecodeError",
+    "ForeignOriginError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeout",
+    "ServerError",
+    "TransportError",
+    "ValidationError",
+    "error_for_response",
+    "parse_retry_after",
+]
+
+#: Headers a server or proxy may use to name a request, checked in this order.
+REQUEST_ID_HEADERS: Final = ("X-Request-ID", "Request-ID", "X-Correlation-ID", "X-Amzn-Trace-Id")
+_SNIPPET_LIMIT: Final = 200
+
+
+def snippet(body: bytes, limit: int = _SNIPPET_LIMIT) -> str:
+    """A short, printable excerpt of a body for error messages."""
+    text = body[: limit * 2].decode("utf-8", errors="replace")
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class BessaError(Exception):
+    """Root of every exception raised by bessa_async on purpose."""
+
+
+class ConfigurationError(BessaError, ValueError):
+    """The client was configured in a way that cannot work (no token, unsafe base URL, ...)."""
+
+
+class ForeignOriginError(BessaError, ValueError):
+    """An absolute URL (given by a caller or in a page's ``next``) is not on the base URL's origin.
+
+    Following it would send the API token to another host, so it is refused before any request.
+    """
+
+    def __init__(self, url: str, expected_origin: str) -> None:
+        self.url = url
+        self.expected_origin = expected_origin
+        super().__init__(
+            f"refusing to request {url!r}: it is not on the API's origin {expected_origin!r} "
+            "and the request would carry the API token"
+        )
+
+
+class TransportError(BessaError):
+    """No usable HTTP answer arrived: connection failed or dropped, body cut short, deadline.
+
+    Attributes:
+        method: HTTP method of the request.
+        path: path of the request, relative to the base URL where possible.
+        request_sent: whether the request may have reached the server. ``False`` proves that a
+            write was not processed; ``True`` means its outcome is unknown.
+    """
+
+    def __init__(self, message: str, *, method: str, path: str, request_sent: bool) -> None:
+        super().__init__(message)
+        self.method = method
+        self.path = path
+        self.request_sent = request_sent
+
+
+class ConnectError(TransportError, OSError):
+    """The connection could not be opened (refused, DNS, TLS): nothing was sent."""
+
+    def __init__(self, message: str, *, method: str, path: str) -> None:
+        super().__init__(message, method=method, path=path, request_sent=False)
+
+    def __str__(self) -> str:  # OSError's __str__ would show its errno tuple instead
+        return str(self.args[0])
+
+
+class RequestTimeout(TransportError, TimeoutError):
+    """The call's deadline passed before an answer arrived."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class DecodeError(BessaError):
+    """A successful answer whose body is not the JSON expected.
+
+    Attributes:
+        status: HTTP status of the answer.
+        content_type: its ``Content-Type``.
+        snippet: the first characters of the body.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        content_type: str | None = None,
+        body: bytes = b"",
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.status = status
+        self.content_type = content_type
+        self.snippet = snippet(body)
+        self.method = method
+        self.path = path
+        where = f" ({method} {path} -> {status})" if method and path else ""
+        excerpt = f": {self.snippet!r}" if self.snippet else ""
+        super().__init__(f"{message}{where}{excerpt}")
+
+
+class APIError(BessaError):
+    """The API answered with an error status.
+
+    Attributes:
+        status: HTTP status code.
+        detail: DRF's ``detail`` message, or a summary of the body.
+        errors: for field errors, DRF's mapping of field to messages, nesting kept as sent
+            (lists or mappings); empty otherwise.
+        non_field_errors: messages not tied to a field.
+        method: HTTP method of the request.
+        path: path of the request, relative to the base URL.
+        request_id: the server's request id header, if any (quote it to support).
+        retry_after: seconds the server asked to wait (``Retry-After``), if any.
+        body: the raw body, for anything the fields above do not capture.
+    """
+
+    status_code: ClassVar[int | None] = None
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        detail: str,
+        method: str,
+        path: str,
+        errors: Mapping[str, Any] | None = None,
+        non_field_errors: Sequence[str] = (),
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        body: bytes = b"",
+    ) -> None:
+        self.status = status
+        self.detail = detail
+        self.method = method
+        self.path = path
+        self.errors: Mapping[str, Any] = dict(errors or {})
+        self.non_field_errors = tuple(non_field_errors)
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.body = body
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        parts = [f"{self.status} on {self.method} {self.path}: {self.detail}"]
+        if self.retry_after is not None:
+            parts.append(f"(retry after {self.retry_after:g} s)")
+        if self.request_id:
+            parts.append(f"[request id {self.request_id}]")
+        return " ".join(parts)
+
+
+class BadRequestError(APIError):
+    """400: the request's parameters or body were refused."""
+
+    status_code = 400
+
+
+class ValidationError(BadRequestError):
+    """400 whose body maps fields to messages; ``errors`` keeps DRF's nesting."""
+
+
+class AuthenticationError(APIError):
+    """401: the token is missing or invalid. Check the token and the base URL."""
+
+    status_code = 401
+
+
+class PermissionDeniedError(APIError):
+    """403: the token is valid but may not access this resource."""
+
+    status_code = 403
+
+
+class NotFoundError(APIError):
+    """404: no such resource or object (or a path the real API names differently)."""
+
+    status_code = 404
+
+
+class ConflictError(APIError):
+    """409: the request conflicts with the server's state (e.g. an idempotency key reused)."""
+
+    status_code = 409
+
+
+class RateLimitError(APIError):
+    """429: throttled. ``retry_after`` says how many seconds to wait, if the server said."""
+
+    status_code = 429
+
+
+class ServerError(APIError):
+    """5xx: the server or a proxy in front of it failed (the body may be HTML or empty)."""
+
+
+_BY_STATUS: Final[Mapping[int, type[APIError]]] = {
+    cls.status_code: cls
+    for cls in (
+        BadRequestError,
+        AuthenticationError,
+        PermissionDeniedError,
+        NotFoundError,
+        ConflictError,
+        RateLimitError,
+    )
+    if cls.status_code is not None
+}
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date).
+
+    Returns ``None`` when the header is absent or unreadable; never negative.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT
+        when = when.replace(tzinfo=UTC)
+    reference = now if now is not None else datetime.now(UTC)
+    return max(0.0, (when - reference).total_seconds())
+
+
+def _request_id(headers: Mapping[str, str]) -> str | None:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for name in REQUEST_ID_HEADERS:
+        if value := lowered.get(name.lower()):
+            return value
+    return None
+
+
+def _messages(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Sequence):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def _summarise_fields(errors: Mapping[str, Any]) -> str:
+    """One line such as ``limit: A valid integer is required.; lines[0].article: ...``."""
+    flat: list[str] = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for key, sub in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), sub)
+        elif isinstance(value, list) and any(isinstance(v, (Mapping, list)) for v in value):
+            for index, sub in enumerate(value):
+                if sub:  # DRF leaves {} for list items without errors
+                    walk(f"{prefix}[{index}]", sub)
+        else:
+            flat.append(f"{prefix}: {' '.join(_messages(value))}")
+
+    walk("", errors)
+    return "; ".join(flat) if flat else "invalid request"
+
+
+def error_for_response(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    method: str,
+    path: str,
+    now: datetime | None = None,
+) -> APIError:
+    """Map an error answer to the matching :class:`APIError` subclass. Pure; never raises."""
+    retry_after = parse_retry_after(headers.get("Retry-After"), now=now)
+    request_id = _request_id(headers)
+    payload: Any = None
+    if body.strip():
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            payload = None
+
+    detail: str | None = None
+    errors: dict[str, Any] = {}
+    non_field: list[str] = []
+    if isinstance(payload, Mapping):
+        raw_detail = payload.get("detail")
+        if isinstance(raw_detail, str) and len(payload) <= 2:
+            detail = raw_detail  # DRF's {"detail": ...} (sometimes with a "code")
+        else:
+            errors = {str(k): v for k, v in payload.items() if k != "non_field_errors"}
+            non_field = _messages(payload.get("non_field_errors", []))
+    elif isinstance(payload, list):
+        non_field = _messages(payload)  # DRF's ValidationError raised with a list
+
+    cls: type[APIError]
+    if status >= 500:
+        cls = ServerError
+    else:
+        cls = _BY_STATUS.get(status, APIError)
+        if cls is BadRequestError and (errors or non_field) and detail is None:
+            cls = ValidationError
+
+    if detail is None:
+        if errors or non_field:
+            detail = _summarise_fields(
+                {**errors, **({"non_field_errors": non_field} if non_field else {})}
+            )
+        elif body.strip():
+            detail = f"unexpected body {snippet(body)!r}"
+        else:
+            detail = "empty body"
+
+    return cls(
+        status=status,
+        detail=detail,
+        method=method,
+        path=path,
+        errors=errors,
+        non_field_errors=non_field,
+        request_id=request_id,
+        retry_after=retry_after,
+        body=body,
+    )

@@ -1,0 +1,477 @@
+"""The I/O seam: the only module that awaits aiohttp.
+
+One :class:`Transport` per client holds the aiohttp session (owned or borrowed), the token, the
+in-flight limit and the shared rate-limit gate, and turns one logical call into attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import platform
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Final, final
+from uuid import UUID
+
+import aiohttp
+import attrs
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+from ._config import RetryPolicy, Timeout
+from ._errors import (
+    ConfigurationError,
+    ConnectError,
+    DecodeError,
+    RateLimitError,
+    RequestTimeout,
+    TransportError,
+    error_for_response,
+)
+from ._retry import retry_call
+from ._urls import encode_params, relative_path, resolve, with_query
+from ._version import __version__
+
+__all__ = ["RateGate", "Response", "Secret", "Transport"]
+
+logger: Final = logging.getLogger("bessa_async")
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+_MAX_REDIRECTS: Final = 5
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+_TOKEN_OK: Final = re.compile(r"[\x21-\x7e]+")  # visible ASCII: no spaces, newlines or controls
+_RESERVED_HEADERS: Final = frozenset({"authorization", "host", "content-length"})
+
+
+@final
+class Secret:
+    """A string that never shows itself in ``repr``, ``str`` or f-strings."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself, for the one place that must send it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def check_token(token: str | None) -> Secret:
+    """Validate an API token before any request is made.
+
+    Raises:
+        ConfigurationError: no token, a blank one, or one with characters that cannot travel
+            in a header (spaces, newlines: a header-injection attempt or a copy-paste slip).
+    """
+    if token is None:
+        raise ConfigurationError(
+            "no API token: pass BessaClient(token=...) or set the BESSA_TOKEN environment "
+            "variable (for a token-free try, run `bessa sandbox` and use its token)"
+        )
+    if not isinstance(token, str):
+        raise ConfigurationError(f"token must be a str, got {type(token).__name__}")
+    stripped = token.strip()
+    if not stripped:
+        raise ConfigurationError("the API token is blank; pass the token from bessa's Manager")
+    if stripped.lower().startswith("token "):
+        raise ConfigurationError("pass the token alone, without the 'Token ' prefix")
+    if not _TOKEN_OK.fullmatch(stripped):
+        raise ConfigurationError(
+            "the API token contains spaces, line breaks or non-ASCII characters and cannot be "
+            "sent in a header; check that it was copied whole and alone"
+        )
+    return Secret(stripped)
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Response:
+    """One successful HTTP answer, read in full."""
+
+    method: str
+    url: URL
+    path: str
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The decoded JSON body (``None`` for a 204 or a HEAD).
+
+        Raises:
+            DecodeError: the body is empty, not JSON, or labelled as something else.
+        """
+        if self.status == 204 or self.method == "HEAD":
+            return None
+        content_type = self.headers.get("Content-Type", "")
+        mime = content_type.split(";", 1)[0].strip().lower()
+
+        def failure(message: str) -> DecodeError:
+            return DecodeError(
+                message,
+                status=self.status,
+                content_type=content_type or None,
+                body=self.body,
+                method=self.method,
+                path=self.path,
+            )
+
+        if not self.body.strip():
+            raise failure("the API answered with an empty body where JSON was expected")
+        if mime and mime != "application/json" and not mime.endswith("+json"):
+            raise failure(f"expected JSON but the API answered {mime!r}")
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:
+            raise failure(f"the API's answer is not valid JSON ({exc})") from exc
+
+
+class RateGate:
+    """The client-wide pause after a 429: no request of the client starts before ``until``."""
+
+    def __init__(self, clock: Clock, sleep: Sleep) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self.until = 0.0
+
+    def block(self, seconds: float) -> None:
+        """Hold every request back for ``seconds`` from now (never shortens a longer pause)."""
+        self.until = max(self.until, self._clock() + seconds)
+
+    def remaining(self) -> float:
+        """Seconds left until the gate opens."""
+        return max(0.0, self.until - self._clock())
+
+    async def wait(self) -> None:
+        """Sleep until the gate is open (it may be pushed back while sleeping)."""
+        while (left := self.remaining()) > 0:
+            await self._sleep(left)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{value} cannot be sent as an amount")
+        return f"{value:f}"
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} in a request body; make it aware")
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def encode_body(body: Any) -> bytes:
+    """Serialise a JSON body (``Decimal``, ``UUID`` and aware datetimes as strings)."""
+    return json.dumps(body, default=_json_default, separators=(",", ":"), allow_nan=False).encode()
+
+
+def default_user_agent(extra: str | None = None) -> str:
+    base = (
+        f"bessa-async/{__version__} aiohttp/{aiohttp.__version__} "
+        f"python/{platform.python_version()}"
+    )
+    return f"{extra} {base}" if extra else base
+
+
+class Transport:
+    """Sends requests for one client: deadline, retries, rate gate, in-flight limit, logging."""
+
+    def __init__(
+        self,
+        *,
+        token: Secret,
+        base_url: URL,
+        timeout: Timeout,
+        retry: RetryPolicy,
+        session: aiohttp.ClientSession | None,
+        user_agent: str,
+        max_in_flight: int,
+        clock: Clock,
+        sleep: Sleep,
+    ) -> None:
+        self.base_url = base_url
+        self.timeout = timeout
+        self.retry = retry
+        self._token = token
+        self._session = session
+        self._owns_session = session is None
+        self._user_agent = user_agent
+        self._max_in_flight = max_in_flight
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self.clock = clock
+        self.sleep = sleep
+        self.gate = RateGate(clock, sleep)
+        self._rng = random.Random()
+        self.closed = False
+
+    @property
+    def owns_open_session(self) -> bool:
+        """Whether we created an aiohttp session that is still open (ours to close)."""
+        return self._owns_session and self._session is not None and not self._session.closed
+
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        if self.closed:
+            raise RuntimeError("this BessaClient is closed; create a new one")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=self._max_in_flight, limit_per_host=self._max_in_flight
+                ),
+                cookie_jar=aiohttp.DummyCookieJar(),  # an API client keeps no cookies
+                trust_env=False,
+            )
+        elif self._session.closed:
+            raise RuntimeError("the aiohttp.ClientSession passed to BessaClient is closed")
+        return self._session
+
+    async def open(self) -> None:
+        self._ensure_session()
+
+    async def close(self) -> None:
+        self.closed = True
+        if self._owns_session and self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    def _headers(self, extra: Mapping[str, str] | None, has_body: bool) -> CIMultiDict[str]:
+        headers: CIMultiDict[str] = CIMultiDict()
+        headers["Accept"] = "application/json"
+        headers["User-Agent"] = self._user_agent
+        if has_body:
+            headers["Content-Type"] = "application/json"
+        for name, value in (extra or {}).items():
+            if name.lower() in _RESERVED_HEADERS:
+                raise ValueError(f"header {name!r} is set by the client and cannot be overridden")
+            if "\n" in value or "\r" in value:
+                raise ValueError(f"header {name!r} contains a line break")
+            headers[name] = value
+        return headers
+
+    async def send(
+        self,
+        method: str,
+        target: str | URL,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Response:
+        """Send one logical request; return the 2xx answer or raise a mapped error."""
+        method = method.upper()
+        url = with_query(resolve(self.base_url, target), encode_params(params))
+        body = None if json_body is None else encode_body(json_body)
+        request_headers = self._headers(headers, body is not None)
+        limits = timeout or self.timeout
+        policy = retry or self.retry
+        deadline = None if limits.total is None else self.clock() + limits.total
+        session = self._ensure_session()
+
+        async def attempt(number: int) -> Response:
+            return await self._attempt(
+                session, method, url, body, request_headers, limits, policy, deadline, number
+            )
+
+        return await retry_call(
+            attempt,
+            method=method,
+            policy=policy,
+            deadline=deadline,
+            clock=self.clock,
+            sleep=self.sleep,
+            rng=self._rng,
+        )
+
+    def _remaining(self, deadline: float | None) -> float | None:
+        return None if deadline is None else deadline - self.clock()
+
+    async def _attempt(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: URL,
+        body: bytes | None,
+        headers: CIMultiDict[str],
+        limits: Timeout,
+        policy: RetryPolicy,
+        deadline: float | None,
+        number: int,
+    ) -> Response:
+        path = relative_path(self.base_url, url)
+        if self.gate.remaining() > 0:
+            wait = self.gate.remaining()
+            remaining = self._remaining(deadline)
+            if wait > policy.max_retry_after or (remaining is not None and wait >= remaining):
+                raise RateLimitError(
+                    status=429,
+                    detail="the API throttled this client; waiting would pass this call's "
+                    "deadline or the longest wait allowed",
+                    method=method,
+                    path=path,
+                    retry_after=wait,
+                )
+            await self.gate.wait()
+        remaining = self._remaining(deadline)
+        if remaining is not None and remaining <= 0:
+            raise RequestTimeout(
+                f"{method} {path}: the call's deadline of {limits.total:g} s passed",
+                method=method,
+                path=path,
+                request_sent=False,
+            )
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(remaining), self._slots:
+                response = await self._exchange(session, method, url, body, headers, limits)
+        except TransportError as exc:
+            self._log(method, url, type(exc).__name__, number, started)
+            raise
+        except TimeoutError as exc:
+            self._log(method, url, "deadline", number, started)
+            raise RequestTimeout(
+                f"{method} {path}: the call's deadline of {limits.total:g} s passed",
+                method=method,
+                path=path,
+                request_sent=True,
+            ) from exc
+        self._log(method, response.url, response.status, number, started)
+        if response.status >= 400:
+            error = error_for_response(
+                response.status, response.headers, response.body, method=method, path=path
+            )
+            if response.status == 429 and error.retry_after is not None:
+                self.gate.block(error.retry_after)
+            raise error
+        if response.status >= 300:
+            raise error_for_response(
+                response.status, response.headers, response.body, method=method, path=path
+            )
+        return response
+
+    async def _exchange(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: URL,
+        body: bytes | None,
+        headers: CIMultiDict[str],
+        limits: Timeout,
+    ) -> Response:
+        """One attempt on the wire, following same-origin redirects of safe methods."""
+        client_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=limits.connect, sock_read=limits.read
+        )
+        for _ in range(_MAX_REDIRECTS + 1):
+            path = relative_path(self.base_url, url)
+            sent_headers = CIMultiDict(headers)
+            # Added per hop: a redirect target was checked against the base origin below.
+            sent_headers["Authorization"] = f"Token {self._token.reveal()}"
+            try:
+                async with session.request(
+                    method,
+                    url,
+                    data=body,
+                    headers=sent_headers,
+                    allow_redirects=False,
+                    timeout=client_timeout,
+                ) as resp:
+                    payload = await resp.read()
+                    status, resp_headers, resp_url = resp.status, resp.headers, resp.url
+            except aiohttp.ConnectionTimeoutError as exc:
+                raise ConnectError(
+                    f"{method} {path}: timed out opening a connection to {url.host}",
+                    method=method,
+                    path=path,
+                ) from exc
+            except aiohttp.ClientConnectorError as exc:
+                raise ConnectError(
+                    f"{method} {path}: cannot connect to {url.host}:{url.port} ({exc.os_error})",
+                    method=method,
+                    path=path,
+                ) from exc
+            except aiohttp.ServerTimeoutError as exc:
+                raise RequestTimeout(
+                    f"{method} {path}: no data from the server for {limits.read:g} s",
+                    method=method,
+                    path=path,
+                    request_sent=True,
+                ) from exc
+            except aiohttp.ClientResponseError as exc:
+                # Its repr carries the request headers, token included: do not chain it.
+                raise TransportError(
+                    f"{method} {path}: malformed answer ({exc.status}, {exc.message})",
+                    method=method,
+                    path=path,
+                    request_sent=True,
+                ) from None
+            except (aiohttp.ClientError, OSError) as exc:
+                reason = str(exc) or type(exc).__name__
+                raise TransportError(
+                    f"{method} {path}: the connection failed after the request was sent ({reason})",
+                    method=method,
+                    path=path,
+                    request_sent=True,
+                ) from exc
+            location = resp_headers.get("Location")
+            if status in _REDIRECTS and location and method in ("GET", "HEAD"):
+                # resolve() refuses another origin, so the token never follows off-site.
+                url = resolve(self.base_url, resp_url.join(URL(location)))
+                continue
+            return Response(
+                method=method,
+                url=resp_url,
+                path=path,
+                status=status,
+                headers=resp_headers,
+                body=payload,
+            )
+        raise TransportError(
+            f"{method} {relative_path(self.base_url, url)}: more than {_MAX_REDIRECTS} redirects",
+            method=method,
+            path=relative_path(self.base_url, url),
+            request_sent=True,
+        )
+
+    def _log(self, method: str, url: URL, outcome: object, attempt: int, started: float) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            target = relative_path(self.base_url, url)
+            if url.raw_query_string:
+                target += "?" + url.raw_query_string
+            logger.debug(
+                "%s %s -> %s (attempt %d, %.3f s)",
+                method,
+                target,
+                outcome,
+                attempt,
+                time.perf_counter() - started,
+            )
+
+
+def check_max_in_flight(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"max_in_flight must be a positive int, got {value!r}")
+    return value

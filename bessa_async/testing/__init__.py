@@ -1,0 +1,23 @@
+"""A faithful, stateful fake of the bessa Public API for tests, demos and manual tries.
+
+``Sandbox`` serves two tenants' seeded data over loopback, the way Django REST Framework answers
+(see :mod:`bessa_async.testing._server`); ``Fault`` and ``Sandbox.inject`` make it misbehave on
+purpose; ``FakeClock`` gives a client (and the sandbox's Sales Points) virtual time::
+
+    from bessa_async import BessaClient
+    from bessa_async.testing import Fault, Sandbox
+
+    async with Sandbox() as sb, BessaClient(sb.token, base_url=sb.url) as client:
+        sb.inject(Fault.status(503), path="articles/", times=1)
+        page = await client.request("GET", "articles/")   # retried, then succeeds
+
+A pytest plugin (``bessa_sandbox``, ``bessa_client`` fixtures) is installed with the package.
+"""
+
+from __future__ import annotations
+
+from ._clock import FakeClock
+from ._faults import Fault, FaultRule
+from ._server import RecordedRequest, Sandbox
+
+__all__ = ["FakeClock", "Fault", "FaultRule", "RecordedRequest", "Sandbox"]

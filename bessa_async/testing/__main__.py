@@ -1,0 +1,64 @@
+"""Run the sandbox standalone: ``python -m bessa_async.testing --port 8080``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from ._server import Sandbox
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bessa_async.testing",
+        description="Serve the bessa Public API sandbox on loopback until interrupted.",
+        epilog="example: python -m bessa_async.testing --port 8080 --receipts 5000",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8080, help="port (0 picks a free one)")
+    parser.add_argument("--seed", type=int, default=0, help="data and token seed")
+    parser.add_argument("--receipts", type=int, default=2000, help="receipts of tenant A")
+    parser.add_argument("--latency", type=float, default=0.0, help="added latency in ms")
+    parser.add_argument(
+        "--next-style", choices=("url", "cursor"), default="url", help="form of next/previous"
+    )
+    parser.add_argument("--max-limit", type=int, default=500, help="largest page size")
+    return parser
+
+
+async def _serve(args: argparse.Namespace, ready: asyncio.Event | None = None) -> None:
+    async with Sandbox(
+        seed=args.seed,
+        receipts=args.receipts,
+        latency=args.latency / 1000,
+        next_style=args.next_style,
+        host=args.host,
+        port=args.port,
+        max_limit=args.max_limit,
+    ) as sandbox:
+        print(f"bessa sandbox listening on {sandbox.url}", flush=True)
+        print(f"  token (tenant A):        {sandbox.token}", flush=True)
+        print(f"  token (tenant B):        {sandbox.other_token}", flush=True)
+        print(f"  token (no receipts etc): {sandbox.restricted_token}", flush=True)
+        print("press Ctrl-C to stop", flush=True)
+        if ready is not None:
+            ready.set()
+        await asyncio.Event().wait()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and serve until interrupted; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        asyncio.run(_serve(args))
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

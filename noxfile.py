@@ -1,0 +1,49 @@
+"""Development sessions: `nox -s tests lint typecheck` is what CI runs."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.default_venv_backend = "venv"
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+DEV = nox.project.dependency_groups(PYPROJECT, "dev")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite under coverage and print the report."""
+    session.install("-e", ".[cli]", *DEV)
+    session.run("coverage", "erase")
+    session.run("coverage", "run", "-m", "pytest", *session.posargs)
+    session.run("coverage", "report")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Ruff: lint and formatting check."""
+    session.install(*(req for req in DEV if req.startswith("ruff")))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the package and the tests."""
+    session.install("-e", ".[cli]", *DEV)
+    session.run("mypy", "--strict")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job: a walkthrough of the client against the bundled sandbox."""
+    session.install("-e", ".[cli]")
+    session.run("python", "-m", "bessa_async", "demo", *session.posargs)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks (not part of the tests): ratios against a baseline in the same run."""
+    session.install("-e", ".[cli]")
+    session.run("python", "benchmarks/run.py", *session.posargs)

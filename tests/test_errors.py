@@ -1,0 +1,140 @@
+"""Mapping an HTTP answer to the error tree: pure, no event loop."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from bessa_async import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    BessaError,
+    ConflictError,
+    ConnectError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTimeout,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
+from bessa_async._errors import error_for_response, parse_retry_after
+
+
+def _map(status: int, body: object = None, **headers: str) -> APIError:
+    raw = b"" if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
+    return error_for_response(status, headers, raw, method="GET", path="articles/")
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (403, PermissionDeniedError),
+        (404, NotFoundError),
+        (409, ConflictError),
+        (429, RateLimitError),
+        (500, ServerError),
+        (502, ServerError),
+        (503, ServerError),
+        (504, ServerError),
+        (418, APIError),
+    ],
+)
+def test_status_maps_to_its_class(status: int, cls: type[APIError]) -> None:
+    """Each documented status has its own exception class; others stay a plain APIError."""
+    error = _map(status, {"detail": "Nope."})
+    assert type(error) is cls
+    assert error.status == status
+    assert error.detail == "Nope."
+    assert str(error) == f"{status} on GET articles/: Nope."
+
+
+def test_drf_field_map_is_a_validation_error_with_nesting_kept() -> None:
+    """A 400 field map becomes ValidationError; nested lists and maps stay as DRF sent them."""
+    body = {
+        "lines": [{}, {"article": ["Object with id=x does not exist."]}],
+        "sales_point": ["This field is required."],
+        "non_field_errors": ["Order is empty."],
+    }
+    error = _map(400, body)
+    assert isinstance(error, ValidationError)
+    assert error.errors == {
+        "lines": [{}, {"article": ["Object with id=x does not exist."]}],
+        "sales_point": ["This field is required."],
+    }
+    assert error.non_field_errors == ("Order is empty.",)
+    assert "lines[1].article: Object with id=x does not exist." in error.detail
+    assert "sales_point: This field is required." in error.detail
+    assert "non_field_errors: Order is empty." in error.detail
+
+
+def test_drf_list_body_becomes_non_field_errors() -> None:
+    """DRF answers a ValidationError raised with a list as a bare JSON list."""
+    error = _map(400, ["Cursor invalid."])
+    assert isinstance(error, ValidationError)
+    assert error.non_field_errors == ("Cursor invalid.",)
+
+
+def test_400_with_detail_is_a_plain_bad_request() -> None:
+    """A 400 with only a detail (e.g. a parse error) is not a field map."""
+    error = _map(400, {"detail": "JSON parse error - Expecting value"})
+    assert type(error) is BadRequestError
+    assert error.errors == {}
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html><head><title>502 Bad Gateway</title></head></html>", b"", b"   "]
+)
+def test_html_or_empty_5xx_is_a_server_error(body: bytes) -> None:
+    """A proxy's HTML page or an empty body still maps by status, with a readable detail."""
+    error = _map(502, body)
+    assert isinstance(error, ServerError)
+    assert error.body == body
+    if body.strip():
+        assert "502 Bad Gateway" in error.detail
+    else:
+        assert error.detail == "empty body"
+
+
+def test_request_id_and_retry_after_are_carried() -> None:
+    """The server's request id and Retry-After land on the error and in its message."""
+    headers = {"Retry-After": "7", "X-Request-ID": "abc"}
+    error = _map(429, {"detail": "Request was throttled."}, **headers)
+    assert isinstance(error, RateLimitError)
+    assert error.retry_after == 7.0
+    assert error.request_id == "abc"
+    assert "retry after 7 s" in str(error)
+    assert "abc" in str(error)
+
+
+def test_retry_after_parses_seconds_and_http_dates() -> None:
+    """Retry-After is delta-seconds or an HTTP date; junk and absence give None."""
+    now = datetime(2026, 6, 15, 12, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("120", now=now) == 120.0
+    assert parse_retry_after("0", now=now) == 0.0
+    assert parse_retry_after("-3", now=now) == 0.0
+    assert parse_retry_after("Mon, 15 Jun 2026 12:00:30 GMT", now=now) == 30.0
+    assert parse_retry_after("Mon, 15 Jun 2026 11:00:00 GMT", now=now) == 0.0
+    assert parse_retry_after("soon", now=now) is None
+    assert parse_retry_after("nan", now=now) is None
+    assert parse_retry_after("", now=now) is None
+    assert parse_retry_after(None, now=now) is None
+
+
+def test_transport_errors_are_also_builtin_errors() -> None:
+    """ConnectError is an OSError and RequestTimeout a TimeoutError, for generic handlers."""
+    connect = ConnectError("cannot connect", method="GET", path="x/")
+    timeout = RequestTimeout("too slow", method="GET", path="x/", request_sent=True)
+    assert isinstance(connect, OSError)
+    assert isinstance(connect, TransportError)
+    assert not connect.request_sent
+    assert str(connect) == "cannot connect"
+    assert isinstance(timeout, TimeoutError)
+    assert isinstance(timeout, BessaError)
+    assert str(timeout) == "too slow"

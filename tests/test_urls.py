@@ -1,0 +1,191 @@
+"""URL safety and query encoding: pure, no event loop."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from yarl import URL
+
+from bessa_async import ConfigurationError, ForeignOriginError, encode_params
+from bessa_async._urls import is_loopback, resolve, validate_base_url, with_query
+
+BASE = URL("https://api.diekasse.app/v1/public/")
+VIENNA_SUMMER = timezone(timedelta(hours=2))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/v1/public/",
+        "http://localhost/v1/public/",
+        "http://[::1]:9000/v1/public/",
+        "https://api.diekasse.app/v1/public/",
+    ],
+)
+def test_base_url_accepts_https_and_loopback_http(url: str) -> None:
+    """https anywhere and http on loopback are accepted as they are."""
+    assert str(validate_base_url(url)) == url
+
+
+def test_base_url_gets_its_trailing_slash() -> None:
+    """Without the slash, relative paths would replace the last segment."""
+    assert str(validate_base_url("https://api.diekasse.app/v1/public")) == str(BASE)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://api.diekasse.app/v1/public/", "plain http"),
+        ("http://10.0.0.5/v1/public/", "plain http"),
+        ("ftp://api.diekasse.app/", r"absolute http\(s\)"),
+        ("api.diekasse.app/v1/public/", r"absolute http\(s\)"),
+        ("https://user:pw@api.diekasse.app/v1/public/", "credentials"),
+        ("https://api.diekasse.app/v1/public/?a=1", "query"),
+    ],
+)
+def test_base_url_refuses_unsafe_urls(url: str, message: str) -> None:
+    """Remote http, other schemes, credentials and queries are refused with a reason."""
+    with pytest.raises(ConfigurationError, match=message):
+        validate_base_url(url)
+
+
+def test_insecure_http_needs_explicit_opt_in() -> None:
+    """allow_insecure=True is the one way to send the token over plain http remotely."""
+    assert validate_base_url("http://pos.example/v1/", allow_insecure=True).scheme == "http"
+
+
+def test_loopback_detection() -> None:
+    """Only this machine's names count as loopback."""
+    assert is_loopback("127.0.0.1")
+    assert is_loopback("127.8.9.10")
+    assert is_loopback("::1")
+    assert is_loopback("[::1]")
+    assert is_loopback("LOCALHOST")
+    assert not is_loopback("192.168.1.1")
+    assert not is_loopback("localhost.evil.com")
+    assert not is_loopback(None)
+
+
+def test_resolve_relative_and_same_origin_absolute() -> None:
+    """Paths resolve under the base; absolute URLs pass only on the base's origin."""
+    assert str(resolve(BASE, "articles/")) == "https://api.diekasse.app/v1/public/articles/"
+    assert str(resolve(BASE, "/articles/")) == "https://api.diekasse.app/v1/public/articles/"
+    nxt = "https://api.diekasse.app/v1/public/receipts/?cursor=cD0y&limit=100"
+    assert str(resolve(BASE, nxt)) == nxt
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example/v1/public/receipts/?cursor=x",
+        "http://api.diekasse.app/v1/public/receipts/",
+        "https://api.diekasse.app:8443/v1/public/receipts/",
+        "//evil.example/v1/public/",
+    ],
+)
+def test_resolve_refuses_foreign_origins(url: str) -> None:
+    """Another host, scheme or port would receive the token: refused, naming the URL."""
+    with pytest.raises(ForeignOriginError, match="not on the API's origin") as info:
+        resolve(BASE, url)
+    assert info.value.url == url
+
+
+def test_resolve_refuses_dot_segments() -> None:
+    """'..' could climb out of /v1/public/ to other endpoints of the host."""
+    with pytest.raises(ValueError, match=r"'\.\.'"):
+        resolve(BASE, "articles/../../admin/")
+
+
+def test_encode_params_types() -> None:
+    """Each supported type has one spelling; None is dropped and sequences repeat."""
+
+    class Kind(enum.Enum):
+        INVOICE = "invoice"
+
+    uid = UUID("8c1c0a6e-3d1b-4a55-9d59-0f3b8f0e4b11")
+    params: dict[str, Any] = {
+        "timestamp__gte": datetime(2026, 6, 15, 0, 0, tzinfo=VIENNA_SUMMER),
+        "updated__gte": datetime(2026, 6, 15, 12, 0, tzinfo=UTC),
+        "amount": Decimal("4.5"),
+        "sales_point": uid,
+        "active": True,
+        "deleted": False,
+        "limit": 10,
+        "type": Kind.INVOICE,
+        "location": None,
+        "article": ["a", "b"],
+    }
+    assert encode_params(params) == [
+        ("timestamp__gte", "2026-06-15T00:00:00+02:00"),
+        ("updated__gte", "2026-06-15T12:00:00+00:00"),
+        ("amount", "4.50"),
+        ("sales_point", str(uid)),
+        ("active", "true"),
+        ("deleted", "false"),
+        ("limit", "10"),
+        ("type", "invoice"),
+        ("article", "a"),
+        ("article", "b"),
+    ]
+
+
+def test_naive_datetime_is_refused_naming_the_parameter() -> None:
+    """A naive datetime would be read as UTC by the API: refused, naming the parameter."""
+    with pytest.raises(ValueError, match="'timestamp__gte' is a naive datetime"):
+        encode_params({"timestamp__gte": datetime(2026, 6, 15)})
+
+
+def test_bare_date_is_refused_with_a_business_day_hint() -> None:
+    """A bare date is UTC midnight to the API; the message points to business_day."""
+    with pytest.raises(ValueError, match="business_day"):
+        encode_params({"timestamp__gte": date(2026, 6, 15)})
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "message"),
+    [
+        (19.99, TypeError, "float"),
+        (Decimal("4.555"), ValueError, "more than two decimals"),
+        (Decimal("NaN"), ValueError, "finite"),
+        (Decimal("Infinity"), ValueError, "finite"),
+        ({"nested": 1}, TypeError, "unsupported type dict"),
+    ],
+)
+def test_unsafe_values_are_refused(value: object, error: type[Exception], message: str) -> None:
+    """Floats, inexact or infinite amounts and nested mappings never reach the wire."""
+    with pytest.raises(error, match=message):
+        encode_params({"amount": value})
+
+
+def test_with_query_encodes_plus_and_keeps_existing_query() -> None:
+    """The offset's '+' travels as %2B; a next URL's own query is kept byte for byte."""
+    url = URL("https://api.diekasse.app/v1/public/receipts/?cursor=cD0y%3D&limit=100")
+    out = with_query(url, [("timestamp__gte", "2026-06-15T00:00:00+02:00")])
+    assert out.raw_query_string == (
+        "cursor=cD0y%3D&limit=100&timestamp__gte=2026-06-15T00:00:00%2B02:00"
+    )
+    assert with_query(url, []) is url
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1990, 1, 1),
+        max_value=datetime(2100, 1, 1),
+        timezones=st.sampled_from([UTC, VIENNA_SUMMER, timezone(timedelta(hours=-5, minutes=-30))]),
+    )
+)
+def test_aware_datetimes_round_trip_through_the_query(value: datetime) -> None:
+    """Whatever the offset, the server decodes exactly the instant that was meant."""
+    [(name, text)] = encode_params({"t": value})
+    url = with_query(BASE, [(name, text)])
+    decoded = datetime.fromisoformat(url.query["t"])
+    assert decoded == value
+    assert decoded.utcoffset() == value.utcoffset()
+    assert "+" not in url.raw_query_string
