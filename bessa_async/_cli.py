@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 import uuid
-from collections.abc import Callable, Sequence
-from datetime import date, datetime, time, timedelta
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
 from decimal import Decimal
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from ._client import BessaClient
 from ._config import RetryPolicy
+from ._days import business_day
 from ._errors import BessaError, PermissionDeniedError
 
 __all__ = ["main"]
@@ -22,14 +24,14 @@ VIENNA = ZoneInfo("Europe/Vienna")
 DEMO_DAY = date(2026, 6, 15)
 
 
-def _vienna_day(day: date) -> tuple[datetime, datetime]:
-    # The models issue brings bessa_async.business_day; a local day is [00:00, next 00:00).
-    start = datetime.combine(day, time(0), tzinfo=VIENNA)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=VIENNA)
-    return start, end
-
-
-async def _walkthrough(out: TextIO, receipts: int, seed: int) -> int:
+async def _walkthrough(
+    out: TextIO,
+    receipts: int,
+    seed: int,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> int:
     from .testing import Fault, Sandbox
 
     def say(text: str = "") -> None:
@@ -38,34 +40,29 @@ async def _walkthrough(out: TextIO, receipts: int, seed: int) -> int:
     problems: list[str] = []
     async with Sandbox(seed=seed, receipts=receipts) as sandbox:
         say(f"sandbox running at {sandbox.url} (seed {seed}, {receipts} receipts)")
-        async with BessaClient(sandbox.token, base_url=sandbox.url) as client:
+        async with BessaClient(
+            sandbox.token, base_url=sandbox.url, clock=clock, sleep=sleep
+        ) as client:
             say("\n1. master data")
             for path in ("companies/", "locations/", "sales-points/", "articles/", "tables/"):
                 page = await client.request("GET", path, params={"limit": 1})
                 say(f"   {path:<16} {page['count']:>5}")
 
-            start, end = _vienna_day(DEMO_DAY)
+            start, end = business_day(DEMO_DAY)
             say(f"\n2. receipts of {DEMO_DAY} in Vienna = {start.isoformat()} .. {end.isoformat()}")
-            window = {"timestamp__gte": start, "timestamp__lt": end}
-            page = await client.request("GET", "receipts/", params={**window, "limit": 100})
-            count, gross, pages = 0, Decimal("0.00"), 1
-            while True:
-                for receipt in page["results"]:
-                    count += 1
-                    if receipt["type"] in ("invoice", "cancellation"):
-                        gross += Decimal(receipt["total"])
-                if page["next"] is None:
-                    break
-                page = await client.request("GET", page["next"])
+            count, gross, pages = 0, Decimal("0.00"), 0
+            async for page in client.receipts.for_day(DEMO_DAY, limit=100).pages():
                 pages += 1
+                for receipt in page.results:
+                    count += 1
+                    if receipt.is_revenue:  # voids are negative: added, never skipped
+                        gross += receipt.total
             say(f"   {count} receipts in {pages} pages, revenue (voids subtracted) {gross} EUR")
 
-            report = await client.request(
-                "GET", "reports/sales/", params={"start": start, "end": end}
-            )
-            say(f"   sales report: {report['receipts']} receipts, gross {report['gross']} EUR")
-            if Decimal(report["gross"]) != gross:
-                problems.append(f"report gross {report['gross']} != receipts' sum {gross}")
+            report = await client.reports.sales_for_day(DEMO_DAY)
+            say(f"   sales report: {report.receipts} receipts, gross {report.gross} EUR")
+            if report.gross != gross:
+                problems.append(f"report gross {report.gross} != receipts' sum {gross}")
 
             say("\n3. resilience: the sandbox fails the next read with a 503")
             sandbox.inject(Fault.status(503, body="html"), path="companies/", times=1)

@@ -8,7 +8,7 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, Self, final
+from typing import Any, Final, Self, TypeVar, final, overload
 
 import aiohttp
 
@@ -22,6 +22,40 @@ from ._config import (
     Timeout,
     as_timeout,
 )
+from ._models import (
+    Article,
+    ArticleGroup,
+    ArticleOption,
+    Closing,
+    Company,
+    Location,
+    PaymentMethod,
+    Receipt,
+    SalesPoint,
+    StockLevel,
+    Table,
+    TaxRate,
+    User,
+)
+from ._resources import (
+    AnyResource,
+    ArticleGroups,
+    ArticleOptions,
+    Articles,
+    Closings,
+    Companies,
+    Locations,
+    PaymentMethods,
+    Receipts,
+    Reports,
+    SalesPoints,
+    StockLevels,
+    Tables,
+    TaxRates,
+    Users,
+    any_resource,
+    resolve_paths,
+)
 from ._session import (
     Transport,
     check_max_in_flight,
@@ -31,6 +65,8 @@ from ._session import (
 from ._urls import validate_base_url
 
 __all__ = ["BessaClient"]
+
+T = TypeVar("T")
 
 
 @final
@@ -56,6 +92,8 @@ class BessaClient:
         allow_insecure: allow ``http://`` to a non-loopback host (the token travels in clear).
         clock: monotonic seconds; injected by tests together with ``sleep``.
         sleep: the coroutine used for every wait (backoff, ``Retry-After``).
+        paths: override a typed resource's path, e.g. ``{"articles": "products/"}`` (the
+            paths are inferred; see :data:`bessa_async.DEFAULT_PATHS` for the names).
 
     Raises:
         ConfigurationError: no or blank token, an unsafe base URL, a bad option.
@@ -74,8 +112,10 @@ class BessaClient:
         allow_insecure: bool = False,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        paths: Mapping[str, str] | None = None,
     ) -> None:
         secret = check_token(token if token is not None else os.environ.get(TOKEN_ENV))
+        resolved = resolve_paths(paths)
         if not isinstance(retry, RetryPolicy):
             raise TypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
         self._transport = Transport(
@@ -89,6 +129,49 @@ class BessaClient:
             clock=clock,
             sleep=sleep,
         )
+        self._paths = resolved
+        self.companies: Final = Companies(self, resolved["companies"], Company, name="companies")
+        self.locations: Final = Locations(self, resolved["locations"], Location, name="locations")
+        self.sales_points: Final = SalesPoints(
+            self, resolved["sales_points"], SalesPoint, name="sales_points"
+        )
+        self.tax_rates: Final = TaxRates(self, resolved["tax_rates"], TaxRate, name="tax_rates")
+        self.article_groups: Final = ArticleGroups(
+            self, resolved["article_groups"], ArticleGroup, name="article_groups"
+        )
+        self.articles: Final = Articles(self, resolved["articles"], Article, name="articles")
+        self.article_options: Final = ArticleOptions(
+            self, resolved["article_options"], ArticleOption, name="article_options"
+        )
+        self.payment_methods: Final = PaymentMethods(
+            self, resolved["payment_methods"], PaymentMethod, name="payment_methods"
+        )
+        self.tables: Final = Tables(self, resolved["tables"], Table, name="tables")
+        self.users: Final = Users(self, resolved["users"], User, name="users")
+        self.receipts: Final = Receipts(self, resolved["receipts"], Receipt, name="receipts")
+        self.closings: Final = Closings(self, resolved["closings"], Closing, name="closings")
+        self.stock_levels: Final = StockLevels(
+            self, resolved["stock_levels"], StockLevel, name="stock_levels"
+        )
+        self.reports: Final = Reports(self, resolved["sales_report"])
+
+    @overload
+    def resource(self, path: str, model: None = None) -> AnyResource[dict[str, Any]]: ...
+    @overload
+    def resource(self, path: str, model: type[T]) -> AnyResource[T]: ...
+    def resource(self, path: str, model: type[Any] | None = None) -> AnyResource[Any]:
+        """Any list endpoint by path: items typed as ``model`` if given, else plain dicts.
+
+        For paths the library does not model yet, or to read a typed resource at another path::
+
+            async for row in client.resource("vouchers/").list(limit=100): ...
+        """
+        return any_resource(self, path, model)
+
+    @property
+    def paths(self) -> Mapping[str, str]:
+        """Each typed resource's path (the defaults with ``paths=`` applied)."""
+        return dict(self._paths)
 
     @property
     def base_url(self) -> str:

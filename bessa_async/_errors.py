@@ -17,7 +17,8 @@ Every exception the library raises on purpose derives from :class:`BessaError`::
     │   ├── ConflictError                      409
     │   ├── RateLimitError                     429 (``retry_after`` says how long to wait)
     │   └── ServerError                        5xx, also with an HTML or empty body
-    └── DecodeError                            a 2xx whose body is not the JSON expected
+    ├── DecodeError                            a 2xx whose body is not the JSON expected
+    └── PaginationLoopError                    a list's ``next`` repeats an earlier page
 
 Input errors found before any request (a naive datetime, a float where money is meant) are
 plain :class:`ValueError` / :class:`TypeError` with a message naming the culprit.
@@ -46,6 +47,7 @@ __all__ = [
     "DecodeError",
     "ForeignOriginError",
     "NotFoundError",
+    "PaginationLoopError",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTimeout",
@@ -152,6 +154,25 @@ class DecodeError(BessaError):
         where = f" ({method} {path} -> {status})" if method and path else ""
         excerpt = f": {self.snippet!r}" if self.snippet else ""
         super().__init__(f"{message}{where}{excerpt}")
+
+
+class PaginationLoopError(BessaError):
+    """A page's ``next`` names a page already read: following it would never end.
+
+    Attributes:
+        path: the list's path.
+        cursor: the repeated cursor (or ``next`` URL).
+        pages: how many pages had been read.
+    """
+
+    def __init__(self, *, path: str, cursor: str, pages: int) -> None:
+        self.path = path
+        self.cursor = cursor
+        self.pages = pages
+        super().__init__(
+            f"the list {path} repeats a page after {pages} pages (next cursor seen before): "
+            "the server's pagination is looping; stopped instead of reading forever"
+        )
 
 
 class APIError(BessaError):

@@ -1,0 +1,250 @@
+"""JSON ⇄ models: one cattrs converter with the API's value rules.
+
+- Money and quantities are :class:`~decimal.Decimal`, read from strings (or ints) and written
+  back as fixed-point strings with the scale they had (``"19.90"`` stays ``"19.90"``). A ``float``
+  is refused: binary floats cannot hold cents exactly, and a float in an API answer means the
+  answer is not what we think it is.
+- Ids are :class:`uuid.UUID`; timestamps are aware UTC :class:`~datetime.datetime` (``Z`` and
+  ``+00:00`` both read; a timestamp without an offset is refused, never guessed).
+- Type words with a known vocabulary are open enums: a known word becomes the enum member, an
+  unknown one stays a plain ``str`` (the API may grow words; that must not break reading).
+- Strings, ints and bools are strict: ``"false"`` is not ``True`` and ``3`` is not ``"3"``.
+- Unknown fields are kept in each model's ``extra`` mapping and written back on unstructuring.
+
+Errors surface as :class:`~bessa_async.DecodeError` naming the resource, the field path and the
+offending value (see :func:`decode`); cattrs' exception groups never reach the caller.
+"""
+
+from __future__ import annotations
+
+import enum
+import types
+import typing
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
+
+from ._errors import DecodeError
+
+__all__ = ["EXTRA", "decode", "decode_many", "encode", "from_dict", "make_converter", "to_dict"]
+
+T = TypeVar("T")
+EXTRA: Final = "extra"
+"""The name of the field every model keeps unknown fields in."""
+
+
+def _decimal(value: object, _: object = None) -> Decimal:
+    if isinstance(value, bool):
+        raise TypeError(f"expected a decimal string, got {value!r}")
+    if isinstance(value, float):
+        raise TypeError(
+            f"float {value!r} refused: amounts must be decimal strings like '19.99', "
+            "since a float cannot hold cents exactly"
+        )
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, str | int):
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise ValueError(f"not a decimal number: {value!r}") from None
+    else:
+        raise TypeError(f"expected a decimal string, got {value!r}")
+    if not number.is_finite():
+        raise ValueError(f"not a finite amount: {value!r}")
+    return number
+
+
+def _decimal_text(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _uuid(value: object, _: object = None) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"expected a UUID string, got {value!r}")
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise ValueError(f"not a UUID: {value!r}") from None
+
+
+def _datetime(value: object, _: object = None) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"not an ISO 8601 timestamp: {value!r}") from None
+    else:
+        raise TypeError(f"expected an ISO 8601 timestamp, got {value!r}")
+    if moment.utcoffset() is None:
+        raise ValueError(f"timestamp without an offset: {value!r} (the API sends UTC with 'Z')")
+    return moment.astimezone(UTC)
+
+
+def _datetime_text(value: datetime) -> str:
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+
+
+def _strict(kind: type[T], word: str) -> Callable[[object, object], T]:
+    def structure(value: object, _: object) -> T:
+        # bool is an int subclass; an API boolean where a number belongs is a wrong type.
+        if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+            return value
+        raise TypeError(f"expected {word}, got {value!r}")
+
+    return structure
+
+
+def _open_enum_of(tp: object) -> type[enum.Enum] | None:
+    """The enum class of ``SomeEnum | str`` (optionally ``| None``), else None."""
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return None
+    args = set(typing.get_args(tp)) - {types.NoneType}
+    if str not in args or len(args) != 2:
+        return None
+    (other,) = args - {str}
+    if isinstance(other, type) and issubclass(other, enum.Enum):
+        return other
+    return None
+
+
+def _is_model(tp: object) -> bool:
+    return isinstance(tp, type) and attrs.has(tp) and EXTRA in attrs.fields_dict(tp)
+
+
+def make_converter() -> cattrs.Converter:
+    """A converter with the API's value rules (see the module docstring)."""
+    conv = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
+    conv.register_structure_hook(Decimal, _decimal)
+    conv.register_unstructure_hook(Decimal, _decimal_text)
+    conv.register_structure_hook(uuid.UUID, _uuid)
+    conv.register_unstructure_hook(uuid.UUID, str)
+    conv.register_structure_hook(datetime, _datetime)
+    conv.register_unstructure_hook(datetime, _datetime_text)
+    conv.register_structure_hook(str, _strict(str, "a string"))
+    conv.register_structure_hook(int, _strict(int, "an integer"))
+    conv.register_structure_hook(bool, _strict(bool, "true or false"))
+
+    def open_enum_hook(tp: Any) -> Callable[[object, object], object]:
+        enum_class = _open_enum_of(tp)
+        assert enum_class is not None
+        optional = types.NoneType in typing.get_args(tp)
+
+        def structure(value: object, _: object) -> object:
+            if value is None and optional:
+                return None
+            if not isinstance(value, str):
+                raise TypeError(f"expected a type word (string), got {value!r}")
+            try:
+                return enum_class(value)
+            except ValueError:
+                return value  # a word the API added later: kept, not an error
+
+        return structure
+
+    conv.register_structure_hook_factory(lambda tp: _open_enum_of(tp) is not None, open_enum_hook)
+    conv.register_unstructure_hook_func(
+        lambda tp: isinstance(tp, type) and issubclass(tp, enum.Enum), lambda e: e.value
+    )
+
+    def model_structure(cls: type[Any]) -> Callable[[object, object], object]:
+        names = {f.name for f in attrs.fields(cls) if f.name != EXTRA}
+        build = make_dict_structure_fn(cls, conv)
+
+        def structure(value: object, _: object) -> object:
+            if not isinstance(value, Mapping):
+                raise TypeError(f"expected an object, got {value!r}")
+            known = {k: v for k, v in value.items() if k in names}
+            known[EXTRA] = {k: v for k, v in value.items() if k not in names}
+            return build(known, cls)
+
+        return structure
+
+    def model_unstructure(cls: type[Any]) -> Callable[[object], dict[str, Any]]:
+        dump = make_dict_unstructure_fn(cls, conv)
+        omit_if_none = [f.name for f in attrs.fields(cls) if f.metadata.get("omit_if_none")]
+
+        def unstructure(value: object) -> dict[str, Any]:
+            data: dict[str, Any] = dump(value)
+            for name in omit_if_none:
+                if data.get(name, 0) is None:
+                    del data[name]
+            extra = data.pop(EXTRA, None) or {}
+            for key, item in extra.items():
+                data.setdefault(key, item)
+            return data
+
+        return unstructure
+
+    conv.register_structure_hook_factory(_is_model, model_structure)
+    conv.register_unstructure_hook_factory(_is_model, model_unstructure)
+    return conv
+
+
+_CONVERTER: Final = make_converter()
+
+
+def _messages(exc: BaseException, path: str) -> list[str]:
+    def describe(error: BaseException, type_: Any) -> str:
+        if isinstance(error, KeyError):
+            return "required field missing"
+        if isinstance(error, TypeError | ValueError) and str(error):
+            return str(error)
+        return cattrs.v.format_exception(error, type_)
+
+    return cattrs.transform_error(exc, path, format_exception=describe)
+
+
+def decode(model: type[T], data: object, *, resource: str, path: str = "$") -> T:
+    """Structure one answer item into ``model``.
+
+    Raises:
+        DecodeError: naming ``resource``, each field path and its offending value.
+    """
+    try:
+        return _CONVERTER.structure(data, model)
+    except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
+        problems = _messages(exc, path)
+        raise DecodeError(
+            f"could not read {resource} as {model.__name__}: " + "; ".join(problems)
+        ) from exc
+
+
+def decode_many(model: type[T], items: list[object], *, resource: str) -> list[T]:
+    """Structure a page's ``results``; paths in errors read ``$.results[i].field``."""
+    return [
+        decode(model, item, resource=resource, path=f"$.results[{i}]")
+        for i, item in enumerate(items)
+    ]
+
+
+def encode(value: object) -> Any:
+    """Unstructure a model back to the API's JSON shape (unknown fields included)."""
+    return _CONVERTER.unstructure(value)
+
+
+def from_dict(model: type[T], data: object) -> T:
+    """Build a model from the API's JSON shape (unknown fields go to ``extra``).
+
+    Raises:
+        DecodeError: naming each field path and its offending value.
+    """
+    return decode(model, data, resource=model.__name__)
+
+
+def to_dict(value: object) -> dict[str, Any]:
+    """A model as the API's JSON shape, unknown fields included: the inverse of from_dict."""
+    data = encode(value)
+    if not isinstance(data, dict):
+        raise TypeError(f"to_dict() takes a model, got {type(value).__name__}")
+    return data

@@ -1,0 +1,478 @@
+"""The typed resources of the client: ``client.receipts.list(...)``, ``client.articles.get(id)``.
+
+Each resource knows its path (overridable, since the real paths are inferred), its model and its
+filters. Filters are keyword arguments, so a misspelt filter is a ``TypeError`` at the call
+instead of a silently ignored query parameter (DRF ignores unknown parameters and would answer
+the whole, unfiltered list).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import date, datetime, time, tzinfo
+from typing import Any, Final, Generic, Protocol, TypeVar, final, overload
+
+from ._convert import decode, decode_many
+from ._days import DEFAULT_TZ, business_day
+from ._errors import ConfigurationError
+from ._models import (
+    Article,
+    ArticleGroup,
+    ArticleOption,
+    Closing,
+    ClosingType,
+    Company,
+    Location,
+    PaymentMethod,
+    Receipt,
+    ReceiptType,
+    SalesPoint,
+    SalesReport,
+    StockLevel,
+    Table,
+    TaxRate,
+    User,
+)
+from ._pagination import Paginator
+
+__all__ = [
+    "DEFAULT_PATHS",
+    "ArticleGroups",
+    "ArticleOptions",
+    "Articles",
+    "Closings",
+    "Companies",
+    "Locations",
+    "PaymentMethods",
+    "Receipts",
+    "Reports",
+    "Resource",
+    "SalesPoints",
+    "StockLevels",
+    "Tables",
+    "TaxRates",
+    "Users",
+    "resolve_paths",
+]
+
+T = TypeVar("T")
+IdLike = uuid.UUID | str
+
+DEFAULT_PATHS: Final[Mapping[str, str]] = {
+    "companies": "companies/",
+    "locations": "locations/",
+    "sales_points": "sales-points/",
+    "tax_rates": "tax-rates/",
+    "article_groups": "article-groups/",
+    "articles": "articles/",
+    "article_options": "article-options/",
+    "payment_methods": "payment-methods/",
+    "tables": "tables/",
+    "users": "users/",
+    "receipts": "receipts/",
+    "closings": "reports/closings/",
+    "stock_levels": "stock-levels/",
+    "sales_report": "reports/sales/",
+}
+"""Each typed resource's path relative to the base URL (inferred; see ``resources.md``)."""
+
+
+def resolve_paths(overrides: Mapping[str, str] | None) -> dict[str, str]:
+    """The default paths with ``overrides`` applied, each checked.
+
+    Raises:
+        ConfigurationError: an unknown resource name, or a path that is not relative.
+    """
+    paths = dict(DEFAULT_PATHS)
+    for name, path in (overrides or {}).items():
+        if name not in DEFAULT_PATHS:
+            known = ", ".join(sorted(DEFAULT_PATHS))
+            raise ConfigurationError(f"paths: unknown resource {name!r}; known: {known}")
+        if not isinstance(path, str) or not path or "://" in path or ".." in path.split("/"):
+            raise ConfigurationError(
+                f"paths[{name!r}] must be a path relative to the base URL, like 'articles/'; "
+                f"got {path!r}"
+            )
+        paths[name] = path.lstrip("/") if path.endswith("/") else path.lstrip("/") + "/"
+    return paths
+
+
+class Requester(Protocol):
+    """What a resource needs of the client: one way to send a request."""
+
+    async def request(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None
+    ) -> Any: ...
+
+
+def _id_text(name: str, value: object) -> str:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, str):
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            pass
+    raise ValueError(f"{name} must be a UUID, got {value!r}")
+
+
+def _query(filters: Mapping[str, Any], ids: tuple[str, ...]) -> dict[str, Any]:
+    """Drop unset filters and check the ones encode_params cannot judge."""
+    query: dict[str, Any] = {}
+    for name, value in filters.items():
+        if value is None:
+            continue
+        if name in ids:
+            value = _id_text(name, value)
+        elif name == "limit" and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ValueError(f"limit must be a positive integer, got {value!r}")
+        elif name == "cursor" and (not isinstance(value, str) or not value):
+            raise ValueError(f"cursor must be a non-empty string, got {value!r}")
+        query[name] = value
+    return query
+
+
+class Resource(Generic[T]):
+    """A list endpoint and, where the API has one, its detail endpoint.
+
+    ``client.resource("some/path/")`` gives one for any path (items as dicts, or typed with
+    ``model=``); the typed resources (``client.receipts`` ...) add keyword filters.
+    """
+
+    _ids: tuple[str, ...] = ()
+    _has_detail = True
+
+    def __init__(self, client: Requester, path: str, model: type[T] | None, *, name: str) -> None:
+        self._client = client
+        self._path = path
+        self._model = model
+        self._name = name
+
+    @property
+    def path(self) -> str:
+        """The path relative to the base URL."""
+        return self._path
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._path!r}>"
+
+    def _decode_one(self, data: object) -> T:
+        if self._model is None:
+            return data  # type: ignore[return-value]  # untyped resource: items stay JSON
+        return decode(self._model, data, resource=self._name)
+
+    def _decode_page(self, items: list[Any]) -> list[T]:
+        if self._model is None:
+            return items
+        return decode_many(self._model, items, resource=self._name)
+
+    async def _get_json(self, target: str, params: Mapping[str, Any] | None) -> Any:
+        return await self._client.request("GET", target, params=params)
+
+    def _list(self, filters: Mapping[str, Any]) -> Paginator[T]:
+        query = _query(filters, self._ids)
+        return Paginator(self._get_json, self._path, query, self._decode_page, resource=self._name)
+
+    async def get(self, id: IdLike) -> T:  # "id": the API's own word
+        """One item by id.
+
+        Raises:
+            ValueError: ``id`` is not a UUID (nothing is sent).
+            NotFoundError: no such item.
+        """
+        if not self._has_detail:
+            raise TypeError(f"{self._name} has no detail endpoint; use list() with filters")
+        item = await self._client.request("GET", f"{self._path}{_id_text('id', id)}/")
+        return self._decode_one(item)
+
+
+@final
+class AnyResource(Resource[T]):
+    """A resource at any path: ``list(**params)`` passes parameters through unchecked."""
+
+    def list(self, **params: Any) -> Paginator[T]:
+        """Every item, following ``next``; ``params`` are sent as query parameters."""
+        return self._list(params)
+
+
+class _MasterData(Resource[T]):
+    def list(
+        self,
+        *,
+        updated__gte: datetime | None = None,
+        updated__lt: datetime | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Paginator[T]:
+        """Every item, ordered by id; ``updated__*`` select changes in a window."""
+        return self._list(
+            {"updated__gte": updated__gte, "updated__lt": updated__lt}
+            | {"limit": limit, "cursor": cursor}
+        )
+
+
+@final
+class Companies(_MasterData[Company]):
+    """``companies/``."""
+
+
+@final
+class TaxRates(_MasterData[TaxRate]):
+    """``tax-rates/``."""
+
+
+@final
+class ArticleGroups(_MasterData[ArticleGroup]):
+    """``article-groups/``."""
+
+
+@final
+class ArticleOptions(_MasterData[ArticleOption]):
+    """``article-options/``."""
+
+
+@final
+class PaymentMethods(_MasterData[PaymentMethod]):
+    """``payment-methods/``."""
+
+
+@final
+class Locations(Resource[Location]):
+    """``locations/``."""
+
+    _ids = ("company",)
+
+    def list(
+        self,
+        *,
+        company: IdLike | None = None,
+        updated__gte: datetime | None = None,
+        updated__lt: datetime | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Paginator[Location]:
+        """Every location, optionally of one company."""
+        return self._list(
+            {"company": company, "updated__gte": updated__gte, "updated__lt": updated__lt}
+            | {"limit": limit, "cursor": cursor}
+        )
+
+
+class _ByLocation(Resource[T]):
+    _ids = ("location",)
+
+    def list(
+        self,
+        *,
+        location: IdLike | None = None,
+        updated__gte: datetime | None = None,
+        updated__lt: datetime | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Paginator[T]:
+        """Every item, optionally of one location."""
+        return self._list(
+            {"location": location, "updated__gte": updated__gte, "updated__lt": updated__lt}
+            | {"limit": limit, "cursor": cursor}
+        )
+
+
+@final
+class SalesPoints(_ByLocation[SalesPoint]):
+    """``sales-points/``."""
+
+
+@final
+class Tables(_ByLocation[Table]):
+    """``tables/``."""
+
+
+@final
+class Users(_ByLocation[User]):
+    """``users/``."""
+
+
+@final
+class Articles(Resource[Article]):
+    """``articles/``."""
+
+    _ids = ("article_group",)
+
+    def list(
+        self,
+        *,
+        article_group: IdLike | None = None,
+        active: bool | None = None,
+        product_number: str | None = None,
+        updated__gte: datetime | None = None,
+        updated__lt: datetime | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Paginator[Article]:
+        """Every article, optionally by group, active flag or EAN."""
+        return self._list(
+            {"article_group": article_group, "active": active, "product_number": product_number}
+            | {"updated__gte": updated__gte, "updated__lt": updated__lt}
+            | {"limit": limit, "cursor": cursor}
+        )
+
+
+@final
+class Receipts(Resource[Receipt]):
+    """``receipts/``, ordered by timestamp, then id."""
+
+    _ids = ("sales_point", "location")
+
+    def list(
+        self,
+        *,
+        timestamp__gte: datetime | None = None,
+        timestamp__lt: datetime | None = None,
+        sales_point: IdLike | None = None,
+        location: IdLike | None = None,
+        type: ReceiptType | str | None = None,  # "type": the API's filter name
+        updated__gte: datetime | None = None,
+        updated__lt: datetime | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Paginator[Receipt]:
+        """Receipts in the half-open window ``[timestamp__gte, timestamp__lt)`` (aware datetimes).
+
+        For a local day, use :meth:`for_day`, which gets DST and day starts right.
+        """
+        return self._list(
+            {"timestamp__gte": timestamp__gte, "timestamp__lt": timestamp__lt}
+            | {"sales_point": sales_point, "location": location, "type": type}
+            | {"updated__gte": updated__gte, "updated__lt": updated__lt}
+            | {"limit": limit, "cursor": cursor}
+        )
+
+    def for_day(
+        self,
+        day: date,
+        tz: str | tzinfo = DEFAULT_TZ,
+        *,
+        day_start: time = time(0),
+        sales_point: IdLike | None = None,
+        location: IdLike | None = None,
+        type: ReceiptType | str | None = None,  # "type": the API's filter name
+        limit: int | None = None,
+    ) -> Paginator[Receipt]:
+        """The receipts of one local business day (see :func:`bessa_async.business_day`)."""
+        start, end = business_day(day, tz, day_start=day_start)
+        return self.list(
+            timestamp__gte=start,
+            timestamp__lt=end,
+            sales_point=sales_point,
+            location=location,
+            type=type,
+            limit=limit,
+        )
+
+
+@final
+class Closings(Resource[Closing]):
+    """``reports/closings/``: the Sales Points' Z reports."""
+
+    _ids = ("sales_point",)
+
+    def list(
+        self,
+        *,
+        timestamp__gte: datetime | None = None,
+        timestamp__lt: datetime | None = None,
+        sales_point: IdLike | None = None,
+        type: ClosingType | str | None = None,  # "type": the API's filter name
+        updated__gte: datetime | None = None,
+        updated__lt: datetime | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Paginator[Closing]:
+        """Closings in ``[timestamp__gte, timestamp__lt)``, optionally of one Sales Point."""
+        return self._list(
+            {"timestamp__gte": timestamp__gte, "timestamp__lt": timestamp__lt}
+            | {"sales_point": sales_point, "type": type}
+            | {"updated__gte": updated__gte, "updated__lt": updated__lt}
+            | {"limit": limit, "cursor": cursor}
+        )
+
+
+@final
+class StockLevels(Resource[StockLevel]):
+    """``stock-levels/`` (a list only: stock levels have no detail endpoint)."""
+
+    _ids = ("article", "location")
+    _has_detail = False
+
+    def list(
+        self,
+        *,
+        article: IdLike | None = None,
+        location: IdLike | None = None,
+        updated__gte: datetime | None = None,
+        updated__lt: datetime | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Paginator[StockLevel]:
+        """Stock levels, optionally of one article or location."""
+        return self._list(
+            {"article": article, "location": location}
+            | {"updated__gte": updated__gte, "updated__lt": updated__lt}
+            | {"limit": limit, "cursor": cursor}
+        )
+
+
+@final
+class Reports:
+    """``reports/``: the sales report (closings are :attr:`BessaClient.closings`)."""
+
+    def __init__(self, client: Requester, sales_path: str) -> None:
+        self._client = client
+        self._sales_path = sales_path
+
+    def __repr__(self) -> str:
+        return f"<Reports {self._sales_path!r}>"
+
+    async def sales(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        location: IdLike | None = None,
+        sales_point: IdLike | None = None,
+    ) -> SalesReport:
+        """Revenue of ``[start, end)``: voids subtracted, training and zero receipts excluded."""
+        if end < start:
+            raise ValueError(f"end ({end.isoformat()}) is before start ({start.isoformat()})")
+        params = _query(
+            {"start": start, "end": end, "location": location, "sales_point": sales_point},
+            ("location", "sales_point"),
+        )
+        body = await self._client.request("GET", self._sales_path, params=params)
+        return decode(SalesReport, body, resource=self._sales_path)
+
+    async def sales_for_day(
+        self,
+        day: date,
+        tz: str | tzinfo = DEFAULT_TZ,
+        *,
+        day_start: time = time(0),
+        location: IdLike | None = None,
+        sales_point: IdLike | None = None,
+    ) -> SalesReport:
+        """The sales report of one local business day (see :func:`bessa_async.business_day`)."""
+        start, end = business_day(day, tz, day_start=day_start)
+        return await self.sales(start=start, end=end, location=location, sales_point=sales_point)
+
+
+@overload
+def any_resource(client: Requester, path: str, model: None) -> AnyResource[dict[str, Any]]: ...
+@overload
+def any_resource(client: Requester, path: str, model: type[T]) -> AnyResource[T]: ...
+def any_resource(client: Requester, path: str, model: type[Any] | None) -> AnyResource[Any]:
+    """A resource at ``path``: typed when ``model`` is given, else items are dicts."""
+    checked = resolve_paths({"companies": path})["companies"]  # the same path rules
+    return AnyResource(client, checked, model, name=checked)
