@@ -45,7 +45,10 @@ def _does_not_exist(value: object) -> str:
 
 def _decimal_error(value: object, places: int, *, positive: bool) -> str | None:
     """DRF DecimalField's message for ``value``, or None when it is fine."""
-    if not isinstance(value, str | int):
+    # DRF reads str(value): JSON numbers are accepted, while str(True) == "True" is no number.
+    if value is None:
+        return _NULL
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
         return "A valid number is required."
     try:
         number = Decimal(str(value))
@@ -202,8 +205,11 @@ class JobBook:
             lines = body.get("lines")
             if "lines" not in body:
                 errors["lines"] = [_REQUIRED]
+            elif lines is None:
+                errors["lines"] = [_NULL]
             elif not isinstance(lines, list):
-                errors["lines"] = ['Expected a list of items but got type "dict".']
+                kind_name = type(lines).__name__
+                errors["lines"] = [f'Expected a list of items but got type "{kind_name}".']
             elif not lines:
                 errors["lines"] = ["This list may not be empty."]
             else:
@@ -212,22 +218,30 @@ class JobBook:
                     errors["lines"] = line_errors
         else:
             self._check_ref(errors, body, "payment_method", self._methods, required=True)
-            if "order" not in body or body["order"] is None:
+            if "order" not in body:
                 errors["order"] = [_REQUIRED]
+            elif body["order"] is None:
+                errors["order"] = [_NULL]
             elif parse_uuid(str(body["order"])) is None:
                 errors["order"] = ["Must be a valid UUID."]
             for name, required in (("amount", True), ("tip", False)):
                 value = body.get(name)
-                if value is None:
+                if name not in body:
                     if required:
                         errors[name] = [_REQUIRED]
+                elif value is None:
+                    if required:
+                        errors[name] = [_NULL]
                 elif problem := _decimal_error(value, _MONEY_DIGITS, positive=name == "amount"):
                     errors[name] = [problem]
         return errors
 
     def _line_errors(self, line: object) -> dict[str, Any]:
         if not isinstance(line, dict):
-            return {"non_field_errors": ["Invalid data. Expected a dictionary."]}
+            kind_name = type(line).__name__
+            return {
+                "non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind_name}."]
+            }
         errors: dict[str, Any] = {}
         self._check_ref(errors, line, "article", self._articles, required=True)
         if "quantity" not in line:

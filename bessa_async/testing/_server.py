@@ -213,6 +213,11 @@ def _fault_answer(fault: Fault) -> web.Response:
     return web.Response(body=b"", status=code, headers=headers)
 
 
+def _strict_constant(name: str) -> object:
+    """DRF's JSONParser refuses NaN and the infinities, which Python's json would accept."""
+    raise ValueError(f"Out of range float values are not JSON compliant: {name!r}")
+
+
 def _tokens(seed: int) -> tuple[str, str, str]:
     def one(label: str) -> str:
         return hashlib.sha1(f"bessa-sandbox:{seed}:{label}".encode()).hexdigest()
@@ -456,7 +461,7 @@ class Sandbox:
                 return self._stamp(_fault_answer(decisive))
             if decisive.kind == "non_json":
                 page = "<html><body><h1>Welcome</h1><p>Please log in.</p></body></html>"
-                return web.Response(text=page, content_type=decisive.content_type)
+                return self._stamp(web.Response(text=page, content_type=decisive.content_type))
             if decisive.kind == "drop" and not decisive.after_handler:
                 return await self._drop(request)
         if not path.startswith(PREFIX):
@@ -702,12 +707,12 @@ class Sandbox:
         token = cursor.encode()
         if self.next_style == "cursor":
             return token
-        # DRF's replace_query_param: the other parameters re-encoded, cursor swapped in.
+        # DRF's replace_query_param: the other parameters re-encoded, sorted by name (the values
+        # of a repeated name keep their order), cursor swapped in.
         pairs = [(k, v) for k, v in query if k != "cursor"] + [("cursor", token)]
+        pairs.sort(key=lambda pair: pair[0])
         origin = f"{request.scheme}://{request.host}"
-        return (
-            f"{origin}{request.raw_path.partition('?')[0]}?{urllib.parse.urlencode(sorted(pairs))}"
-        )
+        return f"{origin}{request.raw_path.partition('?')[0]}?{urllib.parse.urlencode(pairs)}"
 
     def _sales(self, tenant: _Tenant, query: list[tuple[str, str]]) -> web.Response:
         values = dict(query)
@@ -753,13 +758,16 @@ class Sandbox:
     def _submit(
         self, request: web.Request, tenant: _Tenant, kind: JobKind, body: bytes
     ) -> web.Response:
-        content_type = request.content_type
-        if content_type != "application/json":
-            return _detail(415, f'Unsupported media type "{content_type}" in request.')
-        try:
-            payload: Any = json.loads(body)
-        except ValueError as exc:
-            return _detail(400, f"JSON parse error - {exc}")
+        payload: Any = {}
+        # DRF parses only a non-empty body: an empty one is empty data, whatever its media type.
+        if body:
+            content_type = request.content_type
+            if content_type != "application/json":
+                return _detail(415, f'Unsupported media type "{content_type}" in request.')
+            try:
+                payload = json.loads(body, parse_constant=_strict_constant)
+            except ValueError as exc:
+                return _detail(400, f"JSON parse error - {exc}")
         errors = tenant.jobs.validate(kind, payload)
         if errors:
             return _json(errors, 400)
