@@ -71,7 +71,15 @@ def snippet(body: bytes, limit: int = _SNIPPET_LIMIT) -> str:
 
 
 class BessaError(Exception):
-    """Root of every exception raised by bessa_async on purpose."""
+    """Root of every exception raised by bessa_async on purpose.
+
+    Attributes:
+        resume_cursor: set when a listing failed part-way: pass it as ``list(..., cursor=...)``
+            to continue with the page that failed, without loss or repetition. None when the
+            listing failed on its first page (start again) or was sharded by time.
+    """
+
+    resume_cursor: str | None = None
 
 
 class ConfigurationError(BessaError, ValueError):

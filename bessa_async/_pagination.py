@@ -1,28 +1,39 @@
-"""Cursor-paginated lists as async iterators.
+"""Cursor-paginated lists as async iterators, with bounded prefetch and resumable failures.
 
 The pure part reads a page body (:func:`read_page`) and works out the request for ``next``
 (:func:`follow`), whether the API sends a bare cursor or DRF's absolute URL. A
-:class:`Paginator` walks the chain: every cursor it has followed is remembered, and one that comes
-back raises :class:`~bessa_async.PaginationLoopError` instead of reading forever. A ``next`` URL
-on another origin is refused by the client before anything is sent (it would carry the token).
+:class:`Paginator` walks the chain:
+
+- every cursor it has followed is remembered, and one that comes back raises
+  :class:`~bessa_async.PaginationLoopError` instead of reading forever; a ``next`` URL on another
+  origin is refused by the client before anything is sent (it would carry the token);
+- with ``prefetch=n`` (default 1) up to ``n`` pages are requested ahead of the page the caller is
+  working on, so decoding and the caller's own work overlap with the server's; leaving the loop
+  early cancels the request in flight;
+- a failure part-way carries ``resume_cursor``: ``list(..., cursor=exc.resume_cursor)`` continues
+  with the page that failed;
+- lists with a business time can be read by several concurrent cursor chains over time shards
+  (``concurrency=``; see :mod:`bessa_async._sharding`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from typing import Any, Generic, TypeVar, final
 from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
-from ._errors import DecodeError, PaginationLoopError
+from ._errors import BessaError, DecodeError, PaginationLoopError
 
-__all__ = ["Page", "Paginator", "follow", "read_page"]
+__all__ = ["ListingStats", "Page", "Paginator", "follow", "read_page"]
 
 T = TypeVar("T")
 Fetch = Callable[[str, Mapping[str, Any] | None], Awaitable[Any]]
 """GET a path (or same-origin URL) with optional query parameters; returns decoded JSON."""
+Decode = Callable[[list[Any]], list[T]]
 
 
 @final
@@ -34,6 +45,23 @@ class Page(Generic[T]):
     count: int | None
     next: str | None
     previous: str | None
+
+
+@final
+@attrs.define(kw_only=True)
+class ListingStats:
+    """What the last iteration of a :class:`Paginator` did (updated as it runs)."""
+
+    pages: int = 0
+    items: int = 0
+    shards: int = 1
+    """Cursor chains used (1 unless sharded by time)."""
+    splits: int = 0
+    """Shards split because they turned out dense."""
+    duplicates: int = 0
+    """Items skipped because their id had just been yielded (the safety net; should stay 0)."""
+    out_of_window: int = 0
+    """Items the server sent outside the requested window (skipped; should stay 0)."""
 
 
 def read_page(body: object, *, resource: str) -> Page[Any]:
@@ -60,7 +88,8 @@ def read_page(body: object, *, resource: str) -> Page[Any]:
     )
 
 
-def _is_url(link: str) -> bool:
+def is_url(link: str) -> bool:
+    """Whether a ``next`` value is a URL (followed as is) rather than a bare cursor."""
     return "://" in link or link.startswith(("/", "?"))
 
 
@@ -72,12 +101,89 @@ def follow(
     Returns:
         ``(target, params, identity)``: a URL is followed as is (the client checks its origin),
         a bare cursor is sent back as ``cursor=`` with the list's own parameters; ``identity``
-        is what makes two links name the same page (the cursor value where there is one).
+        is what makes two links name the same page (the cursor value where there is one), and
+        what ``list(cursor=...)`` accepts to resume there.
     """
-    if _is_url(link):
+    if is_url(link):
         cursors = [v for k, v in parse_qsl(urlsplit(link).query) if k == "cursor"]
         return link, None, cursors[-1] if cursors else link
     return path, {**params, "cursor": link}, link
+
+
+async def walk(
+    fetch: Fetch,
+    path: str,
+    params: Mapping[str, Any],
+    decode: Decode[T],
+    *,
+    resource: str,
+    stats: ListingStats,
+) -> AsyncGenerator[Page[T]]:
+    """One cursor chain, page by page, with the loop guard and resumable errors."""
+    base = {k: v for k, v in params.items() if k != "cursor"}
+    start = params.get("cursor")
+    identity: str | None = None
+    target: str = path
+    query: Mapping[str, Any] | None = base
+    seen: set[str] = set()
+    if start is not None:
+        target, query, identity = (
+            follow(start, path=path, params=base)
+            if is_url(start)
+            else (path, {**base, "cursor": start}, start)
+        )
+        seen.add(identity)
+    while True:
+        try:
+            raw = read_page(await fetch(target, query), resource=resource)
+            results = tuple(decode(list(raw.results)))
+        except BessaError as exc:
+            exc.resume_cursor = identity
+            raise
+        stats.pages += 1
+        stats.items += len(results)
+        yield Page(results=results, count=raw.count, next=raw.next, previous=raw.previous)
+        if raw.next is None:
+            return
+        target, query, identity = follow(raw.next, path=path, params=base)
+        if identity in seen:
+            raise PaginationLoopError(path=path, cursor=identity, pages=stats.pages)
+        seen.add(identity)
+
+
+async def prefetched(source: AsyncGenerator[Page[T]], ahead: int) -> AsyncGenerator[Page[T]]:
+    """Read ``source`` in a task that stays at most ``ahead`` pages ahead of the consumer."""
+    # One slot for the page in the caller's hands, ``ahead`` for pages fetched or in flight.
+    slots = asyncio.Semaphore(ahead + 1)
+    queue: asyncio.Queue[Page[T] | BaseException | None] = asyncio.Queue()
+
+    async def produce() -> None:
+        try:
+            async with aclosing(source):
+                async for page in source:
+                    queue.put_nowait(page)
+                    await slots.acquire()
+            queue.put_nowait(None)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # handed to the consumer, raised there
+            queue.put_nowait(exc)
+
+    await slots.acquire()
+    producer = asyncio.create_task(produce(), name="bessa_async prefetch")
+    try:
+        while True:
+            item = await queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            slots.release()
+    finally:
+        if not producer.done():
+            producer.cancel()
+        await asyncio.gather(producer, return_exceptions=True)
 
 
 @final
@@ -85,8 +191,8 @@ class Paginator(Generic[T]):
     """An async iterable over a list's items, page by page (``async for item in ...``).
 
     Also: :meth:`pages` for whole pages, :meth:`collect` for a list, :meth:`first` for one item
-    with a single small request. Each iteration starts from the beginning (or the ``cursor``
-    given to ``list()``).
+    with a single small request. Each iteration starts afresh from the beginning (or from the
+    ``cursor`` given to ``list()``); :attr:`stats` describes the latest one.
     """
 
     def __init__(
@@ -94,56 +200,58 @@ class Paginator(Generic[T]):
         fetch: Fetch,
         path: str,
         params: Mapping[str, Any],
-        decode: Callable[[list[Any]], list[T]],
+        decode: Decode[T],
         *,
         resource: str,
+        prefetch: int = 1,
+        sharded: Callable[[ListingStats], AsyncGenerator[Page[T]]] | None = None,
     ) -> None:
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
+            raise ValueError(f"prefetch must be an integer >= 0, got {prefetch!r}")
         self._fetch = fetch
         self._path = path
         self._params = dict(params)
         self._decode = decode
         self._resource = resource
+        self._prefetch = prefetch
+        self._sharded = sharded
+        self.stats = ListingStats()
+        """Counters of the latest (or running) iteration."""
 
     def __repr__(self) -> str:
         return f"<Paginator {self._resource} {self._params!r}>"
 
-    async def pages(self) -> AsyncGenerator[Page[T]]:
+    def pages(self) -> AsyncGenerator[Page[T]]:
         """Every page in order, items decoded.
+
+        Use ``contextlib.aclosing`` to close it promptly when leaving a loop early.
 
         Raises:
             PaginationLoopError: a ``next`` names a page already read.
+            BessaError: any request failure, with ``resume_cursor`` set.
         """
-        seen: set[str] = set()
-        target: str = self._path
-        params: Mapping[str, Any] | None = self._params
-        if (start := self._params.get("cursor")) is not None:
-            seen.add(str(start))
-        read = 0
-        while True:
-            raw = read_page(await self._fetch(target, params), resource=self._resource)
-            read += 1
-            page = Page(
-                results=tuple(self._decode(list(raw.results))),
-                count=raw.count,
-                next=raw.next,
-                previous=raw.previous,
-            )
-            yield page
-            if raw.next is None:
-                return
-            target, params, identity = follow(raw.next, path=self._path, params=self._params)
-            if identity in seen:
-                raise PaginationLoopError(path=self._path, cursor=identity, pages=read)
-            seen.add(identity)
+        self.stats = ListingStats()
+        if self._sharded is not None:
+            return self._sharded(self.stats)
+        chain = walk(
+            self._fetch,
+            self._path,
+            self._params,
+            self._decode,
+            resource=self._resource,
+            stats=self.stats,
+        )
+        return prefetched(chain, self._prefetch) if self._prefetch else chain
 
-    async def _items(self) -> AsyncIterator[T]:
+    async def items(self) -> AsyncGenerator[T]:
+        """Every item in order (what ``async for item in paginator`` iterates)."""
         async with aclosing(self.pages()) as pages:
             async for page in pages:
                 for item in page.results:
                     yield item
 
-    def __aiter__(self) -> AsyncIterator[T]:
-        return self._items()
+    def __aiter__(self) -> AsyncGenerator[T]:
+        return self.items()
 
     async def collect(self, max_items: int | None = None) -> list[T]:
         """All items (or the first ``max_items``) as a list."""
@@ -161,7 +269,8 @@ class Paginator(Generic[T]):
 
     async def first(self) -> T | None:
         """The first item, or None for an empty list; one request with ``limit=1``."""
-        body = await self._fetch(self._path, {**self._params, "limit": 1})
+        query = {k: v for k, v in self._params.items() if k != "cursor"}
+        body = await self._fetch(self._path, {**query, "limit": 1})
         raw = read_page(body, resource=self._resource)
         decoded = self._decode(list(raw.results[:1]))
         return decoded[0] if decoded else None
