@@ -18,6 +18,7 @@ offending value (see :func:`decode`); cattrs' exception groups never reach the c
 from __future__ import annotations
 
 import enum
+import functools
 import types
 import typing
 import uuid
@@ -65,13 +66,20 @@ def _decimal_text(value: Decimal) -> str:
     return format(value, "f")
 
 
+@functools.lru_cache(maxsize=8192)
+def _parse_uuid(text: str) -> uuid.UUID:
+    # Pages repeat the same references (sales point, location, articles) over and over;
+    # parsing a UUID is the costliest step of decoding a receipt, so remember recent ones.
+    return uuid.UUID(text)
+
+
 def _uuid(value: object, _: object = None) -> uuid.UUID:
     if isinstance(value, uuid.UUID):
         return value
     if not isinstance(value, str):
         raise TypeError(f"expected a UUID string, got {value!r}")
     try:
-        return uuid.UUID(value)
+        return _parse_uuid(value)
     except ValueError:
         raise ValueError(f"not a UUID: {value!r}") from None
 
@@ -118,6 +126,13 @@ def _open_enum_of(tp: object) -> type[enum.Enum] | None:
     return None
 
 
+def _optional(hook: Callable[[object, object], T]) -> Callable[[object, object], T | None]:
+    def structure(value: object, tp: object) -> T | None:
+        return None if value is None else hook(value, tp)
+
+    return structure
+
+
 def _is_model(tp: object) -> bool:
     return isinstance(tp, type) and attrs.has(tp) and EXTRA in attrs.fields_dict(tp)
 
@@ -134,6 +149,16 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook(str, _strict(str, "a string"))
     conv.register_structure_hook(int, _strict(int, "an integer"))
     conv.register_structure_hook(bool, _strict(bool, "true or false"))
+    # Optional scalars are most fields of every model: a direct hook skips cattrs' union dispatch.
+    for scalar, hook in (
+        (uuid.UUID, _uuid),
+        (Decimal, _decimal),
+        (datetime, _datetime),
+        (str, _strict(str, "a string")),
+        (int, _strict(int, "an integer")),
+        (bool, _strict(bool, "true or false")),
+    ):
+        conv.register_structure_hook(scalar | None, _optional(hook))
 
     def open_enum_hook(tp: Any) -> Callable[[object, object], object]:
         enum_class = _open_enum_of(tp)

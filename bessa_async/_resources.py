@@ -8,9 +8,10 @@ the whole, unfiltered list).
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Mapping
-from datetime import date, datetime, time, tzinfo
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any, Final, Generic, Protocol, TypeVar, final, overload
 
 from ._convert import decode, decode_many
@@ -35,6 +36,8 @@ from ._models import (
     User,
 )
 from ._pagination import Paginator
+from ._sharding import ShardPlan, sharded_pages
+from ._urls import encode_params
 
 __all__ = [
     "DEFAULT_PATHS",
@@ -58,6 +61,25 @@ __all__ = [
 
 T = TypeVar("T")
 IdLike = uuid.UUID | str
+log = logging.getLogger("bessa_async")
+DRF_PAGE_SIZE: Final = 25
+"""The API's page size when ``limit`` is not given (documented)."""
+
+
+def _reader(field: str) -> Callable[[Any], datetime | None]:
+    def when(item: Any) -> datetime | None:
+        value = getattr(item, field, None)
+        return value if isinstance(value, datetime) else None
+
+    return when
+
+
+def _identity(item: Any) -> str:
+    ident = getattr(item, "id", None)
+    if ident is None:  # stock levels: no id of their own, one per article and location
+        return f"{getattr(item, 'article', None)}/{getattr(item, 'location', None)}"
+    return str(ident)
+
 
 DEFAULT_PATHS: Final[Mapping[str, str]] = {
     "companies": "companies/",
@@ -144,6 +166,8 @@ class Resource(Generic[T]):
 
     _ids: tuple[str, ...] = ()
     _has_detail = True
+    _time_field: str | None = None
+    """The business time the API lists by, for sharded listing."""
 
     def __init__(self, client: Requester, path: str, model: type[T] | None, *, name: str) -> None:
         self._client = client
@@ -172,9 +196,66 @@ class Resource(Generic[T]):
     async def _get_json(self, target: str, params: Mapping[str, Any] | None) -> Any:
         return await self._client.request("GET", target, params=params)
 
-    def _list(self, filters: Mapping[str, Any]) -> Paginator[T]:
+    def _list(
+        self,
+        filters: Mapping[str, Any],
+        *,
+        prefetch: int = 1,
+        concurrency: int = 1,
+        ordered: bool = True,
+    ) -> Paginator[T]:
         query = _query(filters, self._ids)
-        return Paginator(self._get_json, self._path, query, self._decode_page, resource=self._name)
+        encode_params(query)  # bad values fail here, at the call, not at the first page
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
+        sharded = None
+        if concurrency > 1:
+            plan = self._plan(query, concurrency, ordered)
+            if plan is not None:
+                if "cursor" in query:
+                    raise ValueError(
+                        "cursor= and concurrency= cannot be combined: a cursor is a position "
+                        "in one chain; resume a sharded listing with a narrower window instead"
+                    )
+                sharded = sharded_pages(
+                    self._get_json,
+                    self._path,
+                    query,
+                    self._decode_page,
+                    resource=self._name,
+                    plan=plan,
+                    when=_reader(plan.field),
+                    ident=_identity,
+                )
+        return Paginator(
+            self._get_json,
+            self._path,
+            query,
+            self._decode_page,
+            resource=self._name,
+            prefetch=prefetch,
+            sharded=sharded,
+        )
+
+    def _plan(self, query: Mapping[str, Any], concurrency: int, ordered: bool) -> ShardPlan | None:
+        """How to shard this listing, or None for a single chain (a bound is missing)."""
+        page_size = query.get("limit", DRF_PAGE_SIZE)
+        for field, adaptive in ((self._time_field, True), ("updated", False)):
+            if field is None:
+                continue
+            start, end = query.get(f"{field}__gte"), query.get(f"{field}__lt")
+            if isinstance(start, datetime) and isinstance(end, datetime):
+                return ShardPlan(
+                    field=field,
+                    start=start.astimezone(UTC),
+                    end=end.astimezone(UTC),
+                    concurrency=concurrency,
+                    ordered=ordered,
+                    adaptive=adaptive,
+                    page_size=page_size,
+                )
+        log.debug("%s: concurrency needs both bounds of a window; one chain", self._name)
+        return None
 
     async def get(self, id: IdLike) -> T:  # "id": the API's own word
         """One item by id.
@@ -206,11 +287,17 @@ class _MasterData(Resource[T]):
         updated__lt: datetime | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        prefetch: int = 1,
+        concurrency: int = 1,
+        ordered: bool = True,
     ) -> Paginator[T]:
         """Every item, ordered by id; ``updated__*`` select changes in a window."""
         return self._list(
             {"updated__gte": updated__gte, "updated__lt": updated__lt}
-            | {"limit": limit, "cursor": cursor}
+            | {"limit": limit, "cursor": cursor},
+            prefetch=prefetch,
+            concurrency=concurrency,
+            ordered=ordered,
         )
 
 
@@ -253,11 +340,17 @@ class Locations(Resource[Location]):
         updated__lt: datetime | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        prefetch: int = 1,
+        concurrency: int = 1,
+        ordered: bool = True,
     ) -> Paginator[Location]:
         """Every location, optionally of one company."""
         return self._list(
             {"company": company, "updated__gte": updated__gte, "updated__lt": updated__lt}
-            | {"limit": limit, "cursor": cursor}
+            | {"limit": limit, "cursor": cursor},
+            prefetch=prefetch,
+            concurrency=concurrency,
+            ordered=ordered,
         )
 
 
@@ -272,11 +365,17 @@ class _ByLocation(Resource[T]):
         updated__lt: datetime | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        prefetch: int = 1,
+        concurrency: int = 1,
+        ordered: bool = True,
     ) -> Paginator[T]:
         """Every item, optionally of one location."""
         return self._list(
             {"location": location, "updated__gte": updated__gte, "updated__lt": updated__lt}
-            | {"limit": limit, "cursor": cursor}
+            | {"limit": limit, "cursor": cursor},
+            prefetch=prefetch,
+            concurrency=concurrency,
+            ordered=ordered,
         )
 
 
@@ -311,12 +410,18 @@ class Articles(Resource[Article]):
         updated__lt: datetime | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        prefetch: int = 1,
+        concurrency: int = 1,
+        ordered: bool = True,
     ) -> Paginator[Article]:
         """Every article, optionally by group, active flag or EAN."""
         return self._list(
             {"article_group": article_group, "active": active, "product_number": product_number}
             | {"updated__gte": updated__gte, "updated__lt": updated__lt}
-            | {"limit": limit, "cursor": cursor}
+            | {"limit": limit, "cursor": cursor},
+            prefetch=prefetch,
+            concurrency=concurrency,
+            ordered=ordered,
         )
 
 
@@ -325,6 +430,7 @@ class Receipts(Resource[Receipt]):
     """``receipts/``, ordered by timestamp, then id."""
 
     _ids = ("sales_point", "location")
+    _time_field = "timestamp"
 
     def list(
         self,
@@ -338,6 +444,9 @@ class Receipts(Resource[Receipt]):
         updated__lt: datetime | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        prefetch: int = 1,
+        concurrency: int = 1,
+        ordered: bool = True,
     ) -> Paginator[Receipt]:
         """Receipts in the half-open window ``[timestamp__gte, timestamp__lt)`` (aware datetimes).
 
@@ -347,7 +456,10 @@ class Receipts(Resource[Receipt]):
             {"timestamp__gte": timestamp__gte, "timestamp__lt": timestamp__lt}
             | {"sales_point": sales_point, "location": location, "type": type}
             | {"updated__gte": updated__gte, "updated__lt": updated__lt}
-            | {"limit": limit, "cursor": cursor}
+            | {"limit": limit, "cursor": cursor},
+            prefetch=prefetch,
+            concurrency=concurrency,
+            ordered=ordered,
         )
 
     def for_day(
@@ -360,6 +472,9 @@ class Receipts(Resource[Receipt]):
         location: IdLike | None = None,
         type: ReceiptType | str | None = None,  # "type": the API's filter name
         limit: int | None = None,
+        prefetch: int = 1,
+        concurrency: int = 1,
+        ordered: bool = True,
     ) -> Paginator[Receipt]:
         """The receipts of one local business day (see :func:`bessa_async.business_day`)."""
         start, end = business_day(day, tz, day_start=day_start)
@@ -370,6 +485,9 @@ class Receipts(Resource[Receipt]):
             location=location,
             type=type,
             limit=limit,
+            prefetch=prefetch,
+            concurrency=concurrency,
+            ordered=ordered,
         )
 
 
@@ -378,6 +496,7 @@ class Closings(Resource[Closing]):
     """``reports/closings/``: the Sales Points' Z reports."""
 
     _ids = ("sales_point",)
+    _time_field = "timestamp"
 
     def list(
         self,
@@ -390,13 +509,19 @@ class Closings(Resource[Closing]):
         updated__lt: datetime | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        prefetch: int = 1,
+        concurrency: int = 1,
+        ordered: bool = True,
     ) -> Paginator[Closing]:
         """Closings in ``[timestamp__gte, timestamp__lt)``, optionally of one Sales Point."""
         return self._list(
             {"timestamp__gte": timestamp__gte, "timestamp__lt": timestamp__lt}
             | {"sales_point": sales_point, "type": type}
             | {"updated__gte": updated__gte, "updated__lt": updated__lt}
-            | {"limit": limit, "cursor": cursor}
+            | {"limit": limit, "cursor": cursor},
+            prefetch=prefetch,
+            concurrency=concurrency,
+            ordered=ordered,
         )
 
 
@@ -416,12 +541,18 @@ class StockLevels(Resource[StockLevel]):
         updated__lt: datetime | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        prefetch: int = 1,
+        concurrency: int = 1,
+        ordered: bool = True,
     ) -> Paginator[StockLevel]:
         """Stock levels, optionally of one article or location."""
         return self._list(
             {"article": article, "location": location}
             | {"updated__gte": updated__gte, "updated__lt": updated__lt}
-            | {"limit": limit, "cursor": cursor}
+            | {"limit": limit, "cursor": cursor},
+            prefetch=prefetch,
+            concurrency=concurrency,
+            ordered=ordered,
         )
 
 

@@ -1,0 +1,395 @@
+"""Concurrent, time-sharded listing: many cursor chains over one half-open time window.
+
+A month of receipts is thousands of pages; one cursor chain reads them strictly one after another,
+so the wall time is pages x latency. Here the window ``[start, end)`` is cut into shards, each
+read by its own cursor chain, concurrently.
+
+The algorithm
+-------------
+1. **Initial shards.** ``[start, end)`` is cut into ``concurrency`` shards of equal duration.
+   Each shard ``i`` queries ``field__gte=s_i&field__lt=e_i`` and *owns* ``[s_i, cutoff_i)``,
+   with ``cutoff_i = e_i`` at first. Owned windows partition ``[start, end)``.
+2. **Ownership makes it exactly-once.** A chain yields only items whose time lies in its owned
+   window; anything else belongs to (and is yielded by) another chain. Within a chain, an item
+   whose id was just yielded (in the current or the previous page) is skipped as a duplicate:
+   the safety net, counted in :class:`~bessa_async._pagination.ListingStats` and logged.
+3. **Adaptive splitting.** Each chain's first page carries ``count``, the number of items in
+   its query window: with the window's duration, a density. Whenever fewer than ``concurrency``
+   chains are running (a sparse shard finished early), the running chain with the most estimated
+   remaining items (density x the part of its owned window not yet read) is split at the middle
+   ``m`` of that remaining part, if it holds at least two pages' worth: the chain keeps
+   ``[s, m)`` (its ``cutoff`` drops to ``m``, items at or after ``m`` that still arrive on its
+   pages are dropped) and a new chain takes ``[m, old cutoff)``. ``m`` lies strictly after the
+   last item the chain yielded, so nothing yielded is re-owned. So one busy Saturday does not
+   serialise the month: it is split while the quiet days finish.
+4. **Early stop.** The API lists by time, then id. Once a chain has seen its items ascend and a
+   page ends at or after its cutoff, every later page would lie beyond it too: the chain stops.
+   If a chain ever sees time go backwards (an API that orders otherwise), it stops trusting the
+   order: it reads its whole query window (dropping what it does not own), so nothing is lost,
+   only some work wasted; the ``ordered`` guarantee is then void and a warning is logged.
+5. **Order and memory.** With ``ordered=True`` (default), output follows the chains' order,
+   which is time order: the first chain streams as it arrives, later chains' pages are buffered,
+   and a chain that is not first waits before fetching once ``max_buffered`` items are held. With
+   ``ordered=False`` pages are yielded as they arrive (bounded queue).
+6. **Concurrency** is also bounded by the client's in-flight limit, and a 429 pauses every chain
+   (the client's shared gate).
+
+Sharding applies when both bounds of the window are given; with one bound or none the listing is
+a single chain (the window cannot be cut without its ends). ``updated__gte``/``__lt`` windows are
+sharded statically (the API does not list by ``updated``, so steps 3 and 4 do not apply, and the
+output follows the shards' order, not the API's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import AsyncGenerator, Callable, Mapping
+from contextlib import aclosing
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar, final
+
+import attrs
+
+from ._errors import PaginationLoopError
+from ._pagination import Decode, Fetch, ListingStats, Page, follow, read_page
+
+__all__ = ["ShardPlan", "initial_shards", "sharded_pages", "split_point"]
+
+T = TypeVar("T")
+log = logging.getLogger("bessa_async")
+_TICK = timedelta(microseconds=1)
+
+
+@final
+@attrs.frozen(kw_only=True)
+class ShardPlan:
+    """How to shard one listing."""
+
+    field: str
+    """The query field and the item attribute: ``timestamp``, ``created`` or ``updated``."""
+    start: datetime
+    end: datetime
+    concurrency: int
+    ordered: bool = True
+    adaptive: bool = True
+    """Whether the API lists by ``field`` (so chains can stop early and be split)."""
+    page_size: int = 25
+    max_buffered: int = 10_000
+
+
+def initial_shards(start: datetime, end: datetime, count: int) -> list[tuple[datetime, datetime]]:
+    """Cut ``[start, end)`` into at most ``count`` touching shards of (nearly) equal duration.
+
+    Bounds fall on whole microseconds (the API's resolution) and strictly increase.
+    """
+    if end <= start:
+        return [(start, end)]
+    span = end - start
+    count = max(1, min(count, span // _TICK))
+    cuts = [start]
+    for i in range(1, count):
+        bound = start + (span * i) // count  # timedelta // int floors to a microsecond
+        if bound > cuts[-1]:
+            cuts.append(bound)
+    cuts.append(end)
+    return list(itertools.pairwise(cuts))
+
+
+def split_point(progress: datetime, cutoff: datetime) -> datetime | None:
+    """The middle of ``(progress, cutoff)`` on a whole microsecond, or None if there is no room."""
+    middle = progress + (cutoff - progress) // 2
+    if middle <= progress:
+        middle = progress + _TICK
+    return middle if progress < middle < cutoff else None
+
+
+@attrs.define(eq=False)
+class _Chain(Generic[T]):
+    start: datetime
+    end: datetime
+    cutoff: datetime
+    progress: datetime | None = None
+    last: tuple[datetime, str] | None = None
+    ascending: bool = True
+    keys_seen: int = 0
+    density: float | None = None
+    """Items per second of the query window, from the first page's count."""
+    recent: set[str] = attrs.Factory(set)
+    previous: set[str] = attrs.Factory(set)
+    pages: list[Page[T]] = attrs.Factory(list)
+    done: bool = False
+    task: asyncio.Task[None] | None = None
+
+    def remaining(self) -> float:
+        if self.density is None or self.done:
+            return 0.0
+        frontier = self.progress or self.start
+        return self.density * max(0.0, (self.cutoff - frontier).total_seconds())
+
+
+@final
+class _Listing(Generic[T]):
+    def __init__(
+        self,
+        fetch: Fetch,
+        path: str,
+        params: Mapping[str, Any],
+        decode: Decode[T],
+        *,
+        resource: str,
+        plan: ShardPlan,
+        when: Callable[[T], datetime | None],
+        ident: Callable[[T], str],
+        stats: ListingStats,
+    ) -> None:
+        self._fetch = fetch
+        self._path = path
+        self._params = {
+            k: v for k, v in params.items() if k not in (f"{plan.field}__gte", f"{plan.field}__lt")
+        }
+        self._decode = decode
+        self._resource = resource
+        self._plan = plan
+        self._when = when
+        self._ident = ident
+        self._stats = stats
+        self._chains: list[_Chain[T]] = []
+        self._changed = asyncio.Event()
+        self._buffered = 0
+        self._queue: asyncio.Queue[Page[T] | BaseException | None] = asyncio.Queue(
+            maxsize=max(1, plan.max_buffered // max(1, plan.page_size))
+        )
+        self._warned_order = False
+        self._error: BaseException | None = None
+
+    # -- the chains -------------------------------------------------------------------------
+
+    def _spawn(self, chain: _Chain[T], after: _Chain[T] | None = None) -> None:
+        index = len(self._chains) if after is None else self._chains.index(after) + 1
+        self._chains.insert(index, chain)
+        chain.task = asyncio.create_task(self._run(chain), name="bessa_async shard")
+        self._stats.shards = len(self._chains)
+
+    def _running(self) -> int:
+        return sum(1 for chain in self._chains if not chain.done)
+
+    def _maybe_split(self) -> None:
+        if not self._plan.adaptive:
+            return
+        while self._running() < self._plan.concurrency:
+            candidates = [c for c in self._chains if not c.done and c.ascending]
+            if not candidates:
+                return
+            chain = max(candidates, key=lambda c: c.remaining())
+            if chain.remaining() < 2 * self._plan.page_size:
+                return
+            middle = split_point(chain.progress or chain.start, chain.cutoff)
+            if middle is None:
+                return
+            new = _Chain[T](start=middle, end=chain.cutoff, cutoff=chain.cutoff)
+            new.density = chain.density
+            chain.cutoff = middle
+            self._stats.splits += 1
+            log.debug(
+                "%s: split a dense shard at %s (%d chains running)",
+                self._resource,
+                middle.isoformat(),
+                self._running() + 1,
+            )
+            self._spawn(new, after=chain)
+
+    def _accept(self, chain: _Chain[T], items: list[T]) -> tuple[list[T], bool]:
+        """The items this chain owns, and whether the chain can stop after this page."""
+        kept: list[T] = []
+        chain.previous, chain.recent = chain.recent, set()
+        beyond = False
+        for item in items:
+            when, ident = self._when(item), self._ident(item)
+            if when is not None:
+                key = (when, ident)
+                if chain.last is not None and key < chain.last and chain.ascending:
+                    chain.ascending = False
+                    if not self._warned_order:
+                        self._warned_order = True
+                        log.warning(
+                            "%s: the API does not list by %s then id; reading whole shards "
+                            "(nothing is lost, but the output is not in time order)",
+                            self._resource,
+                            self._plan.field,
+                        )
+                chain.last = key if chain.last is None else max(key, chain.last)
+                chain.keys_seen += 1
+                if when >= chain.cutoff:
+                    beyond = True
+                    if when >= chain.end:
+                        self._stats.out_of_window += 1
+                    continue
+                if when < chain.start:
+                    self._stats.out_of_window += 1
+                    continue
+            if ident in chain.recent or ident in chain.previous:
+                self._stats.duplicates += 1
+                log.warning("%s: skipped a repeated item %s", self._resource, ident)
+                continue
+            chain.recent.add(ident)
+            if when is not None and (chain.progress is None or when > chain.progress):
+                chain.progress = when
+            kept.append(item)
+        if self._stats.out_of_window:
+            log.debug(
+                "%s: %d items outside their window", self._resource, self._stats.out_of_window
+            )
+        stop = self._plan.adaptive and chain.ascending and chain.keys_seen >= 2 and beyond
+        return kept, stop
+
+    async def _run(self, chain: _Chain[T]) -> None:
+        field = self._plan.field
+        params = {**self._params, f"{field}__gte": chain.start, f"{field}__lt": chain.end}
+        target: str = self._path
+        query: Mapping[str, Any] | None = params
+        seen: set[str] = set()
+        try:
+            while True:
+                await self._room_for(chain)
+                raw = read_page(await self._fetch(target, query), resource=self._resource)
+                items = self._decode(list(raw.results))
+                if chain.density is None and raw.count is not None:
+                    seconds = max((chain.end - chain.start).total_seconds(), 1e-6)
+                    chain.density = raw.count / seconds
+                kept, stop = self._accept(chain, items)
+                self._stats.pages += 1
+                self._stats.items += len(kept)
+                await self._emit(
+                    chain,
+                    Page(
+                        results=tuple(kept), count=raw.count, next=raw.next, previous=raw.previous
+                    ),
+                )
+                if raw.next is None or stop:
+                    break
+                self._maybe_split()
+                target, query, identity = follow(raw.next, path=self._path, params=params)
+                if identity in seen:
+                    raise PaginationLoopError(path=self._path, cursor=identity, pages=len(seen) + 1)
+                seen.add(identity)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # handed to the consumer, raised there
+            await self._fail(exc)
+            return
+        chain.done = True
+        self._changed.set()
+        self._maybe_split()
+        if self._plan.ordered:
+            return
+        if self._running() == 0:
+            await self._queue.put(None)
+
+    # -- output -----------------------------------------------------------------------------
+
+    async def _fail(self, exc: BaseException) -> None:
+        if self._plan.ordered:
+            self._error = exc
+            self._changed.set()
+        else:
+            await self._queue.put(exc)
+
+    def _head(self) -> _Chain[T] | None:
+        for chain in self._chains:
+            if not chain.done or chain.pages:
+                return chain
+        return None
+
+    async def _room_for(self, chain: _Chain[T]) -> None:
+        if not self._plan.ordered:
+            return
+        while self._buffered >= self._plan.max_buffered and self._head() is not chain:
+            self._changed.clear()
+            await self._changed.wait()
+
+    async def _emit(self, chain: _Chain[T], page: Page[T]) -> None:
+        if not self._plan.ordered:
+            if page.results:
+                await self._queue.put(page)
+            return
+        chain.pages.append(page)
+        self._buffered += len(page.results)
+        self._changed.set()
+
+    async def pages(self) -> AsyncGenerator[Page[T]]:
+        for start, end in initial_shards(self._plan.start, self._plan.end, self._plan.concurrency):
+            self._spawn(_Chain[T](start=start, end=end, cutoff=end))
+        log.debug(
+            "%s: listing [%s, %s) in %d shards",
+            self._resource,
+            self._plan.start.isoformat(),
+            self._plan.end.isoformat(),
+            len(self._chains),
+        )
+        try:
+            if self._plan.ordered:
+                async with aclosing(self._ordered()) as ordered:
+                    async for page in ordered:
+                        yield page
+            else:
+                while True:
+                    item = await self._queue.get()
+                    if item is None:
+                        return
+                    if isinstance(item, BaseException):
+                        raise item
+                    yield item
+        finally:
+            tasks = [c.task for c in self._chains if c.task is not None and not c.task.done()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _ordered(self) -> AsyncGenerator[Page[T]]:
+        while True:
+            if self._error is not None:
+                raise self._error
+            head = self._head()
+            if head is None:
+                return
+            if head.pages:
+                page = head.pages.pop(0)
+                self._buffered -= len(page.results)
+                self._changed.set()
+                if page.results:
+                    yield page
+                continue
+            self._changed.clear()
+            await self._changed.wait()
+
+
+def sharded_pages(
+    fetch: Fetch,
+    path: str,
+    params: Mapping[str, Any],
+    decode: Decode[T],
+    *,
+    resource: str,
+    plan: ShardPlan,
+    when: Callable[[T], datetime | None],
+    ident: Callable[[T], str],
+) -> Callable[[ListingStats], AsyncGenerator[Page[T]]]:
+    """A page source for :class:`~bessa_async.Paginator` that reads ``plan``'s shards."""
+
+    def start(stats: ListingStats) -> AsyncGenerator[Page[T]]:
+        listing = _Listing(
+            fetch,
+            path,
+            params,
+            decode,
+            resource=resource,
+            plan=plan,
+            when=when,
+            ident=ident,
+            stats=stats,
+        )
+        return listing.pages()
+
+    return start

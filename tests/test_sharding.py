@@ -1,0 +1,286 @@
+"""The time-sharding engine: pure planning, and exactly-once streaming over an in-memory API."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from collections.abc import Mapping
+from contextlib import aclosing
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bessa_async._pagination import ListingStats, Paginator
+from bessa_async._sharding import ShardPlan, initial_shards, sharded_pages, split_point
+from bessa_async.testing._cursor import Collection, Cursor, Selection, paginate
+from bessa_async.testing._filters import micros
+
+T0 = datetime(2026, 6, 1, tzinfo=UTC)
+moments = st.datetimes(
+    min_value=datetime(2026, 5, 25), max_value=datetime(2026, 7, 5), timezones=st.just(UTC)
+)
+
+
+@given(
+    start=moments,
+    span=st.timedeltas(min_value=timedelta(microseconds=1), max_value=timedelta(days=60)),
+    count=st.integers(1, 64),
+)
+def test_initial_shards_tile_the_window(start: datetime, span: timedelta, count: int) -> None:
+    """Shards touch, increase strictly, cover [start, end) and are at most count."""
+    shards = initial_shards(start, start + span, count)
+    assert 1 <= len(shards) <= count
+    assert shards[0][0] == start
+    assert shards[-1][1] == start + span
+    for (_, end), (begin, _) in itertools.pairwise(shards):
+        assert end == begin
+    assert all(a < b for a, b in shards)
+
+
+@given(progress=moments, gap=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=9)))
+def test_split_point_lies_strictly_inside(progress: datetime, gap: timedelta) -> None:
+    """The split is strictly after what was read and strictly before the cutoff, or None."""
+    middle = split_point(progress, progress + gap)
+    if gap <= timedelta(microseconds=1):
+        assert middle is None
+    else:
+        assert middle is not None
+        assert progress < middle < progress + gap
+
+
+def _api(stamps: list[datetime]) -> tuple[Any, list[dict[str, Any]]]:
+    """An in-memory list endpoint ordered by (timestamp, id), with opaque cursors."""
+    items = [
+        {"id": str(uuid.UUID(int=i + 1)), "timestamp": moment.isoformat()}
+        for i, moment in enumerate(stamps)
+    ]
+    collection = Collection(
+        [{**item, "updated": item["timestamp"]} for item in items],
+        key=lambda item: (micros(datetime.fromisoformat(item["timestamp"])), item["id"]),
+    )
+    requests: list[Mapping[str, Any]] = []
+
+    async def fetch(target: str, params: Mapping[str, Any] | None) -> Any:
+        assert params is not None
+        requests.append(params)
+        await asyncio.sleep(0)
+        selection = Selection(
+            time_gte=micros(params["timestamp__gte"]), time_lt=micros(params["timestamp__lt"])
+        )
+        cursor = Cursor.decode(params["cursor"]) if "cursor" in params else None
+        page = paginate(collection, collection.select(selection), cursor, int(params["limit"]))
+        return {
+            "count": page.count,
+            "next": page.next.encode() if page.next else None,
+            "previous": None,
+            "results": page.items,
+        }
+
+    fetch.requests = requests  # type: ignore[attr-defined]
+    return fetch, items
+
+
+def _listing(
+    fetch: Any,
+    start: datetime,
+    end: datetime,
+    *,
+    concurrency: int,
+    ordered: bool,
+    page: int,
+    buffered: int,
+) -> Paginator[dict[str, Any]]:
+    plan = ShardPlan(
+        field="timestamp",
+        start=start,
+        end=end,
+        concurrency=concurrency,
+        ordered=ordered,
+        page_size=page,
+        max_buffered=buffered,
+    )
+    params = {"limit": page, "timestamp__gte": start, "timestamp__lt": end}
+
+    def decode(items: list[Any]) -> list[dict[str, Any]]:
+        return list(items)
+
+    source = sharded_pages(
+        fetch,
+        "receipts/",
+        params,
+        decode,
+        resource="receipts",
+        plan=plan,
+        when=lambda item: datetime.fromisoformat(item["timestamp"]),
+        ident=lambda item: item["id"],
+    )
+    return Paginator(fetch, "receipts/", params, decode, resource="receipts", sharded=source)
+
+
+# Clustered data: busy hours and many equal timestamps, the hard cases for shard borders.
+clusters = st.lists(
+    st.tuples(moments, st.integers(1, 40), st.sampled_from([0, 1, 1000, 3_600_000_000])),
+    min_size=0,
+    max_size=6,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    groups=clusters,
+    window=st.tuples(moments, moments).map(sorted),
+    concurrency=st.integers(1, 12),
+    page=st.integers(1, 30),
+    buffered=st.sampled_from([1, 7, 10_000]),
+    ordered=st.booleans(),
+)
+def test_every_item_in_the_window_exactly_once(
+    groups: list[tuple[datetime, int, int]],
+    window: list[datetime],
+    concurrency: int,
+    page: int,
+    buffered: int,
+    ordered: bool,
+) -> None:
+    """Any data, window, shards, page size, buffer: the window's ids, once each, in order."""
+    stamps = [
+        moment + timedelta(microseconds=step * i)
+        for moment, size, step in groups
+        for i in range(size)
+    ]
+    start, end = window
+    fetch, items = _api(stamps)
+    expected = sorted(
+        (datetime.fromisoformat(item["timestamp"]), item["id"])
+        for item in items
+        if start <= datetime.fromisoformat(item["timestamp"]) < end
+    )
+
+    async def run() -> tuple[list[tuple[datetime, str]], ListingStats]:
+        paginator = _listing(
+            fetch,
+            start,
+            end,
+            concurrency=concurrency,
+            ordered=ordered,
+            page=page,
+            buffered=buffered,
+        )
+        got = [(datetime.fromisoformat(i["timestamp"]), i["id"]) async for i in paginator]
+        assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        return got, paginator.stats
+
+    got, stats = asyncio.run(run())
+    assert sorted(got) == expected
+    assert len(set(got)) == len(got)
+    if ordered:
+        assert got == expected
+    assert stats.duplicates == 0
+    assert stats.out_of_window == 0
+
+
+def test_a_dense_shard_is_split() -> None:
+    """One busy day among quiet ones is split while the quiet shards finish."""
+    quiet = [T0 + timedelta(days=d, hours=12) for d in range(30)]
+    busy = [T0 + timedelta(days=12, seconds=s) for s in range(0, 36_000, 10)]
+    fetch, _ = _api(quiet + busy)
+
+    async def run() -> ListingStats:
+        paginator = _listing(
+            fetch,
+            T0,
+            T0 + timedelta(days=30),
+            concurrency=8,
+            ordered=True,
+            page=50,
+            buffered=10_000,
+        )
+        count = len([item async for item in paginator])
+        assert count == len(quiet) + len(busy)
+        return paginator.stats
+
+    stats = asyncio.run(run())
+    assert stats.splits >= 3
+    assert stats.shards == 8 + stats.splits
+
+
+def test_leaving_early_cancels_every_shard() -> None:
+    """Breaking out of a sharded listing leaves no task behind."""
+    fetch, _ = _api([T0 + timedelta(minutes=m) for m in range(2000)])
+
+    async def run() -> None:
+        paginator = _listing(
+            fetch,
+            T0,
+            T0 + timedelta(days=2),
+            concurrency=6,
+            ordered=True,
+            page=20,
+            buffered=100,
+        )
+        async with aclosing(paginator.items()) as items:
+            async for _ in items:
+                break
+        assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    asyncio.run(run())
+
+
+def test_an_api_that_lists_newest_first_loses_nothing() -> None:
+    """If the API orders differently, shards read their whole window: nothing lost or doubled."""
+    stamps = [T0 + timedelta(minutes=7 * m) for m in range(600)]
+    fetch, items = _api(stamps)
+
+    async def reversed_fetch(target: str, params: Mapping[str, Any] | None) -> Any:
+        body = await fetch(target, params)
+        body["results"] = list(reversed(body["results"]))
+        return body
+
+    async def run() -> list[str]:
+        paginator = _listing(
+            reversed_fetch,
+            T0,
+            T0 + timedelta(days=3),
+            concurrency=4,
+            ordered=False,
+            page=25,
+            buffered=10_000,
+        )
+        return [item["id"] async for item in paginator]
+
+    got = asyncio.run(run())
+    assert sorted(got) == sorted(item["id"] for item in items)
+
+
+def test_a_repeated_item_is_skipped_and_counted() -> None:
+    """If the API repeats the last item of a page on the next one, it is yielded once, counted."""
+    stamps = [T0 + timedelta(minutes=m) for m in range(200)]
+    fetch, items = _api(stamps)
+    last: list[dict[str, Any]] = []
+
+    async def repeating(target: str, params: Mapping[str, Any] | None) -> Any:
+        body = await fetch(target, params)
+        results = body["results"]
+        if last and "cursor" in (params or {}):
+            body["results"] = [last[-1], *results]
+        last[:] = results
+        return body
+
+    async def run() -> tuple[list[str], ListingStats]:
+        paginator = _listing(
+            repeating,
+            T0,
+            T0 + timedelta(days=1),
+            concurrency=1,
+            ordered=True,
+            page=20,
+            buffered=10_000,
+        )
+        return [item["id"] async for item in paginator], paginator.stats
+
+    got, stats = asyncio.run(run())
+    assert got == [item["id"] for item in items]
+    assert stats.duplicates == 9
