@@ -68,7 +68,20 @@ async def retry_call(
     A retry is not started when its wait would end past ``deadline``: the last error is raised
     instead, since it says more than a timeout would.
     """
+    # Fast path: most calls succeed at once, and building tenacity's machinery costs more than
+    # the rest of the client's per-request work, so tenacity only takes over after a failure.
+    try:
+        return await attempt(1)
+    except BessaError as exc:
+        first = exc
+    if not is_retryable(method, first, policy) or policy.attempts <= 1:
+        raise first
+    delay = wait_before_retry(first, 1, policy, rng)
+    if deadline is not None and clock() + delay >= deadline:
+        raise first
+    await sleep(delay)
 
+    # From here on tenacity's attempt n is our attempt n + 1.
     def should_retry(state: tenacity.RetryCallState) -> bool:
         exc = state.outcome.exception() if state.outcome else None
         return exc is not None and is_retryable(method, exc, policy)
@@ -76,10 +89,10 @@ async def retry_call(
     def wait(state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         assert exc is not None  # only called after a failed attempt
-        return wait_before_retry(exc, state.attempt_number, policy, rng)
+        return wait_before_retry(exc, state.attempt_number + 1, policy, rng)
 
     def stop(state: tenacity.RetryCallState) -> bool:
-        if state.attempt_number >= policy.attempts:
+        if state.attempt_number + 1 >= policy.attempts:
             return True
         return deadline is not None and clock() + state.upcoming_sleep >= deadline
 
@@ -93,7 +106,7 @@ async def retry_call(
     try:
         async for try_ in retrying:
             with try_:
-                return await attempt(try_.retry_state.attempt_number)
+                return await attempt(try_.retry_state.attempt_number + 1)
     except tenacity.RetryError as exc:  # pragma: no cover - reraise=True prevents this
         last = exc.last_attempt.exception()
         if isinstance(last, BessaError):
