@@ -6,6 +6,7 @@ No I/O here; everything is tested without an event loop.
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
@@ -89,7 +90,11 @@ def resolve(base: URL, target: str | URL) -> URL:
         ForeignOriginError: an absolute URL on another scheme, host or port.
         ValueError: a path that climbs out of the base URL with ``..``.
     """
-    text = str(target)
+    return _resolve(base, str(target))
+
+
+@functools.lru_cache(maxsize=512)  # the same few resource paths, request after request
+def _resolve(base: URL, text: str) -> URL:
     candidate = URL(text)
     if candidate.is_absolute() or text.startswith("//"):
         if _origin(candidate) != _origin(base):
