@@ -1,158 +1,436 @@
-"""The ``bessa`` command: ``demo`` (a walkthrough on the bundled sandbox) and ``sandbox``."""
+"""The ``bessa`` command (also ``python -m bessa_async``): the library's first user.
+
+It uses only the public API. Errors print one line saying what went wrong and what to do (a
+traceback only with ``-v``), and the exit code says what kind of failure it was (see ``--help``).
+Progress bars appear only on a terminal; elsewhere (CI logs, pipes) plain lines are printed.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import csv
+import json
+import logging
+import os
 import sys
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import date
-from decimal import Decimal
-from typing import TextIO
-from zoneinfo import ZoneInfo
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import date, datetime
+from typing import IO, Any, Final, TextIO
 
-from ._client import BessaClient
-from ._config import RetryPolicy
-from ._days import business_day
-from ._errors import BessaError, PermissionDeniedError
+from bessa_async import (
+    DEFAULT_BASE_URL,
+    DEFAULT_TZ,
+    AuthenticationError,
+    BessaClient,
+    BessaError,
+    ConfigurationError,
+    PermissionDeniedError,
+    Receipt,
+    ValidationError,
+    business_days,
+    to_dict,
+)
 
-__all__ = ["main"]
+__all__ = ["EXIT_CODES", "main"]
 
-VIENNA = ZoneInfo("Europe/Vienna")
-DEMO_DAY = date(2026, 6, 15)
+BASE_URL_ENV: Final = "BESSA_BASE_URL"
+EXIT_CODES: Final = {
+    "ok": 0,
+    "mismatch": 1,
+    "usage": 2,
+    "auth": 3,
+    "validation": 4,
+    "job_failed": 5,
+    "timeout": 6,
+    "outcome_unknown": 7,
+    "error": 8,
+}
+"""What each exit code of ``bessa`` means."""
+
+CSV_COLUMNS: Final = (
+    "receipt_id",
+    "number",
+    "type",
+    "timestamp",
+    "sales_point",
+    "location",
+    "receipt_total",
+    "tip",
+    "line",
+    "article",
+    "name",
+    "quantity",
+    "unit_price",
+    "discount",
+    "line_total",
+    "tax_rate",
+)
+"""The export's CSV columns, in order: one row per receipt line (a receipt without lines gets
+one row with the line columns empty, so every receipt appears)."""
+
+_EPILOG: Final = """exit codes: 0 ok, 1 a figure did not match, 2 usage, 3 token refused (401/403),
+4 validation error (400), 5 job failed, 6 timed out, 7 submission outcome unknown, 8 other error.
+
+Global options go before the command: bessa --sandbox get companies/"""
 
 
-async def _walkthrough(
-    out: TextIO,
-    receipts: int,
-    seed: int,
-    *,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> int:
-    from .testing import Fault, Sandbox
+# --- progress ----------------------------------------------------------------------------------
 
-    def say(text: str = "") -> None:
-        print(text, file=out, flush=True)
 
-    problems: list[str] = []
-    async with Sandbox(seed=seed, receipts=receipts) as sandbox:
-        say(f"sandbox running at {sandbox.url} (seed {seed}, {receipts} receipts)")
-        async with BessaClient(
-            sandbox.token, base_url=sandbox.url, clock=clock, sleep=sleep
-        ) as client:
-            say("\n1. master data")
-            for path in ("companies/", "locations/", "sales-points/", "articles/", "tables/"):
-                page = await client.request("GET", path, params={"limit": 1})
-                say(f"   {path:<16} {page['count']:>5}")
+class _Progress:
+    """A rich progress bar on a terminal, occasional plain lines elsewhere."""
 
-            start, end = business_day(DEMO_DAY)
-            say(f"\n2. receipts of {DEMO_DAY} in Vienna = {start.isoformat()} .. {end.isoformat()}")
-            count, gross, pages = 0, Decimal("0.00"), 0
-            async for page in client.receipts.for_day(DEMO_DAY, limit=100).pages():
-                pages += 1
-                for receipt in page.results:
-                    count += 1
-                    if receipt.is_revenue:  # voids are negative: added, never skipped
-                        gross += receipt.total
-            say(f"   {count} receipts in {pages} pages, revenue (voids subtracted) {gross} EUR")
+    def __init__(self, label: str, total: int | None, stream: TextIO) -> None:
+        self._label = label
+        self._total = total
+        self._stream = stream
+        self._done = 0
+        self._last_line = 0.0
+        self._bar: Any = None
+        self._task: Any = None
+        if stream.isatty():
+            with contextlib.suppress(ImportError):
+                from rich.progress import Progress
 
-            report = await client.reports.sales_for_day(DEMO_DAY)
-            say(f"   sales report: {report.receipts} receipts, gross {report.gross} EUR")
-            if report.gross != gross:
-                problems.append(f"report gross {report.gross} != receipts' sum {gross}")
+                self._bar = Progress(transient=True)
+                self._task = self._bar.add_task(label, total=total)
 
-            say("\n3. resilience: the sandbox fails the next read with a 503")
-            sandbox.inject(Fault.status(503, body="html"), path="companies/", times=1)
-            await client.request("GET", "companies/")
-            say("   retried with backoff and succeeded")
+    def __enter__(self) -> _Progress:
+        if self._bar is not None:
+            self._bar.start()
+        return self
 
-            say("\n4. a throttled read: 429 with Retry-After: 1")
-            sandbox.inject(Fault.rate_limit(retry_after=1), path="companies/", times=1)
-            await client.request("GET", "companies/")
-            say("   waited as asked, then succeeded")
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
 
-            say("\n5. submitting an order (a job for the Sales Point)")
-            article = (await client.request("GET", "articles/", params={"active": True}))[
-                "results"
-            ][0]
-            point = (await client.request("GET", "sales-points/"))["results"][0]
-            job = await client.request(
-                "POST",
-                "requests/orders/",
-                json={
-                    "sales_point": point["id"],
-                    "reference": f"demo-{uuid.uuid4().hex[:8]}",
-                    "lines": [{"article": article["id"], "quantity": "2"}],
-                },
-                headers={"Idempotency-Key": str(uuid.uuid4())},
-                retry=RetryPolicy.disabled(),
-            )
-            say(f"   job {job['id']} accepted, status {job['status']}")
-            job = await client.request("GET", f"requests/orders/{job['id']}/")
-            say(f"   polled: status {job['status']}")
+    def advance(self, count: int) -> None:
+        self._done += count
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self._done)
+            return
+        now = time.monotonic()
+        if now - self._last_line >= 2.0:
+            self._last_line = now
+            of = f" of {self._total}" if self._total is not None else ""
+            print(f"{self._label}: {self._done}{of}", file=self._stream, flush=True)
 
-        async with BessaClient(sandbox.restricted_token, base_url=sandbox.url) as limited:
-            say("\n6. a token without rights to receipts")
-            try:
-                await limited.request("GET", "receipts/")
-                problems.append("the restricted token could read receipts")
-            except PermissionDeniedError as exc:
-                say(f"   PermissionDeniedError: {exc}")
 
-    say()
-    if problems:
-        for problem in problems:
-            say(f"MISMATCH: {problem}")
-        return 1
-    say("demo finished: every figure matched")
+# --- the client a command runs with ------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def _client(args: argparse.Namespace) -> AsyncIterator[BessaClient]:
+    if args.sandbox:
+        from bessa_async.testing import Sandbox
+
+        async with Sandbox(receipts=args.sandbox_receipts) as sandbox:
+            print(f"(in-process sandbox at {sandbox.url})", file=sys.stderr)
+            token = args.token or sandbox.token
+            async with BessaClient(token, base_url=sandbox.url) as client:
+                yield client
+        return
+    base_url = args.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    async with BessaClient(args.token, base_url=base_url) as client:
+        yield client
+
+
+def _param(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-06-15, got {text!r}") from None
+
+
+def _json_default(value: object) -> object:
+    return str(value)
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+async def _get(args: argparse.Namespace) -> int:
+    params: dict[str, Any] = {}
+    for name, value in args.param:
+        params.setdefault(name, []).append(value)
+    flat: dict[str, Any] = {k: v[0] if len(v) == 1 else v for k, v in params.items()}
+    if isinstance(flat.get("limit"), str) and flat["limit"].isdigit():
+        flat["limit"] = int(flat["limit"])  # the listing checks it is a positive integer
+    async with _client(args) as client:
+        if not args.all:
+            body = await client.request("GET", args.path, params=flat)
+            json.dump(body, sys.stdout, indent=2, ensure_ascii=False)
+            print()
+            return 0
+        async for row in client.resource(args.path).list(**flat):
+            print(json.dumps(row, ensure_ascii=False))
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
-    return asyncio.run(_walkthrough(sys.stdout, args.receipts, args.seed))
+def _csv_rows(receipt: Receipt) -> list[list[str]]:
+    head = [
+        str(receipt.id),
+        receipt.number or "",
+        str(receipt.type),
+        receipt.timestamp.isoformat().replace("+00:00", "Z"),
+        str(receipt.sales_point or ""),
+        str(receipt.location or ""),
+        str(receipt.total),
+        "" if receipt.tip is None else str(receipt.tip),
+    ]
+    if not receipt.lines:
+        return [head + [""] * 8]
+    return [
+        [
+            *head,
+            str(n),
+            str(line.article or ""),
+            line.name or "",
+            str(line.quantity),
+            "" if line.unit_price is None else str(line.unit_price),
+            "" if line.discount is None else str(line.discount),
+            str(line.total),
+            "" if line.tax_rate is None else str(line.tax_rate),
+        ]
+        for n, line in enumerate(receipt.lines, start=1)
+    ]
+
+
+def _export(args: argparse.Namespace) -> int:
+    if args.output in (None, "-"):
+        return asyncio.run(_export_to(args, sys.stdout))
+    with open(args.output, "w", newline="", encoding="utf-8") as output:
+        return asyncio.run(_export_to(args, output))
+
+
+async def _export_to(args: argparse.Namespace, output: IO[str]) -> int:
+    last = args.to or args.day
+    windows = business_days(args.day, last, args.tz, day_start=args.day_start)
+    start, end = windows[args.day][0], windows[last][1]
+    writer = csv.writer(output) if args.format == "csv" else None
+    if writer is not None:
+        writer.writerow(CSV_COLUMNS)
+    began = time.perf_counter()
+    async with _client(args) as client:
+        # One small request for the count sizes the progress bar.
+        total = await client.receipts.list(timestamp__gte=start, timestamp__lt=end).count()
+        listing = client.receipts.list(
+            timestamp__gte=start,
+            timestamp__lt=end,
+            limit=args.limit,
+            concurrency=args.concurrency,
+        )
+        count = 0
+        with _Progress("receipts", total, sys.stderr) as progress:
+            async for page in listing.pages():
+                for receipt in page.results:
+                    if writer is not None:
+                        writer.writerows(_csv_rows(receipt))
+                    else:
+                        output.write(json.dumps(to_dict(receipt), ensure_ascii=False) + "\n")
+                count += len(page.results)
+                progress.advance(len(page.results))
+    elapsed = time.perf_counter() - began
+    where = "" if args.output in (None, "-") else f" to {args.output}"
+    print(
+        f"exported {count} receipts of {args.day}..{last} ({args.tz}){where} "
+        f"in {elapsed:.2f} s ({listing.stats.pages} pages, {listing.stats.shards} shards)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+async def _report(args: argparse.Namespace) -> int:
+    async with _client(args) as client:
+        report = await client.reports.sales_for_day(args.day, args.tz, day_start=args.day_start)
+    rows: list[tuple[str, str]] = [
+        ("window", f"{report.start.isoformat()} .. {report.end.isoformat()}"),
+        ("receipts", str(report.receipts)),
+        ("gross", str(report.gross)),
+        ("net", str(report.net)),
+        ("tip (not revenue)", str(report.tip)),
+    ]
+    rows += [
+        (f"  rate {row.rate} %", f"{row.gross} (net {row.net}, tax {row.tax})")
+        for row in report.by_tax_rate
+    ]
+    rows += [
+        (f"  {row.name or row.payment_method}", f"{row.amount} ({row.count}x)")
+        for row in report.by_payment_method
+    ]
+    print(f"sales report {args.day} ({args.tz})")
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    return 0
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from ._demo import walkthrough
+
+    return await walkthrough(sys.stdout, args.receipts, args.seed)
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from .testing.__main__ import main as sandbox_main
+    from bessa_async.testing.__main__ import main as sandbox_main
 
     return sandbox_main(args.rest)
 
 
+# --- the parser --------------------------------------------------------------------------------
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="bessa", description="bessa Public API client: a demo and a local sandbox."
+        prog="bessa",
+        description="The bessa Public API from a shell, a demo, and a local sandbox.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser(
+    parser.add_argument(
+        "--token", help="API token (default: the BESSA_TOKEN environment variable); never echoed"
+    )
+    parser.add_argument(
+        "--base-url", help=f"API root (default: {BASE_URL_ENV} or {DEFAULT_BASE_URL})"
+    )
+    parser.add_argument(
+        "--sandbox", action="store_true", help="run the command against an in-process sandbox"
+    )
+    parser.add_argument(
+        "--sandbox-receipts", type=int, default=2000, help="receipts of the --sandbox tenant"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="redacted debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_: str, example: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            help=help_,
+            description=help_,
+            epilog=f"example: {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    demo = command(
         "demo",
-        help="walk through the client against the bundled sandbox (no token needed)",
-        epilog="example: bessa demo --receipts 2000",
+        "walk through the client against the bundled sandbox (no token needed)",
+        "bessa demo --receipts 2000",
     )
     demo.add_argument("--receipts", type=int, default=2000, help="receipts the sandbox holds")
     demo.add_argument("--seed", type=int, default=0, help="the sandbox's data seed")
     demo.set_defaults(run=_demo)
+
     sandbox = commands.add_parser(
         "sandbox",
-        help="run the sandbox standalone (options as python -m bessa_async.testing)",
-        epilog="example: bessa sandbox --port 8080",
+        help="run the sandbox standalone (options: bessa sandbox --help)",
         add_help=False,
     )
     sandbox.add_argument("rest", nargs=argparse.REMAINDER)
-    sandbox.set_defaults(run=_sandbox)
+    sandbox.set_defaults(run=_sandbox, sync=True)
+
+    get = command(
+        "get", "GET any path; JSON to stdout", "bessa get receipts/ --param limit=5 --all"
+    )
+    get.add_argument("path", help="a path relative to the API root, e.g. articles/")
+    get.add_argument(
+        "--param",
+        type=_param,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a query parameter (repeatable)",
+    )
+    get.add_argument("--all", action="store_true", help="follow next: one item per line (JSONL)")
+    get.set_defaults(run=_get)
+
+    def day_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--day", type=_day, required=True, help="local business day, YYYY-MM-DD")
+        sub.add_argument(
+            "--tz", default=DEFAULT_TZ, help=f"the venue's zone (default {DEFAULT_TZ})"
+        )
+        sub.add_argument(
+            "--day-start",
+            type=lambda s: datetime.strptime(s, "%H:%M").time(),
+            default=datetime.strptime("00:00", "%H:%M").time(),
+            help="local time the business day starts, HH:MM (default 00:00)",
+        )
+
+    export = command(
+        "export",
+        "stream receipts of local business days to CSV or JSONL",
+        "bessa export receipts --day 2026-06-01 --to 2026-06-30 --output june.csv",
+    )
+    export.add_argument("what", choices=["receipts"], help="what to export")
+    day_options(export)
+    export.add_argument("--to", type=_day, help="last business day (default: --day)")
+    export.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    export.add_argument("--output", help="file to write (default: stdout)")
+    export.add_argument("--concurrency", type=int, default=4, help="concurrent cursor chains")
+    export.add_argument("--limit", type=int, default=100, help="page size")
+    export.set_defaults(run=_export, sync=True)
+
+    report = command(
+        "report", "the sales report of a local business day", "bessa report sales --day 2026-06-15"
+    )
+    report.add_argument("what", choices=["sales"], help="which report")
+    day_options(report)
+    report.set_defaults(run=_report)
     return parser
 
 
+def _exit_code(exc: BaseException) -> int:
+    if isinstance(exc, AuthenticationError | PermissionDeniedError):
+        return EXIT_CODES["auth"]
+    if isinstance(exc, ConfigurationError):
+        return EXIT_CODES["usage"]
+    if isinstance(exc, ValidationError):
+        return EXIT_CODES["validation"]
+    if isinstance(exc, TimeoutError):
+        return EXIT_CODES["timeout"]
+    return EXIT_CODES["error"]
+
+
+_ADVICE: Final = {
+    AuthenticationError: "check --token or BESSA_TOKEN",
+    PermissionDeniedError: "the token lacks the right to this resource; ask the tenant's admin",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``bessa`` and ``python -m bessa_async``."""
+    """Entry point of ``bessa`` and ``python -m bessa_async``; returns the exit code."""
     args = _parser().parse_args(argv)
-    run: Callable[[argparse.Namespace], int] = args.run
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not args.verbose:
+        logging.getLogger("bessa_async").setLevel(logging.WARNING)
+    run: Callable[[argparse.Namespace], Any] = args.run
     try:
-        return run(args)
-    except BessaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        if getattr(args, "sync", False):
+            return int(run(args))
+        return int(asyncio.run(run(args)))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `bessa get ... | head`): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_CODES["ok"]
+    except (BessaError, OSError, ValueError, TypeError) as exc:
+        if args.verbose:
+            raise
+        advice = next((a for kind, a in _ADVICE.items() if isinstance(exc, kind)), "")
+        hint = f" ({advice})" if advice else ""
+        print(f"error: {type(exc).__name__}: {exc}{hint}", file=sys.stderr)
+        return _exit_code(exc)

@@ -267,6 +267,13 @@ class Paginator(Generic[T]):
                     return items[:max_items]
         return items
 
+    async def count(self) -> int | None:
+        """How many items the list holds, from one request with ``limit=1`` (None if the API
+        does not say)."""
+        query = {k: v for k, v in self._params.items() if k != "cursor"}
+        body = await self._fetch(self._path, {**query, "limit": 1})
+        return read_page(body, resource=self._resource).count
+
     async def first(self) -> T | None:
         """The first item, or None for an empty list; one request with ``limit=1``."""
         query = {k: v for k, v in self._params.items() if k != "cursor"}
