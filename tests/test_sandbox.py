@@ -775,7 +775,7 @@ async def test_offline_sales_point_keeps_jobs_pending_until_expiry(
 
 
 async def test_sales_point_back_online_processes_the_job(http: aiohttp.ClientSession) -> None:
-    """A job waiting for an offline Sales Point is processed once it comes back."""
+    """A job waiting for an offline Sales Point is processed once it comes back, afresh."""
     clock = FakeClock()
     async with Sandbox(receipts=20, clock=clock, job_delay=1) as sandbox:
         jobs = Api(sandbox, http)
@@ -785,6 +785,9 @@ async def test_sales_point_back_online_processes_the_job(http: aiohttp.ClientSes
         clock.advance(30)
         assert sandbox.jobs("order")[0]["status"] == "pending"
         sandbox.set_sales_point_online(body["sales_point"], True)
+        answer = await jobs.get(f"requests/orders/{job['id']}/")
+        assert answer.json()["status"] == "pending"
+        clock.advance(2)
         answer = await jobs.get(f"requests/orders/{job['id']}/")
         assert answer.json()["status"] == "completed"
 

@@ -27,7 +27,38 @@ def _parser() -> argparse.ArgumentParser:
         "--next-style", choices=("url", "cursor"), default="url", help="form of next/previous"
     )
     parser.add_argument("--max-limit", type=int, default=500, help="largest page size")
+    jobs = parser.add_argument_group("jobs (orders and payments)")
+    jobs.add_argument(
+        "--job-delay",
+        type=float,
+        default=0.2,
+        help="seconds until a Sales Point picks a job up, and again until it finishes",
+    )
+    jobs.add_argument(
+        "--job-duration-min",
+        type=float,
+        help="with --job-duration-max: each job's processing time is drawn uniformly from "
+        "[min, max] seconds (seeded), replacing --job-delay",
+    )
+    jobs.add_argument("--job-duration-max", type=float, help="see --job-duration-min")
+    jobs.add_argument(
+        "--job-expiry", type=float, default=3600.0, help="seconds a job waits for an offline till"
+    )
+    jobs.add_argument(
+        "--job-retry-after",
+        type=float,
+        help="send Retry-After with this many seconds on answers about unfinished jobs",
+    )
     return parser
+
+
+def _duration(args: argparse.Namespace) -> tuple[float, float] | None:
+    low, high = args.job_duration_min, args.job_duration_max
+    if low is None and high is None:
+        return None
+    if low is None or high is None or not 0 <= low <= high:
+        raise SystemExit("--job-duration-min and --job-duration-max go together, 0 <= min <= max")
+    return (low, high)
 
 
 async def _serve(args: argparse.Namespace, ready: asyncio.Event | None = None) -> None:
@@ -39,6 +70,10 @@ async def _serve(args: argparse.Namespace, ready: asyncio.Event | None = None) -
         host=args.host,
         port=args.port,
         max_limit=args.max_limit,
+        job_delay=args.job_delay,
+        job_duration=_duration(args),
+        job_expiry=args.job_expiry,
+        job_retry_after=args.job_retry_after,
     ) as sandbox:
         print(f"bessa sandbox listening on {sandbox.url}", flush=True)
         print(f"  token (tenant A):        {sandbox.token}", flush=True)
@@ -53,6 +88,7 @@ async def _serve(args: argparse.Namespace, ready: asyncio.Event | None = None) -
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and serve until interrupted; returns the exit code."""
     args = _parser().parse_args(argv)
+    _duration(args)  # refuse a bad range before starting
     try:
         asyncio.run(_serve(args))
     except KeyboardInterrupt:

@@ -1,31 +1,49 @@
 """The sandbox's Sales Points: order and payment jobs, validated, deduplicated, processed later.
 
-A job is created ``pending`` by a POST; the Sales Point picks it up ``job_delay`` seconds later
-(``processing``) and finishes it another ``job_delay`` later (``completed``, or ``failed`` when
-an article turned out to be inactive, as a till would report). While a Sales Point is offline its
-jobs stay ``pending``; one left pending longer than ``job_expiry`` ends ``expired``. Statuses are
-advanced lazily, whenever a job is read, from the sandbox's clock, so a test that passes a
-:class:`~bessa_async.testing.FakeClock` to both the sandbox and the client controls job timing
-without real waiting.
+A job is created ``pending`` by a POST. Its Sales Point picks it up after a while
+(``processing``) and finishes it later (``completed``, or ``failed`` with one of the codes a till
+reports: ``sales_point_inactive``, ``table_inactive``, ``article_inactive``,
+``payment_method_inactive``, ``order_not_found``, ``order_already_paid``, ``amount_mismatch``, or
+any code forced with :meth:`JobBook.set_failure`). How long that takes is ``delay`` (picked up
+after it, finished after twice it), or a per-job ``duration`` drawn from a seeded generator
+(picked up halfway).
+
+While a Sales Point is offline its jobs make no progress; when it comes back, a job that waited
+for it starts afresh. A job not picked up within ``expiry`` seconds of its creation ends
+``expired``. Statuses are advanced lazily, whenever a job is read, from the sandbox's clock; each
+change is stamped with the moment it happened (not the moment it was read), so ``updated`` tells
+when a job really finished. A test that passes a :class:`~bessa_async.testing.FakeClock` to both
+the sandbox and the client controls job timing without real waiting.
+
+A completed order becomes an *open order* (``result.order``); a completed payment settles one
+and produces a signed invoice in ``receipts/`` (lines from the order, the payment with its tip,
+taxes per rate the way the generated receipts have them), so the sales report stays consistent.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import random
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final, Literal, final
 
+import attrs
+
 from ._cursor import Collection, Item
-from ._data import TenantData
+from ._data import CENT, VIENNA, TenantData, money, net_of, quantity_text
 from ._filters import format_timestamp, micros, parse_uuid
 
-__all__ = ["IdempotencyConflict", "JobBook", "JobKind"]
+__all__ = ["Duration", "IdempotencyConflict", "JobBook", "JobKind", "draw_duration", "public"]
 
 JobKind = Literal["order", "payment"]
+Duration = float | tuple[float, float] | Callable[[random.Random], float]
+"""Seconds, a ``(low, high)`` range drawn uniformly, or a function of the seeded generator."""
 
 _REQUIRED: Final = "This field is required."
 _NULL: Final = "This field may not be null."
@@ -33,10 +51,26 @@ _MONEY_DIGITS: Final = 2
 _QUANTITY_DIGITS: Final = 3
 _REFERENCE_MAX: Final = 100
 _NOTE_MAX: Final = 500
+_RUNNING: Final = frozenset({"pending", "processing"})
+_EXPIRED: Final = "No Sales Point picked the job up before it expired."
 
 
 class IdempotencyConflict(Exception):
     """The Idempotency-Key was used before with another body."""
+
+
+def draw_duration(duration: Duration, rng: random.Random) -> float:
+    """One job's duration in seconds from a :data:`Duration` (never negative)."""
+    if callable(duration):
+        value = float(duration(rng))
+    elif isinstance(duration, tuple):
+        low, high = duration
+        value = rng.uniform(low, high)
+    else:
+        value = float(duration)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"a job duration must be a finite number >= 0, got {value!r}")
+    return value
 
 
 def _does_not_exist(value: object) -> str:
@@ -72,6 +106,30 @@ def _text_error(value: object, limit: int) -> str | None:
     return None
 
 
+@attrs.define
+class _Timing:
+    """When a job was born (sandbox clock and wall clock) and how long its stages take."""
+
+    born: float
+    created: datetime
+    pickup: float
+    done: float
+
+
+@attrs.define
+class _OpenOrder:
+    """What a completed order job left on the till: lines to pay, once."""
+
+    id: str
+    job: str
+    sales_point: str
+    table: str | None
+    lines: list[tuple[Item, Decimal, Decimal, Decimal]]
+    """``(article, quantity, unit price, tax rate)`` per line."""
+    total: Decimal
+    paid_by: str | None = None
+
+
 @final
 class JobBook:
     """One tenant's jobs of both kinds, with the Sales Points' processing state."""
@@ -83,22 +141,47 @@ class JobBook:
         clock: Callable[[], float],
         delay: float,
         expiry: float,
+        duration: Duration | None = None,
+        rng: random.Random | None = None,
+        receipts: Collection | None = None,
     ) -> None:
         self._data = data
         self._clock = clock
         self._delay = delay
         self._expiry = expiry
+        self._duration = duration
+        self._rng = rng or random.Random(f"bessa-sandbox-jobs:{data.name}")
+        self._receipts = receipts
         self._articles = {a["id"]: a for a in data.articles}
         self._points = {p["id"]: p for p in data.sales_points}
         self._tables = {t["id"]: t for t in data.tables}
         self._methods = {m["id"]: m for m in data.payment_methods}
+        rates = {r["id"]: Decimal(r["rate"]) for r in data.tax_rates}
+        groups = {g["id"]: g for g in data.article_groups}
+        self._rate_of = {
+            a["id"]: rates[a["tax_rate"] or groups[a["article_group"]]["tax_rate"]]
+            for a in data.articles
+        }
+        self._choice_price = {
+            choice["id"]: Decimal(choice["price"])
+            for option in data.article_options
+            for choice in option["choices"]
+        }
         self.jobs: dict[JobKind, Collection] = {
             "order": Collection((), key=_job_key),
             "payment": Collection((), key=_job_key),
         }
-        self._born: dict[str, float] = {}
+        self.orders: dict[str, _OpenOrder] = {}
+        """Open (and paid) orders by order id."""
+        self._order_of_job: dict[str, str] = {}
+        self._timing: dict[str, _Timing] = {}
         self._offline_since: dict[str, float] = {}
+        self._online_since: dict[str, float] = {}
+        self._failures: dict[str | None, tuple[str, str]] = {}
         self._keys: dict[tuple[JobKind, str], tuple[str, str]] = {}
+        self._numbers: dict[str, int] = defaultdict(int)
+        for receipt in data.receipts:
+            self._numbers[self._main_of(receipt["sales_point"])] += 1
 
     # -- the Sales Points ------------------------------------------------------------------
 
@@ -108,53 +191,248 @@ class JobBook:
         now = self._clock()
         for point in points:
             if online:
-                self._offline_since.pop(point, None)
+                if self._offline_since.pop(point, None) is not None:
+                    self._online_since[point] = now
             else:
                 self._offline_since.setdefault(point, now)
 
+    def set_failure(
+        self, code: str | None, detail: str | None = None, *, sales_point: str | None = None
+    ) -> None:
+        """Make every job a Sales Point (None: any) finishes from now on fail with ``code``.
+
+        ``code=None`` clears it. Codes per domain.md: ``no_active_day``, ``not_fiscalised``,
+        ``sales_point_offline`` ... or any word, since an unknown code is still a failure.
+        """
+        if code is None:
+            self._failures.pop(sales_point, None)
+        else:
+            self._failures[sales_point] = (code, detail or f"The Sales Point reported {code}.")
+
+    def set_status(self, job: Item, status: str) -> None:
+        """Force a job's status word (a word the client does not know, say); the running words
+        ``pending``/``processing`` hand the job back to the normal schedule."""
+        self._set(job, self._clock(), status=status)
+
     def advance(self, job: Item) -> Item:
         """Bring a job's status up to the sandbox's clock; returns the same (mutated) dict."""
-        if job["status"] not in ("pending", "processing"):
+        if job["status"] not in _RUNNING:
             return job
         now = self._clock()
-        born = self._born[job["id"]]
-        if job["sales_point"] in self._offline_since:
-            if job["status"] == "pending" and now - born >= self._expiry:
-                self._finish(job, "expired", error={"code": "expired", "detail": _EXPIRED})
+        timing = self._timing[job["id"]]
+        point = job["sales_point"]
+        expires = timing.born + self._expiry
+        if point in self._offline_since:
+            if job["status"] == "pending" and now >= expires:
+                self._expire(job, expires)
             return job
-        if now - born >= 2 * self._delay:
-            self._complete(job)
-        elif now - born >= self._delay and job["status"] == "pending":
-            self._set(job, status="processing")
+        # A job that waited for an offline till starts when the till is back.
+        start = max(timing.born, self._online_since.get(point, -math.inf))
+        pickup, done = start + timing.pickup, start + timing.done
+        if job["status"] == "pending" and pickup > expires:
+            if now >= expires:
+                self._expire(job, expires)
+            return job
+        if now >= done:
+            self._complete(job, done)
+        elif now >= pickup and job["status"] == "pending":
+            self._set(job, pickup, status="processing")
         return job
 
-    def _set(self, job: Item, **changes: Any) -> None:
+    def _wall(self, job: Item, moment: float) -> datetime:
+        """The wall-clock time of a sandbox-clock moment in a job's life."""
+        timing = self._timing[job["id"]]
+        return timing.created + timedelta(seconds=max(0.0, moment - timing.born))
+
+    def _set(self, job: Item, moment: float, **changes: Any) -> None:
         job.update(changes)
-        job["updated"] = format_timestamp(datetime.now(UTC))
+        job["updated"] = format_timestamp(self._wall(job, moment))
         self.jobs[job["type"]].touch(job)
 
-    def _finish(self, job: Item, status: str, *, error: Mapping[str, str]) -> None:
-        self._set(job, status=status, error=dict(error))
+    def _expire(self, job: Item, moment: float) -> None:
+        self._set(job, moment, status="expired", error={"code": "expired", "detail": _EXPIRED})
 
-    def _complete(self, job: Item) -> None:
-        if job["type"] == "order":
-            for line in job["request"]["lines"]:
-                article = self._articles[line["article"]]
-                if not article["active"]:
-                    detail = f"Article '{article['name']}' is not available."
-                    self._finish(
-                        job, "failed", error={"code": "article_inactive", "detail": detail}
-                    )
-                    return
-            result: dict[str, Any] = {"order": str(uuid.uuid4()), "receipt": None, "number": None}
+    def _fail(self, job: Item, moment: float, code: str, detail: str) -> None:
+        self._set(job, moment, status="failed", error={"code": code, "detail": detail})
+
+    def _complete(self, job: Item, moment: float) -> None:
+        point = self._points[job["sales_point"]]
+        forced = self._failures.get(point["id"]) or self._failures.get(None)
+        if forced is not None:
+            self._fail(job, moment, *forced)
+        elif point["status"] != "active":
+            detail = f"Sales Point '{point['name']}' is not active."
+            self._fail(job, moment, "sales_point_inactive", detail)
+        elif job["type"] == "order":
+            self._complete_order(job, moment)
         else:
-            result = {"receipt": None, "number": None}
-        self._set(job, status="completed", result=result)
+            self._complete_payment(job, moment)
+
+    def _complete_order(self, job: Item, moment: float) -> None:
+        request = job["request"]
+        table = self._tables.get(request.get("table") or "")
+        if table is not None and not table["active"]:
+            self._fail(job, moment, "table_inactive", f"Table '{table['name']}' is not active.")
+            return
+        lines: list[tuple[Item, Decimal, Decimal, Decimal]] = []
+        for line in request["lines"]:
+            article = self._articles[parse_uuid(line["article"]) or line["article"]]
+            if not article["active"]:
+                detail = f"Article '{article['name']}' is not available."
+                self._fail(job, moment, "article_inactive", detail)
+                return
+            price = line.get("unit_price")
+            unit = Decimal(article["price"]) if price is None else Decimal(str(price))
+            for option in line.get("options") or ():
+                if isinstance(option, dict):
+                    choice = self._choice_price.get(str(option.get("option")), Decimal(0))
+                    unit += choice * Decimal(str(option.get("quantity", "1")))
+            rate = self._rate_of[article["id"]]
+            lines.append((article, Decimal(str(line["quantity"])), unit, rate))
+        total = sum(((q * p).quantize(CENT, ROUND_HALF_UP) for _, q, p, _ in lines), Decimal(0))
+        order = _OpenOrder(
+            id=str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),
+            job=job["id"],
+            sales_point=job["sales_point"],
+            table=request.get("table"),
+            lines=lines,
+            total=total,
+        )
+        self.orders[order.id] = order
+        self._order_of_job[job["id"]] = order.id
+        self._set(
+            job,
+            moment,
+            status="completed",
+            result={"order": order.id, "receipt": None, "number": None},
+        )
+
+    def _find_order(self, reference: str) -> _OpenOrder | None:
+        canonical = parse_uuid(reference) or reference
+        if canonical in self.orders:
+            return self.orders[canonical]
+        order_job = self.jobs["order"].by_id.get(canonical)
+        if order_job is not None:
+            self.advance(order_job)
+        order_id = self._order_of_job.get(canonical)
+        return None if order_id is None else self.orders[order_id]
+
+    def _complete_payment(self, job: Item, moment: float) -> None:
+        request = job["request"]
+        method = self._methods[parse_uuid(request["payment_method"]) or ""]
+        order = self._find_order(str(request["order"]))
+        amount = Decimal(str(request["amount"]))
+        tip = Decimal(str(request.get("tip") or "0"))
+        if not method["active"]:
+            detail = f"Payment method '{method['name']}' is not active."
+            self._fail(job, moment, "payment_method_inactive", detail)
+        elif order is None:
+            detail = f"No open order {request['order']} on this till."
+            self._fail(job, moment, "order_not_found", detail)
+        elif order.paid_by is not None:
+            self._fail(job, moment, "order_already_paid", "The order has been paid already.")
+        elif amount != order.total:
+            detail = f"Amount {money(amount)} does not match the open amount {money(order.total)}."
+            self._fail(job, moment, "amount_mismatch", detail)
+        else:
+            order.paid_by = job["id"]
+            receipt = self._invoice(job, order, method, amount, tip, self._wall(job, moment))
+            result = {"receipt": receipt["id"], "number": receipt["number"], "order": order.id}
+            self._set(job, moment, status="completed", result=result)
+
+    def _main_of(self, sales_point: str) -> str:
+        point = self._points.get(sales_point)
+        return point["main"] or sales_point if point is not None else sales_point
+
+    def _invoice(
+        self,
+        job: Item,
+        order: _OpenOrder,
+        method: Item,
+        amount: Decimal,
+        tip: Decimal,
+        moment: datetime,
+    ) -> Item:
+        """The signed invoice a payment produces, added to ``receipts/``."""
+        point = self._points[job["sales_point"]]
+        main = self._points[self._main_of(point["id"])]
+        self._numbers[main["id"]] += 1
+        local = moment.astimezone(VIENNA).replace(tzinfo=None, microsecond=0)
+        number = f"{local.year}-{self._numbers[main['id']]:06d}"
+        by_rate: dict[Decimal, Decimal] = defaultdict(Decimal)
+        lines = []
+        for article, quantity, unit, rate in order.lines:
+            total = (quantity * unit).quantize(CENT, ROUND_HALF_UP)
+            by_rate[rate] += total
+            lines.append(
+                {
+                    "article": article["id"],
+                    "name": article["name"],
+                    "quantity": quantity_text(quantity),
+                    "unit_price": money(unit),
+                    "discount": "0.00",
+                    "total": money(total),
+                    "tax_rate": money(rate),
+                }
+            )
+        taxes = taxes_by_rate(by_rate)
+        gross = {t["rate"]: t["gross"].replace(".", ",") for t in taxes}
+        amounts = "_".join(gross.get(rate, "0,00") for rate in ("20.00", "10.00", "13.00"))
+        signature = f"{self._rng.getrandbits(128):032x}"
+        stamp = format_timestamp(moment)
+        receipt: Item = {
+            "id": str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),
+            "number": number,
+            "type": "invoice",
+            "timestamp": stamp,
+            "sales_point": point["id"],
+            "location": point["location"],
+            "user": None,
+            "table": order.table,
+            "orders": [order.id],
+            "total": money(amount),
+            "tip": money(tip),
+            "lines": lines,
+            "payments": [
+                {
+                    "payment_method": method["id"],
+                    "type": method["type"],
+                    "amount": money(amount + tip),
+                }
+            ],
+            "taxes": taxes,
+            "cancels": None,
+            "recipient": None,
+            "signature": {
+                "cash_register_id": main["fiscal_id"],
+                "qr": f"_R1-AT1_{main['fiscal_id']}_{number}_{local.isoformat()}_{amounts}"
+                f"_0,00_0,00_{signature}",
+            },
+            "created": stamp,
+            "updated": stamp,
+        }
+        if self._receipts is not None:
+            self._receipts.add(receipt)
+        return receipt
 
     def cancel(self, job: Item) -> None:
         """Withdraw a job that no Sales Point has picked up yet."""
+        self.advance(job)
         if job["status"] == "pending":
-            self._finish(job, "cancelled", error={"code": "cancelled", "detail": "Withdrawn."})
+            self._set(
+                job,
+                self._clock(),
+                status="cancelled",
+                error={"code": "cancelled", "detail": "Withdrawn."},
+            )
+
+    def find(self, job_id: str) -> Item | None:
+        """A job of either kind by id."""
+        canonical = parse_uuid(job_id) or job_id
+        for collection in self.jobs.values():
+            if (job := collection.by_id.get(canonical)) is not None:
+                return job
+        return None
 
     # -- submitting ------------------------------------------------------------------------
 
@@ -169,20 +447,26 @@ class JobBook:
             if seen[0] != digest:
                 raise IdempotencyConflict
             return self.advance(self.jobs[kind].by_id[seen[1]]), False
-        now = format_timestamp(datetime.now(UTC))
+        created = datetime.now(UTC)
+        now = format_timestamp(created)
         job: Item = {
             "id": str(uuid.uuid4()),
             "type": kind,
             "status": "pending",
             "reference": body.get("reference") or f"sandbox-{uuid.uuid4().hex[:12]}",
-            "sales_point": body["sales_point"],
+            "sales_point": parse_uuid(body["sales_point"]) or body["sales_point"],
             "created": now,
             "updated": now,
             "result": None,
             "error": None,
             "request": dict(body),
         }
-        self._born[job["id"]] = self._clock()
+        if self._duration is None:
+            pickup, done = self._delay, 2 * self._delay
+        else:
+            done = draw_duration(self._duration, self._rng)
+            pickup = done / 2
+        self._timing[job["id"]] = _Timing(self._clock(), created, pickup, done)
         self.jobs[kind].add(job)
         if key is not None:
             self._keys[(kind, key)] = (digest, job["id"])
@@ -251,6 +535,30 @@ class JobBook:
         price = line.get("unit_price")
         if price is not None and (problem := _decimal_error(price, _MONEY_DIGITS, positive=False)):
             errors["unit_price"] = [problem]
+        options = line.get("options")
+        if options is not None:
+            if not isinstance(options, list):
+                kind_name = type(options).__name__
+                errors["options"] = [f'Expected a list of items but got type "{kind_name}".']
+            else:
+                option_errors = [self._option_errors(option) for option in options]
+                if any(option_errors):
+                    errors["options"] = option_errors
+        return errors
+
+    def _option_errors(self, option: object) -> dict[str, Any]:
+        if not isinstance(option, dict):
+            kind_name = type(option).__name__
+            return {
+                "non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind_name}."]
+            }
+        errors: dict[str, Any] = {}
+        known: dict[str, Item] = {choice: {} for choice in self._choice_price}
+        self._check_ref(errors, option, "option", known, required=True)
+        if "quantity" in option and (
+            problem := _decimal_error(option["quantity"], _QUANTITY_DIGITS, positive=True)
+        ):
+            errors["quantity"] = [problem]
         return errors
 
     @staticmethod
@@ -278,7 +586,21 @@ class JobBook:
             errors[name] = [_does_not_exist(value)]
 
 
-_EXPIRED: Final = "No Sales Point picked the job up before it expired."
+def taxes_by_rate(by_rate: Mapping[Decimal, Decimal]) -> list[dict[str, str]]:
+    """A receipt's ``taxes``: per rate (highest first) the gross line sum, net half-up, tax."""
+    taxes = []
+    for rate in sorted(by_rate, reverse=True):
+        gross = by_rate[rate]
+        net = net_of(gross, rate)
+        taxes.append(
+            {
+                "rate": money(rate),
+                "net": money(net),
+                "tax": money(gross - net),
+                "gross": money(gross),
+            }
+        )
+    return taxes
 
 
 def _job_key(job: Item) -> tuple[int, str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import random
 import time
 import urllib.parse
 import uuid
@@ -41,7 +42,7 @@ from ._filters import (
     parse_timestamp,
     parse_uuid,
 )
-from ._jobs import IdempotencyConflict, JobBook, JobKind, public
+from ._jobs import Duration, IdempotencyConflict, JobBook, JobKind, public
 from ._reports import sales_report
 
 __all__ = ["RecordedRequest", "Sandbox"]
@@ -142,9 +143,8 @@ def _key_for(spec: _Spec) -> Callable[[Item], tuple[int, str]]:
 
 @final
 class _Tenant:
-    def __init__(self, data: TenantData, jobs: JobBook) -> None:
+    def __init__(self, data: TenantData, book: Callable[[Collection], JobBook]) -> None:
         self.data = data
-        self.jobs = jobs
         self.collections: dict[str, Collection] = {
             path: Collection(
                 items,
@@ -153,6 +153,8 @@ class _Tenant:
             )
             for path, items in data.resources().items()
         }
+        # Payments add invoices: the job book writes into the served receipts.
+        self.jobs = jobs = book(self.collections["receipts"])
         self.collections["requests/orders"] = jobs.jobs["order"]
         self.collections["requests/payments"] = jobs.jobs["payment"]
         self.articles = {a["id"]: a for a in data.articles}
@@ -245,7 +247,12 @@ class Sandbox:
         start, days: the local trading days the receipts cover.
         clock: the time source of job processing (pass a FakeClock to control it).
         job_delay: seconds until a Sales Point picks a job up, and again until it finishes.
+        job_duration: if given, each job's total processing time instead (picked up halfway):
+            seconds, a ``(low, high)`` range drawn uniformly per job from a generator seeded
+            with ``seed``, or a function of that ``random.Random``.
         job_expiry: seconds a job may wait for an offline Sales Point before it expires.
+        job_retry_after: if given, job answers of unfinished jobs carry ``Retry-After`` with
+            this many seconds (a poll hint, jobs.md).
     """
 
     def __init__(
@@ -262,7 +269,9 @@ class Sandbox:
         days: int = 30,
         clock: Callable[[], float] = time.monotonic,
         job_delay: float = 0.2,
+        job_duration: Duration | None = None,
         job_expiry: float = 3600.0,
+        job_retry_after: float | None = None,
     ) -> None:
         if receipts < 0:
             raise ValueError("receipts must not be negative")
@@ -290,8 +299,23 @@ class Sandbox:
             small=True,
         )
 
-        def book(data: TenantData) -> JobBook:
-            return JobBook(data, clock=clock, delay=job_delay, expiry=job_expiry)
+        if job_retry_after is not None and not job_retry_after >= 0:
+            raise ValueError("job_retry_after must be >= 0 seconds")
+        self.job_retry_after = job_retry_after
+
+        def book(data: TenantData) -> Callable[[Collection], JobBook]:
+            def make(receipts: Collection) -> JobBook:
+                return JobBook(
+                    data,
+                    clock=clock,
+                    delay=job_delay,
+                    expiry=job_expiry,
+                    duration=job_duration,
+                    rng=random.Random(f"bessa-sandbox-jobs:{seed}:{data.name}"),
+                    receipts=receipts,
+                )
+
+            return make
 
         tenant_a = _Tenant(data_a, book(data_a))
         tenant_b = _Tenant(data_b, book(data_b))
@@ -309,8 +333,6 @@ class Sandbox:
         self.connections_opened = 0
         """TCP connections accepted since start."""
         self._rules: list[FaultRule] = []
-        import random
-
         self._rng = random.Random(f"bessa-sandbox-faults:{seed}")
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
@@ -414,10 +436,40 @@ class Sandbox:
         """Switch a Sales Point (or, with None, all of tenant A's) off- or online."""
         self._tenants[self.token][0].jobs.set_online(sales_point, online)
 
+    def set_job_failure(
+        self, code: str | None, detail: str | None = None, *, sales_point: str | None = None
+    ) -> None:
+        """Make tenant A's jobs fail with ``code`` when their Sales Point (None: any) finishes
+        them, e.g. ``"no_active_day"`` or ``"not_fiscalised"``; ``code=None`` clears it."""
+        self._book.set_failure(code, detail, sales_point=sales_point)
+
+    def set_job_status(self, job_id: str, status: str) -> None:
+        """Force the status word of one of tenant A's jobs (e.g. one the client does not know);
+        ``"pending"`` or ``"processing"`` hands it back to the normal schedule.
+
+        Raises:
+            KeyError: no such job.
+        """
+        self._book.set_status(self._job(job_id), status)
+
+    def cancel_job(self, job_id: str) -> None:
+        """Withdraw one of tenant A's jobs (it ends ``cancelled`` if still pending)."""
+        self._book.cancel(self._job(job_id))
+
     def jobs(self, kind: JobKind = "order") -> list[Item]:
         """Tenant A's jobs of one kind, as the API would show them now."""
-        book = self._tenants[self.token][0].jobs
+        book = self._book
         return [public(book.advance(job)) for job in book.jobs[kind].items]
+
+    @property
+    def _book(self) -> JobBook:
+        return self._tenants[self.token][0].jobs
+
+    def _job(self, job_id: str) -> Item:
+        job = self._book.find(job_id)
+        if job is None:
+            raise KeyError(f"no job {job_id!r}")
+        return job
 
     # -- the HTTP side ----------------------------------------------------------------------
 
@@ -599,8 +651,14 @@ class Sandbox:
         if item is None:
             return _not_found(f"No {_NAMES[resource]} matches the given query.")
         if resource in _JOB_PATHS:
-            return _json(public(tenant.jobs.advance(item)))
+            job = tenant.jobs.advance(item)
+            return _json(public(job), headers=self._poll_hint(job))
         return _json(item)
+
+    def _poll_hint(self, job: Item) -> dict[str, str]:
+        if self.job_retry_after is None or job["status"] not in ("pending", "processing"):
+            return {}
+        return {"Retry-After": f"{self.job_retry_after:g}"}
 
     def _selection(self, spec: _Spec, query: list[tuple[str, str]]) -> Selection | FieldErrors:
         values = dict(query)  # Django's QueryDict.get: the last value wins.
@@ -778,4 +836,4 @@ class Sandbox:
             detail = "This Idempotency-Key was already used with a different request body."
             return _detail(409, detail)
         location = f"{request.raw_path.partition('?')[0]}{job['id']}/"
-        return _json(public(job), 202, {"Location": location})
+        return _json(public(job), 202, {"Location": location, **self._poll_hint(job)})
