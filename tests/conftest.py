@@ -1,7 +1,14 @@
-"""Shared fixtures: a sandbox on loopback, virtual time, and a client wired to both."""
+"""Shared fixtures: a sandbox on loopback, virtual time, a client wired to both, and hygiene.
+
+Every async test runs on a loop in debug mode, and fails if it blocked the loop for longer than
+``SLOW_CALLBACK`` seconds or left a task pending (``loop_hygiene``). ``-W error`` (pyproject)
+turns every unclosed session or transport into a failure.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -9,6 +16,47 @@ import pytest_asyncio
 
 from bessa_async import BessaClient
 from bessa_async.testing import FakeClock, Sandbox
+
+SLOW_CALLBACK = 0.1
+"""Seconds one step of the loop may take before a test fails for blocking it."""
+
+
+class _SlowSteps(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Executing "):
+            self.seen.append(message)
+
+
+def _leftovers() -> list[asyncio.Task[object]]:
+    return [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def loop_hygiene() -> AsyncIterator[None]:
+    """Fail a test that blocks the event loop or leaves tasks pending."""
+    loop = asyncio.get_running_loop()
+    loop.set_debug(True)
+    loop.slow_callback_duration = SLOW_CALLBACK
+    steps = _SlowSteps()
+    asyncio_log = logging.getLogger("asyncio")
+    asyncio_log.addHandler(steps)
+    try:
+        yield
+        for _ in range(20):  # let cancelled tasks and closing connections finish
+            if not _leftovers():
+                break
+            await asyncio.sleep(0)
+        if pending := _leftovers():
+            pytest.fail(f"the test left {len(pending)} task(s) pending: {pending!r:.300}")
+        if steps.seen:
+            pytest.fail(f"the test blocked the event loop: {steps.seen[0]:.300}")
+    finally:
+        asyncio_log.removeHandler(steps)
 
 
 @pytest.fixture

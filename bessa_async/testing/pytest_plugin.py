@@ -20,6 +20,7 @@ Without pytest-asyncio the plugin defines nothing, so it never breaks another su
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 try:
@@ -34,7 +35,8 @@ if pytest_asyncio is not None:
     @pytest_asyncio.fixture
     async def bessa_sandbox() -> AsyncIterator[Sandbox]:
         """A fresh sandbox with the default seed, served on loopback for one test."""
-        async with Sandbox() as sandbox:
+        # Generating the seeded data takes a while: off the loop, so the test's loop never blocks.
+        async with await asyncio.to_thread(Sandbox) as sandbox:
             yield sandbox
 
     @pytest_asyncio.fixture
