@@ -43,6 +43,14 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def soak(session: nox.Session) -> None:
+    """The long fault soak (20k receipts under random faults); CI runs a short version."""
+    session.install("-e", ".[cli]", *DEV)
+    env = {"BESSA_SOAK": "long", "BESSA_SLOW_CALLBACK": "0.5"}
+    session.run("pytest", "-m", "soak", *session.posargs, env=env)
+
+
+@nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks (not part of the tests): ratios against a baseline in the same run."""
     session.install("-e", ".[cli]")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 
 import pytest
@@ -17,8 +18,9 @@ import pytest_asyncio
 from bessa_async import BessaClient
 from bessa_async.testing import FakeClock, Sandbox
 
-SLOW_CALLBACK = 0.1
-"""Seconds one step of the loop may take before a test fails for blocking it."""
+SLOW_CALLBACK = float(os.environ.get("BESSA_SLOW_CALLBACK", "0.1"))
+"""Seconds one step of the loop may take before a test fails for blocking it (the long soak,
+with 20k receipts served in-process on a debug-mode loop, allows more)."""
 
 
 class _SlowSteps(logging.Handler):
