@@ -413,8 +413,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if not args.verbose:
-        logging.getLogger("bessa_async").setLevel(logging.WARNING)
     run: Callable[[argparse.Namespace], Any] = args.run
     try:
         if getattr(args, "sync", False):

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Final
 
 import pytest
 import pytest_asyncio
 
-from bessa_async import BessaClient
+from bessa_async import BessaClient, BessaError
 from bessa_async.testing import FakeClock, Sandbox
 
 SLOW_CALLBACK = float(os.environ.get("BESSA_SLOW_CALLBACK", "0.1"))
@@ -59,6 +60,29 @@ async def loop_hygiene() -> AsyncIterator[None]:
             pytest.fail(f"the test blocked the event loop: {steps.seen[0]:.300}")
     finally:
         asyncio_log.removeHandler(steps)
+
+
+_SANDBOX_TOKENS: Final = frozenset(
+    token for seed in range(32) for token in Sandbox.tokens_for(seed)
+)
+
+
+@pytest.fixture(autouse=True)
+def errors_never_show_tokens(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail a test if any BessaError raised during it shows a sandbox token in str or repr."""
+    raised: list[BessaError] = []
+    original = BessaError.__init__
+
+    def recording_init(self: BessaError, *args: object) -> None:
+        original(self, *args)
+        raised.append(self)
+
+    monkeypatch.setattr(BessaError, "__init__", recording_init)
+    yield
+    for error in raised:
+        text = f"{error} {error!r} {error.args!r}"
+        leaked = [token for token in _SANDBOX_TOKENS if token in text]
+        assert not leaked, f"{type(error).__name__} shows an API token"
 
 
 @pytest.fixture

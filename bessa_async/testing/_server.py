@@ -338,6 +338,11 @@ class Sandbox:
         self._server: asyncio.Server | None = None
         self._url: str | None = None
 
+    @staticmethod
+    def tokens_for(seed: int) -> tuple[str, str, str]:
+        """The tokens a sandbox with this seed hands out: tenant A, tenant B, restricted."""
+        return _tokens(seed)
+
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
