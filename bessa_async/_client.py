@@ -22,6 +22,7 @@ from ._config import (
     Timeout,
     as_timeout,
 )
+from ._jobs import DEFAULT_POLL, JobManager, Jobs, OrderJobs, PaymentJobs, PollPolicy
 from ._models import (
     Article,
     ArticleGroup,
@@ -91,7 +92,8 @@ class BessaClient:
         max_in_flight: how many requests of this client may be in flight at once.
         allow_insecure: allow ``http://`` to a non-loopback host (the token travels in clear).
         clock: monotonic seconds; injected by tests together with ``sleep``.
-        sleep: the coroutine used for every wait (backoff, ``Retry-After``).
+        sleep: the coroutine used for every wait (backoff, ``Retry-After``, job polls).
+        poll: how waiting jobs are polled (:class:`PollPolicy`); per call with ``poll=``.
         paths: override a typed resource's path, e.g. ``{"articles": "products/"}`` (the
             paths are inferred; see :data:`bessa_async.DEFAULT_PATHS` for the names).
 
@@ -113,6 +115,7 @@ class BessaClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         paths: Mapping[str, str] | None = None,
+        poll: PollPolicy = DEFAULT_POLL,
     ) -> None:
         secret = check_token(token if token is not None else os.environ.get(TOKEN_ENV))
         resolved = resolve_paths(paths)
@@ -154,6 +157,18 @@ class BessaClient:
             self, resolved["stock_levels"], StockLevel, name="stock_levels"
         )
         self.reports: Final = Reports(self, resolved["sales_report"])
+        self._jobs = JobManager(
+            self._transport,
+            paths={"order": resolved["orders"], "payment": resolved["payments"]},
+            poll=poll,
+            max_in_flight=max_in_flight,
+        )
+        self.orders: Final = OrderJobs(self._jobs)
+        """``requests/orders/``: ``submit(Order(...))`` returns a :class:`JobHandle`."""
+        self.payments: Final = PaymentJobs(self._jobs)
+        """``requests/payments/``: ``submit(Payment(...))`` returns a :class:`JobHandle`."""
+        self.jobs: Final = Jobs(self._jobs)
+        """``resume(token)`` and ``as_completed(handles)`` for jobs of both kinds."""
 
     @overload
     def resource(self, path: str, model: None = None) -> AnyResource[dict[str, Any]]: ...
@@ -189,6 +204,11 @@ class BessaClient:
         return self._transport.retry
 
     @property
+    def poll(self) -> PollPolicy:
+        """The default poll policy of waiting jobs."""
+        return self._jobs.poll
+
+    @property
     def closed(self) -> bool:
         """Whether :meth:`aclose` was called."""
         return self._transport.closed
@@ -210,7 +230,9 @@ class BessaClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the client's own HTTP session; a borrowed session stays open. Idempotent."""
+        """Stop polling jobs and close the client's own HTTP session (a borrowed session stays
+        open). Waits still running fail with ``RuntimeError``; the jobs go on. Idempotent."""
+        await self._jobs.aclose()
         await self._transport.close()
 
     def __del__(self) -> None:

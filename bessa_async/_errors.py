@@ -18,7 +18,10 @@ Every exception the library raises on purpose derives from :class:`BessaError`::
     │   ├── RateLimitError                     429 (``retry_after`` says how long to wait)
     │   └── ServerError                        5xx, also with an HTML or empty body
     ├── DecodeError                            a 2xx whose body is not the JSON expected
-    └── PaginationLoopError                    a list's ``next`` repeats an earlier page
+    ├── PaginationLoopError                    a list's ``next`` repeats an earlier page
+    ├── JobFailedError                         a job ended failed, expired or cancelled
+    ├── JobTimeoutError (also TimeoutError)    the caller's deadline for a job passed
+    └── SubmissionOutcomeUnknownError          a POST may or may not have landed
 
 Input errors found before any request (a naive datetime, a float where money is meant) are
 plain :class:`ValueError` / :class:`TypeError` with a message naming the culprit.
@@ -34,7 +37,10 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+if TYPE_CHECKING:
+    from ._jobs import Job, JobHandle
 
 __all__ = [
     "APIError",
@@ -46,12 +52,15 @@ __all__ = [
     "ConnectError",
     "DecodeError",
     "ForeignOriginError",
+    "JobFailedError",
+    "JobTimeoutError",
     "NotFoundError",
     "PaginationLoopError",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTimeout",
     "ServerError",
+    "SubmissionOutcomeUnknownError",
     "TransportError",
     "ValidationError",
     "error_for_response",
@@ -180,6 +189,95 @@ class PaginationLoopError(BessaError):
         super().__init__(
             f"the list {path} repeats a page after {pages} pages (next cursor seen before): "
             "the server's pagination is looping; stopped instead of reading forever"
+        )
+
+
+class JobFailedError(BessaError):
+    """A job ended without success: ``failed``, ``expired`` or ``cancelled``.
+
+    Attributes:
+        job: the job as last read (its ``error`` holds the till's code and detail).
+        status: the job's status word.
+        code: the failure code (e.g. ``"article_inactive"``; an unknown code is still a
+            failure), or None if the API gave none.
+        detail: the API's human description, or None.
+    """
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.status = str(job.status)
+        self.code = job.error.code if job.error is not None else None
+        self.detail = job.error.detail if job.error is not None else None
+        reason = ": ".join(part for part in (self.code, self.detail) if part)
+        super().__init__(
+            f"{job.type or 'job'} {job.id} {self.status}" + (f" ({reason})" if reason else "")
+        )
+
+
+class JobTimeoutError(BessaError, TimeoutError):
+    """The caller's deadline passed before the job(s) ended.
+
+    Nothing happened to the job on the server: wait again, or keep ``handle.to_token()`` and
+    resume later.
+
+    Attributes:
+        handles: the handles still unfinished (one for ``wait()``).
+        timeout: the deadline that passed, in seconds.
+        last_error: the error of the latest poll, if it failed (the API may be unreachable).
+    """
+
+    def __init__(
+        self,
+        handles: tuple[JobHandle, ...],
+        *,
+        timeout: float | None,
+        last_error: BaseException | None = None,
+    ) -> None:
+        self.handles = handles
+        self.timeout = timeout
+        self.last_error = last_error
+        which = (
+            f"job {handles[0].id} (last status {handles[0].status})"
+            if len(handles) == 1
+            else f"{len(handles)} jobs"
+        )
+        limit = "the deadline" if timeout is None else f"{timeout:g} s"
+        note = f"; the last poll failed: {last_error}" if last_error is not None else ""
+        super().__init__(
+            f"{which} not finished within {limit}; the job goes on and its handle stays usable"
+            f"{note}"
+        )
+
+    @property
+    def handle(self) -> JobHandle:
+        """The (first) unfinished handle."""
+        return self.handles[0]
+
+    def __str__(self) -> str:  # OSError's __str__ would show its errno tuple instead
+        return str(self.args[0])
+
+
+class SubmissionOutcomeUnknownError(BessaError):
+    """A submission may or may not have landed, and looking it up could not tell.
+
+    Do not simply submit again: look it up later with ``list(reference=...)``, or submit again
+    with the same ``idempotency_key`` (a server that honours keys answers the same job).
+
+    Attributes:
+        kind: ``"order"`` or ``"payment"``.
+        reference: the submission's reference.
+        idempotency_key: the ``Idempotency-Key`` every attempt carried.
+        reason: why the outcome could not be established.
+    """
+
+    def __init__(self, *, kind: str, reference: str, idempotency_key: str, reason: str) -> None:
+        self.kind = kind
+        self.reference = reference
+        self.idempotency_key = idempotency_key
+        self.reason = reason
+        super().__init__(
+            f"the {kind} with reference {reference!r} (Idempotency-Key {idempotency_key}) may or "
+            f"may not have been accepted: {reason}"
         )
 
 

@@ -96,6 +96,8 @@ DEFAULT_PATHS: Final[Mapping[str, str]] = {
     "closings": "reports/closings/",
     "stock_levels": "stock-levels/",
     "sales_report": "reports/sales/",
+    "orders": "requests/orders/",
+    "payments": "requests/payments/",
 }
 """Each typed resource's path relative to the base URL (inferred; see ``resources.md``)."""
 
