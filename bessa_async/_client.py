@@ -55,6 +55,7 @@ from ._resources import (
     TaxRates,
     Users,
     any_resource,
+    paths_from_env,
     resolve_paths,
 )
 from ._session import (
@@ -95,7 +96,9 @@ class BessaClient:
         sleep: the coroutine used for every wait (backoff, ``Retry-After``, job polls).
         poll: how waiting jobs are polled (:class:`PollPolicy`); per call with ``poll=``.
         paths: override a typed resource's path, e.g. ``{"articles": "products/"}`` (the
-            paths are inferred; see :data:`bessa_async.DEFAULT_PATHS` for the names).
+            paths are inferred; see :data:`bessa_async.DEFAULT_PATHS` for the names). When
+            None, the ``BESSA_PATHS`` environment variable is read instead
+            (``articles=products/,users=staff/`` or a JSON object).
 
     Raises:
         ConfigurationError: no or blank token, an unsafe base URL, a bad option.
@@ -118,7 +121,7 @@ class BessaClient:
         poll: PollPolicy = DEFAULT_POLL,
     ) -> None:
         secret = check_token(token if token is not None else os.environ.get(TOKEN_ENV))
-        resolved = resolve_paths(paths)
+        resolved = resolve_paths(paths) if paths is not None else resolve_paths(paths_from_env())
         if not isinstance(retry, RetryPolicy):
             raise TypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
         self._transport = Transport(

@@ -22,6 +22,8 @@ DEFAULT_MAX_IN_FLIGHT: Final = 16
 #: Environment variables read when the constructor is not given a value.
 TOKEN_ENV: Final = "BESSA_TOKEN"
 BASE_URL_ENV: Final = "BESSA_BASE_URL"
+PATHS_ENV: Final = "BESSA_PATHS"
+"""Resource paths to override, ``articles=products/,users=staff/`` or a JSON object."""
 
 _RETRYABLE_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 

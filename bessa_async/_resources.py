@@ -8,12 +8,15 @@ the whole, unfiltered list).
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any, Final, Generic, Protocol, TypeVar, final, overload
 
+from ._config import PATHS_ENV
 from ._convert import decode, decode_many
 from ._days import DEFAULT_TZ, business_day
 from ._errors import ConfigurationError
@@ -56,6 +59,8 @@ __all__ = [
     "Tables",
     "TaxRates",
     "Users",
+    "parse_paths",
+    "paths_from_env",
     "resolve_paths",
 ]
 
@@ -102,8 +107,12 @@ DEFAULT_PATHS: Final[Mapping[str, str]] = {
 """Each typed resource's path relative to the base URL (inferred; see ``resources.md``)."""
 
 
-def resolve_paths(overrides: Mapping[str, str] | None) -> dict[str, str]:
+def resolve_paths(overrides: Mapping[str, str] | None, *, source: str = "paths") -> dict[str, str]:
     """The default paths with ``overrides`` applied, each checked.
+
+    Args:
+        overrides: resource name to path, e.g. ``{"articles": "products/"}``.
+        source: where the overrides came from, for error messages.
 
     Raises:
         ConfigurationError: an unknown resource name, or a path that is not relative.
@@ -112,14 +121,63 @@ def resolve_paths(overrides: Mapping[str, str] | None) -> dict[str, str]:
     for name, path in (overrides or {}).items():
         if name not in DEFAULT_PATHS:
             known = ", ".join(sorted(DEFAULT_PATHS))
-            raise ConfigurationError(f"paths: unknown resource {name!r}; known: {known}")
+            raise ConfigurationError(f"{source}: unknown resource {name!r}; known: {known}")
         if not isinstance(path, str) or not path or "://" in path or ".." in path.split("/"):
             raise ConfigurationError(
-                f"paths[{name!r}] must be a path relative to the base URL, like 'articles/'; "
+                f"{source}[{name!r}] must be a path relative to the base URL, like 'articles/'; "
                 f"got {path!r}"
             )
         paths[name] = path.lstrip("/") if path.endswith("/") else path.lstrip("/") + "/"
     return paths
+
+
+def parse_paths(text: str, *, source: str = PATHS_ENV) -> dict[str, str]:
+    """Read path overrides from text: ``articles=products/,users=staff/`` or a JSON object.
+
+    Names may be written as in :data:`DEFAULT_PATHS` (``sales_points``) or as in a path
+    (``sales-points``). Blank text means no overrides.
+
+    Raises:
+        ConfigurationError: text that is neither form, or a name or path ``resolve_paths``
+            refuses; the message names ``source`` and the offending part.
+    """
+    text = text.strip()
+    pairs: list[tuple[object, object]] = []
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ConfigurationError(f"{source}: not valid JSON ({exc})") from exc
+        if not isinstance(data, dict):  # pragma: no cover - a "{" text decodes to a dict
+            raise ConfigurationError(f"{source}: expected a JSON object")
+        pairs = list(data.items())
+    elif text:
+        for part in text.split(","):
+            if not part.strip():
+                continue  # a trailing comma is harmless
+            name, sep, path = part.partition("=")
+            if not sep or not name.strip() or not path.strip():
+                raise ConfigurationError(
+                    f"{source}: expected NAME=PATH pairs separated by commas "
+                    f"(e.g. 'articles=products/,users=staff/'), got {part.strip()!r}"
+                )
+            pairs.append((name.strip(), path.strip()))
+    overrides: dict[str, str] = {}
+    for key, value in pairs:
+        if not isinstance(value, str):
+            raise ConfigurationError(f"{source}: the path of {key!r} must be a string")
+        overrides[str(key).replace("-", "_")] = value
+    resolve_paths(overrides, source=source)  # refuse unknown names and bad paths here
+    return overrides
+
+
+def paths_from_env() -> dict[str, str]:
+    """The overrides in the ``BESSA_PATHS`` environment variable (none when it is unset).
+
+    Raises:
+        ConfigurationError: the variable is set to something :func:`parse_paths` refuses.
+    """
+    return parse_paths(os.environ.get(PATHS_ENV, ""))
 
 
 class Requester(Protocol):
