@@ -11,13 +11,25 @@ purpose; ``FakeClock`` gives a client (and the sandbox's Sales Points) virtual t
         sb.inject(Fault.status(503), path="articles/", times=1)
         page = await client.request("GET", "articles/")   # retried, then succeeds
 
+``Sandbox(drift=True)`` answers the way a real API might differ from the library's model (see
+:class:`Drift`), to try ``bessa doctor`` and your own tolerance against.
+
 A pytest plugin (``bessa_sandbox``, ``bessa_client`` fixtures) is installed with the package.
 """
 
 from __future__ import annotations
 
 from ._clock import FakeClock
+from ._drift import DEFAULT_DRIFT, Drift
 from ._faults import Fault, FaultRule
 from ._server import RecordedRequest, Sandbox
 
-__all__ = ["FakeClock", "Fault", "FaultRule", "RecordedRequest", "Sandbox"]
+__all__ = [
+    "DEFAULT_DRIFT",
+    "Drift",
+    "FakeClock",
+    "Fault",
+    "FaultRule",
+    "RecordedRequest",
+    "Sandbox",
+]

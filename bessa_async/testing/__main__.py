@@ -27,6 +27,13 @@ def _parser() -> argparse.ArgumentParser:
         "--next-style", choices=("url", "cursor"), default="url", help="form of next/previous"
     )
     parser.add_argument("--max-limit", type=int, default=500, help="largest page size")
+    parser.add_argument(
+        "--drift",
+        action="store_true",
+        help="differ from the library's model the way a real API might (a renamed field, "
+        "unknown fields, tables/ moved to table-plans/, bare cursors, a 'queued' job): "
+        "try 'bessa doctor' against it",
+    )
     jobs = parser.add_argument_group("jobs (orders and payments)")
     jobs.add_argument(
         "--job-delay",
@@ -74,6 +81,7 @@ async def _serve(args: argparse.Namespace, ready: asyncio.Event | None = None) -
         job_duration=_duration(args),
         job_expiry=args.job_expiry,
         job_retry_after=args.job_retry_after,
+        drift=args.drift,
     ) as sandbox:
         print(f"bessa sandbox listening on {sandbox.url}", flush=True)
         print(f"  token (tenant A):        {sandbox.token}", flush=True)

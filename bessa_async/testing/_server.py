@@ -21,7 +21,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, datetime
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Final, Literal, Self, final
@@ -31,6 +31,7 @@ from aiohttp import web
 
 from ._cursor import Collection, Cursor, Item, Selection, paginate
 from ._data import TenantData, generate_tenant
+from ._drift import DEFAULT_DRIFT, Drift
 from ._faults import Fault, FaultRule
 from ._filters import (
     INVALID_BOOLEAN,
@@ -44,6 +45,7 @@ from ._filters import (
 )
 from ._jobs import Duration, IdempotencyConflict, JobBook, JobKind, public
 from ._reports import sales_report
+from ._schema import DOCS_PATH, docs_page, openapi
 
 __all__ = ["RecordedRequest", "Sandbox"]
 
@@ -253,6 +255,10 @@ class Sandbox:
         job_expiry: seconds a job may wait for an offline Sales Point before it expires.
         job_retry_after: if given, job answers of unfinished jobs carry ``Retry-After`` with
             this many seconds (a poll hint, jobs.md).
+        drift: serve the answers the way a real API might differ from the library's model
+            (a renamed field, unknown fields, a moved path, bare cursors, an unknown job status
+            word; see :mod:`bessa_async.testing._drift`); ``True`` for the default differences
+            or a :class:`~bessa_async.testing.Drift` of your own.
     """
 
     def __init__(
@@ -272,6 +278,7 @@ class Sandbox:
         job_duration: Duration | None = None,
         job_expiry: float = 3600.0,
         job_retry_after: float | None = None,
+        drift: bool | Drift = False,
     ) -> None:
         if receipts < 0:
             raise ValueError("receipts must not be negative")
@@ -281,7 +288,12 @@ class Sandbox:
             raise ValueError('next_style must be "url" or "cursor"')
         self.seed = seed
         self.latency = latency
-        self.next_style = next_style
+        self.drift: Drift | None = (
+            DEFAULT_DRIFT if drift is True else drift if isinstance(drift, Drift) else None
+        )
+        """The differences served (``drift=``), or None."""
+        bare = self.drift is not None and self.drift.bare_cursors
+        self.next_style: Literal["url", "cursor"] = "cursor" if bare else next_style
         self.max_limit = max_limit
         self._host = host
         self._port = port
@@ -319,6 +331,9 @@ class Sandbox:
 
         tenant_a = _Tenant(data_a, book(data_a))
         tenant_b = _Tenant(data_b, book(data_b))
+        if self.drift is not None:
+            self.drift.seed(tenant_a.jobs, data_a)
+        self._schemas: dict[str, dict[str, Any]] = {}
         self._tenants: dict[str, tuple[_Tenant, bool]] = {
             self.token: (tenant_a, False),
             self.other_token: (tenant_b, False),
@@ -526,7 +541,7 @@ class Sandbox:
         else:
             query = urllib.parse.parse_qsl(raw_query, keep_blank_values=True)
             cycle = decisive is not None and decisive.kind == "cycle_next"
-            answer = self._answer(request, relative, query, body, header, cycle=cycle)
+            answer = self._respond(request, relative, query, body, header, cycle=cycle)
         if decisive is not None:
             if decisive.kind == "drop":
                 return await self._drop(request)
@@ -601,6 +616,51 @@ class Sandbox:
         if head in _SPECS and head != "stock-levels" and tail:
             return head, tail
         return None
+
+    def _respond(
+        self,
+        request: web.Request,
+        relative: str,
+        query: list[tuple[str, str]],
+        body: bytes,
+        header: str | None,
+        *,
+        cycle: bool,
+    ) -> web.Response:
+        """:meth:`_answer` with the API reference beside it and drift (if on) applied."""
+        if relative == DOCS_PATH and request.method == "GET":
+            return self._docs(header, query)
+        drift = self.drift
+        served = relative if drift is None else drift.route(relative)
+        if served is None:
+            return _not_found()
+        answer = self._answer(request, served, query, body, header, cycle=cycle)
+        return answer if drift is None else drift.rewrite(served, answer)
+
+    def _docs(self, header: str | None, query: list[tuple[str, str]]) -> web.Response:
+        """``docs/``: for token holders, an HTML page, or the OpenAPI schema as drf-yasg does."""
+        auth = self._authenticate(header)
+        if isinstance(auth, web.Response):
+            return auth
+        if dict(query).get("format") != "openapi":
+            return web.Response(text=docs_page(), content_type="text/html")
+        tenant = auth[0]
+        if tenant.data.name not in self._schemas:
+            receipts = tenant.collections["receipts"].items
+            stamps = [receipt["timestamp"] for receipt in receipts] or ["2026-01-01T00:00:00Z"]
+            report = sales_report(
+                receipts,
+                start=datetime.fromisoformat(min(stamps)),
+                end=datetime.fromisoformat(max(stamps)),
+                articles=tenant.articles,
+                groups=tenant.groups,
+                methods=tenant.methods,
+            )
+            collections = {path: c.items for path, c in tenant.collections.items()}
+            self._schemas[tenant.data.name] = openapi(
+                collections, report, prefix=PREFIX, drift=self.drift
+            )
+        return _json(self._schemas[tenant.data.name])
 
     def _answer(
         self,
