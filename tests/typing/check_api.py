@@ -46,3 +46,46 @@ async def typed_resources(client: BessaClient) -> None:
         assert_type(row, dict[str, Any])
     async for article in client.resource("products/", model=Article).list():
         assert_type(article, Article)
+
+
+async def jobs(client: BessaClient) -> None:
+    import uuid
+    from collections.abc import AsyncGenerator
+    from decimal import Decimal
+
+    from bessa_async import (
+        Job,
+        JobHandle,
+        JobResult,
+        JobStatus,
+        Order,
+        OrderLine,
+        Paginator,
+        Payment,
+        PollPolicy,
+    )
+
+    line = OrderLine(article="5eae070f-f62f-4e49-aab8-3588d79ac2eb", quantity=Decimal("2"))
+    order = Order(sales_point=uuid.uuid4(), lines=[line], reference="webshop-10045")
+    assert_type(order.lines, tuple[OrderLine, ...])
+    handle = await client.orders.submit(order, idempotency_key=uuid.uuid4())
+    assert_type(handle, JobHandle)
+    assert_type(handle.id, uuid.UUID)
+    assert_type(handle.status, JobStatus | str | None)
+    done = await handle.wait(timeout=120, poll=PollPolicy(ceiling=10))
+    assert_type(done, Job)
+    assert_type(done.result, JobResult | None)
+    payment = Payment(
+        sales_point=uuid.uuid4(),
+        order=uuid.uuid4(),
+        payment_method=uuid.uuid4(),
+        amount=Decimal("19.80"),
+        tip=None,
+        reference="psp-1",
+    )
+    assert_type(await client.payments.submit(payment), JobHandle)
+    assert_type(client.jobs.resume(handle.to_token()), JobHandle)
+    assert_type(client.orders.job(handle.id), JobHandle)
+    finished = client.jobs.as_completed([handle], timeout=60)
+    assert_type(finished, AsyncGenerator[JobHandle])
+    assert_type(client.orders.list(status="pending"), Paginator[Job])

@@ -1,0 +1,410 @@
+"""P3: waiting for 1,000 jobs at once, against a naive peer that polls every job every second.
+
+What is measured
+----------------
+``--jobs`` (1,000) orders are submitted at once to a sandbox whose Sales Points take a processing
+time drawn uniformly from ``[--min, --max]`` seconds (0.2 s to 3 s) per job, and each caller waits
+for its job's result. For every job:
+
+* **processing time**: from the job's ``created`` to the moment it completed, both stamped by the
+  sandbox (it stamps a status change with the moment it happened, not the moment it was read);
+* **detection lag**: from that completion to the moment the caller's ``wait()`` returned (wall
+  clock of this machine, which the sandbox process shares);
+* **polls per job**: GETs of job URLs divided by the jobs;
+* **peak requests in flight**: requests holding a connection at once, counted by an aiohttp
+  trace on the client's session (requests queued for a connection are not in flight).
+
+The library runs with its defaults (``max_in_flight=16``, the default :class:`PollPolicy`). The
+naive peer is what many SDKs do (``while not done: sleep(1); retrieve()``): raw aiohttp with its
+default connector (at most 100 connections), each job polled every second.
+
+Targets (issue 5): all jobs complete; mean lag <= 15 % of the mean processing time + 100 ms;
+<= 4 polls per job on average; never more requests in flight than configured.
+
+The sandbox runs in its own process (``python -m bessa_async.testing --job-duration-min ...``), a
+fresh one per side. Run: ``python benchmarks/jobs.py [--jobs N] [--no-write]``; the figures go
+into ``benchmarks/README.md`` between the P3 markers unless ``--no-write``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import os
+import platform
+import queue
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+import aiohttp
+
+from bessa_async import (
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_POLL,
+    BessaClient,
+    Order,
+    OrderLine,
+    __version__,
+)
+
+README = Path(__file__).with_name("README.md")
+BEGIN_MARK = "<!-- jobs:begin (written by benchmarks/jobs.py; edits here are overwritten) -->"
+END_MARK = "<!-- jobs:end -->"
+_URL_LINE = re.compile(r"bessa sandbox listening on (\S+)")
+_TOKEN_LINE = re.compile(r"token \(tenant A\):\s*(\S+)")
+_FINISHED = frozenset({"completed", "failed", "expired", "cancelled"})
+
+
+# --------------------------------------------------------------------------- the sandbox process
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    url: str
+    token: str
+
+
+def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+    with contextlib.suppress(ValueError, OSError):
+        for line in stream:
+            lines.put(line)
+    lines.put(None)
+
+
+@contextlib.contextmanager
+def sandbox_process(*, low: float, high: float, seed: int, timeout: float) -> Iterator[SandboxInfo]:
+    """A sandbox in a child process whose jobs take U(low, high) seconds; stopped at the end."""
+    command = [
+        sys.executable,
+        "-m",
+        "bessa_async.testing",
+        "--port",
+        "0",
+        "--receipts",
+        "10",
+        "--seed",
+        str(seed),
+        "--job-duration-min",
+        f"{low:g}",
+        "--job-duration-max",
+        f"{high:g}",
+    ]
+    with tempfile.TemporaryFile(mode="w+") as stderr:
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            bufsize=1,
+        )
+        assert proc.stdout is not None
+        lines: queue.Queue[str | None] = queue.Queue()
+        reader = threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True)
+        reader.start()
+        try:
+            deadline = time.monotonic() + timeout
+            url = token = None
+            while url is None or token is None:
+                try:
+                    line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    line = None
+                if line is None:
+                    stderr.seek(0)
+                    raise RuntimeError(f"the sandbox did not start:\n{stderr.read()[-2000:]}")
+                if match := _URL_LINE.search(line):
+                    url = match.group(1)
+                elif match := _TOKEN_LINE.search(line):
+                    token = match.group(1)
+            yield SandboxInfo(url=url, token=token)
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            reader.join(timeout=5)
+            proc.stdout.close()
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+@dataclass
+class Wire:
+    """Requests seen by an aiohttp trace: in flight now, the peak, and totals by kind."""
+
+    in_flight: int = 0
+    peak: int = 0
+    posts: int = 0
+    job_gets: int = 0
+    other: int = 0
+
+    def trace(self) -> aiohttp.TraceConfig:
+        """Count a request as in flight from the moment it has a connection to its end."""
+        config = aiohttp.TraceConfig()
+        on_wire: set[int] = set()
+
+        async def start(_: Any, ctx: Any, params: aiohttp.TraceRequestStartParams) -> None:
+            if params.method == "POST":
+                self.posts += 1
+            elif params.method == "GET" and params.url.path.count("/") >= 6:
+                self.job_gets += 1  # /v1/public/requests/orders/<id>/
+            else:
+                self.other += 1
+
+        async def connected(_: Any, ctx: Any, __: Any) -> None:
+            on_wire.add(id(ctx))
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+
+        async def end(_: Any, ctx: Any, __: Any) -> None:
+            if id(ctx) in on_wire:
+                on_wire.discard(id(ctx))
+                self.in_flight -= 1
+
+        config.on_request_start.append(start)
+        config.on_connection_create_end.append(connected)
+        config.on_connection_reuseconn.append(connected)
+        config.on_request_end.append(end)
+        config.on_request_exception.append(end)
+        return config
+
+    def reset(self) -> None:
+        """Forget the counts so far (the setup's requests)."""
+        self.peak = self.in_flight
+        self.posts = self.job_gets = self.other = 0
+
+
+@dataclass
+class Side:
+    name: str
+    processing: list[float] = field(default_factory=list)
+    lags: list[float] = field(default_factory=list)
+    completed: int = 0
+    wall: float = 0.0
+    wire: Wire = field(default_factory=Wire)
+    limit: int = 0
+
+    def p(self, q: float) -> float:
+        ordered = sorted(self.lags)
+        return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+
+def _stamp(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _record(side: Side, job: dict[str, Any], notified: datetime) -> None:
+    created, updated = _stamp(job["created"]), _stamp(job["updated"])
+    side.processing.append((updated - created).total_seconds())
+    side.lags.append((notified - updated).total_seconds())
+    if job["status"] == "completed":
+        side.completed += 1
+
+
+async def _catalog(session: aiohttp.ClientSession, info: SandboxInfo) -> tuple[str, str]:
+    headers = {"Authorization": f"Token {info.token}"}
+    async with session.get(f"{info.url}sales-points/", headers=headers) as resp:
+        points = (await resp.json())["results"]
+    async with session.get(f"{info.url}articles/?active=true&limit=100", headers=headers) as resp:
+        articles = (await resp.json())["results"]
+    point = next(p["id"] for p in points if p["status"] == "active")
+    article = next(a["id"] for a in articles if a["type"] == "standard")
+    return point, article
+
+
+async def run_library(info: SandboxInfo, jobs: int) -> Side:
+    """Every caller: ``handle = await client.orders.submit(...)``; ``await handle.wait()``."""
+    side = Side("bessa_async (default PollPolicy)", limit=DEFAULT_MAX_IN_FLIGHT)
+    async with aiohttp.ClientSession(trace_configs=[side.wire.trace()]) as session:
+        point, article = await _catalog(session, info)
+        side.wire.reset()
+        async with BessaClient(info.token, base_url=info.url, session=session) as client:
+
+            async def one() -> None:
+                order = Order(
+                    sales_point=point, lines=[OrderLine(article=article, quantity=Decimal(1))]
+                )
+                handle = await client.orders.submit(order)
+                job = await handle.wait(timeout=120)
+                notified = datetime.now(UTC)
+                raw = {
+                    "created": job.created.isoformat() if job.created else "",
+                    "updated": job.updated.isoformat() if job.updated else "",
+                    "status": str(job.status),
+                }
+                _record(side, raw, notified)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(one() for _ in range(jobs)))
+            side.wall = time.perf_counter() - started
+    return side
+
+
+async def run_naive(info: SandboxInfo, jobs: int, period: float) -> Side:
+    """Every caller: POST, then ``while not finished: sleep(period); GET``."""
+    side = Side(f"naive peer (poll every {period:g} s)", limit=100)
+    headers = {"Authorization": f"Token {info.token}", "Content-Type": "application/json"}
+    async with aiohttp.ClientSession(headers=headers, trace_configs=[side.wire.trace()]) as session:
+        point, article = await _catalog(session, info)
+        side.wire.reset()
+
+        async def one() -> None:
+            body = {
+                "sales_point": point,
+                "reference": f"naive-{uuid.uuid4().hex}",
+                "lines": [{"article": article, "quantity": "1"}],
+            }
+            async with session.post(f"{info.url}requests/orders/", json=body) as resp:
+                job = await resp.json()
+            url = f"{info.url}requests/orders/{job['id']}/"
+            while job["status"] not in _FINISHED:
+                await asyncio.sleep(period)
+                async with session.get(url) as resp:
+                    job = await resp.json()
+            _record(side, job, datetime.now(UTC))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(jobs)))
+        side.wall = time.perf_counter() - started
+    return side
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms"
+
+
+def table(sides: Sequence[Side]) -> list[str]:
+    rows = [
+        "| Client | Completed | Mean processing | Mean lag | p50 lag | p95 lag | Max lag "
+        "| Polls per job | Peak in flight (limit) | Wall time |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for side in sides:
+        n = len(side.lags)
+        rows.append(
+            f"| {side.name} | {side.completed}/{n} | {_ms(statistics.mean(side.processing))} | "
+            f"{_ms(statistics.mean(side.lags))} | {_ms(side.p(0.5))} | {_ms(side.p(0.95))} | "
+            f"{_ms(max(side.lags))} | {side.wire.job_gets / n:.2f} | "
+            f"{side.wire.peak} ({side.limit}) | {side.wall:.1f} s |"
+        )
+    return rows
+
+
+def verdict(side: Side) -> list[str]:
+    mean_processing = statistics.mean(side.processing)
+    allowed = 0.15 * mean_processing + 0.1
+    mean_lag = statistics.mean(side.lags)
+    polls = side.wire.job_gets / len(side.lags)
+    checks = [
+        (side.completed == len(side.lags), f"all {len(side.lags)} jobs completed"),
+        (
+            mean_lag <= allowed,
+            f"mean lag {_ms(mean_lag)} <= 15 % of mean processing + 100 ms = {_ms(allowed)}",
+        ),
+        (polls <= 4, f"{polls:.2f} polls per job <= 4"),
+        (side.wire.peak <= side.limit, f"peak in flight {side.wire.peak} <= {side.limit}"),
+    ]
+    return [f"- {'met' if ok else '**missed**'}: {text}" for ok, text in checks]
+
+
+def section(sides: Sequence[Side], command: str, args: argparse.Namespace) -> str:
+    policy = DEFAULT_POLL
+    lines = [
+        BEGIN_MARK,
+        "",
+        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
+        f"- Command: `{command}`",
+        f"- Machine: {len(os.sched_getaffinity(0))} usable cores, {platform.machine()}, "
+        f"{platform.platform(terse=True)}, "
+        f"CPython {platform.python_version()}, aiohttp {aiohttp.__version__}, "
+        f"bessa_async {__version__}",
+        f"- Workload: {args.jobs} orders submitted at once; processing U({args.min:g} s, "
+        f"{args.max:g} s) per job; sandbox in its own process (seed {args.seed})",
+        f"- Library: max_in_flight={DEFAULT_MAX_IN_FLIGHT}, PollPolicy(initial={policy.initial:g}, "
+        f"floor={policy.floor:g}, ceiling={policy.ceiling:g}, multiplier={policy.multiplier:g}, "
+        f"jitter={policy.jitter:g})",
+        "",
+        *table(sides),
+        "",
+        "Targets, library:",
+        "",
+        *verdict(sides[0]),
+        "",
+        END_MARK,
+    ]
+    return "\n".join(lines)
+
+
+def write_readme(text: str) -> None:
+    content = README.read_text(encoding="utf-8")
+    start, end = content.find(BEGIN_MARK), content.find(END_MARK)
+    if start != -1 and end > start:
+        content = content[:start] + text + content[end + len(END_MARK) :]
+    else:
+        content = content.rstrip("\n") + "\n\n## P3 figures\n\n" + text + "\n"
+    README.write_text(content, encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python benchmarks/jobs.py",
+        description="P3: detection lag and polls per job for many concurrent jobs.",
+    )
+    parser.add_argument("--jobs", type=int, default=1000, help="concurrent orders (1000)")
+    parser.add_argument("--min", type=float, default=0.2, help="shortest processing time, s")
+    parser.add_argument("--max", type=float, default=3.0, help="longest processing time, s")
+    parser.add_argument("--naive-period", type=float, default=1.0, help="the peer's poll period")
+    parser.add_argument("--seed", type=int, default=0, help="the sandbox's seed")
+    parser.add_argument("--startup-timeout", type=float, default=60.0)
+    parser.add_argument("--no-write", action="store_true", help="do not touch README.md")
+    args = parser.parse_args(argv)
+    if args.jobs < 1 or not 0 <= args.min <= args.max:
+        raise SystemExit("--jobs must be positive and 0 <= --min <= --max")
+    command = shlex.join(
+        ["python", "benchmarks/jobs.py", *(sys.argv[1:] if argv is None else argv)]
+    )
+    runs: list[tuple[str, Callable[[SandboxInfo], Awaitable[Side]]]] = [
+        ("library", lambda info: run_library(info, args.jobs)),
+        ("naive", lambda info: run_naive(info, args.jobs, args.naive_period)),
+    ]
+    sides = []
+    for name, run in runs:
+        print(f"P3 {name}: {args.jobs} jobs ...", flush=True)
+        with sandbox_process(
+            low=args.min, high=args.max, seed=args.seed, timeout=args.startup_timeout
+        ) as info:
+            sides.append(asyncio.run(run(info)))
+    text = section(sides, command, args)
+    print("\n".join(table(sides)))
+    print("\n".join(verdict(sides[0])))
+    if not args.no_write:
+        write_readme(text)
+        print(f"\nfigures written to {README}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
