@@ -12,6 +12,7 @@ import fnmatch
 import gc
 import itertools
 import json
+import logging
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -455,6 +456,19 @@ async def test_a_per_call_poll_policy_overrides_the_clients() -> None:
         await handle.wait(poll=fixed, timeout=120)
         times = [r.time for r in env.polls(handle)]
         assert times == pytest.approx([0, 4, 8, 12, 16, 20])
+
+
+async def test_each_poll_logs_one_redacted_debug_line(caplog: pytest.LogCaptureFixture) -> None:
+    """A DEBUG line per poll names the job, its status and the next delay; never the token."""
+    async with environment(poll=STEADY) as env:
+        with caplog.at_level(logging.DEBUG, logger="bessa_async.jobs"):
+            handle = await env.client.orders.submit(env.order())
+            await handle.wait(timeout=60)
+        lines = [r.getMessage() for r in caplog.records if r.name == "bessa_async.jobs"]
+        assert len(lines) == len(env.polls(handle))
+        assert lines[0] == f"job {handle.path}: pending, next poll in 0.75 s"
+        assert lines[-1] == f"job {handle.path}: completed"
+        assert all(env.sb.token not in line for line in lines)
 
 
 # --- submitting: idempotency and reconciliation --------------------------------------------------
