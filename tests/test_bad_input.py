@@ -4,6 +4,7 @@ problem, and (where it applies) proof that no request was sent."""
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -17,7 +18,11 @@ from bessa_async import (
     ConfigurationError,
     DecodeError,
     ForeignOriginError,
+    JobTimeoutError,
+    Order,
+    OrderLine,
     PaginationLoopError,
+    Payment,
     RateLimitError,
     RetryPolicy,
     ServerError,
@@ -117,6 +122,40 @@ async def _header_injection(client: BessaClient, _: Sandbox) -> object:
     return await client.request("GET", "articles/", headers={"X-Note": "a\r\nX-Evil: 1"})
 
 
+def _point(sandbox: Sandbox) -> str:
+    return str(next(p["id"] for p in sandbox.data.sales_points if p["status"] == "active"))
+
+
+def _article(sandbox: Sandbox) -> str:
+    return str(next(a["id"] for a in sandbox.data.articles if a["active"]))
+
+
+async def _order_without_lines(client: BessaClient, sandbox: Sandbox) -> object:
+    return await client.orders.submit(Order(sales_point=_point(sandbox), lines=[]))
+
+
+async def _negative_quantity(client: BessaClient, sandbox: Sandbox) -> object:
+    line = OrderLine(article=_article(sandbox), quantity=Decimal(-1))
+    return await client.orders.submit(Order(sales_point=_point(sandbox), lines=[line]))
+
+
+async def _float_payment(client: BessaClient, sandbox: Sandbox) -> object:
+    payment = Payment(
+        sales_point=_point(sandbox),
+        order=str(uuid.uuid4()),
+        payment_method=str(uuid.uuid4()),
+        amount=19.8,  # type: ignore[arg-type]
+    )
+    return await client.payments.submit(payment)
+
+
+async def _unknown_status_past_deadline(client: BessaClient, sandbox: Sandbox) -> object:
+    line = OrderLine(article=_article(sandbox), quantity=Decimal(1))
+    handle = await client.orders.submit(Order(sales_point=_point(sandbox), lines=[line]))
+    sandbox.set_job_status(str(handle.id), "waiting_for_printer")
+    return await handle.wait(timeout=30)
+
+
 ROWS = [
     Row("naive datetime", _receipts_naive, ValueError, "naive"),
     Row("date where a timestamp is needed", _receipts_date, ValueError, "business_day"),
@@ -204,6 +243,16 @@ ROWS = [
         False,
         (Fault.rate_limit(retry_after=3600), "articles/"),
     ),
+    Row("an order with no lines", _order_without_lines, ValueError, "lines needs at least 1"),
+    Row("a negative quantity", _negative_quantity, ValueError, "quantity must be > 0, got -1"),
+    Row("float money in a payment", _float_payment, TypeError, "amount is a float"),
+    Row(
+        "an unknown job status past the deadline",
+        _unknown_status_past_deadline,
+        JobTimeoutError,
+        "30|deadline|timed out|still",
+        False,
+    ),
 ]
 
 
@@ -230,4 +279,4 @@ async def test_bad_input(row: Row, sandbox: Sandbox, client: BessaClient, clock:
 
 def test_the_table_has_at_least_20_rows() -> None:
     """The issue asks for at least 20 kinds of bad input."""
-    assert len(ROWS) >= 20
+    assert len(ROWS) >= 30

@@ -10,11 +10,21 @@ import asyncio
 import gc
 import os
 import time
+from collections import Counter
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
-from bessa_async import BessaClient, RetryPolicy
+from bessa_async import (
+    BessaClient,
+    JobHandle,
+    JobStatus,
+    Order,
+    OrderLine,
+    RetryPolicy,
+    SubmissionOutcomeUnknownError,
+)
 from bessa_async.testing import FakeClock, Fault, FaultRule, Sandbox
 
 pytestmark = pytest.mark.soak
@@ -104,3 +114,76 @@ async def _weather(sandbox: Sandbox, *, window: bool) -> str:
         f"{stormy_seconds:.2f} s vs {calm_seconds:.2f} s calm "
         f"(x{stormy_seconds / calm_seconds:.2f})\n"
     )
+
+
+ORDERS = 1_000 if LONG else 200
+
+
+async def test_orders_survive_lost_answers_and_a_flapping_till(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """5 % of answers lost after the job was made while the till flaps off- and online:
+    exactly one job per order on the server, and every caller told the truth."""
+    clock = FakeClock()
+    sandbox = Sandbox(receipts=50, clock=clock, job_delay=1, job_expiry=1e9)
+    async with (
+        sandbox,
+        BessaClient(sandbox.token, base_url=sandbox.url, clock=clock, sleep=clock.sleep) as client,
+    ):
+        lost = sandbox.inject(
+            Fault.drop(after_handler=True), path="requests/orders/", method="POST", rate=0.05
+        )
+        point = next(p["id"] for p in sandbox.data.sales_points if p["status"] == "active")
+        article = next(
+            a["id"] for a in sandbox.data.articles if a["active"] and a["type"] == "standard"
+        )
+        done = asyncio.Event()
+        flips = 0
+
+        async def flap() -> None:
+            nonlocal flips
+            online = True
+            while not done.is_set():
+                await clock.sleep(90)  # virtual minutes: the shop's Wi-Fi comes and goes
+                online = not online
+                flips += 1
+                sandbox.set_sales_point_online(None, online)
+
+        async def submit(n: int) -> JobHandle | SubmissionOutcomeUnknownError:
+            order = Order(
+                sales_point=point,
+                lines=[OrderLine(article=article, quantity=Decimal(1))],
+                reference=f"soak-{n}",
+            )
+            try:
+                return await client.orders.submit(order)
+            except SubmissionOutcomeUnknownError as exc:
+                return exc
+
+        flapper = asyncio.create_task(flap())
+        outcomes: list[JobHandle | SubmissionOutcomeUnknownError] = []
+        for start in range(0, ORDERS, 50):  # in batches: a debug-mode loop stays responsive
+            outcomes += await asyncio.gather(*(submit(n) for n in range(start, start + 50)))
+        handles = [o for o in outcomes if isinstance(o, JobHandle)]
+        finished = [h async for h in client.jobs.as_completed(handles, timeout=30 * 24 * 3600)]
+        done.set()
+        await flapper
+        jobs = sandbox.jobs()
+    by_reference = Counter(j["reference"] for j in jobs)
+    assert len(jobs) == ORDERS
+    assert max(by_reference.values()) == 1
+    ids = {j["reference"]: j["id"] for j in jobs}
+    for handle in handles:
+        assert handle.reference is not None
+        assert ids[handle.reference] == str(handle.id)  # its own job, not another's
+    unknown = [o for o in outcomes if isinstance(o, SubmissionOutcomeUnknownError)]
+    assert all(error.reference in ids for error in unknown)  # and can be reconciled later
+    assert len(finished) == len(handles)
+    assert all(h.status == JobStatus.COMPLETED for h in finished)
+    assert flips > 2
+    with capsys.disabled():
+        print(
+            f"\n[soak] jobs: {ORDERS} orders, {lost.hits} answers lost after creation, "
+            f"{len(unknown)} outcomes left unknown (reconcilable), till flipped {flips} times; "
+            f"{len(jobs)} jobs on the server, 0 duplicates"
+        )
