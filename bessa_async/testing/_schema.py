@@ -27,7 +27,7 @@ _DECIMAL_RE: Final = re.compile(r"-?\d+\.\d+$")
 _DATETIME_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 _NO_DETAIL: Final = frozenset({"stock-levels"})
 _JOBS: Final = ("requests/orders", "requests/payments")
-_MAX_SAMPLES: Final = 300
+_MAX_SAMPLES: Final = 200
 
 
 def docs_page() -> str:

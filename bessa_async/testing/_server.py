@@ -541,7 +541,7 @@ class Sandbox:
         else:
             query = urllib.parse.parse_qsl(raw_query, keep_blank_values=True)
             cycle = decisive is not None and decisive.kind == "cycle_next"
-            answer = self._respond(request, relative, query, body, header, cycle=cycle)
+            answer = await self._respond(request, relative, query, body, header, cycle=cycle)
         if decisive is not None:
             if decisive.kind == "drop":
                 return await self._drop(request)
@@ -617,7 +617,7 @@ class Sandbox:
             return head, tail
         return None
 
-    def _respond(
+    async def _respond(
         self,
         request: web.Request,
         relative: str,
@@ -629,7 +629,7 @@ class Sandbox:
     ) -> web.Response:
         """:meth:`_answer` with the API reference beside it and drift (if on) applied."""
         if relative == DOCS_PATH and request.method == "GET":
-            return self._docs(header, query)
+            return await self._docs(header, query)
         drift = self.drift
         served = relative if drift is None else drift.route(relative)
         if served is None:
@@ -637,7 +637,7 @@ class Sandbox:
         answer = self._answer(request, served, query, body, header, cycle=cycle)
         return answer if drift is None else drift.rewrite(served, answer)
 
-    def _docs(self, header: str | None, query: list[tuple[str, str]]) -> web.Response:
+    async def _docs(self, header: str | None, query: list[tuple[str, str]]) -> web.Response:
         """``docs/``: for token holders, an HTML page, or the OpenAPI schema as drf-yasg does."""
         auth = self._authenticate(header)
         if isinstance(auth, web.Response):
@@ -646,21 +646,24 @@ class Sandbox:
             return web.Response(text=docs_page(), content_type="text/html")
         tenant = auth[0]
         if tenant.data.name not in self._schemas:
-            receipts = tenant.collections["receipts"].items
-            stamps = [receipt["timestamp"] for receipt in receipts] or ["2026-01-01T00:00:00Z"]
-            report = sales_report(
-                receipts,
-                start=datetime.fromisoformat(min(stamps)),
-                end=datetime.fromisoformat(max(stamps)),
-                articles=tenant.articles,
-                groups=tenant.groups,
-                methods=tenant.methods,
-            )
-            collections = {path: c.items for path, c in tenant.collections.items()}
-            self._schemas[tenant.data.name] = openapi(
-                collections, report, prefix=PREFIX, drift=self.drift
-            )
+            snapshot = {path: list(c.items) for path, c in tenant.collections.items()}
+            # Inferring the schema from the data takes a while: off the event loop.
+            schema = await asyncio.to_thread(self._schema_of, tenant, snapshot)
+            self._schemas.setdefault(tenant.data.name, schema)
         return _json(self._schemas[tenant.data.name])
+
+    def _schema_of(self, tenant: _Tenant, collections: dict[str, list[Item]]) -> dict[str, Any]:
+        receipts = collections["receipts"]
+        stamps = [receipt["timestamp"] for receipt in receipts] or ["2026-01-01T00:00:00Z"]
+        report = sales_report(
+            receipts,
+            start=datetime.fromisoformat(min(stamps)),
+            end=datetime.fromisoformat(max(stamps)),
+            articles=tenant.articles,
+            groups=tenant.groups,
+            methods=tenant.methods,
+        )
+        return openapi(collections, report, prefix=PREFIX, drift=self.drift)
 
     def _answer(
         self,
