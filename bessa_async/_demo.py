@@ -13,13 +13,107 @@ from datetime import date
 from decimal import Decimal
 from typing import Final, TextIO
 
-from bessa_async import BessaClient, PermissionDeniedError, business_day
+from bessa_async import (
+    BessaClient,
+    JobHandle,
+    Order,
+    OrderLine,
+    Payment,
+    PermissionDeniedError,
+    PollPolicy,
+    business_day,
+)
 from bessa_async.testing import Fault, Sandbox
 
 __all__ = ["walkthrough"]
 
+Sleep = Callable[[float], Awaitable[None]]
+
 DEMO_DAY: Final = date(2026, 6, 13)
 """A Saturday of the sandbox's default data."""
+DEMO_POLL: Final = PollPolicy(initial=0.25, floor=0.25, ceiling=2.0)
+"""A short ceiling so the demo's offline moment ends visibly soon (the default is 30 s)."""
+OFFLINE: Final = 2.0
+"""Seconds the demo's till stays offline."""
+
+
+async def _watch(handle: JobHandle, say: Callable[[str], None], sleep: Sleep) -> None:
+    """A live status line: one line per status change (plain text, readable in CI logs)."""
+    last = None
+    while True:
+        if handle.status != last:
+            last = handle.status
+            say(f"   ... {handle.kind} job {str(handle.id)[:8]}: {last}")
+        await sleep(0.05)
+
+
+async def _wait(handle: JobHandle, say: Callable[[str], None], sleep: Sleep) -> None:
+    watcher = asyncio.create_task(_watch(handle, say, sleep))
+    try:
+        job = await handle.wait(timeout=120)
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+    say(f"   ... {handle.kind} job {str(handle.id)[:8]}: {job.status}")
+
+
+async def _order_and_pay(
+    client: BessaClient, sandbox: Sandbox, say: Callable[[str], None], sleep: Sleep
+) -> list[str]:
+    """Submit an order while the till is offline, wait, pay it, and show the receipt."""
+    point = next(p for p in await client.sales_points.list().collect() if p.status == "active")
+    articles = [
+        a for a in await client.articles.list(active=True).collect() if a.type == "standard"
+    ]
+    first, second = articles[0], articles[1]
+    order = Order(
+        sales_point=point.id,
+        lines=[
+            OrderLine(article=first.id, quantity=Decimal(2)),
+            OrderLine(article=second.id, quantity=Decimal(1)),
+        ],
+        reference=f"webshop-demo-{point.fiscal_id}",
+    )
+    sandbox.set_sales_point_online(str(point.id), online=False)
+
+    async def back_online() -> None:
+        await sleep(OFFLINE)
+        sandbox.set_sales_point_online(str(point.id), online=True)
+        say(f"   (the till {point.name} is back online)")
+
+    comeback = asyncio.create_task(back_online())
+    handle = await client.orders.submit(order)
+    say(f"   submitted {order.reference}: 2 x {first.name}, 1 x {second.name}; till offline")
+    await _wait(handle, say, sleep)
+    await comeback
+    job = await handle.wait()
+    if job.result is None or job.result.order is None:
+        return ["the completed order job names no order"]
+    say(f"   order {str(job.result.order)[:8]} is open on the till")
+
+    due = sum((a.price or Decimal(0)) * q for a, q in ((first, 2), (second, 1)))
+    cash = next(m for m in await client.payment_methods.list().collect() if m.type == "cash")
+    payment = await client.payments.submit(
+        Payment(
+            sales_point=point.id,
+            order=job.result.order,
+            payment_method=cash.id,
+            amount=due,
+            tip=Decimal("1.00"),
+        )
+    )
+    await _wait(payment, say, sleep)
+    paid = await payment.wait()
+    if paid.result is None or paid.result.receipt is None:
+        return ["the payment produced no receipt"]
+    receipt = await client.receipts.get(paid.result.receipt)
+    say(f"   receipt {receipt.number} ({receipt.type}), signed by {point.fiscal_id}:")
+    for line in receipt.lines:
+        say(f"     {line.quantity:>3} x {line.name:<24} {line.total:>8}")
+    say(f"     {'total':<30} {receipt.total:>8}   tip {receipt.tip}")
+    if receipt.total != due:
+        return [f"receipt total {receipt.total} != amount due {due}"]
+    return []
 
 
 async def walkthrough(
@@ -36,10 +130,10 @@ async def walkthrough(
         print(text, file=out, flush=True)
 
     problems: list[str] = []
-    async with Sandbox(seed=seed, receipts=receipts) as sandbox:
+    async with Sandbox(seed=seed, receipts=receipts, clock=clock, job_delay=0.3) as sandbox:
         say(f"sandbox running at {sandbox.url} (seed {seed}, {receipts} receipts)")
         async with BessaClient(
-            sandbox.token, base_url=sandbox.url, clock=clock, sleep=sleep
+            sandbox.token, base_url=sandbox.url, clock=clock, sleep=sleep, poll=DEMO_POLL
         ) as client:
             say("\n1. master data")
             for name in ("companies", "locations", "sales_points", "articles", "tables"):
@@ -81,8 +175,11 @@ async def walkthrough(
             await client.companies.list().collect()
             say("   waited as asked, then succeeded")
 
+            say("\n5. an order from the web shop, while the till is offline for a moment")
+            problems += await _order_and_pay(client, sandbox, say, sleep)
+
         async with BessaClient(sandbox.restricted_token, base_url=sandbox.url) as limited:
-            say("\n5. a token without rights to receipts")
+            say("\n6. a token without rights to receipts")
             try:
                 await limited.receipts.list().first()
                 problems.append("the restricted token could read receipts")

@@ -28,6 +28,9 @@ async def test_demo_walkthrough_matches_every_figure() -> None:
     assert "report == sum of receipts: OK" in text
     assert "demo finished: every figure matched" in text
     assert "PermissionDeniedError" in text
+    assert "is back online" in text  # the order waited patiently for the offline till
+    assert "payment job" in text
+    assert "(invoice), signed by" in text  # the receipt the payment produced
     assert 1.0 in clock.sleeps  # the injected 429's Retry-After, waited in virtual time
 
 
