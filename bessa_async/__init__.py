@@ -23,6 +23,14 @@ from ._config import (
 )
 from ._convert import from_dict, make_converter, to_dict
 from ._days import DEFAULT_TZ, business_day, business_days
+from ._doctor import (
+    Difference,
+    DoctorReport,
+    FilterFinding,
+    JobsFinding,
+    ResourceFinding,
+    SchemaFinding,
+)
 from ._errors import (
     APIError,
     AuthenticationError,
@@ -116,6 +124,9 @@ __all__ = [
     "ConflictError",
     "ConnectError",
     "DecodeError",
+    "Difference",
+    "DoctorReport",
+    "FilterFinding",
     "ForeignOriginError",
     "Job",
     "JobFailedError",
@@ -124,6 +135,7 @@ __all__ = [
     "JobResult",
     "JobStatus",
     "JobTimeoutError",
+    "JobsFinding",
     "Location",
     "NotFoundError",
     "OptionChoice",
@@ -148,10 +160,12 @@ __all__ = [
     "Recipient",
     "RequestTimeout",
     "Resource",
+    "ResourceFinding",
     "RetryPolicy",
     "SalesPoint",
     "SalesPointStatus",
     "SalesReport",
+    "SchemaFinding",
     "ServerError",
     "Signature",
     "StockLevel",

@@ -27,6 +27,7 @@ from bessa_async import (
     BessaClient,
     BessaError,
     ConfigurationError,
+    DoctorReport,
     PermissionDeniedError,
     Receipt,
     ValidationError,
@@ -34,7 +35,7 @@ from bessa_async import (
     to_dict,
 )
 
-__all__ = ["EXIT_CODES", "main"]
+__all__ = ["DOCTOR_EXIT_CODES", "EXIT_CODES", "doctor_table", "main"]
 
 BASE_URL_ENV: Final = "BESSA_BASE_URL"
 EXIT_CODES: Final = {
@@ -49,6 +50,8 @@ EXIT_CODES: Final = {
     "error": 8,
 }
 """What each exit code of ``bessa`` means."""
+DOCTOR_EXIT_CODES: Final = {"ok": 0, "differences": 1, "error": 2}
+"""``bessa doctor``: everything matches, differences were found, or it could not check."""
 
 CSV_COLUMNS: Final = (
     "receipt_id",
@@ -127,7 +130,7 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[BessaClient]:
     if args.sandbox:
         from bessa_async.testing import Sandbox
 
-        async with Sandbox(receipts=args.sandbox_receipts) as sandbox:
+        async with Sandbox(receipts=args.sandbox_receipts, drift=args.sandbox_drift) as sandbox:
             print(f"(in-process sandbox at {sandbox.url})", file=sys.stderr)
             token = args.token or sandbox.token
             async with BessaClient(token, base_url=sandbox.url) as client:
@@ -281,6 +284,101 @@ async def _demo(args: argparse.Namespace) -> int:
     return await walkthrough(sys.stdout, args.receipts, args.seed)
 
 
+def doctor_table(report: DoctorReport) -> str:
+    """The doctor's report as a readable table (``bessa doctor`` without ``--json``)."""
+    lines = [f"bessa doctor: {report.base_url} (bessa_async {report.version})"]
+    if not report.token_accepted:
+        lines.append("token      not accepted")
+    else:
+        names = ", ".join(report.companies) or "(none visible)"
+        lines.append(f"token      accepted; companies: {names}")
+    if report.resources:
+        header = ("resource", "path", "status", "count", "next", "items", "differences")
+        rows = [
+            (
+                finding.name,
+                finding.path,
+                "-" if finding.status is None else str(finding.status),
+                {True: "yes", False: "NO", None: "-"}[finding.count],
+                finding.next_form or "-",
+                str(finding.items),
+                str(len(finding.differences)) if finding.differences else "-",
+            )
+            for finding in report.resources
+        ]
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+        lines.append("")
+        for row in [header, *rows]:
+            lines.append(
+                "  ".join(
+                    cell.ljust(width) for cell, width in zip(row, widths, strict=True)
+                ).rstrip()
+            )
+    if report.filters:
+        lines += ["", "filters (sent with a +02:00 offset)"]
+        for check in report.filters:
+            verdict = {True: "ok", False: "MISMATCH", None: "not checked"}[check.ok]
+            lines.append(f"  {check.resource} {check.filter}: {verdict} - {check.detail}")
+    if report.token_accepted:
+        schema = report.schema
+        where = (
+            f"{schema.found_at} ({len(schema.paths)} paths)"
+            if schema.found_at
+            else "none found (tried " + ", ".join(schema.tried) + ")"
+        )
+        lines += ["", f"schema     {where}"]
+    if report.jobs is not None:
+        jobs = report.jobs
+        words = ", ".join(dict.fromkeys(jobs.statuses)) or "(no jobs listed)"
+        lines.append(
+            f"jobs       GET {jobs.path}?limit=1 -> {jobs.status or '-'}; statuses: {words}"
+        )
+    if report.differences:
+        to_fix = sum(not difference.handled for difference in report.differences)
+        lines += ["", f"{len(report.differences)} differences ({to_fix} need a fix):"]
+        width = max(len(difference.resource) for difference in report.differences)
+        for difference in report.differences:
+            tag = "handled" if difference.handled else "FIX    "
+            lines.append(f"  {tag}  {difference.resource.ljust(width)}  {difference.detail}")
+            if difference.fix:
+                lines.append(f"  {' ' * 7}  {' ' * width}  -> {difference.fix}")
+    for title, entries in (("notes", report.notes), ("errors", report.errors)):
+        if entries:
+            lines += ["", f"{title}:"] + [f"  {entry}" for entry in entries]
+    lines.append("")
+    if report.errors:
+        lines.append("could not check everything (exit 2)")
+    elif report.differences:
+        lines.append(
+            "the API differs from the library's model (exit 1); attach "
+            "'bessa doctor --json' to a bug report"
+        )
+    else:
+        unread = sum(finding.status != 200 for finding in report.resources)
+        but = f"; {unread} resources could not be read with this token" if unread else ""
+        lines.append(f"everything checked matches the library's model (exit 0){but}")
+    return "\n".join(lines)
+
+
+async def _doctor(args: argparse.Namespace) -> int:
+    try:
+        async with _client(args) as client:
+            report = await client.doctor()
+    except (BessaError, OSError) as exc:
+        # The report itself never raises for what the API answers; this is configuration
+        # (no token, a bad BESSA_PATHS) or the sandbox failing to start.
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return DOCTOR_EXIT_CODES["error"]
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
+        print()
+    else:
+        print(doctor_table(report))
+    if report.errors:
+        return DOCTOR_EXIT_CODES["error"]
+    return DOCTOR_EXIT_CODES["differences" if report.differences else "ok"]
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from bessa_async.testing.__main__ import main as sandbox_main
 
@@ -308,6 +406,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--sandbox-receipts", type=int, default=2000, help="receipts of the --sandbox tenant"
+    )
+    parser.add_argument(
+        "--sandbox-drift",
+        action="store_true",
+        help="with --sandbox: a sandbox that differs from the library's model (try: doctor)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="redacted debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -385,6 +488,21 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("what", choices=["sales"], help="which report")
     day_options(report)
     report.set_defaults(run=_report)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check where the API differs from the library's model (read-only)",
+        description="Check, read-only and gently (2 items per resource, one request at a "
+        "time), where the API your token reaches differs from the library's model: paths, "
+        "page shape, fields, type words, time filters with offsets, the OpenAPI schema, the "
+        "job list. The token is never shown.",
+        epilog="exit codes: 0 everything matches, 1 differences found, 2 could not check "
+        "(token refused, unreachable, server errors)\n\n"
+        "example: bessa doctor --json > doctor.json   # attach it to a bug report",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    doctor.add_argument("--json", action="store_true", help="the report as JSON")
+    doctor.set_defaults(run=_doctor)
     return parser
 
 

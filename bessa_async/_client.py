@@ -22,6 +22,7 @@ from ._config import (
     Timeout,
     as_timeout,
 )
+from ._doctor import DoctorReport, diagnose
 from ._jobs import DEFAULT_POLL, JobManager, Jobs, OrderJobs, PaymentJobs, PollPolicy
 from ._models import (
     Article,
@@ -248,6 +249,14 @@ class BessaClient:
                 stacklevel=2,
                 source=self,
             )
+
+    async def doctor(self) -> DoctorReport:
+        """Check where the API this client reaches differs from the library's model.
+
+        Read-only and gentle: one small page per resource, one request at a time. See
+        :class:`~bessa_async.DoctorReport` (and ``bessa doctor`` for the same from a shell).
+        """
+        return await diagnose(self)
 
     async def request(
         self,

@@ -33,7 +33,17 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
 from ._errors import DecodeError
 
-__all__ = ["EXTRA", "decode", "decode_many", "encode", "from_dict", "make_converter", "to_dict"]
+__all__ = [
+    "EXTRA",
+    "decode",
+    "decode_many",
+    "encode",
+    "from_dict",
+    "make_converter",
+    "open_enum_of",
+    "to_dict",
+    "value_problems",
+]
 
 T = TypeVar("T")
 EXTRA: Final = "extra"
@@ -243,6 +253,21 @@ def decode(model: type[T], data: object, *, resource: str, path: str = "$") -> T
         raise DecodeError(
             f"could not read {resource} as {model.__name__}: " + "; ".join(problems)
         ) from exc
+
+
+def value_problems(tp: Any, value: object, *, path: str) -> list[str]:
+    """Why ``value`` cannot be read as ``tp`` (one field's type), each naming its path; empty
+    when it can. Used by the doctor to point at the field instead of the whole item."""
+    try:
+        _CONVERTER.structure(value, tp)
+    except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
+        return _messages(exc, path)
+    return []
+
+
+def open_enum_of(tp: object) -> type[enum.Enum] | None:
+    """The enum of an open-enum field type (``SomeEnum | str``, optionally ``| None``)."""
+    return _open_enum_of(tp)
 
 
 def decode_many(model: type[T], items: list[object], *, resource: str) -> list[T]:

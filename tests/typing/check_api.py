@@ -48,6 +48,20 @@ async def typed_resources(client: BessaClient) -> None:
         assert_type(article, Article)
 
 
+async def doctor(client: BessaClient) -> None:
+    from bessa_async import Difference, DoctorReport, ResourceFinding
+
+    report = await client.doctor()
+    assert_type(report, DoctorReport)
+    assert_type(report.ok, bool)
+    for difference in report.differences:
+        assert_type(difference, Difference)
+        assert_type(difference.fix, str | None)
+    for finding in report.resources:
+        assert_type(finding, ResourceFinding)
+    assert_type(report.to_dict(), dict[str, Any])
+
+
 async def jobs(client: BessaClient) -> None:
     import uuid
     from collections.abc import AsyncGenerator
