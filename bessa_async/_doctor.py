@@ -45,6 +45,7 @@ from ._errors import (
     ServerError,
     TransportError,
 )
+from ._jobs import Job
 from ._models import (
     Article,
     ArticleGroup,
@@ -69,7 +70,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JOB_PATHS",
-    "KNOWN_JOB_STATUSES",
     "SCHEMA_PROBES",
     "Difference",
     "DoctorReport",
@@ -102,10 +102,6 @@ SAMPLE_LIMIT: Final = 2
 TEST_OFFSET: Final = timezone(timedelta(hours=2))
 """The offset the filter check writes its instants with (Vienna in summer)."""
 JOB_PATHS: Final = ("requests/orders/", "requests/payments/")
-KNOWN_JOB_STATUSES: Final = frozenset(
-    {"pending", "processing", "completed", "failed", "expired", "cancelled"}
-)
-"""The job status words of ``jobs.md``; any other word is waited on as "not finished"."""
 SCHEMA_PROBES: Final[tuple[tuple[str, Mapping[str, str] | None], ...]] = (
     ("schema/", None),
     ("schema/", {"format": "json"}),
@@ -421,15 +417,7 @@ class _Walk:
                 if value not in known:
                     self.words.setdefault(
                         (path, value),
-                        Difference(
-                            kind="unknown_word",
-                            resource=self.resource,
-                            field=path,
-                            value=value,
-                            handled=True,
-                            detail=f"{path} is {value!r}, not one of {sorted(known)}",
-                            fix="kept as a plain str; compare with the string, not the enum",
-                        ),
+                        _unknown_word(self.resource, path, value, known, f"{path} is"),
                     )
         return broken
 
@@ -747,7 +735,6 @@ def schema_differences(
         if not item:
             continue
         if model is None:
-            found += _job_words(doc, name, item)
             continue
         for field_path, sub, field in _schema_fields(doc, model, item, ""):
             if field is None:
@@ -770,45 +757,26 @@ def schema_differences(
             known = {member.value for member in vocabulary}
             for word in words:
                 if isinstance(word, str) and word not in known:
-                    found.append(
-                        Difference(
-                            kind="unknown_word",
-                            resource=name,
-                            field=field_path,
-                            value=word,
-                            handled=True,
-                            detail=f"the schema allows {field_path} = {word!r}, not one of "
-                            f"{sorted(known)}",
-                            fix="kept as a plain str; compare with the string, not the enum",
-                        )
-                    )
+                    source = f"the schema allows {field_path} ="
+                    found.append(_unknown_word(name, field_path, word, known, source))
     return found, tuple(sorted(paths))
 
 
-def _job_words(doc: Mapping[str, Any], name: str, item: Mapping[str, Any]) -> list[Difference]:
-    properties = item.get("properties")
-    if not isinstance(properties, Mapping):
-        return []
-    words = _resolve(doc, properties.get("status")).get("enum")
-    if not isinstance(words, list):
-        return []
-    return [_job_word(name, word, "the schema allows") for word in words if _unknown_job(word)]
-
-
-def _unknown_job(word: object) -> bool:
-    return isinstance(word, str) and word not in KNOWN_JOB_STATUSES
-
-
-def _job_word(resource: str, word: str, source: str) -> Difference:
+def _unknown_word(
+    resource: str, field_path: str, word: str, known: set[str], source: str
+) -> Difference:
+    fix = "kept as a plain str; compare with the string, not the enum"
+    if resource == "jobs" and field_path == "status":
+        fix = "waited on as not finished (never success) until your deadline; please report "
+        fix += "what it means"
     return Difference(
         kind="unknown_word",
         resource=resource,
-        field="status",
+        field=field_path,
         value=word,
         handled=True,
-        detail=f"{source} job status {word!r}, not one of {sorted(KNOWN_JOB_STATUSES)}",
-        fix="waited on as not finished (never success) until your deadline; please report "
-        "what it means",
+        detail=f"{source} {word!r}, not one of {sorted(known)}",
+        fix=fix,
     )
 
 
@@ -1077,7 +1045,7 @@ class _Doctor:
             self.paths[name]: (name, model) for name, model in _TYPED
         }
         modelled[self.paths["sales_report"]] = ("sales_report", SalesReport)
-        modelled |= dict.fromkeys(self.job_paths(), ("jobs", None))
+        modelled |= dict.fromkeys(self.job_paths(), ("jobs", Job))
         base_path = "/" + self.client.base_url.partition("://")[2].partition("/")[2]
         found, paths = schema_differences(
             answer.body,
@@ -1099,11 +1067,7 @@ class _Doctor:
             return JobsFinding(path=path, status=answer.status)
         finding, items = self.page("jobs", path, answer.body)
         words = tuple(str(item.get("status")) for item in items if isinstance(item, Mapping))
-        self.differences += [
-            _job_word("jobs", word, "the API sent")
-            for word in dict.fromkeys(words)
-            if _unknown_job(word)
-        ]
+        self.differences += inspect_items(Job, items, resource="jobs", path=path)
         return JobsFinding(
             path=path,
             status=200,

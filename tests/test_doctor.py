@@ -121,6 +121,7 @@ async def test_doctor_reports_every_drift_difference_and_nothing_else(
     assert not by_kind["path"].handled
     assert not by_kind["missing_field"].handled
     assert "perhaps renamed to 'total_gross'" in by_kind["missing_field"].detail
+    assert "never success" in (by_kind["unknown_word"].fix or "")
     unknown = {d.field: d.fix for d in report.differences if d.kind == "unknown_field"}
     assert unknown["allergens"] == "kept: article.extra['allergens']"
     assert unknown["lines[].course"] == "kept: receipt.lines[i].extra['course']"
@@ -326,7 +327,7 @@ SWAGGER: Mapping[str, Any] = {
 
 def test_schema_differences_on_a_swagger_document() -> None:
     """Swagger 2 with basePath: unmodelled paths and fields, job words, a near-name suggestion."""
-    from bessa_async import Company
+    from bessa_async import Company, Job
 
     found, paths = schema_differences(
         SWAGGER,
@@ -334,7 +335,7 @@ def test_schema_differences_on_a_swagger_document() -> None:
         modelled={
             "companies/": ("companies", Company),
             "tables/": ("tables", Table),
-            "requests/orders/": ("jobs", None),
+            "requests/orders/": ("jobs", Job),
         },
         not_found=["tables"],
     )
