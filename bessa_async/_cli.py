@@ -14,10 +14,13 @@ import csv
 import json
 import logging
 import os
+import shlex
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import IO, Any, Final, TextIO
 
 from bessa_async import (
@@ -28,8 +31,15 @@ from bessa_async import (
     BessaError,
     ConfigurationError,
     DoctorReport,
+    JobFailedError,
+    JobHandle,
+    JobTimeoutError,
+    Order,
+    OrderLine,
+    OrderOption,
     PermissionDeniedError,
     Receipt,
+    SubmissionOutcomeUnknownError,
     ValidationError,
     business_days,
     to_dict,
@@ -379,6 +389,108 @@ async def _doctor(args: argparse.Namespace) -> int:
     return DOCTOR_EXIT_CODES["differences" if report.differences else "ok"]
 
 
+def _read_order(path: str) -> Order:
+    """An Order from a JSON file; numbers are read as Decimal, never float."""
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle, parse_float=Decimal)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object with sales_point and lines")
+    unknown = set(data) - {"sales_point", "lines", "reference", "table", "note"}
+    if unknown:
+        raise ValueError(f"{path}: unknown order fields {sorted(unknown)}")
+    lines = []
+    for n, line in enumerate(data.get("lines") or [], start=1):
+        if not isinstance(line, dict) or "article" not in line or "quantity" not in line:
+            raise ValueError(f"{path}: line {n} needs an article and a quantity")
+        options = [
+            OrderOption(option=o["option"], quantity=Decimal(str(o.get("quantity", 1))))
+            for o in line.get("options") or []
+        ]
+        price = line.get("unit_price")
+        lines.append(
+            OrderLine(
+                article=line["article"],
+                quantity=Decimal(str(line["quantity"])),
+                unit_price=None if price is None else Decimal(str(price)),
+                note=line.get("note"),
+                options=options,
+            )
+        )
+    return Order(
+        sales_point=data.get("sales_point", ""),
+        lines=lines,
+        reference=data.get("reference"),
+        table=data.get("table"),
+        note=data.get("note"),
+    )
+
+
+async def _follow(handle: JobHandle, timeout: float | None) -> int:
+    """Wait with a live status line; print the outcome; the exit code says how it ended."""
+    stream = sys.stderr
+    live = stream.isatty()
+
+    async def watch() -> None:
+        last = None
+        while True:
+            if handle.status != last:
+                last = handle.status
+                line = f"{handle.kind} job {handle.id}: {last}"
+                print(f"\r{line:<70}" if live else line, end="" if live else "\n", file=stream)
+                stream.flush()
+            await asyncio.sleep(0.1)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        job = await handle.wait(timeout=timeout)
+    except JobFailedError as exc:
+        failed = exc.job
+        code = failed.error.code if failed.error else None
+        detail = failed.error.detail if failed.error else None
+        print(
+            f"{'' if not live else chr(10)}job {failed.id} {failed.status}: {code}: {detail}",
+            file=stream,
+        )
+        return EXIT_CODES["job_failed"]
+    except JobTimeoutError:
+        print(
+            f"{chr(10) if live else ''}still {handle.status} after {timeout} s; resume with: "
+            f"bessa job wait {shlex.quote(handle.to_token())}",
+            file=stream,
+        )
+        return EXIT_CODES["timeout"]
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+    if live:
+        print(file=stream)
+    print(json.dumps(to_dict(job), ensure_ascii=False, indent=2))
+    return EXIT_CODES["ok"]
+
+
+async def _order_submit(args: argparse.Namespace) -> int:
+    order = _read_order(args.file)
+    async with _client(args) as client:
+        handle = await client.orders.submit(order)
+        print(f"submitted order job {handle.id} ({handle.status})", file=sys.stderr)
+        print(f"resume with: bessa job wait {shlex.quote(handle.to_token())}", file=sys.stderr)
+        if not args.wait:
+            print(json.dumps({"id": str(handle.id), "token": handle.to_token()}))
+            return EXIT_CODES["ok"]
+        return await _follow(handle, args.timeout)
+
+
+async def _job_wait(args: argparse.Namespace) -> int:
+    async with _client(args) as client:
+        try:
+            uuid.UUID(args.job)
+        except ValueError:
+            handle = client.jobs.resume(args.job)
+        else:
+            handle = (client.payments if args.kind == "payment" else client.orders).job(args.job)
+        return await _follow(handle, args.timeout)
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from bessa_async.testing.__main__ import main as sandbox_main
 
@@ -503,10 +615,40 @@ def _parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--json", action="store_true", help="the report as JSON")
     doctor.set_defaults(run=_doctor)
+
+    order = command(
+        "order",
+        "submit an order (a job for the Sales Point) from a JSON file",
+        "bessa order submit order.json --wait --timeout 120\n\n"
+        'order.json: {"sales_point": "<uuid>", "reference": "webshop-10045",\n'
+        '             "lines": [{"article": "<uuid>", "quantity": "2"}]}',
+    )
+    order.add_argument("what", choices=["submit"], help="what to do")
+    order.add_argument("file", help="the order as JSON (sales_point, lines, reference, ...)")
+    order.add_argument("--wait", action="store_true", help="wait for the Sales Point's result")
+    order.add_argument("--timeout", type=float, default=120.0, help="seconds to wait (--wait)")
+    order.set_defaults(run=_order_submit)
+
+    job = command(
+        "job",
+        "wait for a job submitted earlier, by its token or id",
+        "bessa job wait eyJ2IjoxLC4uLn0   # the token 'order submit' printed",
+    )
+    job.add_argument("what", choices=["wait"], help="what to do")
+    job.add_argument("job", help="a job token (from 'order submit') or a job id")
+    job.add_argument(
+        "--kind", choices=["order", "payment"], default="order", help="with an id: the job's kind"
+    )
+    job.add_argument("--timeout", type=float, default=120.0, help="seconds to wait")
+    job.set_defaults(run=_job_wait)
     return parser
 
 
 def _exit_code(exc: BaseException) -> int:
+    if isinstance(exc, SubmissionOutcomeUnknownError):
+        return EXIT_CODES["outcome_unknown"]
+    if isinstance(exc, JobFailedError):
+        return EXIT_CODES["job_failed"]
     if isinstance(exc, AuthenticationError | PermissionDeniedError):
         return EXIT_CODES["auth"]
     if isinstance(exc, ConfigurationError):
@@ -518,7 +660,8 @@ def _exit_code(exc: BaseException) -> int:
     return EXIT_CODES["error"]
 
 
-_ADVICE: Final = {
+_ADVICE: Final[dict[type[BaseException], str]] = {
+    SubmissionOutcomeUnknownError: "look the job up later by its reference before resubmitting",
     AuthenticationError: "check --token or BESSA_TOKEN",
     PermissionDeniedError: "the token lacks the right to this resource; ask the tenant's admin",
 }

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from bessa_async import business_days
+from bessa_async import BessaClient, Order, OrderLine, business_days
 from bessa_async._cli import CSV_COLUMNS, main
 from bessa_async._demo import walkthrough
-from bessa_async.testing import FakeClock
+from bessa_async.testing import FakeClock, Fault, Sandbox
+from bessa_async.testing._faults import parse_faults
 
 SANDBOX = ["--sandbox", "--sandbox-receipts", "400"]
 
@@ -131,3 +134,118 @@ def test_report_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert "2026-06-12T22:00:00+00:00" in out
     assert "gross" in out
     assert "rate 20.00 %" in out
+
+
+# --- orders and jobs -------------------------------------------------------------------------
+
+
+def _order_file(tmp_path: Path, *, active: bool = True, point: str | None = None) -> Path:
+    data = Sandbox(receipts=400).data  # the same seeded data the --sandbox tenant serves
+    article = next(a for a in data.articles if a["active"] == active and a["type"] == "standard")
+    sales_point = point or next(p["id"] for p in data.sales_points if p["status"] == "active")
+    target = tmp_path / "order.json"
+    target.write_text(
+        json.dumps(
+            {
+                "sales_point": sales_point,
+                "reference": "cli-order",
+                "lines": [{"article": article["id"], "quantity": 2}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    return target
+
+
+def test_order_submit_and_wait_prints_the_completed_job(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """order submit --wait: exit 0, the completed job as JSON, a resumable token on stderr."""
+    assert main([*SANDBOX, "order", "submit", str(_order_file(tmp_path)), "--wait"]) == 0
+    captured = capsys.readouterr()
+    job = json.loads(captured.out)
+    assert job["status"] == "completed"
+    assert job["reference"] == "cli-order"
+    assert "resume with: bessa job wait '{" in captured.err
+
+
+def test_an_order_that_fails_exits_5(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An inactive article: the till fails the job, exit 5 with its code."""
+    order = _order_file(tmp_path, active=False)
+    assert main([*SANDBOX, "order", "submit", str(order), "--wait"]) == 5
+    assert "article_inactive" in capsys.readouterr().err
+
+
+def test_a_wait_that_times_out_exits_6(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A deadline shorter than the till: exit 6 and how to resume."""
+    order = str(_order_file(tmp_path))
+    assert main([*SANDBOX, "order", "submit", order, "--wait", "--timeout", "0.01"]) == 6
+    assert "still pending after 0.01 s; resume with: bessa job wait" in capsys.readouterr().err
+
+
+def test_an_order_the_api_refuses_exits_4(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unknown Sales Point is a 400 field map: exit 4."""
+    order = _order_file(tmp_path, point="00000000-0000-4000-8000-000000000000")
+    assert main([*SANDBOX, "order", "submit", str(order)]) == 4
+    assert "sales_point" in capsys.readouterr().err
+
+
+def test_a_malformed_order_file_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A line without a quantity is refused before anything is sent."""
+    target = tmp_path / "order.json"
+    target.write_text('{"sales_point": "x", "lines": [{"article": "y"}]}', encoding="utf-8")
+    assert main([*SANDBOX, "order", "submit", str(target)]) == 8
+    assert "line 1 needs an article and a quantity" in capsys.readouterr().err
+
+
+async def test_job_wait_resumes_from_the_token(sandbox: Sandbox) -> None:
+    """A token printed by one process is waited on by another."""
+    point = next(p["id"] for p in sandbox.data.sales_points if p["status"] == "active")
+    article = next(a["id"] for a in sandbox.data.articles if a["active"])
+    async with BessaClient(sandbox.token, base_url=sandbox.url) as client:
+        handle = await client.orders.submit(
+            Order(sales_point=point, lines=[OrderLine(article=article, quantity=Decimal(1))])
+        )
+    argv = ["--base-url", sandbox.url, "--token", sandbox.token, "job", "wait", handle.to_token()]
+    assert await asyncio.to_thread(main, argv) == 0
+    argv[-1] = str(handle.id)
+    assert await asyncio.to_thread(main, argv) == 0
+
+
+async def test_an_unknown_outcome_exits_7(sandbox: Sandbox, tmp_path: Path) -> None:
+    """The answer is lost and the lookup fails: exit 7, with the reference to look up later."""
+    sandbox.inject(Fault.drop(after_handler=True), path="requests/orders/", method="POST")
+    sandbox.inject(Fault.status(503), path="requests/orders/", method="GET")
+    data = {
+        "sales_point": next(p["id"] for p in sandbox.data.sales_points if p["status"] == "active"),
+        "reference": "lost-1",
+        "lines": [{"article": sandbox.data.articles[0]["id"], "quantity": "1"}],
+    }
+    order = tmp_path / "order.json"
+    order.write_text(json.dumps(data), encoding="utf-8")
+    argv = ["--base-url", sandbox.url, "--token", sandbox.token, "order", "submit", str(order)]
+    assert await asyncio.to_thread(main, argv) == 7
+
+
+def test_the_sandbox_takes_a_fault_spec() -> None:
+    """bessa sandbox --faults reads KIND[:RATE][@PATH] and refuses nonsense (exit 2)."""
+    rules = parse_faults("503:0.1,429:0.03@receipts/,latency=20:0.5,502-html,drop-after")
+    assert [(f.kind, path, rate) for f, path, rate in rules] == [
+        ("status", None, 0.1),
+        ("status", "receipts/", 0.03),
+        ("latency", None, 0.5),
+        ("status", None, 1.0),
+        ("drop", None, 1.0),
+    ]
+    assert rules[3][0].body == "html"
+    with pytest.raises(ValueError, match="unknown kind 'teapot'"):
+        parse_faults("teapot")
+    with pytest.raises(ValueError, match="not a probability"):
+        parse_faults("503:2")
+    with pytest.raises(SystemExit) as info:
+        main(["sandbox", "--faults", "teapot"])
+    assert info.value.code == 2

@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from ._faults import _SPEC_HELP, Fault, parse_faults
 from ._server import Sandbox
 
 __all__ = ["main"]
@@ -34,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
         "unknown fields, tables/ moved to table-plans/, bare cursors, a 'queued' job): "
         "try 'bessa doctor' against it",
     )
+    parser.add_argument("--faults", type=_faults, default=[], metavar="SPEC", help=_SPEC_HELP)
     jobs = parser.add_argument_group("jobs (orders and payments)")
     jobs.add_argument(
         "--job-delay",
@@ -57,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
         help="send Retry-After with this many seconds on answers about unfinished jobs",
     )
     return parser
+
+
+def _faults(spec: str) -> list[tuple[Fault, str | None, float]]:
+    try:
+        return parse_faults(spec)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _duration(args: argparse.Namespace) -> tuple[float, float] | None:
@@ -83,10 +92,14 @@ async def _serve(args: argparse.Namespace, ready: asyncio.Event | None = None) -
         job_retry_after=args.job_retry_after,
         drift=args.drift,
     ) as sandbox:
+        for fault, path, rate in args.faults:
+            sandbox.inject(fault, path=path, rate=rate)
         print(f"bessa sandbox listening on {sandbox.url}", flush=True)
         print(f"  token (tenant A):        {sandbox.token}", flush=True)
         print(f"  token (tenant B):        {sandbox.other_token}", flush=True)
         print(f"  token (no receipts etc): {sandbox.restricted_token}", flush=True)
+        if args.faults:
+            print(f"  faults: {len(args.faults)} rule(s) injected", flush=True)
         print("press Ctrl-C to stop", flush=True)
         if ready is not None:
             ready.set()

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import fnmatch
 import random
-from typing import Literal, final
+from typing import Final, Literal, final
 
 import attrs
 
-__all__ = ["Fault", "FaultRule"]
+__all__ = ["Fault", "FaultRule", "parse_faults"]
 
 FaultKind = Literal[
     "latency", "status", "drop", "truncate", "cycle_next", "malformed_json", "non_json"
@@ -119,3 +119,53 @@ class FaultRule:
             return False
         self.hits += 1
         return True
+
+
+_SPEC_HELP: Final = (
+    "comma-separated KIND[:RATE][@PATH]; KIND is a status (429, 500, 502, 503, 504; add "
+    "'-html' or '-empty' for that body), drop, drop-after, truncate, malformed, html, cycle, "
+    "or latency=MS; RATE is a probability (default 1); PATH a path pattern (default all), "
+    "e.g. '503:0.1,429:0.03@receipts/,latency=20:0.5'"
+)
+
+
+def parse_faults(spec: str) -> list[tuple[Fault, str | None, float]]:
+    """Read a fault spec (as ``bessa sandbox --faults`` takes it) into (fault, path, rate).
+
+    Raises:
+        ValueError: a part that is not ``KIND[:RATE][@PATH]``, with what is accepted.
+    """
+    rules: list[tuple[Fault, str | None, float]] = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        head, _, path = part.partition("@")
+        kind, _, rate_text = head.partition(":")
+        try:
+            rate = float(rate_text) if rate_text else 1.0
+            fault = _fault_of(kind.strip().lower())
+        except ValueError as exc:
+            raise ValueError(f"fault {part!r}: {exc}; expected {_SPEC_HELP}") from None
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"fault {part!r}: rate {rate} is not a probability in [0, 1]")
+        rules.append((fault, path.strip() or None, rate))
+    return rules
+
+
+def _fault_of(kind: str) -> Fault:
+    if kind.startswith("latency="):
+        return Fault.latency(float(kind.removeprefix("latency=")) / 1000)
+    simple = {
+        "drop": Fault.drop(),
+        "drop-after": Fault.drop(after_handler=True),
+        "truncate": Fault.truncate(),
+        "malformed": Fault.malformed_json(),
+        "html": Fault.non_json(),
+        "cycle": Fault.cycle_next(),
+    }
+    if kind in simple:
+        return simple[kind]
+    code, _, body = kind.partition("-")
+    if not code.isdigit() or body not in ("", "json", "html", "empty"):
+        raise ValueError(f"unknown kind {kind!r}")
+    if int(code) == 429:
+        return Fault.rate_limit(retry_after=1)
+    return Fault.status(int(code), body=body or "json")  # type: ignore[arg-type]
