@@ -29,7 +29,7 @@ from typing import Any, Final, TypeVar
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ._errors import DecodeError
 
@@ -144,12 +144,17 @@ def _optional(hook: Callable[[object, object], T]) -> Callable[[object, object],
 
 
 def _is_model(tp: object) -> bool:
+    # Every model keeps unknown fields in a field named ``extra`` (EXTRA).
     return isinstance(tp, type) and attrs.has(tp) and EXTRA in attrs.fields_dict(tp)
 
 
-def make_converter() -> cattrs.Converter:
-    """A converter with the API's value rules (see the module docstring)."""
-    conv = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
+def make_converter(*, detailed_validation: bool = True) -> cattrs.Converter:
+    """A converter with the API's value rules (see the module docstring).
+
+    ``detailed_validation=False`` gives the fast converter :func:`decode` tries first; on any
+    failure the detailed one reads the item again to say exactly what and where.
+    """
+    conv = cattrs.Converter(detailed_validation=detailed_validation, forbid_extra_keys=False)
     conv.register_structure_hook(Decimal, _decimal)
     conv.register_unstructure_hook(Decimal, _decimal_text)
     conv.register_structure_hook(uuid.UUID, _uuid)
@@ -193,15 +198,20 @@ def make_converter() -> cattrs.Converter:
     )
 
     def model_structure(cls: type[Any]) -> Callable[[object, object], object]:
-        names = {f.name for f in attrs.fields(cls) if f.name != EXTRA}
-        build = make_dict_structure_fn(cls, conv)
+        names = frozenset(f.name for f in attrs.fields(cls) if f.name != EXTRA)
+        # ``extra`` is not read from the answer (an API field named "extra" is an unknown field
+        # like any other); it is set below, only when there are unknown fields at all.
+        build = make_dict_structure_fn(cls, conv, extra=override(omit=True))
 
         def structure(value: object, _: object) -> object:
             if not isinstance(value, Mapping):
                 raise TypeError(f"expected an object, got {value!r}")
-            known = {k: v for k, v in value.items() if k in names}
-            known[EXTRA] = {k: v for k, v in value.items() if k not in names}
-            return build(known, cls)
+            model = build(value, cls)
+            unknown = value.keys() - names
+            if unknown:
+                # The model is frozen; this is its construction, finished.
+                object.__setattr__(model, EXTRA, {k: value[k] for k in value if k in unknown})
+            return model
 
         return structure
 
@@ -223,10 +233,121 @@ def make_converter() -> cattrs.Converter:
 
     conv.register_structure_hook_factory(_is_model, model_structure)
     conv.register_unstructure_hook_factory(_is_model, model_unstructure)
+    if not detailed_validation:
+        _add_fast_paths(conv)
     return conv
 
 
+def _model_tuple(tp: object) -> type[Any] | None:
+    """The model of ``tuple[Model, ...]``, else None."""
+    if typing.get_origin(tp) is not tuple:
+        return None
+    args = typing.get_args(tp)
+    if len(args) == 2 and args[1] is Ellipsis and _is_model(args[0]):
+        return typing.cast("type[Any]", args[0])
+    return None
+
+
+def _optional_model(tp: object) -> type[Any] | None:
+    """The model of ``Model | None``, else None."""
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return None
+    args = set(typing.get_args(tp)) - {types.NoneType}
+    if len(args) == 1 and types.NoneType in typing.get_args(tp):
+        (model,) = args
+        return model if _is_model(model) else None
+    return None
+
+
+def _add_fast_paths(conv: cattrs.Converter) -> None:
+    """Hooks that skip cattrs' generic dispatch for the shapes every page is made of.
+
+    Their errors are plain (any exception means "read it again, in detail").
+    """
+
+    def decimal(value: object, _: object) -> Decimal:
+        if type(value) is str:
+            number = Decimal(value)
+            if number.is_finite():
+                return number
+        return _decimal(value)
+
+    def moment(value: object, _: object) -> datetime:
+        if type(value) is str:
+            parsed = datetime.fromisoformat(value)
+            if parsed.tzinfo is UTC:
+                return parsed
+        return _datetime(value)
+
+    def maybe_decimal(value: object, _: object) -> Decimal | None:
+        if value is None:
+            return None
+        if type(value) is str:
+            number = Decimal(value)
+            if number.is_finite():
+                return number
+        return _decimal(value)
+
+    def maybe_moment(value: object, _: object) -> datetime | None:
+        if value is None:
+            return None
+        return moment(value, _)
+
+    def ident(value: object, _: object) -> uuid.UUID:
+        return _parse_uuid(value) if type(value) is str else _uuid(value)
+
+    def maybe_ident(value: object, _: object) -> uuid.UUID | None:
+        if value is None:
+            return None
+        return _parse_uuid(value) if type(value) is str else _uuid(value)
+
+    def idents(value: object, _: object) -> tuple[uuid.UUID, ...]:
+        if type(value) is not list:
+            raise TypeError(f"expected a list, got {value!r}")
+        return tuple([_parse_uuid(v) if type(v) is str else _uuid(v) for v in value])
+
+    def maybe_text(value: object, _: object) -> str | None:
+        if value is None or type(value) is str:
+            return value
+        raise TypeError(f"expected a string, got {value!r}")
+
+    conv.register_structure_hook(Decimal, decimal)
+    conv.register_structure_hook(Decimal | None, maybe_decimal)
+    conv.register_structure_hook(datetime, moment)
+    conv.register_structure_hook(datetime | None, maybe_moment)
+    conv.register_structure_hook(uuid.UUID, ident)
+    conv.register_structure_hook(uuid.UUID | None, maybe_ident)
+    conv.register_structure_hook_func(lambda tp: tp == tuple[uuid.UUID, ...], idents)
+    conv.register_structure_hook(str | None, maybe_text)
+
+    def tuple_hook(tp: Any) -> Callable[[object, object], tuple[Any, ...]]:
+        model = _model_tuple(tp)
+        hook = conv.get_structure_hook(model)
+
+        def structure(value: object, _: object) -> tuple[Any, ...]:
+            if type(value) is not list:
+                raise TypeError(f"expected a list, got {value!r}")
+            return tuple([hook(item, model) for item in value])
+
+        return structure
+
+    def optional_model_hook(tp: Any) -> Callable[[object, object], object]:
+        model = _optional_model(tp)
+        hook = conv.get_structure_hook(model)
+
+        def structure(value: object, _: object) -> object:
+            return None if value is None else hook(value, model)
+
+        return structure
+
+    conv.register_structure_hook_factory(lambda tp: _model_tuple(tp) is not None, tuple_hook)
+    conv.register_structure_hook_factory(
+        lambda tp: _optional_model(tp) is not None, optional_model_hook
+    )
+
+
 _CONVERTER: Final = make_converter()
+_FAST: Final = make_converter(detailed_validation=False)
 
 
 def _messages(exc: BaseException, path: str) -> list[str]:
@@ -247,8 +368,12 @@ def decode(model: type[T], data: object, *, resource: str, path: str = "$") -> T
         DecodeError: naming ``resource``, each field path and its offending value.
     """
     try:
+        return _FAST.structure(data, model)
+    except Exception:
+        pass
+    try:
         return _CONVERTER.structure(data, model)
-    except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
+    except (cattrs.BaseValidationError, TypeError, ValueError, ArithmeticError) as exc:
         problems = _messages(exc, path)
         raise DecodeError(
             f"could not read {resource} as {model.__name__}: " + "; ".join(problems)

@@ -54,6 +54,7 @@ from ._errors import (
     TransportError,
     parse_retry_after,
 )
+from ._models import NO_EXTRA
 from ._pagination import Paginator
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ def job_state(status: JobStatus | str | None) -> JobState:
 
 
 def _extra() -> Any:
-    return attrs.field(factory=dict, hash=False, repr=False)
+    return attrs.field(default=NO_EXTRA, hash=False, repr=False)
 
 
 @final

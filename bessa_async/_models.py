@@ -10,11 +10,12 @@ word stays a ``str``.
 from __future__ import annotations
 
 import enum
+import types
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, final
+from typing import Any, Final, final
 
 import attrs
 
@@ -48,9 +49,13 @@ __all__ = [
 ]
 
 
+NO_EXTRA: Final[Mapping[str, Any]] = types.MappingProxyType({})
+"""The ``extra`` of a model the API sent no unknown fields for (shared: it is read-only)."""
+
+
 def _extra() -> Any:
     # Part of equality (a round trip keeps it) but not of the hash (a dict is unhashable).
-    return attrs.field(factory=dict, hash=False, repr=False)
+    return attrs.field(default=NO_EXTRA, hash=False, repr=False)
 
 
 class ReceiptType(enum.StrEnum):

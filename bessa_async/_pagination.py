@@ -114,12 +114,15 @@ async def walk(
     fetch: Fetch,
     path: str,
     params: Mapping[str, Any],
-    decode: Decode[T],
     *,
     resource: str,
     stats: ListingStats,
-) -> AsyncGenerator[Page[T]]:
-    """One cursor chain, page by page, with the loop guard and resumable errors."""
+) -> AsyncGenerator[tuple[Page[Any], str | None]]:
+    """One cursor chain, page by page (items still raw JSON), with the loop guard.
+
+    Yields each page with the cursor that names it (None for the first), so a failure reading
+    it can say where to resume.
+    """
     base = {k: v for k, v in params.items() if k != "cursor"}
     start = params.get("cursor")
     identity: str | None = None
@@ -136,13 +139,11 @@ async def walk(
     while True:
         try:
             raw = read_page(await fetch(target, query), resource=resource)
-            results = tuple(decode(list(raw.results)))
         except BessaError as exc:
             exc.resume_cursor = identity
             raise
         stats.pages += 1
-        stats.items += len(results)
-        yield Page(results=results, count=raw.count, next=raw.next, previous=raw.previous)
+        yield raw, identity
         if raw.next is None:
             return
         target, query, identity = follow(raw.next, path=path, params=base)
@@ -151,11 +152,30 @@ async def walk(
         seen.add(identity)
 
 
-async def prefetched(source: AsyncGenerator[Page[T]], ahead: int) -> AsyncGenerator[Page[T]]:
-    """Read ``source`` in a task that stays at most ``ahead`` pages ahead of the consumer."""
+async def decoded(
+    source: AsyncGenerator[tuple[Page[Any], str | None]],
+    decode: Decode[T],
+    stats: ListingStats,
+) -> AsyncGenerator[Page[T]]:
+    """Decode raw pages as the caller takes them, so that with prefetch the next request is
+    already on the wire while this page's items are being built."""
+    async with aclosing(source):
+        async for raw, identity in source:
+            try:
+                results = tuple(decode(list(raw.results)))
+            except BessaError as exc:
+                exc.resume_cursor = identity
+                raise
+            stats.items += len(results)
+            yield Page(results=results, count=raw.count, next=raw.next, previous=raw.previous)
+
+
+async def prefetched(source: AsyncGenerator[T], ahead: int) -> AsyncGenerator[T]:
+    """Read ``source`` in a task that stays at most ``ahead`` items (pages) ahead of the
+    consumer."""
     # One slot for the page in the caller's hands, ``ahead`` for pages fetched or in flight.
     slots = asyncio.Semaphore(ahead + 1)
-    queue: asyncio.Queue[Page[T] | BaseException | None] = asyncio.Queue()
+    queue: asyncio.Queue[T | BaseException | None] = asyncio.Queue()
 
     async def produce() -> None:
         try:
@@ -234,14 +254,10 @@ class Paginator(Generic[T]):
         if self._sharded is not None:
             return self._sharded(self.stats)
         chain = walk(
-            self._fetch,
-            self._path,
-            self._params,
-            self._decode,
-            resource=self._resource,
-            stats=self.stats,
+            self._fetch, self._path, self._params, resource=self._resource, stats=self.stats
         )
-        return prefetched(chain, self._prefetch) if self._prefetch else chain
+        ahead = prefetched(chain, self._prefetch) if self._prefetch else chain
+        return decoded(ahead, self._decode, self.stats)
 
     async def items(self) -> AsyncGenerator[T]:
         """Every item in order (what ``async for item in paginator`` iterates)."""

@@ -6,16 +6,18 @@ read by its own cursor chain, concurrently.
 
 The algorithm
 -------------
-1. **Initial shards.** ``[start, end)`` is cut into ``concurrency`` shards of equal duration.
-   Each shard ``i`` queries ``field__gte=s_i&field__lt=e_i`` and *owns* ``[s_i, cutoff_i)``,
-   with ``cutoff_i = e_i`` at first. Owned windows partition ``[start, end)``.
+1. **Initial shards.** ``[start, end)`` is cut into ``4 x concurrency`` shards of equal
+   duration, started earliest first, at most ``concurrency`` at a time (a finished shard's slot
+   goes to the next one). Each shard ``i`` queries ``field__gte=s_i&field__lt=e_i`` and *owns*
+   ``[s_i, cutoff_i)``, with ``cutoff_i = e_i`` at first. Owned windows partition ``[start, end)``.
 2. **Ownership makes it exactly-once.** A chain yields only items whose time lies in its owned
    window; anything else belongs to (and is yielded by) another chain. Within a chain, an item
    whose id was just yielded (in the current or the previous page) is skipped as a duplicate:
    the safety net, counted in :class:`~bessa_async._pagination.ListingStats` and logged.
 3. **Adaptive splitting.** Each chain's first page carries ``count``, the number of items in
-   its query window: with the window's duration, a density. Whenever fewer than ``concurrency``
-   chains are running (a sparse shard finished early), the running chain with the most estimated
+   its query window: with the window's duration, a density. Once every shard has started,
+   whenever fewer than ``concurrency`` chains are running (a sparse shard finished early), the
+   running chain with the most estimated
    remaining items (density x the part of its owned window not yet read) is split at the middle
    ``m`` of that remaining part, if it holds at least two pages' worth: the chain keeps
    ``[s, m)`` (its ``cutoff`` drops to ``m``, items at or after ``m`` that still arrive on its
@@ -60,6 +62,9 @@ __all__ = ["ShardPlan", "initial_shards", "sharded_pages", "split_point"]
 T = TypeVar("T")
 log = logging.getLogger("bessa_async")
 _TICK = timedelta(microseconds=1)
+SHARDS_PER_SLOT = 4
+"""Initial shards per concurrent chain: small shards started in time order keep the ordered
+output flowing (the first shard finishes soon) and balance uneven days."""
 
 
 @final
@@ -169,17 +174,34 @@ class _Listing(Generic[T]):
     def _spawn(self, chain: _Chain[T], after: _Chain[T] | None = None) -> None:
         index = len(self._chains) if after is None else self._chains.index(after) + 1
         self._chains.insert(index, chain)
-        chain.task = asyncio.create_task(self._run(chain), name="bessa_async shard")
         self._stats.shards = len(self._chains)
+        self._start(chain)
+
+    def _start(self, chain: _Chain[T]) -> None:
+        chain.task = asyncio.create_task(self._run(chain), name="bessa_async shard")
 
     def _running(self) -> int:
-        return sum(1 for chain in self._chains if not chain.done)
+        return sum(1 for chain in self._chains if chain.task is not None and not chain.done)
+
+    def _start_waiting(self) -> None:
+        """Start shards that have not run yet, earliest first, while slots are free.
+
+        Earliest first keeps the first unfinished shard always running, so the ordered output
+        never waits on a shard nobody is reading.
+        """
+        for chain in self._chains:
+            if self._running() >= self._plan.concurrency:
+                return
+            if chain.task is None:
+                self._start(chain)
 
     def _maybe_split(self) -> None:
-        if not self._plan.adaptive:
-            return
+        if not self._plan.adaptive or any(c.task is None for c in self._chains):
+            return  # shards still waiting to start come first
         while self._running() < self._plan.concurrency:
-            candidates = [c for c in self._chains if not c.done and c.ascending]
+            candidates = [
+                c for c in self._chains if c.task is not None and not c.done and c.ascending
+            ]
             if not candidates:
                 return
             chain = max(candidates, key=lambda c: c.remaining())
@@ -281,10 +303,11 @@ class _Listing(Generic[T]):
             return
         chain.done = True
         self._changed.set()
+        self._start_waiting()
         self._maybe_split()
         if self._plan.ordered:
             return
-        if self._running() == 0:
+        if all(c.done for c in self._chains):
             await self._queue.put(None)
 
     # -- output -----------------------------------------------------------------------------
@@ -319,8 +342,12 @@ class _Listing(Generic[T]):
         self._changed.set()
 
     async def pages(self) -> AsyncGenerator[Page[T]]:
-        for start, end in initial_shards(self._plan.start, self._plan.end, self._plan.concurrency):
-            self._spawn(_Chain[T](start=start, end=end, cutoff=end))
+        shards = initial_shards(
+            self._plan.start, self._plan.end, self._plan.concurrency * SHARDS_PER_SLOT
+        )
+        self._chains = [_Chain[T](start=start, end=end, cutoff=end) for start, end in shards]
+        self._stats.shards = len(self._chains)
+        self._start_waiting()
         log.debug(
             "%s: listing [%s, %s) in %d shards",
             self._resource,

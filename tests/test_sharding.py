@@ -204,7 +204,7 @@ def test_a_dense_shard_is_split() -> None:
 
     stats = asyncio.run(run())
     assert stats.splits >= 3
-    assert stats.shards == 8 + stats.splits
+    assert stats.shards == 8 * 4 + stats.splits  # SHARDS_PER_SLOT initial shards per slot
 
 
 def test_leaving_early_cancels_every_shard() -> None:
