@@ -6,10 +6,12 @@ read by its own cursor chain, concurrently.
 
 The algorithm
 -------------
-1. **Initial shards.** ``[start, end)`` is cut into ``4 x concurrency`` shards of equal
-   duration, started earliest first, at most ``concurrency`` at a time (a finished shard's slot
-   goes to the next one). Each shard ``i`` queries ``field__gte=s_i&field__lt=e_i`` and *owns*
-   ``[s_i, cutoff_i)``, with ``cutoff_i = e_i`` at first. Owned windows partition ``[start, end)``.
+1. **Initial shards.** One chain reads the first page of the whole window; its ``count`` says
+   how many pages there are. If there is more than one, the rest of the window (after the last
+   item read) is cut into ``min(4 x concurrency, pages)`` shards of equal duration, started
+   earliest first, at most ``concurrency`` at a time (a finished shard's slot goes to the next
+   one). Each shard ``i`` queries ``field__gte=s_i&field__lt=e_i`` and *owns* ``[s_i, cutoff_i)``,
+   with ``cutoff_i = e_i`` at first. Owned windows partition ``[start, end)``.
 2. **Ownership makes it exactly-once.** A chain yields only items whose time lies in its owned
    window; anything else belongs to (and is yielded by) another chain. Within a chain, an item
    whose id was just yielded (in the current or the previous page) is skipped as a duplicate:
@@ -123,6 +125,8 @@ class _Chain(Generic[T]):
     keys_seen: int = 0
     density: float | None = None
     """Items per second of the query window, from the first page's count."""
+    measured: bool = False
+    """Whether ``density`` comes from this chain's own first page."""
     recent: set[str] = attrs.Factory(set)
     previous: set[str] = attrs.Factory(set)
     pages: list[Page[T]] = attrs.Factory(list)
@@ -196,6 +200,26 @@ class _Listing(Generic[T]):
                 return
             if chain.task is None:
                 self._start(chain)
+
+    def _fan_out(self, first: _Chain[T], count: int | None) -> None:
+        """Cut the rest of the first chain's window into shards sized by its first page."""
+        # The first chain keeps only what it has read (and items sharing the last timestamp):
+        # its query spans the whole window, so its own density cannot guide later splits.
+        frontier = (first.progress or first.start) + _TICK
+        if frontier >= first.cutoff:
+            return
+        wanted = self._plan.concurrency * SHARDS_PER_SLOT
+        if count is not None:
+            wanted = min(wanted, -(-count // max(1, self._plan.page_size)))
+        pieces = initial_shards(frontier, first.cutoff, max(1, wanted - 1))
+        first.cutoff = frontier  # strictly after everything the first chain yielded
+        for start, end in pieces:
+            shard = _Chain[T](start=start, end=end, cutoff=end)
+            shard.density = first.density
+            self._chains.append(shard)
+        self._stats.shards = len(self._chains)
+        log.debug("%s: %s items, cut into %d more shards", self._resource, count, len(pieces))
+        self._start_waiting()
 
     def _maybe_split(self) -> None:
         if not self._plan.adaptive or any(c.task is None for c in self._chains):
@@ -279,10 +303,14 @@ class _Listing(Generic[T]):
                 await self._room_for(chain)
                 raw = read_page(await self._fetch(target, query), resource=self._resource)
                 items = self._decode(list(raw.results))
-                if chain.density is None and raw.count is not None:
+                if not chain.measured and raw.count is not None:
+                    # Its own count replaces the density inherited from the shard it came from.
+                    chain.measured = True
                     seconds = max((chain.end - chain.start).total_seconds(), 1e-6)
                     chain.density = raw.count / seconds
                 kept, stop = self._accept(chain, items)
+                if self._plan.adaptive and len(self._chains) == 1 and raw.next and not stop:
+                    self._fan_out(chain, raw.count)
                 self._stats.pages += 1
                 self._stats.items += len(kept)
                 await self._emit(
@@ -344,9 +372,14 @@ class _Listing(Generic[T]):
         self._changed.set()
 
     async def pages(self) -> AsyncGenerator[Page[T]]:
-        shards = initial_shards(
-            self._plan.start, self._plan.end, self._plan.concurrency * SHARDS_PER_SLOT
-        )
+        if self._plan.adaptive:
+            # One chain over the whole window first: its first page says how many items there
+            # are, and the window is then cut to fit (one request for a small window).
+            shards = [(self._plan.start, self._plan.end)]
+        else:
+            shards = initial_shards(
+                self._plan.start, self._plan.end, self._plan.concurrency * SHARDS_PER_SLOT
+            )
         self._chains = [_Chain[T](start=start, end=end, cutoff=end) for start, end in shards]
         self._stats.shards = len(self._chains)
         self._start_waiting()
