@@ -100,7 +100,9 @@ def test_the_hygiene_fixture_catches_blocking_and_leaks(pytester: pytest.Pyteste
             import time
 
             async def test_blocks():
-                time.sleep(0.3)
+                until = time.perf_counter() + 0.3
+                while time.perf_counter() < until:  # busy: the loop cannot run
+                    pass
 
             async def test_leaks():
                 asyncio.get_running_loop().create_task(asyncio.sleep(30))
