@@ -105,7 +105,7 @@ def test_the_hygiene_fixture_catches_blocking_and_leaks(pytester: pytest.Pyteste
                     pass
 
             async def test_leaks():
-                asyncio.get_running_loop().create_task(asyncio.sleep(30))
+                asyncio.get_running_loop().create_task(asyncio.Event().wait())
 
             async def test_is_fine():
                 await asyncio.sleep(0)

@@ -37,7 +37,7 @@ import attrs
 from ._cursor import Item
 from ._filters import format_timestamp, micros
 
-__all__ = ["VIENNA", "TenantData", "generate_tenant", "money", "quantity_text"]
+__all__ = ["VIENNA", "TenantData", "generate_tenant", "money", "quantity_text", "taxes_by_rate"]
 
 _T = TypeVar("_T")
 VIENNA: Final = ZoneInfo("Europe/Vienna")
@@ -703,7 +703,7 @@ class _Generator:
             "tip": money(tip),
             "lines": rendered,
             "payments": payments,
-            "taxes": _taxes(by_rate),
+            "taxes": taxes_by_rate(by_rate),
             "cancels": None,
             "recipient": recipient,
         }
@@ -912,7 +912,8 @@ class _Generator:
         return levels
 
 
-def _taxes(by_rate: Mapping[Decimal, Decimal]) -> list[dict[str, str]]:
+def taxes_by_rate(by_rate: Mapping[Decimal, Decimal]) -> list[dict[str, str]]:
+    """A receipt's ``taxes``: per rate (highest first) the gross line sum, net half-up, tax."""
     taxes = []
     for rate in sorted(by_rate, reverse=True):
         gross = by_rate[rate]

@@ -36,7 +36,7 @@ from typing import Any, Final, Literal, final
 import attrs
 
 from ._cursor import Collection, Item
-from ._data import CENT, VIENNA, TenantData, money, net_of, quantity_text
+from ._data import CENT, VIENNA, TenantData, money, quantity_text, taxes_by_rate
 from ._filters import format_timestamp, micros, parse_uuid
 
 __all__ = ["Duration", "IdempotencyConflict", "JobBook", "JobKind", "draw_duration", "public"]
@@ -584,23 +584,6 @@ class JobBook:
             errors[name] = ["Must be a valid UUID."]
         elif canonical not in known:
             errors[name] = [_does_not_exist(value)]
-
-
-def taxes_by_rate(by_rate: Mapping[Decimal, Decimal]) -> list[dict[str, str]]:
-    """A receipt's ``taxes``: per rate (highest first) the gross line sum, net half-up, tax."""
-    taxes = []
-    for rate in sorted(by_rate, reverse=True):
-        gross = by_rate[rate]
-        net = net_of(gross, rate)
-        taxes.append(
-            {
-                "rate": money(rate),
-                "net": money(net),
-                "tax": money(gross - net),
-                "gross": money(gross),
-            }
-        )
-    return taxes
 
 
 def _job_key(job: Item) -> tuple[int, str]:
