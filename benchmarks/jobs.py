@@ -34,14 +34,9 @@ import contextlib
 import math
 import os
 import platform
-import queue
-import re
 import shlex
 import statistics
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -49,9 +44,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import aiohttp
+from run import SandboxInfo
+from run import sandbox_process as run_sandbox
 
 from bessa_async import (
     DEFAULT_MAX_IN_FLIGHT,
@@ -65,38 +62,16 @@ from bessa_async import (
 README = Path(__file__).with_name("README.md")
 BEGIN_MARK = "<!-- jobs:begin (written by benchmarks/jobs.py; edits here are overwritten) -->"
 END_MARK = "<!-- jobs:end -->"
-_URL_LINE = re.compile(r"bessa sandbox listening on (\S+)")
-_TOKEN_LINE = re.compile(r"token \(tenant A\):\s*(\S+)")
 _FINISHED = frozenset({"completed", "failed", "expired", "cancelled"})
 
 
 # --------------------------------------------------------------------------- the sandbox process
 
 
-@dataclass(frozen=True)
-class SandboxInfo:
-    url: str
-    token: str
-
-
-def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
-    with contextlib.suppress(ValueError, OSError):
-        for line in stream:
-            lines.put(line)
-    lines.put(None)
-
-
 @contextlib.contextmanager
 def sandbox_process(*, low: float, high: float, seed: int, timeout: float) -> Iterator[SandboxInfo]:
     """A sandbox in a child process whose jobs take U(low, high) seconds; stopped at the end."""
-    command = [
-        sys.executable,
-        "-m",
-        "bessa_async.testing",
-        "--port",
-        "0",
-        "--receipts",
-        "10",
+    options = [
         "--seed",
         str(seed),
         "--job-duration-min",
@@ -104,45 +79,8 @@ def sandbox_process(*, low: float, high: float, seed: int, timeout: float) -> It
         "--job-duration-max",
         f"{high:g}",
     ]
-    with tempfile.TemporaryFile(mode="w+") as stderr:
-        proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-            bufsize=1,
-        )
-        assert proc.stdout is not None
-        lines: queue.Queue[str | None] = queue.Queue()
-        reader = threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True)
-        reader.start()
-        try:
-            deadline = time.monotonic() + timeout
-            url = token = None
-            while url is None or token is None:
-                try:
-                    line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    line = None
-                if line is None:
-                    stderr.seek(0)
-                    raise RuntimeError(f"the sandbox did not start:\n{stderr.read()[-2000:]}")
-                if match := _URL_LINE.search(line):
-                    url = match.group(1)
-                elif match := _TOKEN_LINE.search(line):
-                    token = match.group(1)
-            yield SandboxInfo(url=url, token=token)
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            reader.join(timeout=5)
-            proc.stdout.close()
+    with run_sandbox(receipts=10, latency_ms=0, startup_timeout=timeout, extra=options) as info:
+        yield info
 
 
 # --------------------------------------------------------------------------- measuring

@@ -130,9 +130,17 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 @contextlib.contextmanager
 def sandbox_process(
-    *, receipts: int, latency_ms: float, startup_timeout: float, max_limit: int = 500
+    *,
+    receipts: int,
+    latency_ms: float,
+    startup_timeout: float,
+    max_limit: int = 500,
+    extra: Sequence[str] = (),
 ) -> Iterator[SandboxInfo]:
-    """Start the sandbox in a child process, yield its URL and token, terminate it at the end."""
+    """Start the sandbox in a child process, yield its URL and token, terminate it at the end.
+
+    ``extra`` are further options of ``python -m bessa_async.testing`` (e.g. job durations).
+    """
     command = [
         sys.executable,
         "-m",
@@ -145,6 +153,7 @@ def sandbox_process(
         f"{latency_ms:g}",
         "--max-limit",
         str(max_limit),
+        *extra,
     ]
     with tempfile.TemporaryFile(mode="w+") as stderr:
         proc = subprocess.Popen(
