@@ -18,7 +18,7 @@ import shlex
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import IO, Any, Final, TextIO
@@ -45,7 +45,7 @@ from bessa_async import (
     to_dict,
 )
 
-__all__ = ["DOCTOR_EXIT_CODES", "EXIT_CODES", "doctor_table", "main"]
+__all__ = ["DOCTOR_EXIT_CODES", "EXIT_CODES", "doctor_table", "main", "watch_status"]
 
 BASE_URL_ENV: Final = "BESSA_BASE_URL"
 EXIT_CODES: Final = {
@@ -425,22 +425,35 @@ def _read_order(path: str) -> Order:
     )
 
 
+async def watch_status(
+    handle: JobHandle,
+    on_change: Callable[[object], None],
+    sleep: Callable[[float], Awaitable[None]],
+    interval: float = 0.05,
+) -> None:
+    """Call ``on_change(status)`` whenever the handle's status changes; runs until cancelled.
+
+    The handle's status is updated by the client's poll scheduler; this only looks at it.
+    """
+    last = None
+    while True:
+        if handle.status != last:
+            last = handle.status
+            on_change(last)
+        await sleep(interval)
+
+
 async def _follow(handle: JobHandle, timeout: float | None) -> int:
     """Wait with a live status line; print the outcome; the exit code says how it ended."""
     stream = sys.stderr
     live = stream.isatty()
 
-    async def watch() -> None:
-        last = None
-        while True:
-            if handle.status != last:
-                last = handle.status
-                line = f"{handle.kind} job {handle.id}: {last}"
-                print(f"\r{line:<70}" if live else line, end="" if live else "\n", file=stream)
-                stream.flush()
-            await asyncio.sleep(0.1)
+    def show(status: object) -> None:
+        line = f"{handle.kind} job {handle.id}: {status}"
+        print(f"\r{line:<70}" if live else line, end="" if live else "\n", file=stream)
+        stream.flush()
 
-    watcher = asyncio.create_task(watch())
+    watcher = asyncio.create_task(watch_status(handle, show, asyncio.sleep, interval=0.1))
     try:
         job = await handle.wait(timeout=timeout)
     except JobFailedError as exc:

@@ -25,6 +25,8 @@ from bessa_async import (
 )
 from bessa_async.testing import Fault, Sandbox
 
+from ._cli import watch_status
+
 __all__ = ["walkthrough"]
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -37,18 +39,11 @@ OFFLINE: Final = 2.0
 """Seconds the demo's till stays offline."""
 
 
-async def _watch(handle: JobHandle, say: Callable[[str], None], sleep: Sleep) -> None:
-    """A live status line: one line per status change (plain text, readable in CI logs)."""
-    last = None
-    while True:
-        if handle.status != last:
-            last = handle.status
-            say(f"   ... {handle.kind} job {str(handle.id)[:8]}: {last}")
-        await sleep(0.05)
-
-
 async def _wait(handle: JobHandle, say: Callable[[str], None], sleep: Sleep) -> None:
-    watcher = asyncio.create_task(_watch(handle, say, sleep))
+    def show(status: object) -> None:
+        say(f"   ... {handle.kind} job {str(handle.id)[:8]}: {status}")
+
+    watcher = asyncio.create_task(watch_status(handle, show, sleep))
     try:
         job = await handle.wait(timeout=120)
     finally:
