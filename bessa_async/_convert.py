@@ -32,6 +32,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ._errors import DecodeError
+from ._readers import reader
 
 __all__ = [
     "EXTRA",
@@ -368,9 +369,9 @@ def decode(model: type[T], data: object, *, resource: str, path: str = "$") -> T
         DecodeError: naming ``resource``, each field path and its offending value.
     """
     try:
-        return _FAST.structure(data, model)
+        return reader(model, _FAST, EXTRA)(data)
     except Exception:
-        pass
+        pass  # the detailed converter reads it again: it accepts it, or says what is wrong
     try:
         return _CONVERTER.structure(data, model)
     except (cattrs.BaseValidationError, TypeError, ValueError, ArithmeticError) as exc:
@@ -397,6 +398,11 @@ def open_enum_of(tp: object) -> type[enum.Enum] | None:
 
 def decode_many(model: type[T], items: list[object], *, resource: str) -> list[T]:
     """Structure a page's ``results``; paths in errors read ``$.results[i].field``."""
+    read = reader(model, _FAST, EXTRA)
+    try:
+        return [read(item) for item in items]
+    except Exception:
+        pass  # some item is unusual or wrong: read each again, with its path in any error
     return [
         decode(model, item, resource=resource, path=f"$.results[{i}]")
         for i, item in enumerate(items)
