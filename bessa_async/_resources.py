@@ -71,18 +71,30 @@ DRF_PAGE_SIZE: Final = 25
 """The API's page size when ``limit`` is not given (documented)."""
 
 
-def _reader(field: str) -> Callable[[Any], datetime | None]:
+def _raw_time(field: str) -> Callable[[Any], datetime | None]:
+    """An item's business time from its raw JSON (None if absent or unreadable: the item's
+    decoding then says what is wrong)."""
+
     def when(item: Any) -> datetime | None:
-        value = getattr(item, field, None)
-        return value if isinstance(value, datetime) else None
+        value = item.get(field) if isinstance(item, dict) else None
+        if not isinstance(value, str):
+            return None
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return moment if moment.tzinfo is not None else None
 
     return when
 
 
-def _identity(item: Any) -> str:
-    ident = getattr(item, "id", None)
+def _raw_identity(item: Any) -> str:
+    """An item's identity from its raw JSON, for the sharded listing's duplicate check."""
+    if not isinstance(item, dict):
+        return repr(item)
+    ident = item.get("id")
     if ident is None:  # stock levels: no id of their own, one per article and location
-        return f"{getattr(item, 'article', None)}/{getattr(item, 'location', None)}"
+        return f"{item.get('article')}/{item.get('location')}"
     return str(ident)
 
 
@@ -284,8 +296,8 @@ class Resource(Generic[T]):
                     self._decode_page,
                     resource=self._name,
                     plan=plan,
-                    when=_reader(plan.field),
-                    ident=_identity,
+                    when=_raw_time(plan.field),
+                    ident=_raw_identity,
                 )
         return Paginator(
             self._get_json,

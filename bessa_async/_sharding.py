@@ -32,9 +32,10 @@ The algorithm
    order: it reads its whole query window (dropping what it does not own), so nothing is lost,
    only some work wasted; the ``ordered`` guarantee is then void and a warning is logged.
 5. **Order and memory.** With ``ordered=True`` (default), output follows the chains' order,
-   which is time order: the first chain streams as it arrives, later chains' pages are buffered,
-   and a chain that is not first waits before fetching once ``max_buffered`` items are held. With
-   ``ordered=False`` pages are yielded as they arrive (bounded queue).
+   which is time order: the first chain streams as it arrives, later chains' pages are buffered
+   (as raw JSON: items become models only as the caller takes them), and a chain that is not
+   first waits before fetching once ``max_buffered`` items are held. With ``ordered=False``
+   pages are yielded as they arrive (bounded queue).
 6. **Concurrency** is also bounded by the client's in-flight limit, and a 429 pauses every chain
    (the client's shared gate).
 
@@ -129,7 +130,10 @@ class _Chain(Generic[T]):
     """Whether ``density`` comes from this chain's own first page."""
     recent: set[str] = attrs.Factory(set)
     previous: set[str] = attrs.Factory(set)
-    pages: list[Page[T]] = attrs.Factory(list)
+    pages: list[Page[Any]] = attrs.Factory(list)
+    """Read, owned, not yet handed on; the first ``decoded`` of them hold models, the rest
+    raw JSON items."""
+    decoded: int = 0
     done: bool = False
     task: asyncio.Task[None] | None = None
 
@@ -151,8 +155,8 @@ class _Listing(Generic[T]):
         *,
         resource: str,
         plan: ShardPlan,
-        when: Callable[[T], datetime | None],
-        ident: Callable[[T], str],
+        when: Callable[[Any], datetime | None],
+        ident: Callable[[Any], str],
         stats: ListingStats,
     ) -> None:
         self._fetch = fetch
@@ -169,7 +173,7 @@ class _Listing(Generic[T]):
         self._chains: list[_Chain[T]] = []
         self._changed = asyncio.Event()
         self._buffered = 0
-        self._queue: asyncio.Queue[Page[T] | BaseException | None] = asyncio.Queue(
+        self._queue: asyncio.Queue[Page[Any] | BaseException | None] = asyncio.Queue(
             maxsize=max(1, plan.max_buffered // max(1, plan.page_size))
         )
         self._warned_order = False
@@ -248,9 +252,9 @@ class _Listing(Generic[T]):
             )
             self._spawn(new, after=chain)
 
-    def _accept(self, chain: _Chain[T], items: list[T]) -> tuple[list[T], bool]:
-        """The items this chain owns, and whether the chain can stop after this page."""
-        kept: list[T] = []
+    def _accept(self, chain: _Chain[T], items: tuple[Any, ...]) -> tuple[list[Any], bool]:
+        """The (raw) items this chain owns, and whether the chain can stop after this page."""
+        kept: list[Any] = []
         chain.previous, chain.recent = chain.recent, set()
         beyond = False
         for item in items:
@@ -302,13 +306,12 @@ class _Listing(Generic[T]):
             while True:
                 await self._room_for(chain)
                 raw = read_page(await self._fetch(target, query), resource=self._resource)
-                items = self._decode(list(raw.results))
                 if not chain.measured and raw.count is not None:
                     # Its own count replaces the density inherited from the shard it came from.
                     chain.measured = True
                     seconds = max((chain.end - chain.start).total_seconds(), 1e-6)
                     chain.density = raw.count / seconds
-                kept, stop = self._accept(chain, items)
+                kept, stop = self._accept(chain, raw.results)
                 if self._plan.adaptive and len(self._chains) == 1 and raw.next and not stop:
                     self._fan_out(chain, raw.count)
                 self._stats.pages += 1
@@ -362,7 +365,7 @@ class _Listing(Generic[T]):
             self._changed.clear()
             await self._changed.wait()
 
-    async def _emit(self, chain: _Chain[T], page: Page[T]) -> None:
+    async def _emit(self, chain: _Chain[T], page: Page[Any]) -> None:
         if not self._plan.ordered:
             if page.results:
                 await self._queue.put(page)
@@ -402,12 +405,39 @@ class _Listing(Generic[T]):
                         return
                     if isinstance(item, BaseException):
                         raise item
-                    yield item
+                    yield self._decoded(item)
         finally:
             tasks = [c.task for c in self._chains if c.task is not None and not c.task.done()]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _decoded(self, page: Page[Any]) -> Page[T]:
+        # Chains keep raw JSON; items become models as the caller takes them, or ahead of that
+        # when the caller is waiting anyway (_decode_ahead): buffered raw pages hold a third of
+        # the objects the garbage collector walks, and pages never reached are never decoded.
+        return Page(
+            results=tuple(self._decode(list(page.results))),
+            count=page.count,
+            next=page.next,
+            previous=page.previous,
+        )
+
+    def _decode_ahead(self) -> bool:
+        """Decode the earliest buffered raw page, if any; whether there was one.
+
+        Called while the caller waits for the first chain: that idle time would otherwise be
+        lost, and the decoding piled up for later, when the pages are reached.
+        """
+        for chain in self._chains:
+            if chain.decoded < len(chain.pages):
+                try:
+                    chain.pages[chain.decoded] = self._decoded(chain.pages[chain.decoded])
+                except Exception:
+                    return False  # decoded again when reached, and the error raised in order
+                chain.decoded += 1
+                return True
+        return False
 
     async def _ordered(self) -> AsyncGenerator[Page[T]]:
         while True:
@@ -417,11 +447,23 @@ class _Listing(Generic[T]):
             if head is None:
                 return
             if head.pages:
-                page = head.pages.pop(0)
+                raw = head.pages.pop(0)
+                if head.decoded:
+                    head.decoded -= 1
+                    page: Page[T] = raw
+                else:
+                    page = self._decoded(raw)
                 self._buffered -= len(page.results)
                 self._changed.set()
                 if page.results:
                     yield page
+                    # A backlog of buffered pages would otherwise be handed over without ever
+                    # suspending, starving the chains: their answers wait unread, no request
+                    # goes out, and the latency stops overlapping.
+                    await asyncio.sleep(0)
+                continue
+            if self._decode_ahead():
+                await asyncio.sleep(0)
                 continue
             self._changed.clear()
             await self._changed.wait()
@@ -435,10 +477,14 @@ def sharded_pages(
     *,
     resource: str,
     plan: ShardPlan,
-    when: Callable[[T], datetime | None],
-    ident: Callable[[T], str],
+    when: Callable[[Any], datetime | None],
+    ident: Callable[[Any], str],
 ) -> Callable[[ListingStats], AsyncGenerator[Page[T]]]:
-    """A page source for :class:`~bessa_async.Paginator` that reads ``plan``'s shards."""
+    """A page source for :class:`~bessa_async.Paginator` that reads ``plan``'s shards.
+
+    ``when`` and ``ident`` read an item's business time and identity from its raw JSON (the
+    chains work on raw items; ``decode`` runs as the caller takes each page).
+    """
 
     def start(stats: ListingStats) -> AsyncGenerator[Page[T]]:
         listing = _Listing(

@@ -10,9 +10,11 @@ from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bessa_async import DecodeError
 from bessa_async._pagination import ListingStats, Paginator
 from bessa_async._sharding import ShardPlan, initial_shards, sharded_pages, split_point
 from bessa_async.testing._cursor import Collection, Cursor, Selection, paginate
@@ -284,3 +286,60 @@ def test_a_repeated_item_is_skipped_and_counted() -> None:
     got, stats = asyncio.run(run())
     assert got == [item["id"] for item in items]
     assert stats.duplicates == 9
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_an_item_that_does_not_decode_fails_where_it_stands(ordered: bool) -> None:
+    """Shards keep raw items and decode them as (or just before) they are handed over: a bad
+    item raises DecodeError; in order, only after every item before it was yielded."""
+    stamps = [T0 + timedelta(minutes=m) for m in range(3000)]
+    fetch, items = _api(stamps)
+    bad = items[1700]["id"]
+
+    def decode(page: list[Any]) -> list[dict[str, Any]]:
+        for item in page:
+            if item["id"] == bad:
+                raise DecodeError(f"could not read receipts: {bad} is bad")
+        return list(page)
+
+    async def run() -> list[str]:
+        plan = ShardPlan(
+            field="timestamp",
+            start=T0,
+            end=T0 + timedelta(days=3),
+            concurrency=6,
+            ordered=ordered,
+            page_size=40,
+            max_buffered=400,
+        )
+        params = {"limit": 40, "timestamp__gte": plan.start, "timestamp__lt": plan.end}
+        source = sharded_pages(
+            fetch,
+            "receipts/",
+            params,
+            decode,
+            resource="receipts",
+            plan=plan,
+            when=lambda item: datetime.fromisoformat(item["timestamp"]),
+            ident=lambda item: item["id"],
+        )
+        paginator = Paginator(
+            fetch, "receipts/", params, decode, resource="receipts", sharded=source
+        )
+        seen: list[str] = []
+
+        async def consume() -> None:
+            async for item in paginator:
+                seen.append(item["id"])
+
+        with pytest.raises(DecodeError, match="is bad"):
+            await consume()
+        assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        return seen
+
+    seen = asyncio.run(run())
+    if ordered:
+        # Pages are decoded whole: the items of the bad one's page before it are not yielded.
+        assert seen == [item["id"] for item in items[: len(seen)]]
+        assert 1700 - 40 < len(seen) <= 1700
+    assert bad not in seen
