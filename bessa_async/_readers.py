@@ -14,7 +14,9 @@ generation but for the few value rules of this API:
   model's own ``id`` never repeats in a listing, so it is parsed without the cache;
 - timestamps with ``datetime.fromisoformat``, accepted only when they come out in UTC;
 - open enums through a word → member table; nested models and tuples of them through their own
-  compiled readers; anything else through the fast cattrs hook for its type.
+  compiled readers; anything else through the fast cattrs hook for its type;
+- the model built by setting its slots, where attrs' ``__init__`` would do nothing else (no
+  validators, converters or init hooks), else by calling the class.
 
 A reader is a fast path, not a second set of rules: it accepts only what
 :func:`~bessa_async._convert.make_converter`'s converter accepts, returns the same value, and for
@@ -64,13 +66,32 @@ def _new_decimal(value: object) -> Decimal:
     return number
 
 
-def _new_uuid(value: object) -> uuid.UUID:
+_NEW: Final = object.__new__
+_SET_INT: Final = uuid.UUID.__dict__["int"].__set__
+_SET_SAFE: Final = uuid.UUID.__dict__["is_safe"].__set__
+_UNKNOWN_SAFETY: Final = uuid.SafeUUID.unknown
+
+
+def _parse_uuid(value: object) -> uuid.UUID:
+    """``uuid.UUID(value)`` for a string, without its general-purpose argument handling."""
     if type(value) is not str:
         raise _NotFast
-    ident = uuid.UUID(value)
+    digits = value.replace("-", "")
+    if len(digits) != 32:
+        return uuid.UUID(value)  # braces, "urn:uuid:" or wrong: the real thing decides
+    # Exactly what UUID.__init__ does with these digits (the same int() call, so the same
+    # spellings are accepted), then sets the same two slots.
+    ident: uuid.UUID = _NEW(uuid.UUID)
+    _SET_INT(ident, int(digits, 16))
+    _SET_SAFE(ident, _UNKNOWN_SAFETY)
+    return ident
+
+
+def _new_uuid(value: object) -> uuid.UUID:
+    ident = _parse_uuid(value)  # raises unless value is a str
     if len(_UUIDS) >= _CACHE_SIZE:
         _UUIDS.clear()
-    _UUIDS[value] = ident
+    _UUIDS[typing.cast("str", value)] = ident
     return ident
 
 
@@ -95,11 +116,12 @@ class _Compiler:
             "_new_decimal": _new_decimal,
             "_Uget": _UUIDS.get,
             "_new_uuid": _new_uuid,
-            "_UUID": uuid.UUID,
+            "_parse_uuid": _parse_uuid,
             "_uuids": _uuids,
             "_fromiso": datetime.fromisoformat,
             "_UTC": UTC,
             "_setattr": object.__setattr__,
+            "_new": _NEW,
         }
         self.lines: list[str] = []
 
@@ -117,7 +139,7 @@ class _Compiler:
         if tp is uuid.UUID:
             if field == "id":
                 # A listing's own ids never repeat: caching them would only evict the others.
-                return [f"{indent}if type(v) is not str: raise _NotFast", f"{indent}a = _UUID(v)"]
+                return [f"{indent}a = _parse_uuid(v)"]
             return [f"{indent}a = _Uget(v)", f"{indent}if a is None: a = _new_uuid(v)"]
         if tp is datetime:
             return [
@@ -187,13 +209,28 @@ class _Compiler:
                 ]
             body.append(f"    {target} = a")
             arguments.append(f"{field.alias}={target}")
-        body += [
-            f"    model = _cls({', '.join(arguments)})",
-            "    if not _known(o):",
-            # The model is frozen; this is its construction, finished.
-            f"        _setattr(model, {self.extra!r}, {{k: o[k] for k in o if k not in _names}})",
-            "    return model",
-        ]
+        unknown = "{k: o[k] for k in o if k not in _names}"
+        setters = _slot_setters(self.cls)
+        if setters is None:
+            body += [
+                f"    model = _cls({', '.join(arguments)})",
+                "    if not _known(o):",
+                # The model is frozen; this is its construction, finished.
+                f"        _setattr(model, {self.extra!r}, {unknown})",
+                "    return model",
+            ]
+        else:
+            # What attrs' __init__ would do (set each slot), minus the keyword call and the
+            # name lookups; _slot_setters only allows it where __init__ does nothing else.
+            body.append("    model = _new(_cls)")
+            for number, field in enumerate(fields):
+                body.append(f"    {self.name('set', setters[field.name])}(model, f{number})")
+            extra_setter = self.name("set", setters[self.extra])
+            default = self.name("default", attrs.fields_dict(self.cls)[self.extra].default)
+            body += [
+                f"    {extra_setter}(model, {default} if _known(o) else {unknown})",
+                "    return model",
+            ]
         source = "\n".join(body)
         code = compile(source, f"<bessa_async reader {self.cls.__qualname__}>", "exec")
         exec(code, self.namespace)  # our own generated source, as cattrs does
@@ -203,6 +240,32 @@ class _Compiler:
 
 class _NotCompilable(Exception):
     pass
+
+
+def _slot_setters(cls: type[Any]) -> dict[str, Callable[[object, object], None]] | None:
+    """Each field's slot setter, where attrs' ``__init__`` does nothing but set the slots:
+    all fields its own and in ``__init__``, no validators, converters, factory defaults or
+    init hooks, no slot other than the fields'. None otherwise (the reader calls the class)."""
+    fields = attrs.fields(cls)
+    if (
+        hasattr(cls, "__attrs_pre_init__")
+        or hasattr(cls, "__attrs_post_init__")
+        or set(cls.__dict__.get("__slots__", ())) - {f.name for f in fields} - {"__weakref__"}
+    ):
+        return None
+    setters = {}
+    for field in fields:
+        slot = cls.__dict__.get(field.name)
+        if (
+            not field.init
+            or field.validator is not None
+            or field.converter is not None
+            or isinstance(field.default, attrs.Factory)  # type: ignore[arg-type]
+            or not isinstance(slot, types.MemberDescriptorType)
+        ):
+            return None
+        setters[field.name] = slot.__set__
+    return setters
 
 
 def _open_enum_words(args: tuple[Any, ...]) -> Mapping[str, enum.Enum] | None:

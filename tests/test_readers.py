@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import uuid
+from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -32,7 +35,8 @@ from bessa_async import (
 )
 from bessa_async._convert import _FAST, EXTRA, decode
 from bessa_async._jobs import Job
-from bessa_async._readers import _DECIMALS, _UUIDS, reader
+from bessa_async._models import NO_EXTRA
+from bessa_async._readers import _DECIMALS, _UUIDS, _parse_uuid, reader
 from bessa_async.testing._data import generate_tenant
 
 DATA = generate_tenant(
@@ -223,3 +227,39 @@ def test_the_fast_path_never_disagrees_with_the_detailed_converter(
             from_dict(model, item)
     else:
         same(from_dict(model, item), expected)
+
+
+@attrs.frozen(kw_only=True)
+class _Checked:
+    amount: Decimal = attrs.field(validator=attrs.validators.ge(Decimal(0)))
+    note: str | None = None
+    extra: Mapping[str, Any] = attrs.field(default=NO_EXTRA, hash=False, repr=False)
+
+
+def test_models_with_validators_are_built_through_their_init() -> None:
+    """Slots are set directly only where attrs' __init__ does nothing else."""
+    assert fast(_Checked, {"amount": "1.50", "more": 1}) == _Checked(
+        amount=Decimal("1.50"), extra={"more": 1}
+    )
+    with pytest.raises(ValueError, match="amount"):
+        fast(_Checked, {"amount": "-1"})
+    with pytest.raises(DecodeError, match="amount"):
+        from_dict(_Checked, {"amount": "-1"})
+
+
+@given(
+    st.text(alphabet="0123456789abcdefABCDEF-{}urn:id_ +x", min_size=28, max_size=45)
+    | st.uuids().map(str)
+)
+def test_uuid_parsing_matches_the_standard_library(text: str) -> None:
+    try:
+        expected: uuid.UUID | None = uuid.UUID(text)
+    except ValueError:
+        expected = None
+    try:
+        got: uuid.UUID | None = _parse_uuid(text)
+    except ValueError:
+        got = None
+    assert got == expected
+    if got is not None and expected is not None:
+        assert (got.int, got.is_safe, str(got)) == (expected.int, expected.is_safe, str(expected))
