@@ -62,6 +62,9 @@ class ListingStats:
     """Items skipped because their id had just been yielded (the safety net; should stay 0)."""
     out_of_window: int = 0
     """Items the server sent outside the requested window (skipped; should stay 0)."""
+    peak_buffered: int = 0
+    """Most items held at once for later shards (ordered sharded output; bounded by the
+    shard plan's ``max_buffered`` plus the pages in flight)."""
 
 
 def read_page(body: object, *, resource: str) -> Page[Any]:

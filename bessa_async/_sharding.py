@@ -8,40 +8,48 @@ The algorithm
 -------------
 1. **Initial shards.** One chain reads the first page of the whole window; its ``count`` says
    how many pages there are. If there is more than one, the rest of the window (after the last
-   item read) is cut into ``min(4 x concurrency, pages)`` shards of equal duration, started
-   earliest first, at most ``concurrency`` at a time (a finished shard's slot goes to the next
-   one). Each shard ``i`` queries ``field__gte=s_i&field__lt=e_i`` and *owns* ``[s_i, cutoff_i)``,
-   with ``cutoff_i = e_i`` at first. Owned windows partition ``[start, end)``.
+   item read) is cut into ``min(4 x concurrency, pages)`` shards of equal duration. Each shard
+   ``i`` queries ``field__gte=s_i&field__lt=e_i`` and *owns* ``[s_i, cutoff_i)``, with
+   ``cutoff_i = e_i`` at first. Owned windows partition ``[start, end)``.
 2. **Ownership makes it exactly-once.** A chain yields only items whose time lies in its owned
    window; anything else belongs to (and is yielded by) another chain. Within a chain, an item
    whose id was just yielded (in the current or the previous page) is skipped as a duplicate:
    the safety net, counted in :class:`~bessa_async._pagination.ListingStats` and logged.
-3. **Adaptive splitting.** Each chain's first page carries ``count``, the number of items in
-   its query window: with the window's duration, a density. Once every shard has started,
-   whenever fewer than ``concurrency`` chains are running (a sparse shard finished early), the
-   running chain with the most estimated
-   remaining items (density x the part of its owned window not yet read) is split at the middle
-   ``m`` of that remaining part, if it holds at least two pages' worth: the chain keeps
-   ``[s, m)`` (its ``cutoff`` drops to ``m``, items at or after ``m`` that still arrive on its
-   pages are dropped) and a new chain takes ``[m, old cutoff)``. ``m`` lies strictly after the
-   last item the chain yielded, so nothing yielded is re-owned. So one busy Saturday does not
-   serialise the month: it is split while the quiet days finish.
-4. **Early stop.** The API lists by time, then id. Once a chain has seen its items ascend and a
+3. **Slots.** At most ``concurrency`` chains fetch at a time, each holding a slot from page to
+   page. Free slots go to waiting chains earliest first, and a chain gives its slot up before
+   its next page when an earlier chain is waiting for one (the output needs that one first) or
+   when the buffer holds it back (step 6).
+4. **Adaptive splitting.** Each chain's first page carries ``count``, the number of items in
+   its query window: with the window's duration, a density, and so an estimate of the items
+   left (density x the part of its owned window not yet read). A chain is split at the middle
+   ``m`` of that remaining part: it keeps ``[s, m)`` (its ``cutoff`` drops to ``m``; items at or
+   after ``m`` that still arrive on its pages are dropped) and a new chain right after it takes
+   ``[m, old cutoff)``. ``m`` lies strictly after the last item the chain yielded, so nothing
+   yielded is re-owned. A split happens when a slot would otherwise stay free (nobody admitted
+   is waiting), of a chain with at least two pages' worth left: the one with the most left, or
+   with ordered output the earliest (its new neighbour is next in line for the output). With
+   ordered output also when a slot is about to go to a chain while an earlier one still has
+   eight pages' worth left (``EARLY_SPLIT_PAGES``): the earlier one is split instead, so the
+   slots gather where the output is, and one busy Saturday does not serialise the month.
+5. **Early stop.** The API lists by time, then id. Once a chain has seen its items ascend and a
    page ends at or after its cutoff, every later page would lie beyond it too: the chain stops.
    If a chain ever sees time go backwards (an API that orders otherwise), it stops trusting the
    order: it reads its whole query window (dropping what it does not own), so nothing is lost,
    only some work wasted; the ``ordered`` guarantee is then void and a warning is logged.
-5. **Order and memory.** With ``ordered=True`` (default), output follows the chains' order,
+6. **Order and memory.** With ``ordered=True`` (default), output follows the chains' order,
    which is time order: the first chain streams as it arrives, later chains' pages are buffered
-   (as raw JSON: items become models only as the caller takes them), and a chain that is not
-   first waits before fetching once ``max_buffered`` items are held. With ``ordered=False``
-   pages are yielded as they arrive (bounded queue).
-6. **Concurrency** is also bounded by the client's in-flight limit, and a 429 pauses every chain
+   as raw JSON (items become models only as the caller takes them). The chain ``r`` places
+   behind the first unfinished one fetches only while ``buffered + r x page_size <
+   max_buffered``: as the buffer fills, the chains furthest from the output stop first, and at
+   most ``max_buffered`` items plus the pages in flight are ever held. The first chain always
+   fetches (its pages go straight out). With ``ordered=False`` pages are yielded as they arrive
+   (bounded queue).
+7. **Concurrency** is also bounded by the client's in-flight limit, and a 429 pauses every chain
    (the client's shared gate).
 
 Sharding applies when both bounds of the window are given; with one bound or none the listing is
 a single chain (the window cannot be cut without its ends). ``updated__gte``/``__lt`` windows are
-sharded statically (the API does not list by ``updated``, so steps 3 and 4 do not apply, and the
+sharded statically (the API does not list by ``updated``, so steps 4 and 5 do not apply, and the
 output follows the shards' order, not the API's).
 """
 
@@ -65,6 +73,9 @@ __all__ = ["ShardPlan", "initial_shards", "sharded_pages", "split_point"]
 T = TypeVar("T")
 log = logging.getLogger("bessa_async")
 _TICK = timedelta(microseconds=1)
+EARLY_SPLIT_PAGES = 8
+"""Ordered output: a chain with this many pages left is split rather than a later chain
+started (each split costs about one part-filled page; a later chain costs buffer)."""
 SHARDS_PER_SLOT = 4
 """Initial shards per concurrent chain: small shards started in time order keep the ordered
 output flowing (the first shard finishes soon) and balance uneven days."""
@@ -131,11 +142,14 @@ class _Chain(Generic[T]):
     recent: set[str] = attrs.Factory(set)
     previous: set[str] = attrs.Factory(set)
     pages: list[Page[Any]] = attrs.Factory(list)
-    """Read, owned, not yet handed on; the first ``decoded`` of them hold models, the rest
-    raw JSON items."""
-    decoded: int = 0
+    """Read, owned, not yet handed on (raw JSON items)."""
     done: bool = False
     task: asyncio.Task[None] | None = None
+    waiting: bool = False
+    """Waiting for a slot to fetch (see ``_Listing._dispatch``)."""
+    holding: bool = False
+    """Holding one of the listing's ``concurrency`` slots."""
+    turn: asyncio.Event = attrs.Factory(asyncio.Event)
 
     def remaining(self) -> float:
         if self.density is None or self.done:
@@ -173,6 +187,8 @@ class _Listing(Generic[T]):
         self._chains: list[_Chain[T]] = []
         self._changed = asyncio.Event()
         self._buffered = 0
+        self._fetching = 0
+        """Chains holding a slot (at most ``concurrency``)."""
         self._queue: asyncio.Queue[Page[Any] | BaseException | None] = asyncio.Queue(
             maxsize=max(1, plan.max_buffered // max(1, plan.page_size))
         )
@@ -181,29 +197,12 @@ class _Listing(Generic[T]):
 
     # -- the chains -------------------------------------------------------------------------
 
-    def _spawn(self, chain: _Chain[T], after: _Chain[T] | None = None) -> None:
+    def _add(self, chain: _Chain[T], after: _Chain[T] | None = None) -> None:
+        """Insert a chain in time order and start its task; it waits for a turn to fetch."""
         index = len(self._chains) if after is None else self._chains.index(after) + 1
         self._chains.insert(index, chain)
         self._stats.shards = len(self._chains)
-        self._start(chain)
-
-    def _start(self, chain: _Chain[T]) -> None:
         chain.task = asyncio.create_task(self._run(chain), name="bessa_async shard")
-
-    def _running(self) -> int:
-        return sum(1 for chain in self._chains if chain.task is not None and not chain.done)
-
-    def _start_waiting(self) -> None:
-        """Start shards that have not run yet, earliest first, while slots are free.
-
-        Earliest first keeps the first unfinished shard always running, so the ordered output
-        never waits on a shard nobody is reading.
-        """
-        for chain in self._chains:
-            if self._running() >= self._plan.concurrency:
-                return
-            if chain.task is None:
-                self._start(chain)
 
     def _fan_out(self, first: _Chain[T], count: int | None) -> None:
         """Cut the rest of the first chain's window into shards sized by its first page."""
@@ -220,37 +219,131 @@ class _Listing(Generic[T]):
         for start, end in pieces:
             shard = _Chain[T](start=start, end=end, cutoff=end)
             shard.density = first.density
-            self._chains.append(shard)
-        self._stats.shards = len(self._chains)
+            self._add(shard)
         log.debug("%s: %s items, cut into %d more shards", self._resource, count, len(pieces))
-        self._start_waiting()
 
-    def _maybe_split(self) -> None:
-        if not self._plan.adaptive or any(c.task is None for c in self._chains):
-            return  # shards still waiting to start come first
-        while self._running() < self._plan.concurrency:
-            candidates = [
-                c for c in self._chains if c.task is not None and not c.done and c.ascending
-            ]
-            if not candidates:
+    # -- turns: who fetches next ------------------------------------------------------------
+
+    def _admitted(self, rank: int) -> bool:
+        """Whether the chain ``rank`` places after the first unfinished one may fetch a page.
+
+        Unordered: always (the output queue bounds memory). Ordered: the first chain always;
+        the others while the buffer has room, less the further back they are, so that as the
+        buffer fills the chains furthest from the output stop first and those next in line
+        keep going. Nothing is fetched once ``max_buffered`` items are held, except by the
+        first chain, whose pages go straight out.
+        """
+        if not self._plan.ordered or rank == 0:
+            return True
+        return self._buffered + rank * self._plan.page_size < self._plan.max_buffered
+
+    def _dispatch(self) -> None:
+        """Give free slots to waiting chains, earliest first; split a dense one if slots stay
+        free with nobody admitted waiting."""
+        while self._fetching < self._plan.concurrency:
+            head = self._head()
+            offset = 0 if head is None else self._chains.index(head)
+            for rank, chain in enumerate(self._chains[offset:]):
+                if self._fetching >= self._plan.concurrency:
+                    return
+                if chain.waiting and self._admitted(rank):
+                    if self._plan.ordered and self._split_ahead_of(offset, rank):
+                        break  # the new chain comes before this one: look again
+                    chain.waiting = False
+                    chain.holding = True
+                    self._fetching += 1
+                    chain.turn.set()
+            else:
+                if self._fetching >= self._plan.concurrency or not self._split(offset):
+                    return
+
+    def _keeps_turn(self, chain: _Chain[T]) -> bool:
+        """Whether a chain holding a slot may fetch its next page: it is admitted, and no
+        admitted chain before it waits for a slot (the output needs that one first)."""
+        head = self._head()
+        offset = 0 if head is None else self._chains.index(head)
+        for rank, other in enumerate(self._chains[offset:]):
+            if other is chain:
+                return self._admitted(rank)
+            if other.waiting and self._admitted(rank):
+                return False
+        return True
+
+    async def _take_turn(self, chain: _Chain[T]) -> None:
+        """Wait until this chain may fetch its next page (it then holds one of the
+        ``concurrency`` slots until it ends or is held back)."""
+        if chain.holding:
+            if self._keeps_turn(chain):
+                chain.turn.clear()  # a new chain is handed its first turn before it runs
                 return
-            chain = max(candidates, key=lambda c: c.remaining())
-            if chain.remaining() < 2 * self._plan.page_size:
-                return
-            middle = split_point(chain.progress or chain.start, chain.cutoff)
-            if middle is None:
-                return
-            new = _Chain[T](start=middle, end=chain.cutoff, cutoff=chain.cutoff)
-            new.density = chain.density
-            chain.cutoff = middle
-            self._stats.splits += 1
-            log.debug(
-                "%s: split a dense shard at %s (%d chains running)",
-                self._resource,
-                middle.isoformat(),
-                self._running() + 1,
-            )
-            self._spawn(new, after=chain)
+            self._end_turn(chain)
+        chain.waiting = True
+        self._dispatch()
+        await chain.turn.wait()
+        chain.turn.clear()
+
+    def _end_turn(self, chain: _Chain[T]) -> None:
+        chain.turn.clear()
+        if chain.holding:
+            chain.holding = False
+            self._fetching -= 1
+            self._dispatch()
+
+    def _split_ahead_of(self, offset: int, rank: int) -> bool:
+        """Ordered: split a chain before ``rank`` that has many pages left, rather than give
+        the slot to a chain the output needs later; whether one was split."""
+        if not self._plan.adaptive:
+            return False
+        minimum = EARLY_SPLIT_PAGES * self._plan.page_size
+        for earlier, candidate in enumerate(self._chains[offset : offset + rank]):
+            if not self._admitted(earlier + 1):
+                return False
+            if not candidate.done and candidate.ascending and candidate.remaining() >= minimum:
+                return self._split_chain(candidate)
+        return False
+
+    def _split(self, offset: int) -> bool:
+        """Split one chain with at least two pages left to read; whether one was split.
+
+        Ordered: the earliest such chain (its new neighbour is next in line for the output),
+        if that neighbour would be admitted. Unordered: the one with the most left.
+        """
+        # Called only with slots free after every admitted waiting chain got a turn.
+        if not self._plan.adaptive:
+            return False
+        minimum = 2 * self._plan.page_size
+        chain: _Chain[T] | None = None
+        if self._plan.ordered:
+            for rank, candidate in enumerate(self._chains[offset:]):
+                if not self._admitted(rank + 1):
+                    break
+                if candidate.ascending and candidate.remaining() >= minimum:
+                    chain = candidate
+                    break
+        else:
+            candidates = [c for c in self._chains if c.ascending and not c.done]
+            if candidates:
+                chain = max(candidates, key=lambda c: c.remaining())
+                chain = chain if chain.remaining() >= minimum else None
+        return chain is not None and self._split_chain(chain)
+
+    def _split_chain(self, chain: _Chain[T]) -> bool:
+        middle = split_point(chain.progress or chain.start, chain.cutoff)
+        if middle is None:
+            return False
+        new = _Chain[T](start=middle, end=chain.cutoff, cutoff=chain.cutoff)
+        new.density = chain.density
+        new.waiting = True
+        chain.cutoff = middle
+        self._stats.splits += 1
+        log.debug(
+            "%s: split a dense shard at %s (%d chains)",
+            self._resource,
+            middle.isoformat(),
+            len(self._chains) + 1,
+        )
+        self._add(new, after=chain)
+        return True
 
     def _accept(self, chain: _Chain[T], items: tuple[Any, ...]) -> tuple[list[Any], bool]:
         """The (raw) items this chain owns, and whether the chain can stop after this page."""
@@ -304,7 +397,7 @@ class _Listing(Generic[T]):
         seen: set[str] = set()
         try:
             while True:
-                await self._room_for(chain)
+                await self._take_turn(chain)
                 raw = read_page(await self._fetch(target, query), resource=self._resource)
                 if not chain.measured and raw.count is not None:
                     # Its own count replaces the density inherited from the shard it came from.
@@ -324,7 +417,6 @@ class _Listing(Generic[T]):
                 )
                 if raw.next is None or stop:
                     break
-                self._maybe_split()
                 target, query, identity = follow(raw.next, path=self._path, params=params)
                 if identity in seen:
                     raise PaginationLoopError(path=self._path, cursor=identity, pages=len(seen) + 1)
@@ -332,12 +424,12 @@ class _Listing(Generic[T]):
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # handed to the consumer, raised there
+            self._end_turn(chain)
             await self._fail(exc)
             return
         chain.done = True
         self._changed.set()
-        self._start_waiting()
-        self._maybe_split()
+        self._end_turn(chain)
         if self._plan.ordered:
             return
         if all(c.done for c in self._chains):
@@ -358,13 +450,6 @@ class _Listing(Generic[T]):
                 return chain
         return None
 
-    async def _room_for(self, chain: _Chain[T]) -> None:
-        if not self._plan.ordered:
-            return
-        while self._buffered >= self._plan.max_buffered and self._head() is not chain:
-            self._changed.clear()
-            await self._changed.wait()
-
     async def _emit(self, chain: _Chain[T], page: Page[Any]) -> None:
         if not self._plan.ordered:
             if page.results:
@@ -372,6 +457,7 @@ class _Listing(Generic[T]):
             return
         chain.pages.append(page)
         self._buffered += len(page.results)
+        self._stats.peak_buffered = max(self._stats.peak_buffered, self._buffered)
         self._changed.set()
 
     async def pages(self) -> AsyncGenerator[Page[T]]:
@@ -383,9 +469,8 @@ class _Listing(Generic[T]):
             shards = initial_shards(
                 self._plan.start, self._plan.end, self._plan.concurrency * SHARDS_PER_SLOT
             )
-        self._chains = [_Chain[T](start=start, end=end, cutoff=end) for start, end in shards]
-        self._stats.shards = len(self._chains)
-        self._start_waiting()
+        for start, end in shards:
+            self._add(_Chain[T](start=start, end=end, cutoff=end))
         log.debug(
             "%s: listing [%s, %s) in %d shards",
             self._resource,
@@ -413,31 +498,15 @@ class _Listing(Generic[T]):
             await asyncio.gather(*tasks, return_exceptions=True)
 
     def _decoded(self, page: Page[Any]) -> Page[T]:
-        # Chains keep raw JSON; items become models as the caller takes them, or ahead of that
-        # when the caller is waiting anyway (_decode_ahead): buffered raw pages hold a third of
-        # the objects the garbage collector walks, and pages never reached are never decoded.
+        # Chains keep raw JSON; items become models only as the caller takes them: buffered
+        # raw pages hold a third of the objects the garbage collector walks (its full passes
+        # cost in proportion), and pages never reached are never decoded.
         return Page(
             results=tuple(self._decode(list(page.results))),
             count=page.count,
             next=page.next,
             previous=page.previous,
         )
-
-    def _decode_ahead(self) -> bool:
-        """Decode the earliest buffered raw page, if any; whether there was one.
-
-        Called while the caller waits for the first chain: that idle time would otherwise be
-        lost, and the decoding piled up for later, when the pages are reached.
-        """
-        for chain in self._chains:
-            if chain.decoded < len(chain.pages):
-                try:
-                    chain.pages[chain.decoded] = self._decoded(chain.pages[chain.decoded])
-                except Exception:
-                    return False  # decoded again when reached, and the error raised in order
-                chain.decoded += 1
-                return True
-        return False
 
     async def _ordered(self) -> AsyncGenerator[Page[T]]:
         while True:
@@ -447,23 +516,15 @@ class _Listing(Generic[T]):
             if head is None:
                 return
             if head.pages:
-                raw = head.pages.pop(0)
-                if head.decoded:
-                    head.decoded -= 1
-                    page: Page[T] = raw
-                else:
-                    page = self._decoded(raw)
+                page = self._decoded(head.pages.pop(0))
                 self._buffered -= len(page.results)
-                self._changed.set()
+                self._dispatch()  # room in the buffer: chains held back may go on
                 if page.results:
                     yield page
                     # A backlog of buffered pages would otherwise be handed over without ever
                     # suspending, starving the chains: their answers wait unread, no request
                     # goes out, and the latency stops overlapping.
                     await asyncio.sleep(0)
-                continue
-            if self._decode_ahead():
-                await asyncio.sleep(0)
                 continue
             self._changed.clear()
             await self._changed.wait()

@@ -136,7 +136,7 @@ clusters = st.lists(
     window=st.tuples(moments, moments).map(sorted),
     concurrency=st.integers(1, 12),
     page=st.integers(1, 30),
-    buffered=st.sampled_from([1, 7, 10_000]),
+    buffered=st.sampled_from([1, 7, 60, 300, 10_000]),
     ordered=st.booleans(),
 )
 def test_every_item_in_the_window_exactly_once(
@@ -343,3 +343,42 @@ def test_an_item_that_does_not_decode_fails_where_it_stands(ordered: bool) -> No
         assert seen == [item["id"] for item in items[: len(seen)]]
         assert 1700 - 40 < len(seen) <= 1700
     assert bad not in seen
+
+
+@pytest.mark.parametrize("buffered", [0, 150, 1000])
+def test_slots_and_buffer_stay_within_their_bounds(buffered: int) -> None:
+    """Never more than ``concurrency`` requests at once; never more than ``max_buffered``
+    items held for later shards, plus the pages in flight."""
+    busy = [T0 + timedelta(days=3, seconds=s) for s in range(0, 20_000, 10)]
+    quiet = [T0 + timedelta(days=d, hours=9) for d in range(10)]
+    api, items = _api(busy + quiet)
+    in_flight = [0, 0]
+
+    async def fetch(target: str, params: Mapping[str, Any] | None) -> Any:
+        in_flight[0] += 1
+        in_flight[1] = max(in_flight)
+        try:
+            await asyncio.sleep(0)
+            return await api(target, params)
+        finally:
+            in_flight[0] -= 1
+
+    async def run() -> ListingStats:
+        paginator = _listing(
+            fetch,
+            T0,
+            T0 + timedelta(days=10),
+            concurrency=5,
+            ordered=True,
+            page=25,
+            buffered=buffered,
+        )
+        got = [item["id"] async for item in paginator]
+        assert got == [item["id"] for item in sorted(items, key=lambda i: i["timestamp"])]
+        return paginator.stats
+
+    stats = asyncio.run(run())
+    # With no room to buffer, only the chain at the head of the output can fetch.
+    assert in_flight[1] == (1 if buffered == 0 else 5)
+    assert stats.peak_buffered <= buffered + 5 * 25
+    assert stats.splits >= (0 if buffered == 0 else 1)
