@@ -38,7 +38,9 @@ The algorithm
    only some work wasted; the ``ordered`` guarantee is then void and a warning is logged.
 6. **Order and memory.** With ``ordered=True`` (default), output follows the chains' order,
    which is time order: the first chain streams as it arrives, later chains' pages are buffered
-   as raw JSON (items become models only as the caller takes them). The chain ``r`` places
+   as models (about a third of the memory of their JSON, since models share repeated amounts
+   and references; an item that does not decode stops its chain and raises in its place in the
+   output, after everything before it). The chain ``r`` places
    behind the first unfinished one fetches only while ``buffered + r x page_size <
    max_buffered``: as the buffer fills, the chains furthest from the output stop first, and at
    most ``max_buffered`` items plus the pages in flight are ever held. The first chain always
@@ -65,7 +67,7 @@ from typing import Any, Generic, TypeVar, final
 
 import attrs
 
-from ._errors import PaginationLoopError
+from ._errors import DecodeError, PaginationLoopError
 from ._pagination import Decode, Fetch, ListingStats, Page, follow, read_page
 
 __all__ = ["ShardPlan", "initial_shards", "sharded_pages", "split_point"]
@@ -141,8 +143,9 @@ class _Chain(Generic[T]):
     """Whether ``density`` comes from this chain's own first page."""
     recent: set[str] = attrs.Factory(set)
     previous: set[str] = attrs.Factory(set)
-    pages: list[Page[Any]] = attrs.Factory(list)
-    """Read, owned, not yet handed on (raw JSON items)."""
+    pages: list[Page[T] | DecodeError] = attrs.Factory(list)
+    """Read, owned, decoded, not yet handed on; or the error that stopped the chain, in its
+    place in the output."""
     done: bool = False
     task: asyncio.Task[None] | None = None
     waiting: bool = False
@@ -189,7 +192,7 @@ class _Listing(Generic[T]):
         self._buffered = 0
         self._fetching = 0
         """Chains holding a slot (at most ``concurrency``)."""
-        self._queue: asyncio.Queue[Page[Any] | BaseException | None] = asyncio.Queue(
+        self._queue: asyncio.Queue[Page[T] | BaseException | None] = asyncio.Queue(
             maxsize=max(1, plan.max_buffered // max(1, plan.page_size))
         )
         self._warned_order = False
@@ -405,15 +408,21 @@ class _Listing(Generic[T]):
                     seconds = max((chain.end - chain.start).total_seconds(), 1e-6)
                     chain.density = raw.count / seconds
                 kept, stop = self._accept(chain, raw.results)
+                try:
+                    results = tuple(self._decode(kept))
+                except DecodeError as exc:
+                    if not self._plan.ordered:
+                        raise
+                    # Raised where it stands: after every item before it was handed over.
+                    chain.pages.append(exc)
+                    break
                 if self._plan.adaptive and len(self._chains) == 1 and raw.next and not stop:
                     self._fan_out(chain, raw.count)
                 self._stats.pages += 1
-                self._stats.items += len(kept)
+                self._stats.items += len(results)
                 await self._emit(
                     chain,
-                    Page(
-                        results=tuple(kept), count=raw.count, next=raw.next, previous=raw.previous
-                    ),
+                    Page(results=results, count=raw.count, next=raw.next, previous=raw.previous),
                 )
                 if raw.next is None or stop:
                     break
@@ -450,7 +459,7 @@ class _Listing(Generic[T]):
                 return chain
         return None
 
-    async def _emit(self, chain: _Chain[T], page: Page[Any]) -> None:
+    async def _emit(self, chain: _Chain[T], page: Page[T]) -> None:
         if not self._plan.ordered:
             if page.results:
                 await self._queue.put(page)
@@ -490,23 +499,12 @@ class _Listing(Generic[T]):
                         return
                     if isinstance(item, BaseException):
                         raise item
-                    yield self._decoded(item)
+                    yield item
         finally:
             tasks = [c.task for c in self._chains if c.task is not None and not c.task.done()]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-
-    def _decoded(self, page: Page[Any]) -> Page[T]:
-        # Chains keep raw JSON; items become models only as the caller takes them: buffered
-        # raw pages hold a third of the objects the garbage collector walks (its full passes
-        # cost in proportion), and pages never reached are never decoded.
-        return Page(
-            results=tuple(self._decode(list(page.results))),
-            count=page.count,
-            next=page.next,
-            previous=page.previous,
-        )
 
     async def _ordered(self) -> AsyncGenerator[Page[T]]:
         while True:
@@ -516,7 +514,9 @@ class _Listing(Generic[T]):
             if head is None:
                 return
             if head.pages:
-                page = self._decoded(head.pages.pop(0))
+                page = head.pages.pop(0)
+                if isinstance(page, BaseException):
+                    raise page
                 self._buffered -= len(page.results)
                 self._dispatch()  # room in the buffer: chains held back may go on
                 if page.results:
@@ -544,7 +544,7 @@ def sharded_pages(
     """A page source for :class:`~bessa_async.Paginator` that reads ``plan``'s shards.
 
     ``when`` and ``ident`` read an item's business time and identity from its raw JSON (the
-    chains work on raw items; ``decode`` runs as the caller takes each page).
+    chains decide what they own before decoding it).
     """
 
     def start(stats: ListingStats) -> AsyncGenerator[Page[T]]:

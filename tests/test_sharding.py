@@ -290,8 +290,8 @@ def test_a_repeated_item_is_skipped_and_counted() -> None:
 
 @pytest.mark.parametrize("ordered", [True, False])
 def test_an_item_that_does_not_decode_fails_where_it_stands(ordered: bool) -> None:
-    """Shards keep raw items and decode them as (or just before) they are handed over: a bad
-    item raises DecodeError; in order, only after every item before it was yielded."""
+    """A bad item raises DecodeError; with ordered output in its place, only after every item
+    before it was yielded (its chain stops; the error waits in the buffer for its turn)."""
     stamps = [T0 + timedelta(minutes=m) for m in range(3000)]
     fetch, items = _api(stamps)
     bad = items[1700]["id"]
