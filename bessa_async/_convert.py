@@ -40,6 +40,7 @@ __all__ = [
     "decode_many",
     "encode",
     "from_dict",
+    "instant",
     "make_converter",
     "open_enum_of",
     "to_dict",
@@ -108,6 +109,18 @@ def _datetime(value: object, _: object = None) -> datetime:
     if moment.utcoffset() is None:
         raise ValueError(f"timestamp without an offset: {value!r} (the API sends UTC with 'Z')")
     return moment.astimezone(UTC)
+
+
+def instant(value: object) -> datetime | None:
+    """A timestamp string as an aware UTC datetime; None for anything else (absent, not a
+    string, not ISO 8601, no offset). For looking at raw JSON; decoding says what is wrong."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return None if moment.utcoffset() is None else moment.astimezone(UTC)
 
 
 def _datetime_text(value: datetime) -> str:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, final
 
 import attrs
 
-from ._convert import EXTRA, decode, open_enum_of, value_problems
+from ._convert import EXTRA, decode, instant, open_enum_of, value_problems
 from ._errors import (
     APIError,
     AuthenticationError,
@@ -790,16 +790,6 @@ class _Answer:
     error: BessaError | None = None
 
 
-def _instant(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return None if moment.utcoffset() is None else moment.astimezone(UTC)
-
-
 def _origin(url: str) -> str:
     scheme, _, rest = url.partition("://")
     return f"{scheme.lower()}://{rest.partition('/')[0].partition('?')[0].lower()}"
@@ -932,7 +922,7 @@ class _Doctor:
             (
                 t
                 for item in self.samples.get("receipts", [])
-                if (t := _instant(item.get("timestamp")))
+                if (t := instant(item.get("timestamp")))
             ),
             None,
         )
@@ -961,7 +951,7 @@ class _Doctor:
     async def time_filter(self, name: str, field: str) -> FilterFinding:
         path = self.paths[name]
         items = self.samples.get(name, [])
-        anchor = next((item for item in items if _instant(item.get(field))), None)
+        anchor = next((item for item in items if instant(item.get(field))), None)
         if anchor is None:
             return FilterFinding(
                 resource=name,
@@ -970,9 +960,9 @@ class _Doctor:
                 ok=None,
                 detail=f"no {name} item with a readable {field!r} to build a window around",
             )
-        instant = _instant(anchor[field])
-        assert instant is not None
-        start, end = instant.astimezone(TEST_OFFSET), (instant + timedelta(seconds=1))
+        moment = instant(anchor[field])
+        assert moment is not None
+        start, end = moment.astimezone(TEST_OFFSET), (moment + timedelta(seconds=1))
         sent = start.isoformat()
         params = {
             f"{field}__gte": start,
@@ -987,8 +977,8 @@ class _Doctor:
         else:
             _, _, raw = page_facts(answer.body)
             got = [item for item in raw or [] if isinstance(item, Mapping)]
-            times = [_instant(item.get(field)) for item in got]
-            inside = all(t is not None and instant <= t < end for t in times)
+            times = [instant(item.get(field)) for item in got]
+            inside = all(t is not None and moment <= t < end for t in times)
             total = answer.body.get("count") if isinstance(answer.body, Mapping) else None
             count_ok = isinstance(total, int) and total > len(got)
             has_anchor = any(item.get("id") == anchor.get("id") for item in got) or count_ok

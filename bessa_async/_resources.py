@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any, Final, Generic, Protocol, TypeVar, final, overload
 
 from ._config import PATHS_ENV
-from ._convert import decode, decode_many
+from ._convert import decode, decode_many, instant
 from ._days import DEFAULT_TZ, business_day
 from ._errors import ConfigurationError
 from ._models import (
@@ -76,14 +76,7 @@ def _raw_time(field: str) -> Callable[[Any], datetime | None]:
     decoding then says what is wrong)."""
 
     def when(item: Any) -> datetime | None:
-        value = item.get(field) if isinstance(item, dict) else None
-        if not isinstance(value, str):
-            return None
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return moment if moment.tzinfo is not None else None
+        return instant(item.get(field)) if isinstance(item, dict) else None
 
     return when
 

@@ -15,25 +15,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bessa_async import (
-    Article,
-    ArticleGroup,
-    ArticleOption,
-    Closing,
-    Company,
     DecodeError,
-    Location,
-    PaymentMethod,
     Receipt,
-    SalesPoint,
-    StockLevel,
-    Table,
-    TaxRate,
-    User,
     from_dict,
     make_converter,
     to_dict,
 )
 from bessa_async._convert import _FAST, EXTRA, decode
+from bessa_async._doctor import _TYPED
 from bessa_async._jobs import Job
 from bessa_async._models import NO_EXTRA
 from bessa_async._readers import _DECIMALS, _UUIDS, _parse_uuid, reader
@@ -43,20 +32,9 @@ DATA = generate_tenant(
     name="tenant-a", seed="readers", receipts=300, start=date(2026, 6, 1), days=10
 )
 DETAILED = make_converter()
+# Every typed resource's model with the sandbox items it serves (the doctor's table).
 PAIRS: list[tuple[type[Any], tuple[dict[str, Any], ...]]] = [
-    (Company, DATA.companies),
-    (Location, DATA.locations),
-    (SalesPoint, DATA.sales_points),
-    (TaxRate, DATA.tax_rates),
-    (ArticleGroup, DATA.article_groups),
-    (Article, DATA.articles),
-    (ArticleOption, DATA.article_options),
-    (PaymentMethod, DATA.payment_methods),
-    (Table, DATA.tables),
-    (User, DATA.users),
-    (Receipt, DATA.receipts),
-    (Closing, DATA.closings),
-    (StockLevel, DATA.stock_levels),
+    (model, getattr(DATA, name)) for name, model in _TYPED
 ]
 RECEIPTS = [r for r in DATA.receipts if r["lines"] and r["payments"] and r["taxes"]]
 

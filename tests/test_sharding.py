@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -94,6 +94,7 @@ def _listing(
     ordered: bool,
     page: int,
     buffered: int,
+    decode: Callable[[list[Any]], list[dict[str, Any]]] = list,
 ) -> Paginator[dict[str, Any]]:
     plan = ShardPlan(
         field="timestamp",
@@ -105,10 +106,6 @@ def _listing(
         max_buffered=buffered,
     )
     params = {"limit": page, "timestamp__gte": start, "timestamp__lt": end}
-
-    def decode(items: list[Any]) -> list[dict[str, Any]]:
-        return list(items)
-
     source = sharded_pages(
         fetch,
         "receipts/",
@@ -303,28 +300,15 @@ def test_an_item_that_does_not_decode_fails_where_it_stands(ordered: bool) -> No
         return list(page)
 
     async def run() -> list[str]:
-        plan = ShardPlan(
-            field="timestamp",
-            start=T0,
-            end=T0 + timedelta(days=3),
+        paginator = _listing(
+            fetch,
+            T0,
+            T0 + timedelta(days=3),
             concurrency=6,
             ordered=ordered,
-            page_size=40,
-            max_buffered=400,
-        )
-        params = {"limit": 40, "timestamp__gte": plan.start, "timestamp__lt": plan.end}
-        source = sharded_pages(
-            fetch,
-            "receipts/",
-            params,
-            decode,
-            resource="receipts",
-            plan=plan,
-            when=lambda item: datetime.fromisoformat(item["timestamp"]),
-            ident=lambda item: item["id"],
-        )
-        paginator = Paginator(
-            fetch, "receipts/", params, decode, resource="receipts", sharded=source
+            page=40,
+            buffered=400,
+            decode=decode,
         )
         seen: list[str] = []
 
