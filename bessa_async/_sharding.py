@@ -98,8 +98,9 @@ class ShardPlan:
     """Whether the API lists by ``field`` (so chains can stop early and be split)."""
     page_size: int = 25
     max_buffered: int = 8_000
-    """Items held for later shards in ordered mode: about 5 KB per decoded receipt, so ~40 MB.
-    Larger lets shards run further ahead (faster), smaller holds less (P2/P4 benchmarks)."""
+    """Items held for later shards in ordered mode (plus the pages in flight): about 1.5 KB per
+    decoded receipt, so ~12 MB. Smaller holds less but stalls shards sooner; larger did not
+    help in P2 (the early splits keep the buffer under ~8 000) and costs garbage collection."""
 
 
 def initial_shards(start: datetime, end: datetime, count: int) -> list[tuple[datetime, datetime]]:
