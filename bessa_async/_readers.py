@@ -8,8 +8,8 @@ generation but for the few value rules of this API:
 
 - strings, ints and bools by exact type; ``X | None`` as ``None`` or ``X``;
 - decimals from strings, through a small cache: pages repeat the same amounts, rates and
-  quantities, and a shared :class:`~decimal.Decimal` is immutable (it also spares the garbage
-  collector thousands of objects per page);
+  quantities, and a shared :class:`~decimal.Decimal` is immutable (it also spares the memory of
+  thousands of equal objects per page: a buffered receipt model takes ~1.5 KB, its JSON ~4.9);
 - UUIDs from strings, cached likewise for references (sales point, location, articles); a
   model's own ``id`` never repeats in a listing, so it is parsed without the cache;
 - timestamps with ``datetime.fromisoformat``, accepted only when they come out in UTC;
@@ -123,7 +123,6 @@ class _Compiler:
             "_setattr": object.__setattr__,
             "_new": _NEW,
         }
-        self.lines: list[str] = []
 
     def name(self, prefix: str, value: object) -> str:
         key = f"_{prefix}{len(self.namespace)}"
