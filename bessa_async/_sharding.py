@@ -245,8 +245,7 @@ class _Listing(Generic[T]):
         """Give free slots to waiting chains, earliest first; split a dense one if slots stay
         free with nobody admitted waiting."""
         while self._fetching < self._plan.concurrency:
-            head = self._head()
-            offset = 0 if head is None else self._chains.index(head)
+            offset = self._head_index()
             for rank, chain in enumerate(self._chains[offset:]):
                 if self._fetching >= self._plan.concurrency:
                     return
@@ -264,8 +263,7 @@ class _Listing(Generic[T]):
     def _keeps_turn(self, chain: _Chain[T]) -> bool:
         """Whether a chain holding a slot may fetch its next page: it is admitted, and no
         admitted chain before it waits for a slot (the output needs that one first)."""
-        head = self._head()
-        offset = 0 if head is None else self._chains.index(head)
+        offset = self._head_index()
         for rank, other in enumerate(self._chains[offset:]):
             if other is chain:
                 return self._admitted(rank)
@@ -454,11 +452,16 @@ class _Listing(Generic[T]):
         else:
             await self._queue.put(exc)
 
-    def _head(self) -> _Chain[T] | None:
-        for chain in self._chains:
+    def _head_index(self) -> int:
+        """Where the first chain the output still needs stands (``len(chains)`` if none)."""
+        for index, chain in enumerate(self._chains):
             if not chain.done or chain.pages:
-                return chain
-        return None
+                return index
+        return len(self._chains)
+
+    def _head(self) -> _Chain[T] | None:
+        index = self._head_index()
+        return self._chains[index] if index < len(self._chains) else None
 
     async def _emit(self, chain: _Chain[T], page: Page[T]) -> None:
         if not self._plan.ordered:
