@@ -1025,15 +1025,16 @@ async def test_rate_fires_about_half_and_is_reproducible(http: aiohttp.ClientSes
     assert other != first
 
 
-async def test_latency_delays_the_answer(api: Api, sb: Sandbox) -> None:
+async def test_latency_delays_the_answer(http: aiohttp.ClientSession) -> None:
     """Fault.latency adds its seconds before the (normal) answer; latency rules add up."""
-    sb.inject(Fault.latency(0.03), path="articles/")
-    sb.inject(Fault.latency(0.02))
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    answer = await api.get("articles/")
-    assert loop.time() - started >= 0.049  # the loop may wake a clock tick early
-    assert answer.status == 200
+    clock = FakeClock()
+    async with Sandbox(receipts=10, latency=0.01, clock=clock, sleep=clock.sleep) as sandbox:
+        sandbox.inject(Fault.latency(0.03), path="articles/")
+        sandbox.inject(Fault.latency(0.02))
+        api = Api(sandbox, http)
+        assert (await api.get("articles/")).status == 200
+        assert (await api.get("companies/")).status == 200
+    assert clock.sleeps == pytest.approx([0.06, 0.03])
     with pytest.raises(ValueError, match="negative"):
         Fault.latency(-1)
 
@@ -1274,3 +1275,14 @@ async def test_pytest_plugin_fixtures(bessa_client: BessaClient, bessa_sandbox: 
     page = await bessa_client.request("GET", "articles/")
     assert page["count"] == len(bessa_sandbox.data.articles)
     assert [r.authenticated_as for r in bessa_sandbox.requests] == ["tenant-a"]
+
+
+async def test_wait_for_requests_returns_once_they_arrived(api: Api, sb: Sandbox) -> None:
+    """wait_for_requests(n) returns when the n-th request is recorded, not before."""
+    sb.inject(Fault.latency(0.01), path="articles/")
+    calls = asyncio.gather(*(api.get("articles/") for _ in range(3)))
+    await sb.wait_for_requests(3)
+    assert [r.path for r in sb.requests] == ["articles/"] * 3
+    await calls
+    await sb.wait_for_requests(2)  # already there: returns at once
+    assert len(sb.requests) == 3

@@ -20,7 +20,7 @@ import random
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
 from http import HTTPStatus
 from types import TracebackType
@@ -248,6 +248,8 @@ class Sandbox:
         max_limit: the largest page size; larger ``limit`` values are clamped to it.
         start, days: the local trading days the receipts cover.
         clock: the time source of job processing (pass a FakeClock to control it).
+        sleep: how latency is waited out (pass ``FakeClock.sleep`` for latency that takes no
+            real time and is recorded in ``FakeClock.sleeps``).
         job_delay: seconds until a Sales Point picks a job up, and again until it finishes.
         job_duration: if given, each job's total processing time instead (picked up halfway):
             seconds, a ``(low, high)`` range drawn uniformly per job from a generator seeded
@@ -274,6 +276,7 @@ class Sandbox:
         start: date = date(2026, 6, 1),
         days: int = 30,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         job_delay: float = 0.2,
         job_duration: Duration | None = None,
         job_expiry: float = 3600.0,
@@ -298,6 +301,7 @@ class Sandbox:
         self._host = host
         self._port = port
         self._clock = clock
+        self._sleep = sleep
         self.token, self.other_token, self.restricted_token = _tokens(seed)
         data_a = generate_tenant(
             name="tenant-a", seed=f"{seed}-a", receipts=receipts, start=start, days=days
@@ -345,6 +349,7 @@ class Sandbox:
         """Tenant B's generated data (what :attr:`other_token` reads)."""
         self.requests: list[RecordedRequest] = []
         """Every request received, oldest first."""
+        self._arrived = asyncio.Event()
         self.connections_opened = 0
         """TCP connections accepted since start."""
         self._rules: list[FaultRule] = []
@@ -452,6 +457,16 @@ class Sandbox:
         """Forget the request log."""
         self.requests.clear()
 
+    async def wait_for_requests(self, count: int) -> None:
+        """Return once :attr:`requests` holds at least ``count`` requests.
+
+        For tests that wait on background work (a prefetch, a poller) without guessing how long
+        it takes; bound the wait with your test's timeout or ``asyncio.timeout``.
+        """
+        while len(self.requests) < count:
+            self._arrived.clear()
+            await self._arrived.wait()
+
     def set_sales_point_online(self, sales_point: str | None = None, online: bool = True) -> None:
         """Switch a Sales Point (or, with None, all of tenant A's) off- or online."""
         self._tenants[self.token][0].jobs.set_online(sales_point, online)
@@ -518,6 +533,7 @@ class Sandbox:
                 time=self._clock(),
             )
         )
+        self._arrived.set()
         delay = self.latency
         decisive: Fault | None = None
         for rule in self._rules:
@@ -527,7 +543,7 @@ class Sandbox:
             elif decisive is None and rule.matches(request.method, relative, self._rng):
                 decisive = rule.fault
         if delay > 0:
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
         if decisive is not None:
             if decisive.kind == "status":
                 return self._stamp(_fault_answer(decisive))
