@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import io
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ import shlex
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import IO, Any, Final, TextIO
@@ -219,6 +220,17 @@ def _csv_rows(receipt: Receipt) -> list[list[str]]:
     ]
 
 
+def _csv_text(rows: Iterable[Sequence[str]]) -> str:
+    text = io.StringIO()
+    csv.writer(text).writerows(rows)
+    return text.getvalue()
+
+
+async def _write(output: IO[str], text: str) -> None:
+    """Write a page's text in a worker thread: a file write must not stall the loop."""
+    await asyncio.to_thread(output.write, text)
+
+
 def _export(args: argparse.Namespace) -> int:
     if args.output in (None, "-"):
         return asyncio.run(_export_to(args, sys.stdout))
@@ -230,10 +242,9 @@ async def _export_to(args: argparse.Namespace, output: IO[str]) -> int:
     last = args.to or args.day
     windows = business_days(args.day, last, args.tz, day_start=args.day_start)
     start, end = windows[args.day][0], windows[last][1]
-    writer = csv.writer(output) if args.format == "csv" else None
-    if writer is not None:
-        writer.writerow(CSV_COLUMNS)
     began = time.perf_counter()
+    if args.format == "csv":
+        await _write(output, _csv_text([CSV_COLUMNS]))
     async with _client(args) as client:
         # One small request for the count sizes the progress bar.
         total = await client.receipts.list(timestamp__gte=start, timestamp__lt=end).count()
@@ -246,11 +257,13 @@ async def _export_to(args: argparse.Namespace, output: IO[str]) -> int:
         count = 0
         with _Progress("receipts", total, sys.stderr) as progress:
             async for page in listing.pages():
-                for receipt in page.results:
-                    if writer is not None:
-                        writer.writerows(_csv_rows(receipt))
-                    else:
-                        output.write(json.dumps(to_dict(receipt), ensure_ascii=False) + "\n")
+                if args.format == "csv":
+                    chunk = _csv_text(row for r in page.results for row in _csv_rows(r))
+                else:
+                    chunk = "".join(
+                        json.dumps(to_dict(r), ensure_ascii=False) + "\n" for r in page.results
+                    )
+                await _write(output, chunk)
                 count += len(page.results)
                 progress.advance(len(page.results))
     elapsed = time.perf_counter() - began
@@ -482,7 +495,7 @@ async def _follow(handle: JobHandle, timeout: float | None) -> int:
 
 
 async def _order_submit(args: argparse.Namespace) -> int:
-    order = _read_order(args.file)
+    order = await asyncio.to_thread(_read_order, args.file)
     async with _client(args) as client:
         handle = await client.orders.submit(order)
         print(f"submitted order job {handle.id} ({handle.status})", file=sys.stderr)

@@ -226,7 +226,7 @@ async def test_an_unknown_outcome_exits_7(sandbox: Sandbox, tmp_path: Path) -> N
         "lines": [{"article": sandbox.data.articles[0]["id"], "quantity": "1"}],
     }
     order = tmp_path / "order.json"
-    order.write_text(json.dumps(data), encoding="utf-8")
+    await asyncio.to_thread(order.write_text, json.dumps(data), encoding="utf-8")
     argv = ["--base-url", sandbox.url, "--token", sandbox.token, "order", "submit", str(order)]
     assert await asyncio.to_thread(main, argv) == 7
 
