@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -90,37 +89,74 @@ async def test_a_long_listing_reuses_its_connections(sandbox: Sandbox) -> None:
     assert sandbox.connections_opened == 1
 
 
-def test_the_hygiene_fixture_catches_blocking_and_leaks(pytester: pytest.Pytester) -> None:
-    """A test that blocks the loop or leaves a task pending fails under our conftest."""
+_HYGIENE_CASES = """
+import asyncio
+import logging
+import time
+
+async def test_sleeps():
+    time.sleep(0.2)  # blocks the loop: no other task can run
+
+async def test_swallows_it():
+    try:
+        with open(__file__, encoding="utf-8") as handle:  # blocking file I/O in the loop
+            handle.read()
+    except Exception:
+        pass  # caught by the code under test: the fixture still sees it
+
+async def test_leaks():
+    asyncio.get_running_loop().create_task(asyncio.Event().wait())
+
+async def test_busy_but_innocent():
+    until = time.perf_counter() + 0.3
+    while time.perf_counter() < until:  # slow, but makes no blocking call
+        pass
+
+def test_sleeps_outside_a_loop():
+    time.sleep(0.01)  # no loop is running: nothing to block
+
+async def test_logs_and_offloads():
+    logging.getLogger("bessa_async").warning("logging stays allowed")
+    await asyncio.to_thread(time.sleep, 0.01)
+"""
+
+
+def _run_hygiene_cases(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     pytester.makeconftest((Path(__file__).parent / "conftest.py").read_text(encoding="utf-8"))
-    pytester.makepyfile(
-        textwrap.dedent(
-            """
-            import asyncio
-            import time
-
-            async def test_blocks():
-                until = time.perf_counter() + 0.3
-                while time.perf_counter() < until:  # busy: the loop cannot run
-                    pass
-
-            async def test_leaks():
-                asyncio.get_running_loop().create_task(asyncio.Event().wait())
-
-            async def test_is_fine():
-                await asyncio.sleep(0)
-            """
-        )
-    )
-    result = pytester.runpytest_subprocess(
+    pytester.makepyfile(_HYGIENE_CASES)
+    return pytester.runpytest_subprocess(
         "-o",
         "asyncio_mode=auto",
         "-o",
         "asyncio_default_fixture_loop_scope=function",
         "-p",
         "no:cacheprovider",
+        *args,
     )
-    result.assert_outcomes(passed=3, errors=2)  # calls pass; the fixture fails two teardowns
+
+
+def test_the_hygiene_fixtures_catch_blocking_calls_and_leaks(pytester: pytest.Pytester) -> None:
+    """time.sleep(0.2) in a coroutine, a swallowed blocking read and a leaked task each fail
+    their test; a slow but non-blocking step, and sleeping outside a loop, do not."""
+    result = _run_hygiene_cases(pytester)
+    # time.sleep raises in test_sleeps itself; the fixtures fail three teardowns.
+    result.assert_outcomes(passed=5, failed=1, errors=3)
     output = result.stdout.str()
-    assert "blocked the event loop" in output
+    for test in ("test_sleeps", "test_swallows_it", "test_leaks"):
+        assert f"ERROR at teardown of {test} " in output
+    assert "made a blocking call inside the event loop: Blocking call to time.sleep" in output
+    assert "Blocking call to io.TextIOWrapper.read" in output
     assert "left 1 task(s) pending" in output
+    assert "steps of the event loop" not in output  # the diagnostic is off by default
+
+
+def test_the_slow_step_diagnostic_reports_and_never_fails(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BESSA_SLOW_CALLBACK lists the steps over the threshold; the outcomes stay the same."""
+    monkeypatch.setenv("BESSA_SLOW_CALLBACK", "0.1")
+    result = _run_hygiene_cases(pytester)
+    result.assert_outcomes(passed=5, failed=1, errors=3)
+    output = result.stdout.str()
+    assert "steps of the event loop over 0.1 s (wall clock)" in output
+    assert "::test_busy_but_innocent: Executing <Task" in output

@@ -9,13 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
-import gc
 import itertools
 import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, final
@@ -699,20 +698,6 @@ async def test_paths_can_be_overridden() -> None:
 # --- R2: lost answers at scale ------------------------------------------------------------------
 
 
-@pytest.fixture
-def frozen_heap() -> Iterator[None]:
-    """Exempt the objects of earlier tests from garbage collection while this test runs.
-
-    A large test allocates enough to trigger full collections, which otherwise walk the whole
-    session's heap and pause the loop for ~0.1 s (what the hygiene fixture calls blocking).
-    """
-    gc.collect()
-    gc.freeze()
-    yield
-    gc.unfreeze()
-
-
-@pytest.mark.usefixtures("frozen_heap")
 async def test_r2_five_percent_lost_answers_never_duplicate_or_lose_an_order() -> None:
     """500 orders, 5 % of POST answers dropped after the job was made: 500 jobs, 0 duplicates."""
     async with environment() as env:
