@@ -24,6 +24,7 @@ from typing import Final
 import blockbuster
 import pytest
 import pytest_asyncio
+from hypothesis import strategies as st
 
 from bessa_async import BessaClient, BessaError
 from bessa_async.testing import FakeClock, Sandbox
@@ -34,6 +35,17 @@ SLOW_CALLBACK: Final = float(_SLOW) if _SLOW else None
 
 _slow_steps: list[tuple[str, str]] = []
 """(test id, asyncio's message) for every slow step seen, reported at the end of the run."""
+
+
+@pytest.hookimpl(trylast=True)  # after Hypothesis's own: its start-up ends there
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Build Hypothesis's Unicode tables before any test runs (in the controller, once).
+
+    On a fresh checkout the first ``st.text()`` spends ~10 s of CPU building them (cached in
+    ``.hypothesis/`` afterwards): that belongs to no test and must not eat one's timeout.
+    """
+    if not hasattr(session.config, "workerinput"):  # xdist workers read the tables from the cache
+        st.text().validate()
 
 
 @pytest.fixture(autouse=True)

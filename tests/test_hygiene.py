@@ -121,7 +121,13 @@ async def test_logs_and_offloads():
 """
 
 
-def _run_hygiene_cases(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+def _run_hygiene_cases(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> pytest.RunResult:
+    # The project's Hypothesis cache, so the copied conftest need not build its tables again.
+    monkeypatch.setenv(
+        "HYPOTHESIS_STORAGE_DIRECTORY", str(Path(__file__).parent.parent / ".hypothesis")
+    )
     pytester.makeconftest((Path(__file__).parent / "conftest.py").read_text(encoding="utf-8"))
     pytester.makepyfile(_HYGIENE_CASES)
     return pytester.runpytest_subprocess(
@@ -131,14 +137,15 @@ def _run_hygiene_cases(pytester: pytest.Pytester, *args: str) -> pytest.RunResul
         "asyncio_default_fixture_loop_scope=function",
         "-p",
         "no:cacheprovider",
-        *args,
     )
 
 
-def test_the_hygiene_fixtures_catch_blocking_calls_and_leaks(pytester: pytest.Pytester) -> None:
+def test_the_hygiene_fixtures_catch_blocking_calls_and_leaks(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """time.sleep(0.2) in a coroutine, a swallowed blocking read and a leaked task each fail
     their test; a slow but non-blocking step, and sleeping outside a loop, do not."""
-    result = _run_hygiene_cases(pytester)
+    result = _run_hygiene_cases(pytester, monkeypatch)
     # time.sleep raises in test_sleeps itself; the fixtures fail three teardowns.
     result.assert_outcomes(passed=5, failed=1, errors=3)
     output = result.stdout.str()
@@ -155,7 +162,7 @@ def test_the_slow_step_diagnostic_reports_and_never_fails(
 ) -> None:
     """BESSA_SLOW_CALLBACK lists the steps over the threshold; the outcomes stay the same."""
     monkeypatch.setenv("BESSA_SLOW_CALLBACK", "0.1")
-    result = _run_hygiene_cases(pytester)
+    result = _run_hygiene_cases(pytester, monkeypatch)
     result.assert_outcomes(passed=5, failed=1, errors=3)
     output = result.stdout.str()
     assert "steps of the event loop over 0.1 s (wall clock)" in output
