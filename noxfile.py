@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import nox
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
@@ -11,7 +13,18 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 DEV = nox.project.dependency_groups(PYPROJECT, "dev")
 
 
-@nox.session
+def _runs(python: str) -> bool:
+    try:
+        return subprocess.run([python, "-c", ""], capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
+# Every Python the classifiers promise that this machine can run (else nox's own).
+PYTHONS = [v for v in nox.project.python_versions(PYPROJECT) if _runs(f"python{v}")] or None
+
+
+@nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """Run the test suite under coverage and print the report."""
     session.install("-e", ".[cli]", *DEV)
