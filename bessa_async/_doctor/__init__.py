@@ -33,6 +33,7 @@ from ._report import (
 )
 from ._run import JOB_PATHS, SCHEMA_PROBES, APIReader, diagnose
 from ._schema import schema_differences
+from ._table import doctor_table
 
 __all__ = [
     "JOB_PATHS",
@@ -45,6 +46,7 @@ __all__ = [
     "ResourceFinding",
     "SchemaFinding",
     "diagnose",
+    "doctor_table",
     "inspect_items",
     "page_facts",
     "schema_differences",
