@@ -19,7 +19,7 @@ import shlex
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import IO, Any, Final, TextIO
@@ -46,8 +46,9 @@ from bessa_async import (
 )
 
 from ._doctor import doctor_table
+from ._status import watch_status
 
-__all__ = ["DOCTOR_EXIT_CODES", "EXIT_CODES", "main", "watch_status"]
+__all__ = ["DOCTOR_EXIT_CODES", "EXIT_CODES", "main"]
 
 BASE_URL_ENV: Final = "BESSA_BASE_URL"
 EXIT_CODES: Final = {
@@ -361,24 +362,6 @@ def _read_order(path: str) -> Order:
         table=data.get("table"),
         note=data.get("note"),
     )
-
-
-async def watch_status(
-    handle: JobHandle,
-    on_change: Callable[[object], None],
-    sleep: Callable[[float], Awaitable[None]],
-    interval: float = 0.05,
-) -> None:
-    """Call ``on_change(status)`` whenever the handle's status changes; runs until cancelled.
-
-    The handle's status is updated by the client's poll scheduler; this only looks at it.
-    """
-    last = None
-    while True:
-        if handle.status != last:
-            last = handle.status
-            on_change(last)
-        await sleep(interval)
 
 
 async def _follow(handle: JobHandle, timeout: float | None) -> int:
