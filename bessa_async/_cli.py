@@ -19,7 +19,7 @@ import shlex
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import IO, Any, Final, TextIO
@@ -31,7 +31,6 @@ from bessa_async import (
     BessaClient,
     BessaError,
     ConfigurationError,
-    DoctorReport,
     JobFailedError,
     JobHandle,
     JobTimeoutError,
@@ -46,7 +45,10 @@ from bessa_async import (
     to_dict,
 )
 
-__all__ = ["DOCTOR_EXIT_CODES", "EXIT_CODES", "doctor_table", "main", "watch_status"]
+from ._doctor import doctor_table
+from ._status import watch_status
+
+__all__ = ["DOCTOR_EXIT_CODES", "EXIT_CODES", "main"]
 
 BASE_URL_ENV: Final = "BESSA_BASE_URL"
 EXIT_CODES: Final = {
@@ -307,82 +309,6 @@ async def _demo(args: argparse.Namespace) -> int:
     return await walkthrough(sys.stdout, args.receipts, args.seed)
 
 
-def doctor_table(report: DoctorReport) -> str:
-    """The doctor's report as a readable table (``bessa doctor`` without ``--json``)."""
-    lines = [f"bessa doctor: {report.base_url} (bessa_async {report.version})"]
-    if not report.token_accepted:
-        lines.append("token      not accepted")
-    else:
-        names = ", ".join(report.companies) or "(none visible)"
-        lines.append(f"token      accepted; companies: {names}")
-    if report.resources:
-        header = ("resource", "path", "status", "count", "next", "items", "differences")
-        rows = [
-            (
-                finding.name,
-                finding.path,
-                "-" if finding.status is None else str(finding.status),
-                {True: "yes", False: "NO", None: "-"}[finding.count],
-                finding.next_form or "-",
-                str(finding.items),
-                str(len(finding.differences)) if finding.differences else "-",
-            )
-            for finding in report.resources
-        ]
-        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-        lines.append("")
-        for row in [header, *rows]:
-            lines.append(
-                "  ".join(
-                    cell.ljust(width) for cell, width in zip(row, widths, strict=True)
-                ).rstrip()
-            )
-    if report.filters:
-        lines += ["", "filters (sent with a +02:00 offset)"]
-        for check in report.filters:
-            verdict = {True: "ok", False: "MISMATCH", None: "not checked"}[check.ok]
-            lines.append(f"  {check.resource} {check.filter}: {verdict} - {check.detail}")
-    if report.token_accepted:
-        schema = report.schema
-        where = (
-            f"{schema.found_at} ({len(schema.paths)} paths)"
-            if schema.found_at
-            else "none found (tried " + ", ".join(schema.tried) + ")"
-        )
-        lines += ["", f"schema     {where}"]
-    if report.jobs is not None:
-        jobs = report.jobs
-        words = ", ".join(dict.fromkeys(jobs.statuses)) or "(no jobs listed)"
-        lines.append(
-            f"jobs       GET {jobs.path}?limit=1 -> {jobs.status or '-'}; statuses: {words}"
-        )
-    if report.differences:
-        to_fix = sum(not difference.handled for difference in report.differences)
-        lines += ["", f"{len(report.differences)} differences ({to_fix} need a fix):"]
-        width = max(len(difference.resource) for difference in report.differences)
-        for difference in report.differences:
-            tag = "handled" if difference.handled else "FIX    "
-            lines.append(f"  {tag}  {difference.resource.ljust(width)}  {difference.detail}")
-            if difference.fix:
-                lines.append(f"  {' ' * 7}  {' ' * width}  -> {difference.fix}")
-    for title, entries in (("notes", report.notes), ("errors", report.errors)):
-        if entries:
-            lines += ["", f"{title}:"] + [f"  {entry}" for entry in entries]
-    lines.append("")
-    if report.errors:
-        lines.append("could not check everything (exit 2)")
-    elif report.differences:
-        lines.append(
-            "the API differs from the library's model (exit 1); attach "
-            "'bessa doctor --json' to a bug report"
-        )
-    else:
-        unread = sum(finding.status != 200 for finding in report.resources)
-        but = f"; {unread} resources could not be read with this token" if unread else ""
-        lines.append(f"everything checked matches the library's model (exit 0){but}")
-    return "\n".join(lines)
-
-
 async def _doctor(args: argparse.Namespace) -> int:
     try:
         async with _client(args) as client:
@@ -436,24 +362,6 @@ def _read_order(path: str) -> Order:
         table=data.get("table"),
         note=data.get("note"),
     )
-
-
-async def watch_status(
-    handle: JobHandle,
-    on_change: Callable[[object], None],
-    sleep: Callable[[float], Awaitable[None]],
-    interval: float = 0.05,
-) -> None:
-    """Call ``on_change(status)`` whenever the handle's status changes; runs until cancelled.
-
-    The handle's status is updated by the client's poll scheduler; this only looks at it.
-    """
-    last = None
-    while True:
-        if handle.status != last:
-            last = handle.status
-            on_change(last)
-        await sleep(interval)
 
 
 async def _follow(handle: JobHandle, timeout: float | None) -> int:

@@ -25,7 +25,7 @@ from bessa_async import (
 )
 from bessa_async.testing import Fault, Sandbox
 
-from ._cli import watch_status
+from ._status import watch_status
 
 __all__ = ["walkthrough"]
 

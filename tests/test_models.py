@@ -23,7 +23,7 @@ from bessa_async import (
     make_converter,
     to_dict,
 )
-from bessa_async._doctor import _TYPED
+from bessa_async._doctor._run import _TYPED
 from bessa_async.testing._data import generate_tenant
 
 DATA = generate_tenant(

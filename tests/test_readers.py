@@ -22,7 +22,7 @@ from bessa_async import (
     to_dict,
 )
 from bessa_async._convert import _FAST, EXTRA, decode
-from bessa_async._doctor import _TYPED
+from bessa_async._doctor._run import _TYPED
 from bessa_async._jobs import Job
 from bessa_async._models import NO_EXTRA
 from bessa_async._readers import _DECIMALS, _UUIDS, _parse_uuid, reader
