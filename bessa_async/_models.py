@@ -1,4 +1,4 @@
-"""Typed, frozen models of the Public API's resources (``resources.md``).
+"""Typed, frozen models of the Public API's resources (beyond its documented conventions, inferred).
 
 Every model keeps the fields the API sent that it does not know in ``extra`` (written back by
 :func:`bessa_async.to_dict`), so nothing is lost when the real API differs from the inferred one.

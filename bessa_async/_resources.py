@@ -109,7 +109,7 @@ DEFAULT_PATHS: Final[Mapping[str, str]] = {
     "orders": "requests/orders/",
     "payments": "requests/payments/",
 }
-"""Each typed resource's path relative to the base URL (inferred; see ``resources.md``)."""
+"""Each typed resource's path relative to the base URL (inferred: override with ``paths=``)."""
 
 
 def resolve_paths(overrides: Mapping[str, str] | None, *, source: str = "paths") -> dict[str, str]:

@@ -278,5 +278,5 @@ async def test_bad_input(row: Row, sandbox: Sandbox, client: BessaClient, clock:
 
 
 def test_the_table_has_at_least_20_rows() -> None:
-    """The issue asks for at least 20 kinds of bad input."""
+    """The table covers at least 20 kinds of bad input."""
     assert len(ROWS) >= 30

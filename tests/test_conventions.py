@@ -1,4 +1,4 @@
-"""public-api.md section 1, convention by convention, through the client over loopback."""
+"""The Public API's documented conventions, one by one, through the client over loopback."""
 
 from __future__ import annotations
 

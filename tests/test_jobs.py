@@ -695,7 +695,7 @@ async def test_paths_can_be_overridden() -> None:
         assert [r.path for r in sb.requests] == ["jobs/"]
 
 
-# --- R2: lost answers at scale ------------------------------------------------------------------
+# --- lost answers at scale ---------------------------------------------------------------------
 
 
 async def test_r2_five_percent_lost_answers_never_duplicate_or_lose_an_order() -> None:
