@@ -18,7 +18,6 @@ import os
 import shlex
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -45,6 +44,8 @@ from bessa_async import (
     business_days,
     to_dict,
 )
+
+from ._validate import parse_uuid
 
 __all__ = ["DOCTOR_EXIT_CODES", "EXIT_CODES", "doctor_table", "main", "watch_status"]
 
@@ -508,9 +509,7 @@ async def _order_submit(args: argparse.Namespace) -> int:
 
 async def _job_wait(args: argparse.Namespace) -> int:
     async with _client(args) as client:
-        try:
-            uuid.UUID(args.job)
-        except ValueError:
+        if parse_uuid(args.job) is None:
             handle = client.jobs.resume(args.job)
         else:
             handle = (client.payments if args.kind == "payment" else client.orders).job(args.job)
