@@ -16,8 +16,10 @@ from ._client import BessaClient
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_POLL,
     DEFAULT_RETRY,
     DEFAULT_TIMEOUT,
+    PollPolicy,
     RetryPolicy,
     Timeout,
 )
@@ -53,20 +55,10 @@ from ._errors import (
     TransportError,
     ValidationError,
 )
-from ._jobs import (
-    DEFAULT_POLL,
-    Job,
-    JobFailure,
-    JobHandle,
-    JobResult,
-    JobStatus,
-    Order,
-    OrderLine,
-    OrderOption,
-    Payment,
-    PollPolicy,
-    PollStats,
-)
+from ._jobs.handle import JobHandle
+from ._jobs.model import Job, JobFailure, JobResult, JobStatus
+from ._jobs.scheduler import PollStats
+from ._jobs.submissions import Order, OrderLine, OrderOption, Payment
 from ._models import (
     Article,
     ArticleGroup,

@@ -18,7 +18,6 @@ import os
 import shlex
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -47,6 +46,7 @@ from bessa_async import (
 
 from ._doctor import doctor_table
 from ._status import watch_status
+from ._validate import parse_uuid
 
 __all__ = ["DOCTOR_EXIT_CODES", "EXIT_CODES", "main"]
 
@@ -416,9 +416,7 @@ async def _order_submit(args: argparse.Namespace) -> int:
 
 async def _job_wait(args: argparse.Namespace) -> int:
     async with _client(args) as client:
-        try:
-            uuid.UUID(args.job)
-        except ValueError:
+        if parse_uuid(args.job) is None:
             handle = client.jobs.resume(args.job)
         else:
             handle = (client.payments if args.kind == "payment" else client.orders).job(args.job)

@@ -15,15 +15,18 @@ import aiohttp
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_POLL,
     DEFAULT_RETRY,
     DEFAULT_TIMEOUT,
     TOKEN_ENV,
+    PollPolicy,
     RetryPolicy,
     Timeout,
     as_timeout,
 )
 from ._doctor import DoctorReport, diagnose
-from ._jobs import DEFAULT_POLL, JobManager, Jobs, OrderJobs, PaymentJobs, PollPolicy
+from ._jobs.manager import JobManager
+from ._jobs.resources import Jobs, OrderJobs, PaymentJobs
 from ._models import (
     Article,
     ArticleGroup,

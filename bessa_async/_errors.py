@@ -40,7 +40,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 if TYPE_CHECKING:
-    from ._jobs import Job, JobHandle
+    from ._jobs.handle import JobHandle
+    from ._jobs.model import Job
 
 __all__ = [
     "APIError",

@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 import attrs
 
 from ._errors import BessaError, DecodeError, PaginationLoopError
+from ._validate import check_int, is_int
 
 __all__ = ["ListingStats", "Page", "Paginator", "follow", "read_page"]
 
@@ -78,7 +79,7 @@ def read_page(body: object, *, resource: str) -> Page[Any]:
     if not isinstance(body, Mapping) or not isinstance(body.get("results"), list):
         raise DecodeError(f"{resource}: expected a page with a 'results' list, got {body!r:.120}")
     count = body.get("count")
-    if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
+    if count is not None and not is_int(count):
         raise DecodeError(f"{resource}: page 'count' is not an integer: {count!r}")
     links = {}
     for name in ("next", "previous"):
@@ -229,8 +230,7 @@ class Paginator(Generic[T]):
         prefetch: int = 1,
         sharded: Callable[[ListingStats], AsyncGenerator[Page[T]]] | None = None,
     ) -> None:
-        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
-            raise ValueError(f"prefetch must be an integer >= 0, got {prefetch!r}")
+        check_int("prefetch", prefetch, minimum=0)
         self._fetch = fetch
         self._path = path
         self._params = dict(params)

@@ -41,6 +41,7 @@ from ._models import (
 from ._pagination import Paginator
 from ._sharding import ShardPlan, sharded_pages
 from ._urls import encode_params
+from ._validate import check_int, check_uuid
 
 __all__ = [
     "DEFAULT_PATHS",
@@ -193,17 +194,6 @@ class Requester(Protocol):
     ) -> Any: ...
 
 
-def _id_text(name: str, value: object) -> str:
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, str):
-        try:
-            return str(uuid.UUID(value))
-        except ValueError:
-            pass
-    raise ValueError(f"{name} must be a UUID, got {value!r}")
-
-
 def _query(filters: Mapping[str, Any], ids: tuple[str, ...]) -> dict[str, Any]:
     """Drop unset filters and check the ones encode_params cannot judge."""
     query: dict[str, Any] = {}
@@ -211,11 +201,9 @@ def _query(filters: Mapping[str, Any], ids: tuple[str, ...]) -> dict[str, Any]:
         if value is None:
             continue
         if name in ids:
-            value = _id_text(name, value)
-        elif name == "limit" and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 1
-        ):
-            raise ValueError(f"limit must be a positive integer, got {value!r}")
+            value = str(check_uuid(name, value))
+        elif name == "limit":
+            check_int("limit", value, minimum=1)
         elif name == "cursor" and (not isinstance(value, str) or not value):
             raise ValueError(f"cursor must be a non-empty string, got {value!r}")
         query[name] = value
@@ -271,8 +259,7 @@ class Resource(Generic[T]):
     ) -> Paginator[T]:
         query = _query(filters, self._ids)
         encode_params(query)  # bad values fail here, at the call, not at the first page
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
+        check_int("concurrency", concurrency, minimum=1)
         sharded = None
         if concurrency > 1:
             plan = self._plan(query, concurrency, ordered)
@@ -331,7 +318,7 @@ class Resource(Generic[T]):
         """
         if not self._has_detail:
             raise TypeError(f"{self._name} has no detail endpoint; use list() with filters")
-        item = await self._client.request("GET", f"{self._path}{_id_text('id', id)}/")
+        item = await self._client.request("GET", f"{self._path}{check_uuid('id', id)}/")
         return self._decode_one(item)
 
 

@@ -35,16 +35,11 @@ from bessa_async import (
     ValidationError,
     from_dict,
 )
-from bessa_async._jobs import (
-    _poll_path,
-    decode_token,
-    encode_token,
-    is_ambiguous,
-    job_state,
-    next_poll_delay,
-    order_body,
-    payment_body,
-)
+from bessa_async._jobs.handle import decode_token, encode_token
+from bessa_async._jobs.manager import _poll_path, is_ambiguous
+from bessa_async._jobs.model import job_state
+from bessa_async._jobs.scheduler import next_poll_delay
+from bessa_async._jobs.submissions import order_body, payment_body
 from bessa_async._session import Response
 
 SP = uuid.UUID("8c1c0a6e-3d1b-4a55-9d59-0f3b8f0e4b11")

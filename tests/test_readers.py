@@ -23,7 +23,7 @@ from bessa_async import (
 )
 from bessa_async._convert import _FAST, EXTRA, decode
 from bessa_async._doctor._run import _TYPED
-from bessa_async._jobs import Job
+from bessa_async._jobs.model import Job
 from bessa_async._models import NO_EXTRA
 from bessa_async._readers import _DECIMALS, _UUIDS, _parse_uuid, reader
 from bessa_async.testing._data import generate_tenant

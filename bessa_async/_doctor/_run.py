@@ -20,7 +20,7 @@ from .._errors import (
     ServerError,
     TransportError,
 )
-from .._jobs import Job
+from .._jobs.model import Job
 from .._models import (
     Article,
     ArticleGroup,

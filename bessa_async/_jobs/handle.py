@@ -1,0 +1,284 @@
+"""What a submission returns: a handle to wait for the job with, and its token.
+
+A handle keeps what is known of one job (id, path, last status) and waits for it on the
+client's scheduler. :meth:`JobHandle.to_token` writes it as versioned JSON (no secrets) that
+``client.jobs.resume`` reads back, in this process or another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any, Final, Protocol, final
+
+from .._config import PollPolicy
+from .._errors import JobFailedError
+from .._validate import parse_uuid
+from .model import Job, JobKind, JobStatus, job_state
+
+__all__ = [
+    "TOKEN_VERSION",
+    "JobHandle",
+    "JobSource",
+    "check_job_path",
+    "decode_token",
+    "encode_token",
+]
+
+TOKEN_VERSION: Final = 1
+
+
+def check_job_path(path: object) -> str:
+    """``path`` if it is a job path relative to the base URL (ends in ``/``, no scheme, no
+    query, no ``..``), else ``ValueError``."""
+    if (
+        not isinstance(path, str)
+        or not path.endswith("/")
+        or "://" in path
+        or path.startswith("/")
+        or ".." in path.split("/")
+        or "?" in path
+    ):
+        raise ValueError(f"not a job token: bad path {path!r}")
+    return path
+
+
+def encode_token(
+    *,
+    kind: JobKind,
+    id: uuid.UUID,
+    path: str,
+    reference: str | None,
+    idempotency_key: str | None,
+    status: JobStatus | str | None,
+) -> str:
+    """A handle as versioned JSON: what is needed to wait for the job again, no secrets. Pure."""
+    return json.dumps(
+        {
+            "v": TOKEN_VERSION,
+            "kind": kind,
+            "id": str(id),
+            "path": path,
+            "reference": reference,
+            "idempotency_key": idempotency_key,
+            "status": None if status is None else str(status),
+        },
+        separators=(",", ":"),
+    )
+
+
+def decode_token(token: str) -> dict[str, Any]:
+    """Read and check a token made by :func:`encode_token`. Pure.
+
+    Raises:
+        ValueError: not a token, or one from a newer version of the library.
+    """
+    if not isinstance(token, str | bytes):
+        raise TypeError(f"a job token is a str, got {type(token).__name__}")
+    try:
+        data = json.loads(token)
+    except ValueError:
+        raise ValueError(
+            "not a job token: not JSON (pass what JobHandle.to_token() gave)"
+        ) from None
+    if not isinstance(data, dict) or "v" not in data:
+        raise ValueError("not a job token: expected a JSON object with a version 'v'")
+    if data["v"] != TOKEN_VERSION:
+        raise ValueError(
+            f"job token version {data['v']!r} is not readable by this version of bessa_async "
+            f"(it reads version {TOKEN_VERSION}); upgrade the library"
+        )
+    if data.get("kind") not in ("order", "payment"):
+        raise ValueError(f"not a job token: unknown kind {data.get('kind')!r}")
+    job_id = parse_uuid(str(data.get("id")))
+    if job_id is None:
+        raise ValueError(f"not a job token: bad id {data.get('id')!r}")
+    for name in ("reference", "idempotency_key", "status"):
+        if data.get(name) is not None and not isinstance(data[name], str):
+            raise ValueError(f"not a job token: {name} must be a string")
+    status = data.get("status")
+    known = status if status is None or status not in set(JobStatus) else JobStatus(status)
+    return {
+        "kind": data["kind"],
+        "id": job_id,
+        "path": check_job_path(data.get("path")),
+        "reference": data.get("reference"),
+        "idempotency_key": data.get("idempotency_key"),
+        "status": known,
+    }
+
+
+class JobSource(Protocol):
+    """What a handle needs of the client's job machinery (the ``JobManager``)."""
+
+    def clock(self) -> float:
+        """Monotonic seconds, the clock poll times are kept in."""
+        ...
+
+    async def read(self, path: str) -> Job:
+        """Read the job at ``path`` once (retried like any read)."""
+        ...
+
+    def watch(
+        self, handle: JobHandle, *, timeout: float | None, poll: PollPolicy | None
+    ) -> asyncio.Future[None]:
+        """Wait for ``handle``'s job on the scheduler (``poll`` None: the client's policy)."""
+        ...
+
+
+@final
+class JobHandle:
+    """A submitted job: its id, what is known of it, and ways to wait for its result.
+
+    Returned by ``client.orders.submit(...)`` (and ``client.payments``), by
+    ``client.orders.job(id)`` for a job submitted elsewhere, and by ``client.jobs.resume(token)``.
+    Waiting never changes the job on the server; a wait that times out or is cancelled can be
+    started again, in this process or, via :meth:`to_token`, in another.
+    """
+
+    def __init__(
+        self,
+        manager: JobSource,
+        *,
+        kind: JobKind,
+        id: uuid.UUID,
+        path: str,
+        job: Job | None = None,
+        reference: str | None = None,
+        idempotency_key: str | None = None,
+        status: JobStatus | str | None = None,
+    ) -> None:
+        self._manager = manager
+        self._kind: JobKind = kind
+        self._id = id
+        self._path = path
+        self._job = job
+        if reference is None and job is not None:
+            reference = job.reference
+        self._reference = reference
+        self._key = idempotency_key
+        self._status = job.status if job is not None else status
+        self._delay: float | None = None
+        self._poll_after: float | None = None
+
+    @property
+    def id(self) -> uuid.UUID:
+        """The job's id."""
+        return self._id
+
+    @property
+    def kind(self) -> JobKind:
+        """``"order"`` or ``"payment"``."""
+        return self._kind
+
+    @property
+    def path(self) -> str:
+        """Where the job is polled, relative to the base URL."""
+        return self._path
+
+    @property
+    def status(self) -> JobStatus | str | None:
+        """The last status seen (``None`` if the job was never read by this handle)."""
+        return self._status
+
+    @property
+    def job(self) -> Job | None:
+        """The job as last seen, or ``None``."""
+        return self._job
+
+    @property
+    def reference(self) -> str | None:
+        """The submission's reference (what reconciliation looks it up by)."""
+        return self._reference
+
+    @property
+    def idempotency_key(self) -> str | None:
+        """The ``Idempotency-Key`` the submission was sent with (None if not submitted here)."""
+        return self._key
+
+    @property
+    def done(self) -> bool:
+        """Whether the job is known to have ended (completed, failed, expired, cancelled)."""
+        return job_state(self._status) != "running"
+
+    def __repr__(self) -> str:
+        status = "unknown" if self._status is None else str(self._status)
+        return f"<JobHandle {self._kind} {self._id} {status}>"
+
+    def to_token(self) -> str:
+        """This handle as versioned JSON, to store and :meth:`Jobs.resume` later (no secrets)."""
+        return encode_token(
+            kind=self._kind,
+            id=self._id,
+            path=self._path,
+            reference=self._reference,
+            idempotency_key=self._key,
+            status=self._status,
+        )
+
+    @property
+    def backoff(self) -> float | None:
+        """The un-jittered delay of this job's last poll step (``None`` before the first):
+        where the scheduler's backoff goes on from."""
+        return self._delay
+
+    @property
+    def poll_after(self) -> float | None:
+        """The clock time before which the job need not be polled again (``None``: now)."""
+        return self._poll_after
+
+    def note_backoff(self, base: float) -> None:
+        """Record the backoff after a poll that brought no answer (used by the scheduler)."""
+        self._delay = base
+
+    def observe(self, job: Job, *, at: float, delay: float | None, base: float | None) -> None:
+        """Record a fresh answer (used by the scheduler and the resources)."""
+        self._job = job
+        self._status = job.status
+        if job.reference is not None:
+            self._reference = job.reference
+        if base is not None:
+            self._delay = base
+        self._poll_after = None if delay is None else at + delay
+
+    def outcome(self) -> Job:
+        """The finished job, or the error it ended with.
+
+        Raises:
+            JobFailedError: the job failed, expired or was cancelled.
+        """
+        job = self._job
+        assert job is not None
+        assert job.finished
+        if job.succeeded:
+            return job
+        raise JobFailedError(job)
+
+    async def refresh(self) -> Job:
+        """Read the job now (one request; retried like any read) and remember it."""
+        job = await self._manager.read(self._path)
+        self.observe(job, at=self._manager.clock(), delay=None, base=None)
+        return job
+
+    async def wait(self, timeout: float | None = None, *, poll: PollPolicy | None = None) -> Job:
+        """Wait until the job has ended; return it if it completed.
+
+        Polls on the client's one scheduler (backoff per ``poll``, default the client's). A job
+        already known to have ended answers at once, without a request.
+
+        Args:
+            timeout: the overall deadline in seconds (``None``: wait as long as it takes). It is
+                not a request timeout: polls keep the client's own.
+            poll: this wait's poll policy.
+
+        Raises:
+            JobFailedError: the job ended failed, expired or cancelled (``.job`` has the error).
+            JobTimeoutError: the deadline passed; the job goes on and the handle stays usable.
+            APIError: the job cannot be read (e.g. ``NotFoundError``, ``AuthenticationError``).
+        """
+        if self.done:
+            return self.outcome()
+        future = self._manager.watch(self, timeout=timeout, poll=poll)
+        await future  # cancelling the waiting task cancels the future: the scheduler lets go
+        return self.outcome()

@@ -1,0 +1,102 @@
+"""The job as the API shows it, and what its status words mean.
+
+Only ``completed`` is success; ``failed``, ``expired`` and ``cancelled`` are failures; any other
+word, one the library does not know included, means "not finished yet".
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final, Literal, final
+
+import attrs
+
+from .._models import NO_EXTRA
+
+__all__ = ["Job", "JobFailure", "JobKind", "JobResult", "JobState", "JobStatus", "job_state"]
+
+JobKind = Literal["order", "payment"]
+JobState = Literal["running", "succeeded", "failed"]
+
+
+class JobStatus(enum.StrEnum):
+    """Known job statuses; an unknown word is kept as ``str`` and means "not finished"."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+_FAILED: Final = frozenset({JobStatus.FAILED, JobStatus.EXPIRED, JobStatus.CANCELLED})
+
+
+def job_state(status: JobStatus | str | None) -> JobState:
+    """Classify a status word: ``"succeeded"`` for ``completed`` only; ``"failed"`` for failed,
+    expired and cancelled; ``"running"`` for everything else, words the library does not know
+    (and a missing status) included. Pure."""
+    if status == JobStatus.COMPLETED:
+        return "succeeded"
+    if status in _FAILED:
+        return "failed"
+    return "running"
+
+
+def _extra() -> Any:
+    return attrs.field(default=NO_EXTRA, hash=False, repr=False)
+
+
+@final
+@attrs.frozen(kw_only=True)
+class JobResult:
+    """What the Sales Point produced: for an order the open ``order``; for a payment the
+    ``receipt`` and its ``number``. Fields the API adds are kept in ``extra``."""
+
+    order: uuid.UUID | None = None
+    receipt: uuid.UUID | None = None
+    number: str | None = None
+    extra: Mapping[str, Any] = _extra()
+
+
+@final
+@attrs.frozen(kw_only=True)
+class JobFailure:
+    """Why a job failed: a ``code`` such as ``"article_inactive"`` (an unknown code is still a
+    failure) and a human ``detail``."""
+
+    code: str | None = None
+    detail: str | None = None
+    extra: Mapping[str, Any] = _extra()
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Job:
+    """A submitted order or payment as the API shows it (``requests/orders/{id}/``)."""
+
+    id: uuid.UUID
+    type: str | None = None
+    """``"order"`` or ``"payment"``."""
+    status: JobStatus | str
+    reference: str | None = None
+    sales_point: uuid.UUID | None = None
+    created: datetime | None = None
+    updated: datetime | None = None
+    result: JobResult | None = None
+    error: JobFailure | None = None
+    extra: Mapping[str, Any] = _extra()
+
+    @property
+    def finished(self) -> bool:
+        """Whether the job reached an end (completed, failed, expired or cancelled)."""
+        return job_state(self.status) != "running"
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the job completed: the only success."""
+        return job_state(self.status) == "succeeded"

@@ -1,0 +1,266 @@
+"""``client.orders``, ``client.payments`` and ``client.jobs``: what callers submit and wait with."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any, Final, final
+
+from .._config import PollPolicy, Timeout, as_timeout
+from .._errors import JobTimeoutError
+from .._pagination import Paginator
+from .._validate import check_int, check_uuid
+from .handle import JobHandle
+from .manager import JobManager
+from .model import Job, JobKind, JobStatus
+from .scheduler import PollStats
+from .submissions import Order, Payment, new_reference, order_body, payment_body
+
+__all__ = ["Jobs", "OrderJobs", "PaymentJobs"]
+
+_KEY_OK: Final = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+def _check_key(value: object) -> str:
+    text = str(value) if isinstance(value, uuid.UUID) else value
+    if not isinstance(text, str) or not _KEY_OK.fullmatch(text):
+        raise ValueError(
+            f"idempotency_key must be 1-255 visible ASCII characters (a UUID, say), got {value!r}"
+        )
+    return text
+
+
+def _job_query(filters: Mapping[str, Any]) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    for name, value in filters.items():
+        if value is None:
+            continue
+        if name == "sales_point":
+            value = str(check_uuid("sales_point", value))
+        elif name == "limit":
+            check_int("limit", value, minimum=1)
+        elif name in ("cursor", "reference", "status") and (
+            not isinstance(value, str) or not value
+        ):
+            raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+        query[name] = value
+    return query
+
+
+class _JobResource:
+    _kind: JobKind
+
+    def __init__(self, manager: JobManager) -> None:
+        self._manager = manager
+
+    @property
+    def path(self) -> str:
+        """The path relative to the base URL."""
+        return self._manager.paths[self._kind]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.path!r}>"
+
+    def job(self, id: uuid.UUID | str) -> JobHandle:  # "id": the API's own word
+        """A handle for a job submitted elsewhere (nothing is sent until you wait or refresh).
+
+        Raises:
+            ValueError: ``id`` is not a UUID.
+        """
+        return self._manager.handle(self._kind, id)
+
+    def list(
+        self,
+        *,
+        status: JobStatus | str | None = None,
+        reference: str | None = None,
+        sales_point: uuid.UUID | str | None = None,
+        created__gte: datetime | None = None,
+        created__lt: datetime | None = None,
+        updated__gte: datetime | None = None,
+        updated__lt: datetime | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Paginator[Job]:
+        """The jobs of this kind, oldest first, as :class:`Job` (an async iterable
+        :class:`~bessa_async.Paginator`); e.g. ``list(status="pending")`` or, to find a
+        submission again, ``list(reference="webshop-10045")``."""
+        return self._manager.listing(
+            self._kind,
+            _job_query(
+                {"status": status, "reference": reference, "sales_point": sales_point}
+                | {"created__gte": created__gte, "created__lt": created__lt}
+                | {"updated__gte": updated__gte, "updated__lt": updated__lt}
+                | {"limit": limit, "cursor": cursor}
+            ),
+        )
+
+    async def _submit(
+        self,
+        body_of: Callable[[str], dict[str, Any]],
+        reference: str | None,
+        sales_point: uuid.UUID,
+        idempotency_key: str | uuid.UUID | None,
+        timeout: float | Timeout | None,
+    ) -> JobHandle:
+        key = str(uuid.uuid4()) if idempotency_key is None else _check_key(idempotency_key)
+        body = body_of(reference or new_reference(self._kind))
+        return await self._manager.submit(
+            self._kind,
+            body,
+            key=key,
+            sales_point=sales_point,
+            timeout=None if timeout is None else as_timeout(timeout),
+        )
+
+
+@final
+class OrderJobs(_JobResource):
+    """``requests/orders/``: submit orders, wait for them, list them."""
+
+    _kind: JobKind = "order"
+
+    async def submit(
+        self,
+        order: Order,
+        *,
+        idempotency_key: str | uuid.UUID | None = None,
+        timeout: float | Timeout | None = None,
+    ) -> JobHandle:
+        """Send an order to its Sales Point as a job; return its handle at once.
+
+        The order goes out exactly once as far as the API can tell: one ``Idempotency-Key`` for
+        every attempt, retried only when it provably did not arrive, looked up by ``reference``
+        after an ambiguous failure (and sent once more, same key, only if proven absent).
+
+        Args:
+            order: what to order.
+            idempotency_key: your own key (store it with your order before calling, and a
+                retry after a crash cannot duplicate it); a UUID is minted if not given.
+            timeout: the POST's deadline, overriding the client's.
+
+        Raises:
+            ValidationError: the API refused the body (``errors`` keeps DRF's nested map).
+            ConflictError: the key was used before with another body.
+            SubmissionOutcomeUnknownError: it may or may not have landed; carries the key and
+                reference to look it up later.
+            TransportError, APIError: it provably did not land (connection refused, 4xx ...).
+        """
+        if not isinstance(order, Order):
+            raise TypeError(f"submit() takes an Order, got {type(order).__name__}")
+        return await self._submit(
+            lambda ref: order_body(order, ref),
+            order.reference,
+            order.sales_point,
+            idempotency_key,
+            timeout,
+        )
+
+
+@final
+class PaymentJobs(_JobResource):
+    """``requests/payments/``: submit payments, wait for them, list them."""
+
+    _kind: JobKind = "payment"
+
+    async def submit(
+        self,
+        payment: Payment,
+        *,
+        idempotency_key: str | uuid.UUID | None = None,
+        timeout: float | Timeout | None = None,
+    ) -> JobHandle:
+        """Send a payment to its Sales Point as a job; return its handle at once.
+
+        Same guarantees and errors as :meth:`OrderJobs.submit`. On completion the job's
+        ``result.receipt`` and ``result.number`` name the invoice.
+        """
+        if not isinstance(payment, Payment):
+            raise TypeError(f"submit() takes a Payment, got {type(payment).__name__}")
+        return await self._submit(
+            lambda ref: payment_body(payment, ref),
+            payment.reference,
+            payment.sales_point,
+            idempotency_key,
+            timeout,
+        )
+
+
+@final
+class Jobs:
+    """``client.jobs``: what works on jobs of both kinds."""
+
+    def __init__(self, manager: JobManager) -> None:
+        self._manager = manager
+
+    def __repr__(self) -> str:
+        return f"<Jobs waiting={self._manager.scheduler.waiting}>"
+
+    @property
+    def stats(self) -> PollStats:
+        """Counters of this client's poll scheduler."""
+        return self._manager.scheduler.stats
+
+    def resume(self, token: str) -> JobHandle:
+        """A handle from :meth:`JobHandle.to_token` (in this process or another).
+
+        Raises:
+            ValueError: not a token, or one from a newer version of the library.
+        """
+        return self._manager.resume(token)
+
+    async def as_completed(
+        self,
+        handles: Iterable[JobHandle],
+        *,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+    ) -> AsyncGenerator[JobHandle]:
+        """Yield each handle as its job ends (completed, failed, expired or cancelled).
+
+        ``await handle.wait()`` on a yielded handle answers at once: the job, or
+        ``JobFailedError``. Leaving the loop early stops the polling for the rest (use
+        ``contextlib.aclosing`` to do so promptly).
+
+        Args:
+            handles: the jobs to wait for (duplicates are waited for once).
+            timeout: the overall deadline in seconds for all of them.
+            poll: the poll policy for these waits.
+
+        Raises:
+            JobTimeoutError: the deadline passed; ``.handles`` are the unfinished ones.
+            APIError: a job cannot be read (e.g. ``NotFoundError``).
+        """
+        unique = list(dict.fromkeys(handles))
+        position = {handle: index for index, handle in enumerate(unique)}
+        for handle in unique:
+            if not isinstance(handle, JobHandle):
+                raise TypeError(f"as_completed() takes JobHandles, got {type(handle).__name__}")
+        for handle in unique:
+            if handle.done:
+                yield handle
+        futures: dict[asyncio.Future[None], JobHandle] = {}
+        try:
+            for handle in unique:
+                if not handle.done:
+                    future = self._manager.watch(handle, timeout=timeout, poll=poll)
+                    futures[future] = handle
+            pending = set(futures)
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: position[futures[f]]):
+                    error = future.exception()
+                    if isinstance(error, JobTimeoutError):
+                        late = tuple(h for h in futures.values() if not h.done)
+                        raise JobTimeoutError(
+                            late, timeout=timeout, last_error=error.last_error
+                        ) from None
+                    if error is not None:
+                        raise error
+                    yield futures[future]
+        finally:
+            for future in futures:
+                future.cancel()
