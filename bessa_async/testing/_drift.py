@@ -29,8 +29,8 @@ from ._cursor import Item
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from ._data import TenantData
     from ._jobs import JobBook
+    from ._tenant_data import TenantData
 
 __all__ = ["DEFAULT_DRIFT", "DRIFT_JOB_REFERENCE", "Drift"]
 

@@ -35,9 +35,11 @@ from typing import Any, Final, Literal, final
 
 import attrs
 
+from ._amounts import CENT, money, quantity_text, taxes_by_rate
+from ._calendar import VIENNA
 from ._cursor import Collection, Item
-from ._data import CENT, VIENNA, TenantData, money, quantity_text, taxes_by_rate
 from ._filters import format_timestamp, micros, parse_uuid
+from ._tenant_data import TenantData
 
 __all__ = ["Duration", "IdempotencyConflict", "JobBook", "JobKind", "draw_duration", "public"]
 

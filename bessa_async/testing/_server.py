@@ -28,13 +28,14 @@ from aiohttp import web
 
 from ._answers import not_found, stamp
 from ._cursor import Collection, Item
-from ._data import TenantData, generate_tenant
+from ._data import generate_tenant
 from ._drift import DEFAULT_DRIFT, Drift
 from ._faults import Fault, FaultRule
 from ._injection import FaultInjector, after_handler, before_handler
 from ._jobs import Duration, JobBook, JobKind, public
 from ._recording import RecordedRequest, RequestLog
 from ._routes import PREFIX, Routes, Settings
+from ._tenant_data import TenantData
 from ._tenants import Tenant, Tenants, tokens
 
 __all__ = ["RecordedRequest", "Sandbox"]

@@ -14,9 +14,9 @@ from aiohttp import web
 
 from ._answers import detail
 from ._cursor import Collection
-from ._data import TenantData
 from ._jobs import JobBook
 from ._selection import SPECS, key_for
+from ._tenant_data import TenantData
 
 __all__ = ["Tenant", "Tenants", "tokens"]
 
