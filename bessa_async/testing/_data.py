@@ -17,6 +17,8 @@ Sums hold exactly: a line's ``total`` is ``quantity * unit_price - discount`` ro
 cents; a receipt's ``total`` is the sum of its lines; ``taxes`` group the lines by rate with
 ``gross`` the rate's line sum, ``net = gross / (1 + rate)`` rounded half-up and ``tax = gross -
 net``; payments sum to ``total + tip``.
+
+The tables drawn from are in :mod:`._catalogue`; the receipts are drawn in :mod:`._receipts`.
 """
 
 from __future__ import annotations

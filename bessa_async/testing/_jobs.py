@@ -203,7 +203,7 @@ class JobBook:
     ) -> None:
         """Make every job a Sales Point (None: any) finishes from now on fail with ``code``.
 
-        ``code=None`` clears it. Codes per domain.md: ``no_active_day``, ``not_fiscalised``,
+        ``code=None`` clears it. Codes the API uses: ``no_active_day``, ``not_fiscalised``,
         ``sales_point_offline`` ... or any word, since an unknown code is still a failure.
         """
         if code is None:

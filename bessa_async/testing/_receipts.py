@@ -201,7 +201,7 @@ class ReceiptWriter:
             else:
                 quantity = _QUANTITIES[_pick(rng, (0, 1, 2, 3), (70, 90, 97, 100))]
             if article["type"] == "standard" and rng.random() < 0.04:
-                # Another pricing level: another price and another tax rate (domain.md).
+                # Another pricing level: another price and another tax rate.
                 price = (price * Decimal("0.8")).quantize(CENT, ROUND_HALF_UP)
                 rate = Decimal("10.00") if rate == Decimal("20.00") else Decimal("20.00")
             discount = ZERO
