@@ -18,7 +18,7 @@ The library runs with its defaults (``max_in_flight=16``, the default :class:`Po
 naive peer is what many SDKs do (``while not done: sleep(1); retrieve()``): raw aiohttp with its
 default connector (at most 100 connections), each job polled every second.
 
-Targets (issue 5): all jobs complete; mean lag <= 15 % of the mean processing time + 100 ms;
+Targets: all jobs complete; mean lag <= 15 % of the mean processing time + 100 ms;
 <= 4 polls per job on average; never more requests in flight than configured.
 
 The sandbox runs in its own process (``python -m bessa_async.testing --job-duration-min ...``), a
@@ -34,7 +34,6 @@ import contextlib
 import math
 import os
 import platform
-import shlex
 import statistics
 import sys
 import time
@@ -43,12 +42,12 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-from run import SandboxInfo
-from run import sandbox_process as run_sandbox
+from harness import SandboxInfo
+from harness import sandbox_process as run_sandbox
+from report import README, command_line, preamble, write_section
 
 from bessa_async import (
     DEFAULT_MAX_IN_FLIGHT,
@@ -59,7 +58,6 @@ from bessa_async import (
     __version__,
 )
 
-README = Path(__file__).with_name("README.md")
 BEGIN_MARK = "<!-- jobs:begin (written by benchmarks/jobs.py; edits here are overwritten) -->"
 END_MARK = "<!-- jobs:end -->"
 _FINISHED = frozenset({"completed", "failed", "expired", "cancelled"})
@@ -271,10 +269,7 @@ def verdict(side: Side) -> list[str]:
 def section(sides: Sequence[Side], command: str, args: argparse.Namespace) -> str:
     policy = DEFAULT_POLL
     lines = [
-        BEGIN_MARK,
-        "",
-        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
-        f"- Command: `{command}`",
+        *preamble(BEGIN_MARK, command),
         f"- Machine: {len(os.sched_getaffinity(0))} usable cores, {platform.machine()}, "
         f"{platform.platform(terse=True)}, "
         f"CPython {platform.python_version()}, aiohttp {aiohttp.__version__}, "
@@ -296,16 +291,6 @@ def section(sides: Sequence[Side], command: str, args: argparse.Namespace) -> st
     return "\n".join(lines)
 
 
-def write_readme(text: str) -> None:
-    content = README.read_text(encoding="utf-8")
-    start, end = content.find(BEGIN_MARK), content.find(END_MARK)
-    if start != -1 and end > start:
-        content = content[:start] + text + content[end + len(END_MARK) :]
-    else:
-        content = content.rstrip("\n") + "\n\n## P3 figures\n\n" + text + "\n"
-    README.write_text(content, encoding="utf-8")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python benchmarks/jobs.py",
@@ -321,9 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.jobs < 1 or not 0 <= args.min <= args.max:
         raise SystemExit("--jobs must be positive and 0 <= --min <= --max")
-    command = shlex.join(
-        ["python", "benchmarks/jobs.py", *(sys.argv[1:] if argv is None else argv)]
-    )
+    command = command_line("benchmarks/jobs.py", argv)
     runs: list[tuple[str, Callable[[SandboxInfo], Awaitable[Side]]]] = [
         ("library", lambda info: run_library(info, args.jobs)),
         ("naive", lambda info: run_naive(info, args.jobs, args.naive_period)),
@@ -339,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n".join(table(sides)))
     print("\n".join(verdict(sides[0])))
     if not args.no_write:
-        write_readme(text)
+        write_section(text, begin_mark=BEGIN_MARK, end_mark=END_MARK, heading="P3 figures")
         print(f"\nfigures written to {README}")
     return 0
 

@@ -8,8 +8,8 @@ serves the same data with the differences a first real token holder is likely to
 - unknown fields added: ``allergens`` on articles, ``course`` on every receipt line;
 - a path moved: ``tables/`` answers 404, the tables are served at ``table-plans/``;
 - bare cursors instead of DRF's absolute URLs in ``next`` and ``previous``;
-- a job status word not in ``jobs.md``: one order job of tenant A, reference ``drift-queued``,
-  waits in the state ``queued``.
+- a job status word outside the documented ones: one order job of tenant A, reference
+  ``drift-queued``, waits in the state ``queued``.
 
 Everything is applied to answers (and to the API schema at ``docs/?format=openapi``); the
 sandbox's data, filters and job processing are unchanged underneath. A :class:`Drift` with other
@@ -29,8 +29,8 @@ from ._cursor import Item
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from ._data import TenantData
     from ._jobs import JobBook
+    from ._tenant_data import TenantData
 
 __all__ = ["DEFAULT_DRIFT", "DRIFT_JOB_REFERENCE", "Drift"]
 
@@ -53,7 +53,7 @@ class Drift:
             item, ``"lines[].course"`` on each element of its ``lines``.
         moved: resources served at another path; the old path answers 404.
         bare_cursors: ``next``/``previous`` as bare cursor strings instead of URLs.
-        job_status: a status word outside ``jobs.md`` that one order job of tenant A keeps
+        job_status: a status word outside the documented ones that one order job of tenant A keeps
             (reference :data:`DRIFT_JOB_REFERENCE`); None for none.
     """
 

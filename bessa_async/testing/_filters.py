@@ -3,7 +3,7 @@
 Every function here is pure: it takes decoded query values and returns parsed values or a
 DRF-style field error map. The server turns a non-empty map into a 400 answer.
 
-Timestamps follow the Public API's rule (public-api.md): ISO 8601 with an offset (``Z``,
+Timestamps follow the Public API's rule: ISO 8601 with an offset (``Z``,
 ``+02:00``, ``+0200``); without an offset the value is read as UTC; a bare date is UTC midnight.
 The query string is form-decoded before parsing, so a ``+`` sent literally arrives as a space and
 ``2026-06-15T00:00:00 02:00`` is rejected, exactly the pitfall a client avoids by sending ``%2B``.

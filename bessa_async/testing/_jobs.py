@@ -35,9 +35,11 @@ from typing import Any, Final, Literal, final
 
 import attrs
 
+from ._amounts import CENT, money, quantity_text, taxes_by_rate
+from ._calendar import VIENNA
 from ._cursor import Collection, Item
-from ._data import CENT, VIENNA, TenantData, money, quantity_text, taxes_by_rate
 from ._filters import format_timestamp, micros, parse_uuid
+from ._tenant_data import TenantData
 
 __all__ = ["Duration", "IdempotencyConflict", "JobBook", "JobKind", "draw_duration", "public"]
 
@@ -201,7 +203,7 @@ class JobBook:
     ) -> None:
         """Make every job a Sales Point (None: any) finishes from now on fail with ``code``.
 
-        ``code=None`` clears it. Codes per domain.md: ``no_active_day``, ``not_fiscalised``,
+        ``code=None`` clears it. Codes the API uses: ``no_active_day``, ``not_fiscalised``,
         ``sales_point_offline`` ... or any word, since an unknown code is still a failure.
         """
         if code is None:

@@ -12,8 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
+from ._amounts import money, quantity_text
 from ._cursor import Item
-from ._data import money, quantity_text
 from ._filters import format_timestamp
 
 __all__ = ["sales_report"]

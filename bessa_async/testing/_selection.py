@@ -1,0 +1,184 @@
+"""What a list request selects: each endpoint's filters, and the query read into a Selection.
+
+Filter values are read the way django-filter does (the last of a repeated name wins, an empty
+value is no filter) and refused with its field-map messages; the page size and cursor the way
+DRF's ``CursorPagination`` reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Final
+
+import attrs
+
+from ._cursor import Item, Selection
+from ._filters import (
+    INVALID_BOOLEAN,
+    INVALID_DATETIME,
+    FieldErrors,
+    invalid_uuid,
+    micros,
+    parse_bool,
+    parse_timestamp,
+    parse_uuid,
+)
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "SPECS",
+    "Spec",
+    "key_for",
+    "page_limit",
+    "sales_window",
+    "selection",
+]
+
+DEFAULT_LIMIT: Final = 25
+_RECEIPT_TYPES: Final = ("invoice", "cancellation", "start", "null", "closing", "training")
+_CLOSING_TYPES: Final = ("daily", "monthly", "yearly")
+_JOB_STATUSES: Final = ("pending", "processing", "completed", "failed", "expired", "cancelled")
+
+
+@attrs.frozen
+class Spec:
+    """The filters of one list endpoint."""
+
+    time: str | None = None
+    uuids: tuple[str, ...] = ()
+    bools: tuple[str, ...] = ()
+    texts: tuple[str, ...] = ()
+    choices: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+SPECS: Final[dict[str, Spec]] = {
+    "companies": Spec(),
+    "locations": Spec(uuids=("company",)),
+    "sales-points": Spec(uuids=("location",)),
+    "tax-rates": Spec(),
+    "article-groups": Spec(),
+    "articles": Spec(uuids=("article_group",), bools=("active",), texts=("product_number",)),
+    "article-options": Spec(),
+    "payment-methods": Spec(),
+    "tables": Spec(uuids=("location",)),
+    "users": Spec(uuids=("location",)),
+    "receipts": Spec(
+        time="timestamp", uuids=("sales_point", "location"), choices=(("type", _RECEIPT_TYPES),)
+    ),
+    "reports/closings": Spec(
+        time="timestamp", uuids=("sales_point",), choices=(("type", _CLOSING_TYPES),)
+    ),
+    "stock-levels": Spec(uuids=("article", "location")),
+    "requests/orders": Spec(
+        time="created",
+        uuids=("sales_point",),
+        texts=("reference",),
+        choices=(("status", _JOB_STATUSES),),
+    ),
+}
+SPECS["requests/payments"] = SPECS["requests/orders"]
+
+
+def key_for(spec: Spec) -> Callable[[Item], tuple[int, str]]:
+    """The order an endpoint lists in: its time field then id, or the id alone."""
+    if spec.time is not None:
+        field = spec.time
+        return lambda item: (micros(datetime.fromisoformat(item[field])), item["id"])
+    return lambda item: (0, item.get("id") or f"{item.get('article')}/{item.get('location')}")
+
+
+def _uuid_equals(
+    values: dict[str, str], names: tuple[str, ...], errors: FieldErrors
+) -> list[tuple[str, object]]:
+    """The UUID filters among ``names`` that were given; a malformed one goes to ``errors``."""
+    equals: list[tuple[str, object]] = []
+    for name in names:
+        if values.get(name):
+            canonical = parse_uuid(values[name])
+            if canonical is None:
+                errors[name] = [invalid_uuid(values[name])]
+            else:
+                equals.append((name, canonical))
+    return equals
+
+
+def selection(spec: Spec, query: list[tuple[str, str]]) -> Selection | FieldErrors:
+    """The items a list request filters for, or the field errors of its bad values."""
+    values = dict(query)  # Django's QueryDict.get: the last value wins.
+    errors: FieldErrors = {}
+    stamps: dict[str, int | None] = {}
+    names = ["updated__gte", "updated__lt"]
+    if spec.time is not None:
+        names += [f"{spec.time}__gte", f"{spec.time}__lt"]
+    for name in names:
+        stamps[name] = None
+        if name in values and values[name] != "":
+            parsed = parse_timestamp(values[name])
+            if parsed is None:
+                errors[name] = [INVALID_DATETIME]
+            else:
+                stamps[name] = micros(parsed)
+    equals = _uuid_equals(values, spec.uuids, errors)
+    for name in spec.bools:
+        if values.get(name):
+            flag = parse_bool(values[name])
+            if flag is None:
+                errors[name] = [INVALID_BOOLEAN]
+            else:
+                equals.append((name, flag))
+    for name in spec.texts:
+        if values.get(name):
+            equals.append((name, values[name]))
+    for name, options in spec.choices:
+        if values.get(name):
+            if values[name] not in options:
+                choice = values[name]
+                errors[name] = [
+                    f"Select a valid choice. {choice} is not one of the available choices."
+                ]
+            else:
+                equals.append((name, values[name]))
+    if errors:
+        return errors
+    return Selection(
+        time_gte=stamps.get(f"{spec.time}__gte"),
+        time_lt=stamps.get(f"{spec.time}__lt"),
+        updated_gte=stamps["updated__gte"],
+        updated_lt=stamps["updated__lt"],
+        equals=tuple(equals),
+    )
+
+
+def page_limit(query: list[tuple[str, str]], max_limit: int) -> int:
+    """The page size asked for, clamped to ``max_limit``; the default if missing or invalid."""
+    try:
+        asked = int(dict(query).get("limit", ""))
+    except ValueError:
+        asked = 0
+    return min(asked, max_limit) if asked > 0 else DEFAULT_LIMIT
+
+
+def sales_window(
+    query: list[tuple[str, str]],
+) -> tuple[datetime, datetime, Selection] | FieldErrors:
+    """``reports/sales``: the required window and the receipts it covers, or field errors."""
+    values = dict(query)
+    errors: FieldErrors = {}
+    bounds = {}
+    for name in ("start", "end"):
+        if not values.get(name):
+            errors[name] = ["This field is required."]
+        elif (parsed := parse_timestamp(values[name])) is None:
+            errors[name] = [INVALID_DATETIME]
+        else:
+            bounds[name] = parsed
+    equals = _uuid_equals(values, ("location", "sales_point"), errors)
+    if not errors and bounds["end"] < bounds["start"]:
+        errors["non_field_errors"] = ["end must not be before start."]
+    if errors:
+        return errors
+    chosen = Selection(
+        time_gte=micros(bounds["start"]), time_lt=micros(bounds["end"]), equals=tuple(equals)
+    )
+    return bounds["start"], bounds["end"], chosen
