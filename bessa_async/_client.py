@@ -59,12 +59,8 @@ from ._resources import (
     paths_from_env,
     resolve_paths,
 )
-from ._session import (
-    Transport,
-    check_max_in_flight,
-    check_token,
-    default_user_agent,
-)
+from ._secret import check_token
+from ._session import Transport, check_max_in_flight, default_user_agent
 from ._urls import validate_base_url
 
 __all__ = ["BessaClient"]

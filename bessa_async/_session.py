@@ -11,7 +11,6 @@ import json
 import logging
 import platform
 import random
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
@@ -35,10 +34,11 @@ from ._errors import (
     error_for_response,
 )
 from ._retry import retry_call
+from ._secret import Secret
 from ._urls import encode_params, relative_path, resolve, with_query
 from ._version import __version__
 
-__all__ = ["RateGate", "Response", "Secret", "Transport"]
+__all__ = ["RateGate", "Response", "Transport"]
 
 logger: Final = logging.getLogger("bessa_async")
 
@@ -47,60 +47,7 @@ Sleep = Callable[[float], Awaitable[None]]
 
 _MAX_REDIRECTS: Final = 5
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
-_TOKEN_OK: Final = re.compile(r"[\x21-\x7e]+")  # visible ASCII: no spaces, newlines or controls
 _RESERVED_HEADERS: Final = frozenset({"authorization", "host", "content-length"})
-
-
-@final
-class Secret:
-    """A string that never shows itself in ``repr``, ``str`` or f-strings."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """The secret itself, for the one place that must send it."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-def check_token(token: str | None) -> Secret:
-    """Validate an API token before any request is made.
-
-    Raises:
-        ConfigurationError: no token, a blank one, or one with characters that cannot travel
-            in a header (spaces, newlines: a header-injection attempt or a copy-paste slip).
-    """
-    if token is None:
-        raise ConfigurationError(
-            "no API token: pass BessaClient(token=...) or set the BESSA_TOKEN environment "
-            "variable (for a token-free try, run `bessa sandbox` and use its token)"
-        )
-    if not isinstance(token, str):
-        raise ConfigurationError(f"token must be a str, got {type(token).__name__}")
-    stripped = token.strip()
-    if not stripped:
-        raise ConfigurationError("the API token is blank; pass the token from bessa's Manager")
-    if stripped.lower().startswith("token "):
-        raise ConfigurationError("pass the token alone, without the 'Token ' prefix")
-    if not _TOKEN_OK.fullmatch(stripped):
-        raise ConfigurationError(
-            "the API token contains spaces, line breaks or non-ASCII characters and cannot be "
-            "sent in a header; check that it was copied whole and alone"
-        )
-    return Secret(stripped)
 
 
 @final
