@@ -35,7 +35,14 @@ from ._errors import (
 )
 from ._retry import retry_call
 from ._secret import Secret
-from ._urls import encode_params, relative_path, resolve, with_query
+from ._urls import (
+    MAX_REDIRECTS,
+    encode_params,
+    redirect_target,
+    relative_path,
+    resolve,
+    with_query,
+)
 from ._version import __version__
 
 __all__ = ["RateGate", "Response", "Transport"]
@@ -45,8 +52,6 @@ logger: Final = logging.getLogger("bessa_async")
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
-_MAX_REDIRECTS: Final = 5
-_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _RESERVED_HEADERS: Final = frozenset({"authorization", "host", "content-length"})
 
 
@@ -332,7 +337,7 @@ class Transport:
         client_timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=limits.connect, sock_read=limits.read
         )
-        for _ in range(_MAX_REDIRECTS + 1):
+        for _ in range(MAX_REDIRECTS + 1):
             path = relative_path(self.base_url, url)
             sent_headers = CIMultiDict(headers)
             # Added per hop: a redirect target was checked against the base origin below.
@@ -383,10 +388,11 @@ class Transport:
                     path=path,
                     request_sent=True,
                 ) from exc
-            location = resp_headers.get("Location")
-            if status in _REDIRECTS and location and method in ("GET", "HEAD"):
-                # resolve() refuses another origin, so the token never follows off-site.
-                url = resolve(self.base_url, resp_url.join(URL(location)))
+            target = redirect_target(
+                self.base_url, method, resp_url, status, resp_headers.get("Location")
+            )
+            if target is not None:
+                url = target
                 continue
             return Response(
                 method=method,
@@ -397,7 +403,7 @@ class Transport:
                 body=payload,
             )
         raise TransportError(
-            f"{method} {relative_path(self.base_url, url)}: more than {_MAX_REDIRECTS} redirects",
+            f"{method} {relative_path(self.base_url, url)}: more than {MAX_REDIRECTS} redirects",
             method=method,
             path=relative_path(self.base_url, url),
             request_sent=True,
