@@ -149,6 +149,117 @@ def default_user_agent(extra: str | None = None) -> str:
     return f"{extra} {base}" if extra else base
 
 
+@attrs.frozen(kw_only=True)
+class _Hop:
+    """The request an aiohttp error happened on, as the mapped error's message needs it."""
+
+    method: str
+    url: URL
+    path: str
+    read_timeout: float | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def _connect_timed_out(exc: aiohttp.ConnectionTimeoutError, hop: _Hop) -> TransportError:
+    return ConnectError(
+        f"{hop.label}: timed out opening a connection to {hop.url.host}",
+        method=hop.method,
+        path=hop.path,
+    )
+
+
+def _cannot_connect(exc: aiohttp.ClientConnectorError, hop: _Hop) -> TransportError:
+    return ConnectError(
+        f"{hop.label}: cannot connect to {hop.url.host}:{hop.url.port} ({exc.os_error})",
+        method=hop.method,
+        path=hop.path,
+    )
+
+
+def _read_timed_out(exc: aiohttp.ServerTimeoutError, hop: _Hop) -> TransportError:
+    return RequestTimeout(
+        f"{hop.label}: no data from the server for {hop.read_timeout:g} s",
+        method=hop.method,
+        path=hop.path,
+        request_sent=True,
+    )
+
+
+def _malformed_answer(exc: aiohttp.ClientResponseError, hop: _Hop) -> TransportError:
+    return TransportError(
+        f"{hop.label}: malformed answer ({exc.status}, {exc.message})",
+        method=hop.method,
+        path=hop.path,
+        request_sent=True,
+    )
+
+
+def _connection_failed(exc: Exception, hop: _Hop) -> TransportError:
+    reason = str(exc) or type(exc).__name__
+    return TransportError(
+        f"{hop.label}: the connection failed after the request was sent ({reason})",
+        method=hop.method,
+        path=hop.path,
+        request_sent=True,
+    )
+
+
+_WireError = type[Exception] | tuple[type[Exception], ...]
+#: Everything the wire can raise; each row below is a narrower kind of it.
+_ANY_WIRE_ERROR: Final = (aiohttp.ClientError, OSError)
+#: (aiohttp failure, the library error it becomes, keep it as ``__cause__``), most specific
+#: first: the first row that matches wins, as in a ladder of ``except`` clauses.
+_WIRE_ERRORS: Final[tuple[tuple[_WireError, Callable[[Any, _Hop], TransportError], bool], ...]] = (
+    (aiohttp.ConnectionTimeoutError, _connect_timed_out, True),
+    (aiohttp.ClientConnectorError, _cannot_connect, True),
+    (aiohttp.ServerTimeoutError, _read_timed_out, True),
+    # Its repr carries the request headers, token included: it must not be chained.
+    (aiohttp.ClientResponseError, _malformed_answer, False),
+    (_ANY_WIRE_ERROR, _connection_failed, True),
+)
+
+
+async def exchange(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: URL,
+    *,
+    path: str,
+    body: bytes | None,
+    headers: CIMultiDict[str],
+    timeout: aiohttp.ClientTimeout,
+) -> Response:
+    """Send one request as given and read its answer in full: the only await on aiohttp.
+
+    Redirects are returned, not followed; ``path`` names the request in errors.
+
+    Raises:
+        TransportError: no usable answer (``ConnectError``, ``RequestTimeout``, ...).
+    """
+    try:
+        async with session.request(
+            method, url, data=body, headers=headers, allow_redirects=False, timeout=timeout
+        ) as resp:
+            payload = await resp.read()
+            return Response(
+                method=method,
+                url=resp.url,
+                path=path,
+                status=resp.status,
+                headers=resp.headers,
+                body=payload,
+            )
+    except _ANY_WIRE_ERROR as exc:
+        hop = _Hop(method=method, url=url, path=path, read_timeout=timeout.sock_read)
+        build, keep_cause = next(
+            (build, keep) for kind, build, keep in _WIRE_ERRORS if isinstance(exc, kind)
+        )
+        raise build(exc, hop) from (exc if keep_cause else None)
+
+
 class Transport:
     """Sends requests for one client: deadline, retries, rate gate, in-flight limit, logging."""
 
@@ -298,7 +409,7 @@ class Transport:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(remaining), self._slots:
-                response = await self._exchange(session, method, url, body, headers, limits)
+                response = await self._follow_redirects(session, method, url, body, headers, limits)
         except TransportError as exc:
             self._log(method, url, type(exc).__name__, number, started)
             raise
@@ -324,7 +435,7 @@ class Transport:
             )
         return response
 
-    async def _exchange(
+    async def _follow_redirects(
         self,
         session: aiohttp.ClientSession,
         method: str,
@@ -333,75 +444,33 @@ class Transport:
         headers: CIMultiDict[str],
         limits: Timeout,
     ) -> Response:
-        """One attempt on the wire, following same-origin redirects of safe methods."""
+        """One attempt: the request, then the redirects that :func:`redirect_target` allows."""
         client_timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=limits.connect, sock_read=limits.read
         )
         for _ in range(MAX_REDIRECTS + 1):
-            path = relative_path(self.base_url, url)
             sent_headers = CIMultiDict(headers)
-            # Added per hop: a redirect target was checked against the base origin below.
+            # Added per hop: redirect_target() refused any hop off the base origin.
             sent_headers["Authorization"] = f"Token {self._token.reveal()}"
-            try:
-                async with session.request(
-                    method,
-                    url,
-                    data=body,
-                    headers=sent_headers,
-                    allow_redirects=False,
-                    timeout=client_timeout,
-                ) as resp:
-                    payload = await resp.read()
-                    status, resp_headers, resp_url = resp.status, resp.headers, resp.url
-            except aiohttp.ConnectionTimeoutError as exc:
-                raise ConnectError(
-                    f"{method} {path}: timed out opening a connection to {url.host}",
-                    method=method,
-                    path=path,
-                ) from exc
-            except aiohttp.ClientConnectorError as exc:
-                raise ConnectError(
-                    f"{method} {path}: cannot connect to {url.host}:{url.port} ({exc.os_error})",
-                    method=method,
-                    path=path,
-                ) from exc
-            except aiohttp.ServerTimeoutError as exc:
-                raise RequestTimeout(
-                    f"{method} {path}: no data from the server for {limits.read:g} s",
-                    method=method,
-                    path=path,
-                    request_sent=True,
-                ) from exc
-            except aiohttp.ClientResponseError as exc:
-                # Its repr carries the request headers, token included: do not chain it.
-                raise TransportError(
-                    f"{method} {path}: malformed answer ({exc.status}, {exc.message})",
-                    method=method,
-                    path=path,
-                    request_sent=True,
-                ) from None
-            except (aiohttp.ClientError, OSError) as exc:
-                reason = str(exc) or type(exc).__name__
-                raise TransportError(
-                    f"{method} {path}: the connection failed after the request was sent ({reason})",
-                    method=method,
-                    path=path,
-                    request_sent=True,
-                ) from exc
+            response = await exchange(
+                session,
+                method,
+                url,
+                path=relative_path(self.base_url, url),
+                body=body,
+                headers=sent_headers,
+                timeout=client_timeout,
+            )
             target = redirect_target(
-                self.base_url, method, resp_url, status, resp_headers.get("Location")
+                self.base_url,
+                method,
+                response.url,
+                response.status,
+                response.headers.get("Location"),
             )
-            if target is not None:
-                url = target
-                continue
-            return Response(
-                method=method,
-                url=resp_url,
-                path=path,
-                status=status,
-                headers=resp_headers,
-                body=payload,
-            )
+            if target is None:
+                return response
+            url = target
         raise TransportError(
             f"{method} {relative_path(self.base_url, url)}: more than {MAX_REDIRECTS} redirects",
             method=method,
