@@ -1,7 +1,8 @@
-"""The I/O seam: the only module that awaits aiohttp.
+"""The I/O seam: the only module that awaits aiohttp, and only in :func:`exchange`.
 
-One :class:`Transport` per client holds the aiohttp session (owned or borrowed), the token, the
-in-flight limit and the shared rate-limit gate, and turns one logical call into attempts.
+One :class:`Sender` per client holds the aiohttp session (owned or borrowed), the token, the
+in-flight limit and the shared rate-limit gate, and turns one logical call into attempts;
+each attempt goes through :func:`exchange`, once per redirect hop.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from ._urls import (
 )
 from ._version import __version__
 
-__all__ = ["RateGate", "Response", "Transport"]
+__all__ = ["RateGate", "Response", "Sender"]
 
 logger: Final = logging.getLogger("bessa_async")
 
@@ -260,7 +261,7 @@ async def exchange(
         raise build(exc, hop) from (exc if keep_cause else None)
 
 
-class Transport:
+class Sender:
     """Sends requests for one client: deadline, retries, rate gate, in-flight limit, logging."""
 
     def __init__(
