@@ -159,53 +159,39 @@ class _Hop:
     path: str
     read_timeout: float | None
 
-    @property
-    def label(self) -> str:
-        return f"{self.method} {self.path}"
+    def not_sent(self, why: str) -> TransportError:
+        """The connection never opened: nothing reached the server."""
+        return ConnectError(f"{self.method} {self.path}: {why}", method=self.method, path=self.path)
+
+    def sent(self, kind: type[TransportError], why: str) -> TransportError:
+        """The request may have reached the server: its outcome is unknown."""
+        return kind(
+            f"{self.method} {self.path}: {why}",
+            method=self.method,
+            path=self.path,
+            request_sent=True,
+        )
 
 
 def _connect_timed_out(exc: aiohttp.ConnectionTimeoutError, hop: _Hop) -> TransportError:
-    return ConnectError(
-        f"{hop.label}: timed out opening a connection to {hop.url.host}",
-        method=hop.method,
-        path=hop.path,
-    )
+    return hop.not_sent(f"timed out opening a connection to {hop.url.host}")
 
 
 def _cannot_connect(exc: aiohttp.ClientConnectorError, hop: _Hop) -> TransportError:
-    return ConnectError(
-        f"{hop.label}: cannot connect to {hop.url.host}:{hop.url.port} ({exc.os_error})",
-        method=hop.method,
-        path=hop.path,
-    )
+    return hop.not_sent(f"cannot connect to {hop.url.host}:{hop.url.port} ({exc.os_error})")
 
 
 def _read_timed_out(exc: aiohttp.ServerTimeoutError, hop: _Hop) -> TransportError:
-    return RequestTimeout(
-        f"{hop.label}: no data from the server for {hop.read_timeout:g} s",
-        method=hop.method,
-        path=hop.path,
-        request_sent=True,
-    )
+    return hop.sent(RequestTimeout, f"no data from the server for {hop.read_timeout:g} s")
 
 
 def _malformed_answer(exc: aiohttp.ClientResponseError, hop: _Hop) -> TransportError:
-    return TransportError(
-        f"{hop.label}: malformed answer ({exc.status}, {exc.message})",
-        method=hop.method,
-        path=hop.path,
-        request_sent=True,
-    )
+    return hop.sent(TransportError, f"malformed answer ({exc.status}, {exc.message})")
 
 
 def _connection_failed(exc: Exception, hop: _Hop) -> TransportError:
     reason = str(exc) or type(exc).__name__
-    return TransportError(
-        f"{hop.label}: the connection failed after the request was sent ({reason})",
-        method=hop.method,
-        path=hop.path,
-        request_sent=True,
-    )
+    return hop.sent(TransportError, f"the connection failed after the request was sent ({reason})")
 
 
 _WireError = type[Exception] | tuple[type[Exception], ...]
