@@ -62,12 +62,8 @@ from ._resources import (
     paths_from_env,
     resolve_paths,
 )
-from ._session import (
-    Transport,
-    check_max_in_flight,
-    check_token,
-    default_user_agent,
-)
+from ._secret import check_token
+from ._session import Sender, check_max_in_flight, default_user_agent
 from ._urls import validate_base_url
 
 __all__ = ["BessaClient"]
@@ -128,7 +124,7 @@ class BessaClient:
         resolved = resolve_paths(paths) if paths is not None else resolve_paths(paths_from_env())
         if not isinstance(retry, RetryPolicy):
             raise TypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
-        self._transport = Transport(
+        self._sender = Sender(
             token=secret,
             base_url=validate_base_url(base_url, allow_insecure=allow_insecure),
             timeout=as_timeout(timeout),
@@ -165,7 +161,7 @@ class BessaClient:
         )
         self.reports: Final = Reports(self, resolved["sales_report"])
         self._jobs = JobManager(
-            self._transport,
+            self._sender,
             paths={"order": resolved["orders"], "payment": resolved["payments"]},
             poll=poll,
             max_in_flight=max_in_flight,
@@ -198,17 +194,17 @@ class BessaClient:
     @property
     def base_url(self) -> str:
         """The API root every path is resolved against."""
-        return str(self._transport.base_url)
+        return str(self._sender.base_url)
 
     @property
     def timeout(self) -> Timeout:
         """The default time limits of a call."""
-        return self._transport.timeout
+        return self._sender.timeout
 
     @property
     def retry(self) -> RetryPolicy:
         """The default retry policy."""
-        return self._transport.retry
+        return self._sender.retry
 
     @property
     def poll(self) -> PollPolicy:
@@ -218,14 +214,14 @@ class BessaClient:
     @property
     def closed(self) -> bool:
         """Whether :meth:`aclose` was called."""
-        return self._transport.closed
+        return self._sender.closed
 
     def __repr__(self) -> str:
         state = " closed" if self.closed else ""
         return f"<BessaClient base_url={self.base_url!r}{state}>"
 
     async def __aenter__(self) -> Self:
-        await self._transport.open()
+        await self._sender.open()
         return self
 
     async def __aexit__(
@@ -240,12 +236,12 @@ class BessaClient:
         """Stop polling jobs and close the client's own HTTP session (a borrowed session stays
         open). Waits still running fail with ``RuntimeError``; the jobs go on. Idempotent."""
         await self._jobs.aclose()
-        await self._transport.close()
+        await self._sender.close()
 
     def __del__(self) -> None:
         # Only a warning: a finaliser must not do I/O or touch the event loop.
-        transport = getattr(self, "_transport", None)
-        if transport is not None and transport.owns_open_session:
+        sender = getattr(self, "_sender", None)
+        if sender is not None and sender.owns_open_session:
             warnings.warn(
                 f"unclosed {self!r}: use 'async with BessaClient(...)' or 'await client.aclose()'",
                 ResourceWarning,
@@ -292,7 +288,7 @@ class BessaClient:
             ForeignOriginError: an absolute URL on another origin.
             ValueError, TypeError: a parameter that cannot be sent safely.
         """
-        response = await self._transport.send(
+        response = await self._sender.send(
             method,
             path,
             params=params,

@@ -1,7 +1,8 @@
-"""The I/O seam: the only module that awaits aiohttp.
+"""The I/O seam: the only module that awaits aiohttp, and only in :func:`exchange`.
 
-One :class:`Transport` per client holds the aiohttp session (owned or borrowed), the token, the
-in-flight limit and the shared rate-limit gate, and turns one logical call into attempts.
+One :class:`Sender` per client holds the aiohttp session (owned or borrowed), the token, the
+in-flight limit and the shared rate-limit gate, and turns one logical call into attempts;
+each attempt goes through :func:`exchange`, once per redirect hop.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import json
 import logging
 import platform
 import random
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
@@ -35,72 +35,25 @@ from ._errors import (
     error_for_response,
 )
 from ._retry import retry_call
-from ._urls import encode_params, relative_path, resolve, with_query
+from ._secret import Secret
+from ._urls import (
+    MAX_REDIRECTS,
+    encode_params,
+    redirect_target,
+    relative_path,
+    resolve,
+    with_query,
+)
 from ._version import __version__
 
-__all__ = ["RateGate", "Response", "Secret", "Transport"]
+__all__ = ["RateGate", "Response", "Sender"]
 
 logger: Final = logging.getLogger("bessa_async")
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
-_MAX_REDIRECTS: Final = 5
-_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
-_TOKEN_OK: Final = re.compile(r"[\x21-\x7e]+")  # visible ASCII: no spaces, newlines or controls
 _RESERVED_HEADERS: Final = frozenset({"authorization", "host", "content-length"})
-
-
-@final
-class Secret:
-    """A string that never shows itself in ``repr``, ``str`` or f-strings."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """The secret itself, for the one place that must send it."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-def check_token(token: str | None) -> Secret:
-    """Validate an API token before any request is made.
-
-    Raises:
-        ConfigurationError: no token, a blank one, or one with characters that cannot travel
-            in a header (spaces, newlines: a header-injection attempt or a copy-paste slip).
-    """
-    if token is None:
-        raise ConfigurationError(
-            "no API token: pass BessaClient(token=...) or set the BESSA_TOKEN environment "
-            "variable (for a token-free try, run `bessa sandbox` and use its token)"
-        )
-    if not isinstance(token, str):
-        raise ConfigurationError(f"token must be a str, got {type(token).__name__}")
-    stripped = token.strip()
-    if not stripped:
-        raise ConfigurationError("the API token is blank; pass the token from bessa's Manager")
-    if stripped.lower().startswith("token "):
-        raise ConfigurationError("pass the token alone, without the 'Token ' prefix")
-    if not _TOKEN_OK.fullmatch(stripped):
-        raise ConfigurationError(
-            "the API token contains spaces, line breaks or non-ASCII characters and cannot be "
-            "sent in a header; check that it was copied whole and alone"
-        )
-    return Secret(stripped)
 
 
 @final
@@ -197,7 +150,104 @@ def default_user_agent(extra: str | None = None) -> str:
     return f"{extra} {base}" if extra else base
 
 
-class Transport:
+@attrs.frozen(kw_only=True)
+class _Hop:
+    """The request an aiohttp error happened on, as the mapped error's message needs it."""
+
+    method: str
+    url: URL
+    path: str
+    read_timeout: float | None
+
+    def not_sent(self, why: str) -> TransportError:
+        """The connection never opened: nothing reached the server."""
+        return ConnectError(f"{self.method} {self.path}: {why}", method=self.method, path=self.path)
+
+    def sent(self, kind: type[TransportError], why: str) -> TransportError:
+        """The request may have reached the server: its outcome is unknown."""
+        return kind(
+            f"{self.method} {self.path}: {why}",
+            method=self.method,
+            path=self.path,
+            request_sent=True,
+        )
+
+
+def _connect_timed_out(exc: aiohttp.ConnectionTimeoutError, hop: _Hop) -> TransportError:
+    return hop.not_sent(f"timed out opening a connection to {hop.url.host}")
+
+
+def _cannot_connect(exc: aiohttp.ClientConnectorError, hop: _Hop) -> TransportError:
+    return hop.not_sent(f"cannot connect to {hop.url.host}:{hop.url.port} ({exc.os_error})")
+
+
+def _read_timed_out(exc: aiohttp.ServerTimeoutError, hop: _Hop) -> TransportError:
+    return hop.sent(RequestTimeout, f"no data from the server for {hop.read_timeout:g} s")
+
+
+def _malformed_answer(exc: aiohttp.ClientResponseError, hop: _Hop) -> TransportError:
+    return hop.sent(TransportError, f"malformed answer ({exc.status}, {exc.message})")
+
+
+def _connection_failed(exc: Exception, hop: _Hop) -> TransportError:
+    reason = str(exc) or type(exc).__name__
+    return hop.sent(TransportError, f"the connection failed after the request was sent ({reason})")
+
+
+_WireError = type[Exception] | tuple[type[Exception], ...]
+#: Everything the wire can raise; each row below is a narrower kind of it.
+_ANY_WIRE_ERROR: Final = (aiohttp.ClientError, OSError)
+#: (aiohttp failure, the library error it becomes, keep it as ``__cause__``), most specific
+#: first: the first row that matches wins, as in a ladder of ``except`` clauses.
+_WIRE_ERRORS: Final[tuple[tuple[_WireError, Callable[[Any, _Hop], TransportError], bool], ...]] = (
+    (aiohttp.ConnectionTimeoutError, _connect_timed_out, True),
+    (aiohttp.ClientConnectorError, _cannot_connect, True),
+    (aiohttp.ServerTimeoutError, _read_timed_out, True),
+    # Its repr carries the request headers, token included: it must not be chained.
+    (aiohttp.ClientResponseError, _malformed_answer, False),
+    (_ANY_WIRE_ERROR, _connection_failed, True),
+)
+
+
+async def exchange(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: URL,
+    *,
+    path: str,
+    body: bytes | None,
+    headers: CIMultiDict[str],
+    timeout: aiohttp.ClientTimeout,
+) -> Response:
+    """Send one request as given and read its answer in full: the only await on aiohttp.
+
+    Redirects are returned, not followed; ``path`` names the request in errors.
+
+    Raises:
+        TransportError: no usable answer (``ConnectError``, ``RequestTimeout``, ...).
+    """
+    try:
+        async with session.request(
+            method, url, data=body, headers=headers, allow_redirects=False, timeout=timeout
+        ) as resp:
+            payload = await resp.read()
+            return Response(
+                method=method,
+                url=resp.url,
+                path=path,
+                status=resp.status,
+                headers=resp.headers,
+                body=payload,
+            )
+    except _ANY_WIRE_ERROR as exc:
+        hop = _Hop(method=method, url=url, path=path, read_timeout=timeout.sock_read)
+        build, keep_cause = next(
+            (build, keep) for kind, build, keep in _WIRE_ERRORS if isinstance(exc, kind)
+        )
+        raise build(exc, hop) from (exc if keep_cause else None)
+
+
+class Sender:
     """Sends requests for one client: deadline, retries, rate gate, in-flight limit, logging."""
 
     def __init__(
@@ -346,7 +396,7 @@ class Transport:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(remaining), self._slots:
-                response = await self._exchange(session, method, url, body, headers, limits)
+                response = await self._follow_redirects(session, method, url, body, headers, limits)
         except TransportError as exc:
             self._log(method, url, type(exc).__name__, number, started)
             raise
@@ -372,7 +422,7 @@ class Transport:
             )
         return response
 
-    async def _exchange(
+    async def _follow_redirects(
         self,
         session: aiohttp.ClientSession,
         method: str,
@@ -381,76 +431,35 @@ class Transport:
         headers: CIMultiDict[str],
         limits: Timeout,
     ) -> Response:
-        """One attempt on the wire, following same-origin redirects of safe methods."""
+        """One attempt: the request, then the redirects that :func:`redirect_target` allows."""
         client_timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=limits.connect, sock_read=limits.read
         )
-        for _ in range(_MAX_REDIRECTS + 1):
-            path = relative_path(self.base_url, url)
+        for _ in range(MAX_REDIRECTS + 1):
             sent_headers = CIMultiDict(headers)
-            # Added per hop: a redirect target was checked against the base origin below.
+            # Added per hop: redirect_target() refused any hop off the base origin.
             sent_headers["Authorization"] = f"Token {self._token.reveal()}"
-            try:
-                async with session.request(
-                    method,
-                    url,
-                    data=body,
-                    headers=sent_headers,
-                    allow_redirects=False,
-                    timeout=client_timeout,
-                ) as resp:
-                    payload = await resp.read()
-                    status, resp_headers, resp_url = resp.status, resp.headers, resp.url
-            except aiohttp.ConnectionTimeoutError as exc:
-                raise ConnectError(
-                    f"{method} {path}: timed out opening a connection to {url.host}",
-                    method=method,
-                    path=path,
-                ) from exc
-            except aiohttp.ClientConnectorError as exc:
-                raise ConnectError(
-                    f"{method} {path}: cannot connect to {url.host}:{url.port} ({exc.os_error})",
-                    method=method,
-                    path=path,
-                ) from exc
-            except aiohttp.ServerTimeoutError as exc:
-                raise RequestTimeout(
-                    f"{method} {path}: no data from the server for {limits.read:g} s",
-                    method=method,
-                    path=path,
-                    request_sent=True,
-                ) from exc
-            except aiohttp.ClientResponseError as exc:
-                # Its repr carries the request headers, token included: do not chain it.
-                raise TransportError(
-                    f"{method} {path}: malformed answer ({exc.status}, {exc.message})",
-                    method=method,
-                    path=path,
-                    request_sent=True,
-                ) from None
-            except (aiohttp.ClientError, OSError) as exc:
-                reason = str(exc) or type(exc).__name__
-                raise TransportError(
-                    f"{method} {path}: the connection failed after the request was sent ({reason})",
-                    method=method,
-                    path=path,
-                    request_sent=True,
-                ) from exc
-            location = resp_headers.get("Location")
-            if status in _REDIRECTS and location and method in ("GET", "HEAD"):
-                # resolve() refuses another origin, so the token never follows off-site.
-                url = resolve(self.base_url, resp_url.join(URL(location)))
-                continue
-            return Response(
-                method=method,
-                url=resp_url,
-                path=path,
-                status=status,
-                headers=resp_headers,
-                body=payload,
+            response = await exchange(
+                session,
+                method,
+                url,
+                path=relative_path(self.base_url, url),
+                body=body,
+                headers=sent_headers,
+                timeout=client_timeout,
             )
+            target = redirect_target(
+                self.base_url,
+                method,
+                response.url,
+                response.status,
+                response.headers.get("Location"),
+            )
+            if target is None:
+                return response
+            url = target
         raise TransportError(
-            f"{method} {relative_path(self.base_url, url)}: more than {_MAX_REDIRECTS} redirects",
+            f"{method} {relative_path(self.base_url, url)}: more than {MAX_REDIRECTS} redirects",
             method=method,
             path=relative_path(self.base_url, url),
             request_sent=True,

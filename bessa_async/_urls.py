@@ -1,4 +1,4 @@
-"""Pure URL work: the base URL's safety, resolving paths, and encoding query parameters.
+"""Pure URL work: the base URL's safety, resolving paths, redirects, and query parameters.
 
 No I/O here; everything is tested without an event loop.
 """
@@ -20,8 +20,10 @@ from yarl import URL
 from ._errors import ConfigurationError, ForeignOriginError
 
 __all__ = [
+    "MAX_REDIRECTS",
     "encode_params",
     "is_loopback",
+    "redirect_target",
     "relative_path",
     "resolve",
     "validate_base_url",
@@ -30,8 +32,11 @@ __all__ = [
 
 _CENTS: Final = Decimal("0.01")
 # Characters left readable in query values. "+" is deliberately absent: servers decode a raw
-# "+" as a space, which turns "+02:00" into " 02:00" (public-api.md, query encoding).
+# "+" as a space, which turns "+02:00" into " 02:00".
 _QUERY_SAFE: Final = ":,"
+#: How many redirects one attempt follows before giving up.
+MAX_REDIRECTS: Final = 5
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 
 
 def is_loopback(host: str | None) -> bool:
@@ -105,6 +110,22 @@ def _resolve(base: URL, text: str) -> URL:
     if ".." in segments or "." in segments:
         raise ValueError(f"path {text!r} must not contain '.' or '..' segments")
     return base.join(URL(path))
+
+
+def redirect_target(
+    base: URL, method: str, url: URL, status: int, location: str | None
+) -> URL | None:
+    """Where the answer ``status`` with ``location`` to ``method url`` leads, or None to keep it.
+
+    Only GET and HEAD follow a redirect: a write is never sent again somewhere else. The
+    target must stay on the base URL's origin, so the token never follows off-site.
+
+    Raises:
+        ForeignOriginError: the ``Location`` points to another scheme, host or port.
+    """
+    if status not in _REDIRECTS or not location or method not in ("GET", "HEAD"):
+        return None
+    return resolve(base, url.join(URL(location)))
 
 
 def relative_path(base: URL, url: URL) -> str:

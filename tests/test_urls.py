@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 from yarl import URL
 
 from bessa_async import ConfigurationError, ForeignOriginError, encode_params
-from bessa_async._urls import is_loopback, resolve, validate_base_url, with_query
+from bessa_async._urls import (
+    is_loopback,
+    redirect_target,
+    resolve,
+    validate_base_url,
+    with_query,
+)
 
 BASE = URL("https://api.diekasse.app/v1/public/")
 VIENNA_SUMMER = timezone(timedelta(hours=2))
@@ -101,6 +107,69 @@ def test_resolve_refuses_dot_segments() -> None:
     """'..' could climb out of /v1/public/ to other endpoints of the host."""
     with pytest.raises(ValueError, match=r"'\.\.'"):
         resolve(BASE, "articles/../../admin/")
+
+
+ARTICLES = BASE / "articles"
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "location", "expected"),
+    [
+        ("GET", 301, "articles/", "https://api.diekasse.app/v1/public/articles/"),
+        ("HEAD", 308, "/v1/public/articles/", "https://api.diekasse.app/v1/public/articles/"),
+        ("GET", 302, "articles/?limit=1", "https://api.diekasse.app/v1/public/articles/?limit=1"),
+        (
+            "GET",
+            303,
+            "https://api.diekasse.app/v1/public/x/",
+            "https://api.diekasse.app/v1/public/x/",
+        ),
+        ("GET", 307, "receipts/", "https://api.diekasse.app/v1/public/receipts/"),
+        ("POST", 301, "articles/", None),
+        ("PATCH", 307, "articles/", None),
+        ("GET", 200, "articles/", None),
+        ("GET", 304, "articles/", None),
+        ("GET", 301, None, None),
+        ("GET", 301, "", None),
+    ],
+)
+def test_redirect_target_follows_only_reads_on_redirect_statuses(
+    method: str, status: int, location: str | None, expected: str | None
+) -> None:
+    """GET and HEAD follow 301/302/303/307/308 with a Location; anything else is the answer."""
+    target = redirect_target(BASE, method, ARTICLES, status, location)
+    assert (None if target is None else str(target)) == expected
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "https://evil.example/v1/public/articles/",
+        "http://api.diekasse.app/v1/public/articles/",
+        "https://api.diekasse.app:8443/v1/public/articles/",
+        "//evil.example/v1/public/articles/",
+    ],
+)
+def test_redirect_target_refuses_another_origin(location: str) -> None:
+    """A redirect off the base origin would carry the token there: refused."""
+    with pytest.raises(ForeignOriginError, match="not on the API's origin"):
+        redirect_target(BASE, "GET", ARTICLES, 302, location)
+
+
+@given(
+    method=st.sampled_from(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
+    status=st.integers(min_value=100, max_value=599),
+    segment=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=12),
+)
+def test_redirect_target_stays_on_the_base_origin(method: str, status: int, segment: str) -> None:
+    """Whatever the answer, a followed redirect is a read that lands under the same origin."""
+    target = redirect_target(BASE, method, ARTICLES, status, f"{segment}/")
+    if target is None:
+        assert method not in ("GET", "HEAD") or status not in (301, 302, 303, 307, 308)
+    else:
+        assert method in ("GET", "HEAD")
+        assert target.origin() == BASE.origin()
+        assert str(target) == f"{BASE}{segment}/"
 
 
 def test_encode_params_types() -> None:

@@ -35,7 +35,7 @@ from .model import Job, JobKind
 from .scheduler import PollScheduler, next_poll_delay
 
 if TYPE_CHECKING:
-    from .._session import Response, Transport
+    from .._session import Response, Sender
 
 __all__ = ["JobManager", "is_ambiguous"]
 
@@ -75,11 +75,11 @@ def _poll_path(response: Response, base: URL, default: str) -> str:
 
 @final
 class JobManager:
-    """The client's job machinery: one transport, one scheduler, the paths of both kinds."""
+    """The client's job machinery: one sender, one scheduler, the paths of both kinds."""
 
     def __init__(
         self,
-        transport: Transport,
+        sender: Sender,
         *,
         paths: Mapping[JobKind, str],
         poll: PollPolicy,
@@ -87,15 +87,15 @@ class JobManager:
     ) -> None:
         if not isinstance(poll, PollPolicy):
             raise TypeError(f"poll must be a PollPolicy, got {type(poll).__name__}")
-        self._transport = transport
+        self._sender = sender
         self.paths = dict(paths)
         self.poll = poll
-        self.clock = transport.clock
+        self.clock = sender.clock
         self._rng = random.Random()
         self.scheduler = PollScheduler(
             self._fetch,
-            clock=transport.clock,
-            sleep=transport.sleep,
+            clock=sender.clock,
+            sleep=sender.sleep,
             limit=max_in_flight,
             rng=self._rng,
         )
@@ -126,16 +126,16 @@ class JobManager:
         )
 
     async def _fetch(self, path: str) -> tuple[Job, float | None]:
-        response = await self._transport.send("GET", path, retry=_ONE_ATTEMPT)
+        response = await self._sender.send("GET", path, retry=_ONE_ATTEMPT)
         job = decode(Job, response.json(), resource=path)
         return job, parse_retry_after(response.headers.get("Retry-After"))
 
     async def read(self, path: str) -> Job:
-        response = await self._transport.send("GET", path)
+        response = await self._sender.send("GET", path)
         return decode(Job, response.json(), resource=path)
 
     async def _get_json(self, target: str, params: Mapping[str, Any] | None) -> Any:
-        return (await self._transport.send("GET", target, params=params)).json()
+        return (await self._sender.send("GET", target, params=params)).json()
 
     def listing(self, kind: JobKind, params: Mapping[str, Any]) -> Paginator[Job]:
         path = self.paths[kind]
@@ -160,7 +160,7 @@ class JobManager:
         headers = {"Idempotency-Key": key}
         for attempt in (1, 2):
             try:
-                response = await self._transport.send(
+                response = await self._sender.send(
                     "POST", path, json_body=body, headers=headers, timeout=timeout
                 )
             except Exception as exc:
@@ -211,9 +211,7 @@ class JobManager:
         key: str,
     ) -> JobHandle:
         default = f"{self.paths[kind]}{job.id}/"
-        path = (
-            default if response is None else _poll_path(response, self._transport.base_url, default)
-        )
+        path = default if response is None else _poll_path(response, self._sender.base_url, default)
         handle = JobHandle(
             self, kind=kind, id=job.id, path=path, job=job, reference=reference, idempotency_key=key
         )
