@@ -5,7 +5,7 @@ Hygiene is judged by what the code does, never by how fast the machine is:
 - ``no_blocking_calls``: a blocking call made inside a running event loop (``time.sleep``, file
   or socket I/O, ``os`` calls, waiting on a thread lock) fails the test, even where the code
   under test caught the error (blockbuster).
-- ``loop_hygiene``: async tests run on a debug-mode loop, and a task left pending fails the test.
+- ``loop_hygiene``: a task left pending fails the test.
 - ``-W error`` (pyproject) turns every unclosed session or transport into a failure.
 
 ``BESSA_SLOW_CALLBACK=0.1`` turns on a diagnostic: steps of the loop that took longer than that
@@ -89,13 +89,14 @@ def _leftovers() -> list[asyncio.Task[object]]:
 @pytest_asyncio.fixture(autouse=True)
 async def loop_hygiene(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     """Fail a test that leaves tasks pending; report slow steps if the diagnostic is on."""
-    loop = asyncio.get_running_loop()
-    loop.set_debug(True)
-    # Debug mode logs every step over this many seconds; only the opt-in diagnostic reads them.
-    loop.slow_callback_duration = SLOW_CALLBACK if SLOW_CALLBACK is not None else 3600.0
     steps = _SlowSteps(request.node.nodeid)
     asyncio_log = logging.getLogger("asyncio")
     if SLOW_CALLBACK is not None:
+        # Debug mode times every step (and records where each callback came from, which
+        # makes a busy loop several times slower): only for the opt-in diagnostic.
+        loop = asyncio.get_running_loop()
+        loop.set_debug(True)
+        loop.slow_callback_duration = SLOW_CALLBACK
         asyncio_log.addHandler(steps)
     try:
         yield
