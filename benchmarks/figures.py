@@ -216,7 +216,7 @@ class Results:
             out += ["### Memory (P4)", "", *memory_table(self.memories), ""]
         found = targets(self.listings, self.sharded, self.memories)
         if found:
-            out += ["### Targets (issue 4)", "", *targets_table(found), ""]
+            out += ["### Targets", "", *targets_table(found), ""]
         return out
 
 

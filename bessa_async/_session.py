@@ -44,6 +44,7 @@ from ._urls import (
     resolve,
     with_query,
 )
+from ._validate import is_int
 from ._version import __version__
 
 __all__ = ["RateGate", "Response", "Sender"]
@@ -481,6 +482,6 @@ class Sender:
 
 
 def check_max_in_flight(value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not is_int(value) or value < 1:
         raise ConfigurationError(f"max_in_flight must be a positive int, got {value!r}")
     return value

@@ -14,6 +14,7 @@ import attrs
 from .._convert import EXTRA, decode, open_enum_of, value_problems
 from .._errors import DecodeError
 from .._pagination import is_url
+from .._validate import is_int
 from ._report import Difference, NextForm
 
 __all__ = ["inspect_items", "page_facts"]
@@ -254,7 +255,7 @@ def page_facts(body: object) -> tuple[bool | None, NextForm | None, list[object]
     if not isinstance(body, Mapping) or not isinstance(body.get("results"), list):
         return None, None, None
     count = body.get("count")
-    has_count = isinstance(count, int) and not isinstance(count, bool)
+    has_count = is_int(count)
     link = body.get("next")
     form: NextForm | None = None
     if isinstance(link, str) and link:

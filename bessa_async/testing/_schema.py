@@ -11,12 +11,12 @@ drift, when on): every field an item has, its JSON type, ``format`` (``uuid``, `
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from ._cursor import Item
 from ._drift import Drift
+from ._filters import parse_uuid
 
 __all__ = ["DOCS_PATH", "JOB_STATUSES", "docs_page", "openapi"]
 
@@ -46,17 +46,9 @@ def _component(path: str) -> str:
     return "".join(word.capitalize() for word in words)
 
 
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _string_format(texts: list[str]) -> str | None:
     for name, test in (
-        ("uuid", _is_uuid),
+        ("uuid", parse_uuid),
         ("date-time", _DATETIME_RE.match),
         ("decimal", _DECIMAL_RE.match),
     ):
