@@ -8,18 +8,15 @@ the whole, unfiltered list).
 
 from __future__ import annotations
 
-import json
 import logging
-import os
+import typing
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, tzinfo
-from typing import Any, Final, Generic, Protocol, TypeVar, final, overload
+from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar, final, overload
 
-from ._config import PATHS_ENV
 from ._convert import decode, decode_many, instant
 from ._days import DEFAULT_TZ, business_day
-from ._errors import ConfigurationError
 from ._models import (
     Article,
     ArticleGroup,
@@ -39,12 +36,12 @@ from ._models import (
     User,
 )
 from ._pagination import Paginator
+from ._paths import check_path
 from ._sharding import ShardPlan, sharded_pages
 from ._urls import encode_params
 from ._validate import check_int, check_uuid
 
 __all__ = [
-    "DEFAULT_PATHS",
     "ArticleGroups",
     "ArticleOptions",
     "Articles",
@@ -60,9 +57,6 @@ __all__ = [
     "Tables",
     "TaxRates",
     "Users",
-    "parse_paths",
-    "paths_from_env",
-    "resolve_paths",
 ]
 
 T = TypeVar("T")
@@ -90,100 +84,6 @@ def _raw_identity(item: Any) -> str:
     if ident is None:  # stock levels: no id of their own, one per article and location
         return f"{item.get('article')}/{item.get('location')}"
     return str(ident)
-
-
-DEFAULT_PATHS: Final[Mapping[str, str]] = {
-    "companies": "companies/",
-    "locations": "locations/",
-    "sales_points": "sales-points/",
-    "tax_rates": "tax-rates/",
-    "article_groups": "article-groups/",
-    "articles": "articles/",
-    "article_options": "article-options/",
-    "payment_methods": "payment-methods/",
-    "tables": "tables/",
-    "users": "users/",
-    "receipts": "receipts/",
-    "closings": "reports/closings/",
-    "stock_levels": "stock-levels/",
-    "sales_report": "reports/sales/",
-    "orders": "requests/orders/",
-    "payments": "requests/payments/",
-}
-"""Each typed resource's path relative to the base URL (inferred: override with ``paths=``)."""
-
-
-def resolve_paths(overrides: Mapping[str, str] | None, *, source: str = "paths") -> dict[str, str]:
-    """The default paths with ``overrides`` applied, each checked.
-
-    Args:
-        overrides: resource name to path, e.g. ``{"articles": "products/"}``.
-        source: where the overrides came from, for error messages.
-
-    Raises:
-        ConfigurationError: an unknown resource name, or a path that is not relative.
-    """
-    paths = dict(DEFAULT_PATHS)
-    for name, path in (overrides or {}).items():
-        if name not in DEFAULT_PATHS:
-            known = ", ".join(sorted(DEFAULT_PATHS))
-            raise ConfigurationError(f"{source}: unknown resource {name!r}; known: {known}")
-        if not isinstance(path, str) or not path or "://" in path or ".." in path.split("/"):
-            raise ConfigurationError(
-                f"{source}[{name!r}] must be a path relative to the base URL, like 'articles/'; "
-                f"got {path!r}"
-            )
-        paths[name] = path.lstrip("/") if path.endswith("/") else path.lstrip("/") + "/"
-    return paths
-
-
-def parse_paths(text: str, *, source: str = PATHS_ENV) -> dict[str, str]:
-    """Read path overrides from text: ``articles=products/,users=staff/`` or a JSON object.
-
-    Names may be written as in :data:`DEFAULT_PATHS` (``sales_points``) or as in a path
-    (``sales-points``). Blank text means no overrides.
-
-    Raises:
-        ConfigurationError: text that is neither form, or a name or path ``resolve_paths``
-            refuses; the message names ``source`` and the offending part.
-    """
-    text = text.strip()
-    pairs: list[tuple[object, object]] = []
-    if text.startswith("{"):
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise ConfigurationError(f"{source}: not valid JSON ({exc})") from exc
-        if not isinstance(data, dict):  # pragma: no cover - a "{" text decodes to a dict
-            raise ConfigurationError(f"{source}: expected a JSON object")
-        pairs = list(data.items())
-    elif text:
-        for part in text.split(","):
-            if not part.strip():
-                continue  # a trailing comma is harmless
-            name, sep, path = part.partition("=")
-            if not sep or not name.strip() or not path.strip():
-                raise ConfigurationError(
-                    f"{source}: expected NAME=PATH pairs separated by commas "
-                    f"(e.g. 'articles=products/,users=staff/'), got {part.strip()!r}"
-                )
-            pairs.append((name.strip(), path.strip()))
-    overrides: dict[str, str] = {}
-    for key, value in pairs:
-        if not isinstance(value, str):
-            raise ConfigurationError(f"{source}: the path of {key!r} must be a string")
-        overrides[str(key).replace("-", "_")] = value
-    resolve_paths(overrides, source=source)  # refuse unknown names and bad paths here
-    return overrides
-
-
-def paths_from_env() -> dict[str, str]:
-    """The overrides in the ``BESSA_PATHS`` environment variable (none when it is unset).
-
-    Raises:
-        ConfigurationError: the variable is set to something :func:`parse_paths` refuses.
-    """
-    return parse_paths(os.environ.get(PATHS_ENV, ""))
 
 
 class Requester(Protocol):
@@ -215,18 +115,31 @@ class Resource(Generic[T]):
 
     ``client.resource("some/path/")`` gives one for any path (items as dicts, or typed with
     ``model=``); the typed resources (``client.receipts`` ...) add keyword filters.
+
+    A typed resource declares its ``name`` (its key in ``paths=`` and its client attribute) and
+    ``default_path``; its model is the type argument, e.g. ``Receipts(Resource[Receipt])``.
     """
 
+    name: ClassVar[str]
+    default_path: ClassVar[str]
+    _declared_model: ClassVar[type[Any] | None] = None
     _ids: tuple[str, ...] = ()
     _has_detail = True
     _time_field: str | None = None
     """The business time the API lists by, for sharded listing."""
 
-    def __init__(self, client: Requester, path: str, model: type[T] | None, *, name: str) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in cls.__dict__.get("__orig_bases__", ()):
+            args = typing.get_args(base)
+            if args and isinstance(args[0], type):  # a TypeVar argument: no model yet
+                cls._declared_model = args[0]
+
+    def __init__(self, client: Requester, path: str) -> None:
         self._client = client
         self._path = path
-        self._model = model
-        self._name = name
+        self._model: type[T] | None = self._declared_model
+        self._name: str = getattr(self, "name", path)  # an AnyResource is named by its path
 
     @property
     def path(self) -> str:
@@ -326,6 +239,10 @@ class Resource(Generic[T]):
 class AnyResource(Resource[T]):
     """A resource at any path: ``list(**params)`` passes parameters through unchecked."""
 
+    def __init__(self, client: Requester, path: str, model: type[T] | None) -> None:
+        super().__init__(client, path)
+        self._model = model
+
     def list(self, **params: Any) -> Paginator[T]:
         """Every item, following ``next``; ``params`` are sent as query parameters."""
         return self._list(params)
@@ -357,30 +274,48 @@ class _MasterData(Resource[T]):
 class Companies(_MasterData[Company]):
     """``companies/``."""
 
+    name = "companies"
+    default_path = "companies/"
+
 
 @final
 class TaxRates(_MasterData[TaxRate]):
     """``tax-rates/``."""
+
+    name = "tax_rates"
+    default_path = "tax-rates/"
 
 
 @final
 class ArticleGroups(_MasterData[ArticleGroup]):
     """``article-groups/``."""
 
+    name = "article_groups"
+    default_path = "article-groups/"
+
 
 @final
 class ArticleOptions(_MasterData[ArticleOption]):
     """``article-options/``."""
+
+    name = "article_options"
+    default_path = "article-options/"
 
 
 @final
 class PaymentMethods(_MasterData[PaymentMethod]):
     """``payment-methods/``."""
 
+    name = "payment_methods"
+    default_path = "payment-methods/"
+
 
 @final
 class Locations(Resource[Location]):
     """``locations/``."""
+
+    name = "locations"
+    default_path = "locations/"
 
     _ids = ("company",)
 
@@ -435,20 +370,32 @@ class _ByLocation(Resource[T]):
 class SalesPoints(_ByLocation[SalesPoint]):
     """``sales-points/``."""
 
+    name = "sales_points"
+    default_path = "sales-points/"
+
 
 @final
 class Tables(_ByLocation[Table]):
     """``tables/``."""
+
+    name = "tables"
+    default_path = "tables/"
 
 
 @final
 class Users(_ByLocation[User]):
     """``users/``."""
 
+    name = "users"
+    default_path = "users/"
+
 
 @final
 class Articles(Resource[Article]):
     """``articles/``."""
+
+    name = "articles"
+    default_path = "articles/"
 
     _ids = ("article_group",)
 
@@ -480,6 +427,9 @@ class Articles(Resource[Article]):
 @final
 class Receipts(Resource[Receipt]):
     """``receipts/``, ordered by timestamp, then id."""
+
+    name = "receipts"
+    default_path = "receipts/"
 
     _ids = ("sales_point", "location")
     _time_field = "timestamp"
@@ -547,6 +497,9 @@ class Receipts(Resource[Receipt]):
 class Closings(Resource[Closing]):
     """``reports/closings/``: the Sales Points' Z reports."""
 
+    name = "closings"
+    default_path = "reports/closings/"
+
     _ids = ("sales_point",)
     _time_field = "timestamp"
 
@@ -581,6 +534,9 @@ class Closings(Resource[Closing]):
 class StockLevels(Resource[StockLevel]):
     """``stock-levels/`` (a list only: stock levels have no detail endpoint)."""
 
+    name = "stock_levels"
+    default_path = "stock-levels/"
+
     _ids = ("article", "location")
     _has_detail = False
 
@@ -611,6 +567,9 @@ class StockLevels(Resource[StockLevel]):
 @final
 class Reports:
     """``reports/``: the sales report (closings are :attr:`BessaClient.closings`)."""
+
+    name: ClassVar[str] = "sales_report"
+    default_path: ClassVar[str] = "reports/sales/"
 
     def __init__(self, client: Requester, sales_path: str) -> None:
         self._client = client
@@ -657,5 +616,4 @@ def any_resource(client: Requester, path: str, model: None) -> AnyResource[dict[
 def any_resource(client: Requester, path: str, model: type[T]) -> AnyResource[T]: ...
 def any_resource(client: Requester, path: str, model: type[Any] | None) -> AnyResource[Any]:
     """A resource at ``path``: typed when ``model`` is given, else items are dicts."""
-    checked = resolve_paths({"companies": path})["companies"]  # the same path rules
-    return AnyResource(client, checked, model, name=checked)
+    return AnyResource(client, check_path(path, label="resource(path)"), model)

@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any, Final, final
+from typing import Any, ClassVar, Final, final
 
 from .._config import PollPolicy, Timeout, as_timeout
 from .._errors import JobTimeoutError
@@ -51,6 +51,8 @@ def _job_query(filters: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _JobResource:
+    name: ClassVar[str]
+    default_path: ClassVar[str]
     _kind: JobKind
 
     def __init__(self, manager: JobManager) -> None:
@@ -122,6 +124,8 @@ class OrderJobs(_JobResource):
     """``requests/orders/``: submit orders, wait for them, list them."""
 
     _kind: JobKind = "order"
+    name: ClassVar[str] = "orders"
+    default_path: ClassVar[str] = "requests/orders/"
 
     async def submit(
         self,
@@ -165,6 +169,8 @@ class PaymentJobs(_JobResource):
     """``requests/payments/``: submit payments, wait for them, list them."""
 
     _kind: JobKind = "payment"
+    name: ClassVar[str] = "payments"
+    default_path: ClassVar[str] = "requests/payments/"
 
     async def submit(
         self,
