@@ -10,19 +10,31 @@ from __future__ import annotations
 
 import logging
 import typing
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, tzinfo
-from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar, final, overload
+from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar, Unpack, final, overload
 
 from ._convert import decode, decode_many, instant
 from ._days import DEFAULT_TZ, business_day
+from ._filters import (
+    LIST_DEFAULTS,
+    ArticleFilters,
+    ByLocationFilters,
+    ClosingFilters,
+    FilterSpec,
+    IdLike,
+    Listing,
+    LocationFilters,
+    ReceiptFilters,
+    StockLevelFilters,
+    clean_query,
+    declare_filters,
+)
 from ._models import (
     Article,
     ArticleGroup,
     ArticleOption,
     Closing,
-    ClosingType,
     Company,
     Location,
     PaymentMethod,
@@ -60,7 +72,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-IdLike = uuid.UUID | str
 log = logging.getLogger("bessa_async")
 DRF_PAGE_SIZE: Final = 25
 """The API's page size when ``limit`` is not given (documented)."""
@@ -94,22 +105,6 @@ class Requester(Protocol):
     ) -> Any: ...
 
 
-def _query(filters: Mapping[str, Any], ids: tuple[str, ...]) -> dict[str, Any]:
-    """Drop unset filters and check the ones encode_params cannot judge."""
-    query: dict[str, Any] = {}
-    for name, value in filters.items():
-        if value is None:
-            continue
-        if name in ids:
-            value = str(check_uuid(name, value))
-        elif name == "limit":
-            check_int("limit", value, minimum=1)
-        elif name == "cursor" and (not isinstance(value, str) or not value):
-            raise ValueError(f"cursor must be a non-empty string, got {value!r}")
-        query[name] = value
-    return query
-
-
 class Resource(Generic[T]):
     """A list endpoint and, where the API has one, its detail endpoint.
 
@@ -123,10 +118,9 @@ class Resource(Generic[T]):
     name: ClassVar[str]
     default_path: ClassVar[str]
     _declared_model: ClassVar[type[Any] | None] = None
-    _ids: tuple[str, ...] = ()
     _has_detail = True
-    _time_field: str | None = None
-    """The business time the API lists by, for sharded listing."""
+    _filters: ClassVar[FilterSpec | None] = None
+    """What ``list`` takes, read from its ``**filters: Unpack[...]`` annotation."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -134,6 +128,9 @@ class Resource(Generic[T]):
             args = typing.get_args(base)
             if args and isinstance(args[0], type):  # a TypeVar argument: no model yet
                 cls._declared_model = args[0]
+        listing = cls.__dict__.get("list")
+        if listing is not None and "filters" in listing.__annotations__:
+            cls._filters = declare_filters(listing)
 
     def __init__(self, client: Requester, path: str) -> None:
         self._client = client
@@ -162,15 +159,20 @@ class Resource(Generic[T]):
     async def _get_json(self, target: str, params: Mapping[str, Any] | None) -> Any:
         return await self._client.request("GET", target, params=params)
 
+    def _filtered(self, filters: Mapping[str, Any]) -> Paginator[T]:
+        """A typed ``list``: ``filters`` checked against the resource's own TypedDict."""
+        assert self._filters is not None  # set for every list declared with Unpack
+        query, options = self._filters.split(filters, owner=f"{type(self).__name__}.list")
+        return self._list(query, **options)
+
     def _list(
         self,
-        filters: Mapping[str, Any],
+        query: dict[str, Any],
         *,
-        prefetch: int = 1,
-        concurrency: int = 1,
-        ordered: bool = True,
+        prefetch: int = LIST_DEFAULTS["prefetch"],
+        concurrency: int = LIST_DEFAULTS["concurrency"],
+        ordered: bool = LIST_DEFAULTS["ordered"],
     ) -> Paginator[T]:
-        query = _query(filters, self._ids)
         encode_params(query)  # bad values fail here, at the call, not at the first page
         check_int("concurrency", concurrency, minimum=1)
         sharded = None
@@ -205,9 +207,9 @@ class Resource(Generic[T]):
     def _plan(self, query: Mapping[str, Any], concurrency: int, ordered: bool) -> ShardPlan | None:
         """How to shard this listing, or None for a single chain (a bound is missing)."""
         page_size = query.get("limit", DRF_PAGE_SIZE)
-        for field, adaptive in ((self._time_field, True), ("updated", False)):
-            if field is None:
-                continue
+        windows = self._filters.windows if self._filters is not None else ("updated",)
+        for field in windows:
+            adaptive = field != "updated"  # the business time; changes are too uneven to adapt
             start, end = query.get(f"{field}__gte"), query.get(f"{field}__lt")
             if isinstance(start, datetime) and isinstance(end, datetime):
                 return ShardPlan(
@@ -245,29 +247,13 @@ class AnyResource(Resource[T]):
 
     def list(self, **params: Any) -> Paginator[T]:
         """Every item, following ``next``; ``params`` are sent as query parameters."""
-        return self._list(params)
+        return self._list(clean_query(params, strings=frozenset({"cursor"})))
 
 
 class _MasterData(Resource[T]):
-    def list(
-        self,
-        *,
-        updated__gte: datetime | None = None,
-        updated__lt: datetime | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        prefetch: int = 1,
-        concurrency: int = 1,
-        ordered: bool = True,
-    ) -> Paginator[T]:
+    def list(self, **filters: Unpack[Listing]) -> Paginator[T]:
         """Every item, ordered by id; ``updated__*`` select changes in a window."""
-        return self._list(
-            {"updated__gte": updated__gte, "updated__lt": updated__lt}
-            | {"limit": limit, "cursor": cursor},
-            prefetch=prefetch,
-            concurrency=concurrency,
-            ordered=ordered,
-        )
+        return self._filtered(filters)
 
 
 @final
@@ -317,53 +303,15 @@ class Locations(Resource[Location]):
     name = "locations"
     default_path = "locations/"
 
-    _ids = ("company",)
-
-    def list(
-        self,
-        *,
-        company: IdLike | None = None,
-        updated__gte: datetime | None = None,
-        updated__lt: datetime | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        prefetch: int = 1,
-        concurrency: int = 1,
-        ordered: bool = True,
-    ) -> Paginator[Location]:
+    def list(self, **filters: Unpack[LocationFilters]) -> Paginator[Location]:
         """Every location, optionally of one company."""
-        return self._list(
-            {"company": company, "updated__gte": updated__gte, "updated__lt": updated__lt}
-            | {"limit": limit, "cursor": cursor},
-            prefetch=prefetch,
-            concurrency=concurrency,
-            ordered=ordered,
-        )
+        return self._filtered(filters)
 
 
 class _ByLocation(Resource[T]):
-    _ids = ("location",)
-
-    def list(
-        self,
-        *,
-        location: IdLike | None = None,
-        updated__gte: datetime | None = None,
-        updated__lt: datetime | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        prefetch: int = 1,
-        concurrency: int = 1,
-        ordered: bool = True,
-    ) -> Paginator[T]:
+    def list(self, **filters: Unpack[ByLocationFilters]) -> Paginator[T]:
         """Every item, optionally of one location."""
-        return self._list(
-            {"location": location, "updated__gte": updated__gte, "updated__lt": updated__lt}
-            | {"limit": limit, "cursor": cursor},
-            prefetch=prefetch,
-            concurrency=concurrency,
-            ordered=ordered,
-        )
+        return self._filtered(filters)
 
 
 @final
@@ -397,31 +345,9 @@ class Articles(Resource[Article]):
     name = "articles"
     default_path = "articles/"
 
-    _ids = ("article_group",)
-
-    def list(
-        self,
-        *,
-        article_group: IdLike | None = None,
-        active: bool | None = None,
-        product_number: str | None = None,
-        updated__gte: datetime | None = None,
-        updated__lt: datetime | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        prefetch: int = 1,
-        concurrency: int = 1,
-        ordered: bool = True,
-    ) -> Paginator[Article]:
+    def list(self, **filters: Unpack[ArticleFilters]) -> Paginator[Article]:
         """Every article, optionally by group, active flag or EAN."""
-        return self._list(
-            {"article_group": article_group, "active": active, "product_number": product_number}
-            | {"updated__gte": updated__gte, "updated__lt": updated__lt}
-            | {"limit": limit, "cursor": cursor},
-            prefetch=prefetch,
-            concurrency=concurrency,
-            ordered=ordered,
-        )
+        return self._filtered(filters)
 
 
 @final
@@ -431,38 +357,12 @@ class Receipts(Resource[Receipt]):
     name = "receipts"
     default_path = "receipts/"
 
-    _ids = ("sales_point", "location")
-    _time_field = "timestamp"
-
-    def list(
-        self,
-        *,
-        timestamp__gte: datetime | None = None,
-        timestamp__lt: datetime | None = None,
-        sales_point: IdLike | None = None,
-        location: IdLike | None = None,
-        type: ReceiptType | str | None = None,  # "type": the API's filter name
-        updated__gte: datetime | None = None,
-        updated__lt: datetime | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        prefetch: int = 1,
-        concurrency: int = 1,
-        ordered: bool = True,
-    ) -> Paginator[Receipt]:
+    def list(self, **filters: Unpack[ReceiptFilters]) -> Paginator[Receipt]:
         """Receipts in the half-open window ``[timestamp__gte, timestamp__lt)`` (aware datetimes).
 
         For a local day, use :meth:`for_day`, which gets DST and day starts right.
         """
-        return self._list(
-            {"timestamp__gte": timestamp__gte, "timestamp__lt": timestamp__lt}
-            | {"sales_point": sales_point, "location": location, "type": type}
-            | {"updated__gte": updated__gte, "updated__lt": updated__lt}
-            | {"limit": limit, "cursor": cursor},
-            prefetch=prefetch,
-            concurrency=concurrency,
-            ordered=ordered,
-        )
+        return self._filtered(filters)
 
     def for_day(
         self,
@@ -500,34 +400,9 @@ class Closings(Resource[Closing]):
     name = "closings"
     default_path = "reports/closings/"
 
-    _ids = ("sales_point",)
-    _time_field = "timestamp"
-
-    def list(
-        self,
-        *,
-        timestamp__gte: datetime | None = None,
-        timestamp__lt: datetime | None = None,
-        sales_point: IdLike | None = None,
-        type: ClosingType | str | None = None,  # "type": the API's filter name
-        updated__gte: datetime | None = None,
-        updated__lt: datetime | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        prefetch: int = 1,
-        concurrency: int = 1,
-        ordered: bool = True,
-    ) -> Paginator[Closing]:
+    def list(self, **filters: Unpack[ClosingFilters]) -> Paginator[Closing]:
         """Closings in ``[timestamp__gte, timestamp__lt)``, optionally of one Sales Point."""
-        return self._list(
-            {"timestamp__gte": timestamp__gte, "timestamp__lt": timestamp__lt}
-            | {"sales_point": sales_point, "type": type}
-            | {"updated__gte": updated__gte, "updated__lt": updated__lt}
-            | {"limit": limit, "cursor": cursor},
-            prefetch=prefetch,
-            concurrency=concurrency,
-            ordered=ordered,
-        )
+        return self._filtered(filters)
 
 
 @final
@@ -537,31 +412,11 @@ class StockLevels(Resource[StockLevel]):
     name = "stock_levels"
     default_path = "stock-levels/"
 
-    _ids = ("article", "location")
     _has_detail = False
 
-    def list(
-        self,
-        *,
-        article: IdLike | None = None,
-        location: IdLike | None = None,
-        updated__gte: datetime | None = None,
-        updated__lt: datetime | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        prefetch: int = 1,
-        concurrency: int = 1,
-        ordered: bool = True,
-    ) -> Paginator[StockLevel]:
+    def list(self, **filters: Unpack[StockLevelFilters]) -> Paginator[StockLevel]:
         """Stock levels, optionally of one article or location."""
-        return self._list(
-            {"article": article, "location": location}
-            | {"updated__gte": updated__gte, "updated__lt": updated__lt}
-            | {"limit": limit, "cursor": cursor},
-            prefetch=prefetch,
-            concurrency=concurrency,
-            ordered=ordered,
-        )
+        return self._filtered(filters)
 
 
 @final
@@ -589,9 +444,10 @@ class Reports:
         """Revenue of ``[start, end)``: voids subtracted, training and zero receipts excluded."""
         if end < start:
             raise ValueError(f"end ({end.isoformat()}) is before start ({start.isoformat()})")
-        params = _query(
+        params = clean_query(
             {"start": start, "end": end, "location": location, "sales_point": sales_point},
-            ("location", "sales_point"),
+            ids=frozenset({"location", "sales_point"}),
+            strings=frozenset(),
         )
         body = await self._client.request("GET", self._sales_path, params=params)
         return decode(SalesReport, body, resource=self._sales_path)

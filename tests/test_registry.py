@@ -11,24 +11,28 @@ _URL = "http://127.0.0.1:1/v1/public/"
 
 def test_default_paths_keep_their_names_and_order() -> None:
     """The doctor reports in this order, and ``paths=`` accepts exactly these names."""
-    assert list(DEFAULT_PATHS.items()) == [
-        ("companies", "companies/"),
-        ("locations", "locations/"),
-        ("sales_points", "sales-points/"),
-        ("tax_rates", "tax-rates/"),
-        ("article_groups", "article-groups/"),
-        ("articles", "articles/"),
-        ("article_options", "article-options/"),
-        ("payment_methods", "payment-methods/"),
-        ("tables", "tables/"),
-        ("users", "users/"),
-        ("receipts", "receipts/"),
-        ("closings", "reports/closings/"),
-        ("stock_levels", "stock-levels/"),
-        ("sales_report", "reports/sales/"),
-        ("orders", "requests/orders/"),
-        ("payments", "requests/payments/"),
+    assert list(DEFAULT_PATHS) == [
+        "companies",
+        "locations",
+        "sales_points",
+        "tax_rates",
+        "article_groups",
+        "articles",
+        "article_options",
+        "payment_methods",
+        "tables",
+        "users",
+        "receipts",
+        "closings",
+        "stock_levels",
+        "sales_report",
+        "orders",
+        "payments",
     ]
+    assert DEFAULT_PATHS["closings"] == "reports/closings/"
+    assert DEFAULT_PATHS["sales_report"] == "reports/sales/"
+    assert DEFAULT_PATHS["orders"] == "requests/orders/"
+    assert DEFAULT_PATHS["payments"] == "requests/payments/"
     assert len({cls.name for cls in RESOURCES}) == len(RESOURCES)
 
 
