@@ -1,9 +1,9 @@
 """The typed resources of the client: ``client.receipts.list(...)``, ``client.articles.get(id)``.
 
-Each resource knows its path (overridable, since the real paths are inferred), its model and its
-filters. Filters are keyword arguments, so a misspelt filter is a ``TypeError`` at the call
-instead of a silently ignored query parameter (DRF ignores unknown parameters and would answer
-the whole, unfiltered list).
+Each resource class declares its ``name`` and ``default_path`` (overridable, since the real paths
+are inferred); its model is its type argument and its filters are the TypedDict its ``list``
+unpacks. A misspelt filter is a ``TypeError`` at the call instead of a silently ignored query
+parameter (DRF ignores unknown parameters and would answer the whole, unfiltered list).
 """
 
 from __future__ import annotations
