@@ -88,7 +88,8 @@ from ._models import (
     User,
 )
 from ._pagination import Page, Paginator
-from ._resources import DEFAULT_PATHS, Resource
+from ._registry import DEFAULT_PATHS
+from ._resources import Resource
 from ._urls import encode_params
 from ._version import __version__
 

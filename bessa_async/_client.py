@@ -27,21 +27,7 @@ from ._config import (
 from ._doctor import DoctorReport, diagnose
 from ._jobs.manager import JobManager
 from ._jobs.resources import Jobs, OrderJobs, PaymentJobs
-from ._models import (
-    Article,
-    ArticleGroup,
-    ArticleOption,
-    Closing,
-    Company,
-    Location,
-    PaymentMethod,
-    Receipt,
-    SalesPoint,
-    StockLevel,
-    Table,
-    TaxRate,
-    User,
-)
+from ._registry import client_paths
 from ._resources import (
     AnyResource,
     ArticleGroups,
@@ -59,8 +45,6 @@ from ._resources import (
     TaxRates,
     Users,
     any_resource,
-    paths_from_env,
-    resolve_paths,
 )
 from ._secret import check_token
 from ._session import Sender, check_max_in_flight, default_user_agent
@@ -121,7 +105,7 @@ class BessaClient:
         poll: PollPolicy = DEFAULT_POLL,
     ) -> None:
         secret = check_token(token if token is not None else os.environ.get(TOKEN_ENV))
-        resolved = resolve_paths(paths) if paths is not None else resolve_paths(paths_from_env())
+        resolved = client_paths(paths)
         if not isinstance(retry, RetryPolicy):
             raise TypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
         self._sender = Sender(
@@ -136,33 +120,24 @@ class BessaClient:
             sleep=sleep,
         )
         self._paths = resolved
-        self.companies: Final = Companies(self, resolved["companies"], Company, name="companies")
-        self.locations: Final = Locations(self, resolved["locations"], Location, name="locations")
-        self.sales_points: Final = SalesPoints(
-            self, resolved["sales_points"], SalesPoint, name="sales_points"
-        )
-        self.tax_rates: Final = TaxRates(self, resolved["tax_rates"], TaxRate, name="tax_rates")
-        self.article_groups: Final = ArticleGroups(
-            self, resolved["article_groups"], ArticleGroup, name="article_groups"
-        )
-        self.articles: Final = Articles(self, resolved["articles"], Article, name="articles")
-        self.article_options: Final = ArticleOptions(
-            self, resolved["article_options"], ArticleOption, name="article_options"
-        )
-        self.payment_methods: Final = PaymentMethods(
-            self, resolved["payment_methods"], PaymentMethod, name="payment_methods"
-        )
-        self.tables: Final = Tables(self, resolved["tables"], Table, name="tables")
-        self.users: Final = Users(self, resolved["users"], User, name="users")
-        self.receipts: Final = Receipts(self, resolved["receipts"], Receipt, name="receipts")
-        self.closings: Final = Closings(self, resolved["closings"], Closing, name="closings")
-        self.stock_levels: Final = StockLevels(
-            self, resolved["stock_levels"], StockLevel, name="stock_levels"
-        )
-        self.reports: Final = Reports(self, resolved["sales_report"])
+        # One line each, for static typing; the names and models are the classes' own.
+        self.companies: Final = Companies(self, resolved[Companies.name])
+        self.locations: Final = Locations(self, resolved[Locations.name])
+        self.sales_points: Final = SalesPoints(self, resolved[SalesPoints.name])
+        self.tax_rates: Final = TaxRates(self, resolved[TaxRates.name])
+        self.article_groups: Final = ArticleGroups(self, resolved[ArticleGroups.name])
+        self.articles: Final = Articles(self, resolved[Articles.name])
+        self.article_options: Final = ArticleOptions(self, resolved[ArticleOptions.name])
+        self.payment_methods: Final = PaymentMethods(self, resolved[PaymentMethods.name])
+        self.tables: Final = Tables(self, resolved[Tables.name])
+        self.users: Final = Users(self, resolved[Users.name])
+        self.receipts: Final = Receipts(self, resolved[Receipts.name])
+        self.closings: Final = Closings(self, resolved[Closings.name])
+        self.stock_levels: Final = StockLevels(self, resolved[StockLevels.name])
+        self.reports: Final = Reports(self, resolved[Reports.name])
         self._jobs = JobManager(
             self._sender,
-            paths={"order": resolved["orders"], "payment": resolved["payments"]},
+            paths={"order": resolved[OrderJobs.name], "payment": resolved[PaymentJobs.name]},
             poll=poll,
             max_in_flight=max_in_flight,
         )

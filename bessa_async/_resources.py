@@ -1,31 +1,40 @@
 """The typed resources of the client: ``client.receipts.list(...)``, ``client.articles.get(id)``.
 
-Each resource knows its path (overridable, since the real paths are inferred), its model and its
-filters. Filters are keyword arguments, so a misspelt filter is a ``TypeError`` at the call
-instead of a silently ignored query parameter (DRF ignores unknown parameters and would answer
-the whole, unfiltered list).
+Each resource class declares its ``name`` and ``default_path`` (overridable, since the real paths
+are inferred); its model is its type argument and its filters are the TypedDict its ``list``
+unpacks. A misspelt filter is a ``TypeError`` at the call instead of a silently ignored query
+parameter (DRF ignores unknown parameters and would answer the whole, unfiltered list).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import uuid
+import typing
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, tzinfo
-from typing import Any, Final, Generic, Protocol, TypeVar, final, overload
+from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar, Unpack, final, overload
 
-from ._config import PATHS_ENV
 from ._convert import decode, decode_many, instant
 from ._days import DEFAULT_TZ, business_day
-from ._errors import ConfigurationError
+from ._filters import (
+    LIST_DEFAULTS,
+    ArticleFilters,
+    ByLocationFilters,
+    ClosingFilters,
+    FilterSpec,
+    IdLike,
+    Listing,
+    LocationFilters,
+    ReceiptFilters,
+    StockLevelFilters,
+    clean_query,
+    declare_filters,
+)
 from ._models import (
     Article,
     ArticleGroup,
     ArticleOption,
     Closing,
-    ClosingType,
     Company,
     Location,
     PaymentMethod,
@@ -39,12 +48,12 @@ from ._models import (
     User,
 )
 from ._pagination import Paginator
+from ._paths import check_path
 from ._sharding import ShardPlan, sharded_pages
 from ._urls import encode_params
 from ._validate import check_int, check_uuid
 
 __all__ = [
-    "DEFAULT_PATHS",
     "ArticleGroups",
     "ArticleOptions",
     "Articles",
@@ -60,13 +69,9 @@ __all__ = [
     "Tables",
     "TaxRates",
     "Users",
-    "parse_paths",
-    "paths_from_env",
-    "resolve_paths",
 ]
 
 T = TypeVar("T")
-IdLike = uuid.UUID | str
 log = logging.getLogger("bessa_async")
 DRF_PAGE_SIZE: Final = 25
 """The API's page size when ``limit`` is not given (documented)."""
@@ -92,100 +97,6 @@ def _raw_identity(item: Any) -> str:
     return str(ident)
 
 
-DEFAULT_PATHS: Final[Mapping[str, str]] = {
-    "companies": "companies/",
-    "locations": "locations/",
-    "sales_points": "sales-points/",
-    "tax_rates": "tax-rates/",
-    "article_groups": "article-groups/",
-    "articles": "articles/",
-    "article_options": "article-options/",
-    "payment_methods": "payment-methods/",
-    "tables": "tables/",
-    "users": "users/",
-    "receipts": "receipts/",
-    "closings": "reports/closings/",
-    "stock_levels": "stock-levels/",
-    "sales_report": "reports/sales/",
-    "orders": "requests/orders/",
-    "payments": "requests/payments/",
-}
-"""Each typed resource's path relative to the base URL (inferred: override with ``paths=``)."""
-
-
-def resolve_paths(overrides: Mapping[str, str] | None, *, source: str = "paths") -> dict[str, str]:
-    """The default paths with ``overrides`` applied, each checked.
-
-    Args:
-        overrides: resource name to path, e.g. ``{"articles": "products/"}``.
-        source: where the overrides came from, for error messages.
-
-    Raises:
-        ConfigurationError: an unknown resource name, or a path that is not relative.
-    """
-    paths = dict(DEFAULT_PATHS)
-    for name, path in (overrides or {}).items():
-        if name not in DEFAULT_PATHS:
-            known = ", ".join(sorted(DEFAULT_PATHS))
-            raise ConfigurationError(f"{source}: unknown resource {name!r}; known: {known}")
-        if not isinstance(path, str) or not path or "://" in path or ".." in path.split("/"):
-            raise ConfigurationError(
-                f"{source}[{name!r}] must be a path relative to the base URL, like 'articles/'; "
-                f"got {path!r}"
-            )
-        paths[name] = path.lstrip("/") if path.endswith("/") else path.lstrip("/") + "/"
-    return paths
-
-
-def parse_paths(text: str, *, source: str = PATHS_ENV) -> dict[str, str]:
-    """Read path overrides from text: ``articles=products/,users=staff/`` or a JSON object.
-
-    Names may be written as in :data:`DEFAULT_PATHS` (``sales_points``) or as in a path
-    (``sales-points``). Blank text means no overrides.
-
-    Raises:
-        ConfigurationError: text that is neither form, or a name or path ``resolve_paths``
-            refuses; the message names ``source`` and the offending part.
-    """
-    text = text.strip()
-    pairs: list[tuple[object, object]] = []
-    if text.startswith("{"):
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise ConfigurationError(f"{source}: not valid JSON ({exc})") from exc
-        if not isinstance(data, dict):  # pragma: no cover - a "{" text decodes to a dict
-            raise ConfigurationError(f"{source}: expected a JSON object")
-        pairs = list(data.items())
-    elif text:
-        for part in text.split(","):
-            if not part.strip():
-                continue  # a trailing comma is harmless
-            name, sep, path = part.partition("=")
-            if not sep or not name.strip() or not path.strip():
-                raise ConfigurationError(
-                    f"{source}: expected NAME=PATH pairs separated by commas "
-                    f"(e.g. 'articles=products/,users=staff/'), got {part.strip()!r}"
-                )
-            pairs.append((name.strip(), path.strip()))
-    overrides: dict[str, str] = {}
-    for key, value in pairs:
-        if not isinstance(value, str):
-            raise ConfigurationError(f"{source}: the path of {key!r} must be a string")
-        overrides[str(key).replace("-", "_")] = value
-    resolve_paths(overrides, source=source)  # refuse unknown names and bad paths here
-    return overrides
-
-
-def paths_from_env() -> dict[str, str]:
-    """The overrides in the ``BESSA_PATHS`` environment variable (none when it is unset).
-
-    Raises:
-        ConfigurationError: the variable is set to something :func:`parse_paths` refuses.
-    """
-    return parse_paths(os.environ.get(PATHS_ENV, ""))
-
-
 class Requester(Protocol):
     """What a resource needs of the client: one way to send a request."""
 
@@ -194,39 +105,38 @@ class Requester(Protocol):
     ) -> Any: ...
 
 
-def _query(filters: Mapping[str, Any], ids: tuple[str, ...]) -> dict[str, Any]:
-    """Drop unset filters and check the ones encode_params cannot judge."""
-    query: dict[str, Any] = {}
-    for name, value in filters.items():
-        if value is None:
-            continue
-        if name in ids:
-            value = str(check_uuid(name, value))
-        elif name == "limit":
-            check_int("limit", value, minimum=1)
-        elif name == "cursor" and (not isinstance(value, str) or not value):
-            raise ValueError(f"cursor must be a non-empty string, got {value!r}")
-        query[name] = value
-    return query
-
-
 class Resource(Generic[T]):
     """A list endpoint and, where the API has one, its detail endpoint.
 
     ``client.resource("some/path/")`` gives one for any path (items as dicts, or typed with
     ``model=``); the typed resources (``client.receipts`` ...) add keyword filters.
+
+    A typed resource declares its ``name`` (its key in ``paths=`` and its client attribute) and
+    ``default_path``; its model is the type argument, e.g. ``Receipts(Resource[Receipt])``.
     """
 
-    _ids: tuple[str, ...] = ()
+    name: ClassVar[str]
+    default_path: ClassVar[str]
+    _declared_model: ClassVar[type[Any] | None] = None
     _has_detail = True
-    _time_field: str | None = None
-    """The business time the API lists by, for sharded listing."""
+    _filters: ClassVar[FilterSpec | None] = None
+    """What ``list`` takes, read from its ``**filters: Unpack[...]`` annotation."""
 
-    def __init__(self, client: Requester, path: str, model: type[T] | None, *, name: str) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in cls.__dict__.get("__orig_bases__", ()):
+            args = typing.get_args(base)
+            if args and isinstance(args[0], type):  # a TypeVar argument: no model yet
+                cls._declared_model = args[0]
+        listing = cls.__dict__.get("list")
+        if listing is not None and "filters" in listing.__annotations__:
+            cls._filters = declare_filters(listing)
+
+    def __init__(self, client: Requester, path: str) -> None:
         self._client = client
         self._path = path
-        self._model = model
-        self._name = name
+        self._model: type[T] | None = self._declared_model
+        self._name: str = getattr(self, "name", path)  # an AnyResource is named by its path
 
     @property
     def path(self) -> str:
@@ -249,15 +159,20 @@ class Resource(Generic[T]):
     async def _get_json(self, target: str, params: Mapping[str, Any] | None) -> Any:
         return await self._client.request("GET", target, params=params)
 
+    def _filtered(self, filters: Mapping[str, Any]) -> Paginator[T]:
+        """A typed ``list``: ``filters`` checked against the resource's own TypedDict."""
+        assert self._filters is not None  # set for every list declared with Unpack
+        query, options = self._filters.split(filters, owner=f"{type(self).__name__}.list")
+        return self._list(query, **options)
+
     def _list(
         self,
-        filters: Mapping[str, Any],
+        query: dict[str, Any],
         *,
-        prefetch: int = 1,
-        concurrency: int = 1,
-        ordered: bool = True,
+        prefetch: int = LIST_DEFAULTS["prefetch"],
+        concurrency: int = LIST_DEFAULTS["concurrency"],
+        ordered: bool = LIST_DEFAULTS["ordered"],
     ) -> Paginator[T]:
-        query = _query(filters, self._ids)
         encode_params(query)  # bad values fail here, at the call, not at the first page
         check_int("concurrency", concurrency, minimum=1)
         sharded = None
@@ -292,9 +207,9 @@ class Resource(Generic[T]):
     def _plan(self, query: Mapping[str, Any], concurrency: int, ordered: bool) -> ShardPlan | None:
         """How to shard this listing, or None for a single chain (a bound is missing)."""
         page_size = query.get("limit", DRF_PAGE_SIZE)
-        for field, adaptive in ((self._time_field, True), ("updated", False)):
-            if field is None:
-                continue
+        windows = self._filters.windows if self._filters is not None else ("updated",)
+        for field in windows:
+            adaptive = field != "updated"  # the business time; changes are too uneven to adapt
             start, end = query.get(f"{field}__gte"), query.get(f"{field}__lt")
             if isinstance(start, datetime) and isinstance(end, datetime):
                 return ShardPlan(
@@ -326,193 +241,128 @@ class Resource(Generic[T]):
 class AnyResource(Resource[T]):
     """A resource at any path: ``list(**params)`` passes parameters through unchecked."""
 
+    def __init__(self, client: Requester, path: str, model: type[T] | None) -> None:
+        super().__init__(client, path)
+        self._model = model
+
     def list(self, **params: Any) -> Paginator[T]:
         """Every item, following ``next``; ``params`` are sent as query parameters."""
-        return self._list(params)
+        return self._list(clean_query(params, strings=frozenset({"cursor"})))
 
 
 class _MasterData(Resource[T]):
-    def list(
-        self,
-        *,
-        updated__gte: datetime | None = None,
-        updated__lt: datetime | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        prefetch: int = 1,
-        concurrency: int = 1,
-        ordered: bool = True,
-    ) -> Paginator[T]:
+    def list(self, **filters: Unpack[Listing]) -> Paginator[T]:
         """Every item, ordered by id; ``updated__*`` select changes in a window."""
-        return self._list(
-            {"updated__gte": updated__gte, "updated__lt": updated__lt}
-            | {"limit": limit, "cursor": cursor},
-            prefetch=prefetch,
-            concurrency=concurrency,
-            ordered=ordered,
-        )
+        return self._filtered(filters)
 
 
 @final
 class Companies(_MasterData[Company]):
     """``companies/``."""
 
+    name = "companies"
+    default_path = "companies/"
+
 
 @final
 class TaxRates(_MasterData[TaxRate]):
     """``tax-rates/``."""
+
+    name = "tax_rates"
+    default_path = "tax-rates/"
 
 
 @final
 class ArticleGroups(_MasterData[ArticleGroup]):
     """``article-groups/``."""
 
+    name = "article_groups"
+    default_path = "article-groups/"
+
 
 @final
 class ArticleOptions(_MasterData[ArticleOption]):
     """``article-options/``."""
+
+    name = "article_options"
+    default_path = "article-options/"
 
 
 @final
 class PaymentMethods(_MasterData[PaymentMethod]):
     """``payment-methods/``."""
 
+    name = "payment_methods"
+    default_path = "payment-methods/"
+
 
 @final
 class Locations(Resource[Location]):
     """``locations/``."""
 
-    _ids = ("company",)
+    name = "locations"
+    default_path = "locations/"
 
-    def list(
-        self,
-        *,
-        company: IdLike | None = None,
-        updated__gte: datetime | None = None,
-        updated__lt: datetime | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        prefetch: int = 1,
-        concurrency: int = 1,
-        ordered: bool = True,
-    ) -> Paginator[Location]:
+    def list(self, **filters: Unpack[LocationFilters]) -> Paginator[Location]:
         """Every location, optionally of one company."""
-        return self._list(
-            {"company": company, "updated__gte": updated__gte, "updated__lt": updated__lt}
-            | {"limit": limit, "cursor": cursor},
-            prefetch=prefetch,
-            concurrency=concurrency,
-            ordered=ordered,
-        )
+        return self._filtered(filters)
 
 
 class _ByLocation(Resource[T]):
-    _ids = ("location",)
-
-    def list(
-        self,
-        *,
-        location: IdLike | None = None,
-        updated__gte: datetime | None = None,
-        updated__lt: datetime | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        prefetch: int = 1,
-        concurrency: int = 1,
-        ordered: bool = True,
-    ) -> Paginator[T]:
+    def list(self, **filters: Unpack[ByLocationFilters]) -> Paginator[T]:
         """Every item, optionally of one location."""
-        return self._list(
-            {"location": location, "updated__gte": updated__gte, "updated__lt": updated__lt}
-            | {"limit": limit, "cursor": cursor},
-            prefetch=prefetch,
-            concurrency=concurrency,
-            ordered=ordered,
-        )
+        return self._filtered(filters)
 
 
 @final
 class SalesPoints(_ByLocation[SalesPoint]):
     """``sales-points/``."""
 
+    name = "sales_points"
+    default_path = "sales-points/"
+
 
 @final
 class Tables(_ByLocation[Table]):
     """``tables/``."""
+
+    name = "tables"
+    default_path = "tables/"
 
 
 @final
 class Users(_ByLocation[User]):
     """``users/``."""
 
+    name = "users"
+    default_path = "users/"
+
 
 @final
 class Articles(Resource[Article]):
     """``articles/``."""
 
-    _ids = ("article_group",)
+    name = "articles"
+    default_path = "articles/"
 
-    def list(
-        self,
-        *,
-        article_group: IdLike | None = None,
-        active: bool | None = None,
-        product_number: str | None = None,
-        updated__gte: datetime | None = None,
-        updated__lt: datetime | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        prefetch: int = 1,
-        concurrency: int = 1,
-        ordered: bool = True,
-    ) -> Paginator[Article]:
+    def list(self, **filters: Unpack[ArticleFilters]) -> Paginator[Article]:
         """Every article, optionally by group, active flag or EAN."""
-        return self._list(
-            {"article_group": article_group, "active": active, "product_number": product_number}
-            | {"updated__gte": updated__gte, "updated__lt": updated__lt}
-            | {"limit": limit, "cursor": cursor},
-            prefetch=prefetch,
-            concurrency=concurrency,
-            ordered=ordered,
-        )
+        return self._filtered(filters)
 
 
 @final
 class Receipts(Resource[Receipt]):
     """``receipts/``, ordered by timestamp, then id."""
 
-    _ids = ("sales_point", "location")
-    _time_field = "timestamp"
+    name = "receipts"
+    default_path = "receipts/"
 
-    def list(
-        self,
-        *,
-        timestamp__gte: datetime | None = None,
-        timestamp__lt: datetime | None = None,
-        sales_point: IdLike | None = None,
-        location: IdLike | None = None,
-        type: ReceiptType | str | None = None,  # "type": the API's filter name
-        updated__gte: datetime | None = None,
-        updated__lt: datetime | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        prefetch: int = 1,
-        concurrency: int = 1,
-        ordered: bool = True,
-    ) -> Paginator[Receipt]:
+    def list(self, **filters: Unpack[ReceiptFilters]) -> Paginator[Receipt]:
         """Receipts in the half-open window ``[timestamp__gte, timestamp__lt)`` (aware datetimes).
 
         For a local day, use :meth:`for_day`, which gets DST and day starts right.
         """
-        return self._list(
-            {"timestamp__gte": timestamp__gte, "timestamp__lt": timestamp__lt}
-            | {"sales_point": sales_point, "location": location, "type": type}
-            | {"updated__gte": updated__gte, "updated__lt": updated__lt}
-            | {"limit": limit, "cursor": cursor},
-            prefetch=prefetch,
-            concurrency=concurrency,
-            ordered=ordered,
-        )
+        return self._filtered(filters)
 
     def for_day(
         self,
@@ -547,70 +397,34 @@ class Receipts(Resource[Receipt]):
 class Closings(Resource[Closing]):
     """``reports/closings/``: the Sales Points' Z reports."""
 
-    _ids = ("sales_point",)
-    _time_field = "timestamp"
+    name = "closings"
+    default_path = "reports/closings/"
 
-    def list(
-        self,
-        *,
-        timestamp__gte: datetime | None = None,
-        timestamp__lt: datetime | None = None,
-        sales_point: IdLike | None = None,
-        type: ClosingType | str | None = None,  # "type": the API's filter name
-        updated__gte: datetime | None = None,
-        updated__lt: datetime | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        prefetch: int = 1,
-        concurrency: int = 1,
-        ordered: bool = True,
-    ) -> Paginator[Closing]:
+    def list(self, **filters: Unpack[ClosingFilters]) -> Paginator[Closing]:
         """Closings in ``[timestamp__gte, timestamp__lt)``, optionally of one Sales Point."""
-        return self._list(
-            {"timestamp__gte": timestamp__gte, "timestamp__lt": timestamp__lt}
-            | {"sales_point": sales_point, "type": type}
-            | {"updated__gte": updated__gte, "updated__lt": updated__lt}
-            | {"limit": limit, "cursor": cursor},
-            prefetch=prefetch,
-            concurrency=concurrency,
-            ordered=ordered,
-        )
+        return self._filtered(filters)
 
 
 @final
 class StockLevels(Resource[StockLevel]):
     """``stock-levels/`` (a list only: stock levels have no detail endpoint)."""
 
-    _ids = ("article", "location")
+    name = "stock_levels"
+    default_path = "stock-levels/"
+
     _has_detail = False
 
-    def list(
-        self,
-        *,
-        article: IdLike | None = None,
-        location: IdLike | None = None,
-        updated__gte: datetime | None = None,
-        updated__lt: datetime | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        prefetch: int = 1,
-        concurrency: int = 1,
-        ordered: bool = True,
-    ) -> Paginator[StockLevel]:
+    def list(self, **filters: Unpack[StockLevelFilters]) -> Paginator[StockLevel]:
         """Stock levels, optionally of one article or location."""
-        return self._list(
-            {"article": article, "location": location}
-            | {"updated__gte": updated__gte, "updated__lt": updated__lt}
-            | {"limit": limit, "cursor": cursor},
-            prefetch=prefetch,
-            concurrency=concurrency,
-            ordered=ordered,
-        )
+        return self._filtered(filters)
 
 
 @final
 class Reports:
     """``reports/``: the sales report (closings are :attr:`BessaClient.closings`)."""
+
+    name: ClassVar[str] = "sales_report"
+    default_path: ClassVar[str] = "reports/sales/"
 
     def __init__(self, client: Requester, sales_path: str) -> None:
         self._client = client
@@ -630,9 +444,10 @@ class Reports:
         """Revenue of ``[start, end)``: voids subtracted, training and zero receipts excluded."""
         if end < start:
             raise ValueError(f"end ({end.isoformat()}) is before start ({start.isoformat()})")
-        params = _query(
+        params = clean_query(
             {"start": start, "end": end, "location": location, "sales_point": sales_point},
-            ("location", "sales_point"),
+            ids=frozenset({"location", "sales_point"}),
+            strings=frozenset(),
         )
         body = await self._client.request("GET", self._sales_path, params=params)
         return decode(SalesReport, body, resource=self._sales_path)
@@ -657,5 +472,4 @@ def any_resource(client: Requester, path: str, model: None) -> AnyResource[dict[
 def any_resource(client: Requester, path: str, model: type[T]) -> AnyResource[T]: ...
 def any_resource(client: Requester, path: str, model: type[Any] | None) -> AnyResource[Any]:
     """A resource at ``path``: typed when ``model`` is given, else items are dicts."""
-    checked = resolve_paths({"companies": path})["companies"]  # the same path rules
-    return AnyResource(client, checked, model, name=checked)
+    return AnyResource(client, check_path(path, label="resource(path)"), model)

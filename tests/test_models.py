@@ -23,7 +23,7 @@ from bessa_async import (
     make_converter,
     to_dict,
 )
-from bessa_async._doctor._run import _TYPED
+from bessa_async._registry import TYPED
 from bessa_async.testing._data import generate_tenant
 
 DATA = generate_tenant(
@@ -36,7 +36,7 @@ RECEIPT: dict[str, Any] = dict(
 
 def test_every_generated_item_round_trips() -> None:
     """Each sandbox item decodes into its model and encodes back to the identical JSON."""
-    pairs = [(model, getattr(DATA, name)) for name, model in _TYPED]
+    pairs = [(model, getattr(DATA, name)) for name, model in TYPED]
     for model, items in pairs:
         for item in items:
             assert to_dict(from_dict(model, item)) == item, model.__name__

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bessa_async import BessaClient, ConfigurationError
-from bessa_async._resources import parse_paths
+from bessa_async._registry import parse_paths
 
 
 @pytest.mark.parametrize(

@@ -22,10 +22,10 @@ from bessa_async import (
     to_dict,
 )
 from bessa_async._convert import _FAST, EXTRA, decode
-from bessa_async._doctor._run import _TYPED
 from bessa_async._jobs.model import Job
 from bessa_async._models import NO_EXTRA
 from bessa_async._readers import _DECIMALS, _UUIDS, _parse_uuid, reader
+from bessa_async._registry import TYPED
 from bessa_async.testing._data import generate_tenant
 
 DATA = generate_tenant(
@@ -34,7 +34,7 @@ DATA = generate_tenant(
 DETAILED = make_converter()
 # Every typed resource's model with the sandbox items it serves (the doctor's table).
 PAIRS: list[tuple[type[Any], tuple[dict[str, Any], ...]]] = [
-    (model, getattr(DATA, name)) for name, model in _TYPED
+    (model, getattr(DATA, name)) for name, model in TYPED
 ]
 RECEIPTS = [r for r in DATA.receipts if r["lines"] and r["payments"] and r["taxes"]]
 

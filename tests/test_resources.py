@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -117,6 +118,37 @@ async def test_unknown_filter_is_a_type_error(client: BessaClient) -> None:
     """A misspelt keyword fails at the call instead of listing everything."""
     with pytest.raises(TypeError, match="timestamp_gte"):
         client.receipts.list(timestamp_gte=datetime(2026, 6, 1, tzinfo=UTC))  # type: ignore[call-arg]
+
+
+def test_list_signatures_name_every_filter(client: BessaClient) -> None:
+    """help() and IDEs see each filter by name (not just ``**filters``), with its default."""
+    receipts = inspect.signature(client.receipts.list).parameters
+    assert list(receipts) == [
+        "timestamp__gte",
+        "timestamp__lt",
+        "sales_point",
+        "location",
+        "type",
+        "updated__gte",
+        "updated__lt",
+        "limit",
+        "cursor",
+        "prefetch",
+        "concurrency",
+        "ordered",
+    ]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in receipts.values())
+    assert receipts["sales_point"].default is None
+    assert (receipts["prefetch"].default, receipts["ordered"].default) == (1, True)
+    assert "status" in inspect.signature(client.orders.list).parameters
+    assert "active" in inspect.signature(client.articles.list).parameters
+    assert "updated__gte" in inspect.signature(client.companies.list).parameters
+
+
+def test_unknown_job_filter_is_a_type_error(client: BessaClient) -> None:
+    """The jobs' listing refuses a misspelt keyword the same way, naming it."""
+    with pytest.raises(TypeError, match="'stauts'"):
+        client.orders.list(stauts="pending")  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize(

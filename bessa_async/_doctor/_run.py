@@ -22,21 +22,10 @@ from .._errors import (
 )
 from .._jobs.model import Job
 from .._models import (
-    Article,
-    ArticleGroup,
-    ArticleOption,
-    Closing,
     Company,
-    Location,
-    PaymentMethod,
-    Receipt,
-    SalesPoint,
     SalesReport,
-    StockLevel,
-    Table,
-    TaxRate,
-    User,
 )
+from .._registry import DEFAULT_PATHS, TYPED
 from .._version import __version__
 from ._items import _show, inspect_items, page_facts
 from ._report import (
@@ -56,7 +45,7 @@ SAMPLE_LIMIT: Final = 2
 """Items per page the doctor asks for: enough to compare, gentle on the API."""
 TEST_OFFSET: Final = timezone(timedelta(hours=2))
 """The offset the filter check writes its instants with (Vienna in summer)."""
-JOB_PATHS: Final = ("requests/orders/", "requests/payments/")
+JOB_PATHS: Final = (DEFAULT_PATHS["orders"], DEFAULT_PATHS["payments"])
 SCHEMA_PROBES: Final[tuple[tuple[str, Mapping[str, str] | None], ...]] = (
     ("schema/", None),
     ("schema/", {"format": "json"}),
@@ -68,21 +57,6 @@ SCHEMA_PROBES: Final[tuple[tuple[str, Mapping[str, str] | None], ...]] = (
 """Where Django REST Framework sites usually serve their schema, relative to the base URL
 (DRF's ``get_schema_view``, drf-spectacular, drf-yasg), tried in this order."""
 
-_TYPED: Final[tuple[tuple[str, type[Any]], ...]] = (
-    ("companies", Company),
-    ("locations", Location),
-    ("sales_points", SalesPoint),
-    ("tax_rates", TaxRate),
-    ("article_groups", ArticleGroup),
-    ("articles", Article),
-    ("article_options", ArticleOption),
-    ("payment_methods", PaymentMethod),
-    ("tables", Table),
-    ("users", User),
-    ("receipts", Receipt),
-    ("closings", Closing),
-    ("stock_levels", StockLevel),
-)
 _SAMPLE_FILTERS: Final[Mapping[str, Mapping[str, str]]] = {"receipts": {"type": "invoice"}}
 """Invoices carry lines, payments and taxes: a better sample than a day's start receipt."""
 _UPDATED_ANCHORS: Final = ("articles", "users", "tables", "companies")
@@ -360,7 +334,7 @@ class _Doctor:
             )
             return SchemaFinding(found_at=None, tried=tuple(tried)), []
         modelled: dict[str, tuple[str, type[Any] | None]] = {
-            self.paths[name]: (name, model) for name, model in _TYPED
+            self.paths[name]: (name, model) for name, model in TYPED
         }
         modelled[self.paths["sales_report"]] = ("sales_report", SalesReport)
         modelled |= dict.fromkeys(self.job_paths(), ("jobs", Job))
@@ -451,7 +425,7 @@ class _Doctor:
             for item in self.samples.get("companies", [])
             if isinstance(item.get("name"), str)
         )
-        for name, model in _TYPED[1:]:
+        for name, model in TYPED[1:]:
             resources.append(await self.resource(name, model))
         resources.append(await self.sales_report())
         filters = [await self.time_filter("receipts", "timestamp")]

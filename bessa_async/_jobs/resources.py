@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable
 from datetime import datetime
-from typing import Any, Final, final
+from typing import Any, ClassVar, Final, Unpack, final
 
 from .._config import PollPolicy, Timeout, as_timeout
 from .._errors import JobTimeoutError
+from .._filters import Window, declare_filters
 from .._pagination import Paginator
-from .._validate import check_int, check_uuid
 from .handle import JobHandle
 from .manager import JobManager
 from .model import Job, JobKind, JobStatus
@@ -33,24 +33,19 @@ def _check_key(value: object) -> str:
     return text
 
 
-def _job_query(filters: Mapping[str, Any]) -> dict[str, Any]:
-    query: dict[str, Any] = {}
-    for name, value in filters.items():
-        if value is None:
-            continue
-        if name == "sales_point":
-            value = str(check_uuid("sales_point", value))
-        elif name == "limit":
-            check_int("limit", value, minimum=1)
-        elif name in ("cursor", "reference", "status") and (
-            not isinstance(value, str) or not value
-        ):
-            raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-        query[name] = value
-    return query
+class JobFilters(Window, total=False):
+    """What ``client.orders.list`` and ``client.payments.list`` take."""
+
+    status: JobStatus | str | None
+    reference: str | None
+    sales_point: uuid.UUID | str | None
+    created__gte: datetime | None
+    created__lt: datetime | None
 
 
 class _JobResource:
+    name: ClassVar[str]
+    default_path: ClassVar[str]
     _kind: JobKind
 
     def __init__(self, manager: JobManager) -> None:
@@ -72,31 +67,12 @@ class _JobResource:
         """
         return self._manager.handle(self._kind, id)
 
-    def list(
-        self,
-        *,
-        status: JobStatus | str | None = None,
-        reference: str | None = None,
-        sales_point: uuid.UUID | str | None = None,
-        created__gte: datetime | None = None,
-        created__lt: datetime | None = None,
-        updated__gte: datetime | None = None,
-        updated__lt: datetime | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> Paginator[Job]:
+    def list(self, **filters: Unpack[JobFilters]) -> Paginator[Job]:
         """The jobs of this kind, oldest first, as :class:`Job` (an async iterable
         :class:`~bessa_async.Paginator`); e.g. ``list(status="pending")`` or, to find a
         submission again, ``list(reference="webshop-10045")``."""
-        return self._manager.listing(
-            self._kind,
-            _job_query(
-                {"status": status, "reference": reference, "sales_point": sales_point}
-                | {"created__gte": created__gte, "created__lt": created__lt}
-                | {"updated__gte": updated__gte, "updated__lt": updated__lt}
-                | {"limit": limit, "cursor": cursor}
-            ),
-        )
+        query, _ = _FILTERS.split(filters, owner=f"{type(self).__name__}.list")
+        return self._manager.listing(self._kind, query)
 
     async def _submit(
         self,
@@ -117,11 +93,18 @@ class _JobResource:
         )
 
 
+_FILTERS: Final = declare_filters(
+    _JobResource.list, strings=frozenset({"cursor", "reference", "status"})
+)
+
+
 @final
 class OrderJobs(_JobResource):
     """``requests/orders/``: submit orders, wait for them, list them."""
 
     _kind: JobKind = "order"
+    name: ClassVar[str] = "orders"
+    default_path: ClassVar[str] = "requests/orders/"
 
     async def submit(
         self,
@@ -165,6 +148,8 @@ class PaymentJobs(_JobResource):
     """``requests/payments/``: submit payments, wait for them, list them."""
 
     _kind: JobKind = "payment"
+    name: ClassVar[str] = "payments"
+    default_path: ClassVar[str] = "requests/payments/"
 
     async def submit(
         self,

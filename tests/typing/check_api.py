@@ -103,3 +103,4 @@ async def jobs(client: BessaClient) -> None:
     finished = client.jobs.as_completed([handle], timeout=60)
     assert_type(finished, AsyncGenerator[JobHandle])
     assert_type(client.orders.list(status="pending"), Paginator[Job])
+    client.orders.list(stauts="pending")  # type: ignore[call-arg]  # a misspelt filter

@@ -1,0 +1,187 @@
+"""The list endpoints' keyword filters: one ``TypedDict`` per resource is their only declaration.
+
+A ``list(self, **filters: Unpack[ReceiptFilters])`` gets from its TypedDict: the check that
+refuses a misspelt keyword (DRF ignores unknown parameters and would answer the whole,
+unfiltered list), which filters are ids, which are time windows, and the signature ``help()``
+and IDEs show (``Unpack`` alone would show only ``**filters``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Final, TypedDict
+
+import attrs
+
+from ._models import ClosingType, ReceiptType
+from ._validate import check_int, check_uuid
+
+__all__ = [
+    "LIST_DEFAULTS",
+    "ArticleFilters",
+    "ByLocationFilters",
+    "ClosingFilters",
+    "FilterSpec",
+    "IdLike",
+    "ListOptions",
+    "Listing",
+    "LocationFilters",
+    "ReceiptFilters",
+    "StockLevelFilters",
+    "Window",
+    "clean_query",
+    "declare_filters",
+]
+
+IdLike = uuid.UUID | str
+"""An id filter: a UUID or its text (checked and sent as text)."""
+
+
+class Window(TypedDict, total=False):
+    """The change window and the paging keys every list endpoint takes."""
+
+    updated__gte: datetime | None
+    updated__lt: datetime | None
+    limit: int | None
+    cursor: str | None
+
+
+class ListOptions(TypedDict, total=False):
+    """How the client lists (never sent): pages read ahead, parallel shards, shard order."""
+
+    prefetch: int
+    concurrency: int
+    ordered: bool
+
+
+LIST_DEFAULTS: Final[ListOptions] = {"prefetch": 1, "concurrency": 1, "ordered": True}
+
+
+class Listing(Window, ListOptions, total=False):
+    """The filters and options of the master data (companies, tax rates ...)."""
+
+
+class LocationFilters(Listing, total=False):
+    company: IdLike | None
+
+
+class ByLocationFilters(Listing, total=False):
+    location: IdLike | None
+
+
+class ArticleFilters(Listing, total=False):
+    article_group: IdLike | None
+    active: bool | None
+    product_number: str | None
+
+
+class ReceiptFilters(Listing, total=False):
+    timestamp__gte: datetime | None
+    timestamp__lt: datetime | None
+    sales_point: IdLike | None
+    location: IdLike | None
+    type: ReceiptType | str | None  # "type": the API's filter name
+
+
+class ClosingFilters(Listing, total=False):
+    timestamp__gte: datetime | None
+    timestamp__lt: datetime | None
+    sales_point: IdLike | None
+    type: ClosingType | str | None  # "type": the API's filter name
+
+
+class StockLevelFilters(Listing, total=False):
+    article: IdLike | None
+    location: IdLike | None
+
+
+def clean_query(
+    filters: Mapping[str, Any], *, ids: frozenset[str] = frozenset(), strings: frozenset[str]
+) -> dict[str, Any]:
+    """Drop unset filters and check the ones ``encode_params`` cannot judge."""
+    query: dict[str, Any] = {}
+    for name, value in filters.items():
+        if value is None:
+            continue
+        if name in ids:
+            value = str(check_uuid(name, value))
+        elif name == "limit":
+            check_int("limit", value, minimum=1)
+        elif name in strings and (not isinstance(value, str) or not value):
+            raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+        query[name] = value
+    return query
+
+
+@attrs.frozen
+class FilterSpec:
+    """What one ``list`` accepts, read from its TypedDict."""
+
+    keys: frozenset[str]
+    ids: frozenset[str]
+    """The filters annotated with a UUID: checked, sent as text."""
+    strings: frozenset[str]
+    """The filters that must be non-empty strings when given."""
+    windows: tuple[str, ...]
+    """The fields with a datetime ``__gte`` bound, in declaration order (``updated`` last)."""
+
+    def split(
+        self, given: Mapping[str, Any], *, owner: str
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The checked query and the listing options of a call.
+
+        Raises:
+            TypeError: a keyword ``owner`` does not take, as Python's own message says it.
+        """
+        for name in given:
+            if name not in self.keys:
+                raise TypeError(f"{owner}() got an unexpected keyword argument {name!r}")
+        options = {k: v for k, v in given.items() if k in ListOptions.__annotations__}
+        sent = {k: v for k, v in given.items() if k not in options}
+        return clean_query(sent, ids=self.ids, strings=self.strings), options
+
+
+def _group(name: str) -> int:
+    """Own filters first, then the window and paging, then the options (as ``help()`` lists)."""
+    return 2 if name in ListOptions.__annotations__ else int(name in Window.__annotations__)
+
+
+def declare_filters(
+    method: Callable[..., Any], *, strings: frozenset[str] = frozenset({"cursor"})
+) -> FilterSpec:
+    """The spec of ``method``'s ``**filters: Unpack[SomeFilters]``; sets its ``__signature__``.
+
+    The signature names every filter as a keyword-only parameter (default None, the options
+    their defaults), so ``help()`` and ``inspect.signature`` show them.
+    """
+    hints = typing.get_type_hints(method)
+    (filters,) = typing.get_args(hints["filters"])
+    fields = typing.get_type_hints(filters)
+    names = sorted(fields, key=_group)
+    parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    parameters += [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=LIST_DEFAULTS.get(name),
+            annotation=fields[name],
+        )
+        for name in names
+    ]
+    method.__dict__["__signature__"] = inspect.Signature(
+        parameters, return_annotation=hints.get("return", inspect.Signature.empty)
+    )
+    return FilterSpec(
+        keys=frozenset(names),
+        ids=frozenset(name for name in names if uuid.UUID in typing.get_args(fields[name])),
+        strings=strings,
+        windows=tuple(
+            name.removesuffix("__gte")
+            for name in names
+            if name.endswith("__gte") and datetime in typing.get_args(fields[name])
+        ),
+    )

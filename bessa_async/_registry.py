@@ -1,0 +1,86 @@
+"""The registry of typed resources: each class once, in the order the doctor reports them.
+
+Every list of resources is computed from :data:`RESOURCES`: the default paths, the names
+``paths=`` accepts, and the doctor's table of models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Final, Protocol
+
+from . import _paths
+from ._jobs.resources import OrderJobs, PaymentJobs
+from ._resources import (
+    ArticleGroups,
+    ArticleOptions,
+    Articles,
+    Closings,
+    Companies,
+    Locations,
+    PaymentMethods,
+    Receipts,
+    Reports,
+    Resource,
+    SalesPoints,
+    StockLevels,
+    Tables,
+    TaxRates,
+    Users,
+)
+
+__all__ = ["DEFAULT_PATHS", "RESOURCES", "TYPED", "TYPED_RESOURCES", "client_paths", "parse_paths"]
+
+
+class Registered(Protocol):
+    """What the registry needs of a resource class."""
+
+    name: ClassVar[str]
+    """Its key in ``paths=`` (and, for the typed resources, the client attribute)."""
+    default_path: ClassVar[str]
+
+
+TYPED_RESOURCES: Final[tuple[type[Resource[Any]], ...]] = (
+    Companies,
+    Locations,
+    SalesPoints,
+    TaxRates,
+    ArticleGroups,
+    Articles,
+    ArticleOptions,
+    PaymentMethods,
+    Tables,
+    Users,
+    Receipts,
+    Closings,
+    StockLevels,
+)
+"""The list resources with a model; companies first (the doctor's first read checks the token)."""
+RESOURCES: Final[tuple[type[Registered], ...]] = (
+    *TYPED_RESOURCES,
+    Reports,
+    OrderJobs,
+    PaymentJobs,
+)
+DEFAULT_PATHS: Final[Mapping[str, str]] = {cls.name: cls.default_path for cls in RESOURCES}
+"""Each typed resource's path relative to the base URL (inferred: override with ``paths=``)."""
+TYPED: Final[tuple[tuple[str, type[Any]], ...]] = tuple(
+    (cls.name, cls._declared_model) for cls in TYPED_RESOURCES if cls._declared_model is not None
+)
+"""Each list resource's name and model, in registry order."""
+
+
+def client_paths(overrides: Mapping[str, str] | None) -> dict[str, str]:
+    """The paths a client uses: ``overrides`` (or, when None, ``BESSA_PATHS``) over the defaults.
+
+    Raises:
+        ConfigurationError: an unknown name or a path that is not relative.
+    """
+    if overrides is None:
+        overrides = _paths.paths_from_env(DEFAULT_PATHS)
+    return _paths.resolve_paths(overrides, DEFAULT_PATHS)
+
+
+def parse_paths(text: str) -> dict[str, str]:
+    """Path overrides from ``BESSA_PATHS``-style text, checked against the registry's names."""
+    return _paths.parse_paths(text, DEFAULT_PATHS)
