@@ -1,7 +1,7 @@
 """``await client.doctor()`` and ``bessa doctor``: where the live API differs from our model.
 
-The library models the documented conventions plus inferred paths, fields and job states
-(``spec/``). The doctor tells a token holder, in one run, where the API they reach differs:
+The library models the documented conventions plus inferred paths, fields and job states. The
+doctor tells a token holder, in one run, where the API they reach differs:
 
 - auth: whether the token is accepted, and the tenant's company names (never the token);
 - every typed resource: reachable or not (200, 404, 403, ...), the page's shape (``count``

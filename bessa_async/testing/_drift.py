@@ -1,8 +1,8 @@
 """Drift mode: the sandbox as the real API might turn out to differ from the library's model.
 
-The library's paths, fields and job states are inferred (``../spec/``). ``Sandbox(drift=True)``
-serves the same data with the differences a first real token holder is likely to meet, so that
-``bessa doctor`` (and users' own tests) can be tried against them:
+The library's paths, fields and job states beyond the documented conventions are inferred.
+``Sandbox(drift=True)`` serves the same data with the differences a first real token holder is
+likely to meet, so that ``bessa doctor`` (and users' own tests) can be tried against them:
 
 - a field renamed: a receipt's ``total`` is served as ``total_gross``;
 - unknown fields added: ``allergens`` on articles, ``course`` on every receipt line;
