@@ -10,15 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import csv
-import io
 import json
 import logging
 import os
 import shlex
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import IO, Any, Final, TextIO
@@ -37,7 +35,6 @@ from bessa_async import (
     OrderLine,
     OrderOption,
     PermissionDeniedError,
-    Receipt,
     SubmissionOutcomeUnknownError,
     ValidationError,
     business_days,
@@ -45,6 +42,7 @@ from bessa_async import (
 )
 
 from ._doctor import doctor_table
+from ._export import header_text, page_text
 from ._status import watch_status
 from ._validate import parse_uuid
 
@@ -65,27 +63,6 @@ EXIT_CODES: Final = {
 """What each exit code of ``bessa`` means."""
 DOCTOR_EXIT_CODES: Final = {"ok": 0, "differences": 1, "error": 2}
 """``bessa doctor``: everything matches, differences were found, or it could not check."""
-
-CSV_COLUMNS: Final = (
-    "receipt_id",
-    "number",
-    "type",
-    "timestamp",
-    "sales_point",
-    "location",
-    "receipt_total",
-    "tip",
-    "line",
-    "article",
-    "name",
-    "quantity",
-    "unit_price",
-    "discount",
-    "line_total",
-    "tax_rate",
-)
-"""The export's CSV columns, in order: one row per receipt line (a receipt without lines gets
-one row with the line columns empty, so every receipt appears)."""
 
 _EPILOG: Final = """exit codes: 0 ok, 1 a figure did not match, 2 usage, 3 token refused (401/403),
 4 validation error (400), 5 job failed, 6 timed out, 7 submission outcome unknown, 8 other error.
@@ -193,41 +170,6 @@ async def _get(args: argparse.Namespace) -> int:
     return 0
 
 
-def _csv_rows(receipt: Receipt) -> list[list[str]]:
-    head = [
-        str(receipt.id),
-        receipt.number or "",
-        str(receipt.type),
-        receipt.timestamp.isoformat().replace("+00:00", "Z"),
-        str(receipt.sales_point or ""),
-        str(receipt.location or ""),
-        str(receipt.total),
-        "" if receipt.tip is None else str(receipt.tip),
-    ]
-    if not receipt.lines:
-        return [head + [""] * 8]
-    return [
-        [
-            *head,
-            str(n),
-            str(line.article or ""),
-            line.name or "",
-            str(line.quantity),
-            "" if line.unit_price is None else str(line.unit_price),
-            "" if line.discount is None else str(line.discount),
-            str(line.total),
-            "" if line.tax_rate is None else str(line.tax_rate),
-        ]
-        for n, line in enumerate(receipt.lines, start=1)
-    ]
-
-
-def _csv_text(rows: Iterable[Sequence[str]]) -> str:
-    text = io.StringIO()
-    csv.writer(text).writerows(rows)
-    return text.getvalue()
-
-
 async def _write(output: IO[str], text: str) -> None:
     """Write a page's text in a worker thread: a file write must not stall the loop."""
     await asyncio.to_thread(output.write, text)
@@ -245,8 +187,7 @@ async def _export_to(args: argparse.Namespace, output: IO[str]) -> int:
     windows = business_days(args.day, last, args.tz, day_start=args.day_start)
     start, end = windows[args.day][0], windows[last][1]
     began = time.perf_counter()
-    if args.format == "csv":
-        await _write(output, _csv_text([CSV_COLUMNS]))
+    await _write(output, header_text(args.format))
     async with _client(args) as client:
         # One small request for the count sizes the progress bar.
         total = await client.receipts.list(timestamp__gte=start, timestamp__lt=end).count()
@@ -259,13 +200,7 @@ async def _export_to(args: argparse.Namespace, output: IO[str]) -> int:
         count = 0
         with _Progress("receipts", total, sys.stderr) as progress:
             async for page in listing.pages():
-                if args.format == "csv":
-                    chunk = _csv_text(row for r in page.results for row in _csv_rows(r))
-                else:
-                    chunk = "".join(
-                        json.dumps(to_dict(r), ensure_ascii=False) + "\n" for r in page.results
-                    )
-                await _write(output, chunk)
+                await _write(output, page_text(page.results, args.format))
                 count += len(page.results)
                 progress.advance(len(page.results))
     elapsed = time.perf_counter() - began

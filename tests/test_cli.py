@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from bessa_async import BessaClient, Order, OrderLine, business_days
-from bessa_async._cli import CSV_COLUMNS, main
+from bessa_async._cli import main
 from bessa_async._demo import walkthrough
+from bessa_async._export import CSV_COLUMNS
 from bessa_async.testing import FakeClock, Fault, Sandbox
 from bessa_async.testing._faults import parse_faults
 
