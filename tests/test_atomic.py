@@ -35,9 +35,14 @@ def test_a_failure_keeps_the_old_file_and_the_part(tmp_path: Path) -> None:
     target = tmp_path / "out.csv"
     target.write_text(OLD, encoding="utf-8")
     atomic = AtomicFile(target)
-    with pytest.raises(_Failed), atomic as out:
-        out.write("half")
-        raise _Failed
+
+    def write_half() -> None:
+        with atomic as out:
+            out.write("half")
+            raise _Failed
+
+    with pytest.raises(_Failed):
+        write_half()
     assert target.read_text(encoding="utf-8") == OLD
     assert atomic.part == f"{target}.part"
     assert Path(atomic.part).read_text(encoding="utf-8") == "half"
