@@ -39,6 +39,7 @@ class AtomicFile:
         """Where the text is written until the commit (None: written to ``path`` directly)."""
         self._file: TextIO | None = None
         self.committed = False
+        """Whether the text has become ``path`` (the rename is done)."""
 
     @property
     def opened(self) -> bool:
@@ -64,8 +65,9 @@ class AtomicFile:
             with contextlib.suppress(OSError):  # the replacement keeps the old file's mode
                 shutil.copymode(self.path, self.part)
             os.replace(self.part, self.path)
-            _fsync_directory(os.path.dirname(os.path.abspath(self.path)))
         self.committed = True
+        if self.part is not None:
+            _fsync_directory(os.path.dirname(os.path.abspath(self.path)))
 
     def close(self) -> None:
         """Close without committing: ``path`` stays as it was, :attr:`part` keeps the text."""

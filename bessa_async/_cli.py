@@ -147,6 +147,8 @@ def _export(args: argparse.Namespace) -> int:
 
 def _export_stopped(target: AtomicFile, tally: _Tally) -> str:
     """What became of the files when an export stopped: the one place that says it."""
+    if target.committed:
+        return f"{target.path} is complete"
     if target.part is None:
         return f"{target.path} is not a regular file and was written to directly"
     kept = f"{target.path} is unchanged"
@@ -333,9 +335,13 @@ async def _job_wait(args: argparse.Namespace) -> int:
 def _check_export(args: argparse.Namespace) -> str | None:
     if problem := accepts.day_range(args.day, args.to):
         return problem
-    folder = os.path.dirname(os.path.abspath(args.output or "-"))
-    if args.output not in (None, "-") and not os.path.isdir(folder):
+    if args.output in (None, "-"):
+        return None
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(folder):
         return f"argument --output: no directory {folder!r} to write {args.output!r} in"
+    if os.path.isdir(args.output):
+        return f"argument --output: {args.output!r} is a directory; expected a file name"
     return None
 
 

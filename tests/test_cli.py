@@ -420,6 +420,7 @@ BAD_OPTIONS = [
     (["--day", "2026-13-01"], "export", "argument --day: expected a date like 2026-06-15"),
     (["--format", "xml"], "export", "argument --format: invalid choice: 'xml'"),
     (["--output", "/no/such/dir/june.csv"], "export", "argument --output: no directory"),
+    (["--output", "."], "export", "argument --output: '.' is a directory"),
 ]
 BAD_COMMANDS = [
     *[([*EXPORT, *options], command, message) for options, command, message in BAD_OPTIONS],
