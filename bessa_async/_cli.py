@@ -63,13 +63,16 @@ EXIT_CODES: Final = {
     "timeout": 6,
     "outcome_unknown": 7,
     "error": 8,
+    "interrupted": 130,
+    "terminated": 128 + signal.SIGTERM,
 }
 """What each exit code of ``bessa`` means."""
 DOCTOR_EXIT_CODES: Final = {"ok": 0, "differences": 1, "error": 2}
 """``bessa doctor``: everything matches, differences were found, or it could not check."""
 
 _EPILOG: Final = """exit codes: 0 ok, 1 a figure did not match, 2 usage, 3 token refused (401/403),
-4 validation error (400), 5 job failed, 6 timed out, 7 submission outcome unknown, 8 other error.
+4 validation error (400), 5 job failed, 6 timed out, 7 submission outcome unknown, 8 other error,
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 
 Global options go before the command: bessa --sandbox get companies/"""
 
@@ -560,10 +563,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_until_signal(run(args))
     except KeyboardInterrupt as exc:
         print(_stopped("interrupted", exc), file=sys.stderr)
-        return 130
+        return EXIT_CODES["interrupted"]
     except Terminated as exc:
         print(_stopped("terminated", exc), file=sys.stderr)
-        return 128 + signal.SIGTERM
+        return EXIT_CODES["terminated"]
     except BrokenPipeError:
         # The reader went away (e.g. `bessa get ... | head`): stop quietly, as Unix tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)
