@@ -14,12 +14,12 @@ import json
 import logging
 import os
 import shlex
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import date, datetime
 from decimal import Decimal
-from typing import IO, Any, Final, TextIO
+from typing import IO, Any, Final
 
 from bessa_async import (
     DEFAULT_BASE_URL,
@@ -41,8 +41,12 @@ from bessa_async import (
     to_dict,
 )
 
+from . import _arguments as accepts
+from ._atomic import AtomicFile
 from ._doctor import doctor_table
 from ._export import header_text, page_text
+from ._interrupts import Terminated, run_until_signal
+from ._progress import Progress
 from ._status import watch_status
 from ._validate import parse_uuid
 
@@ -59,57 +63,18 @@ EXIT_CODES: Final = {
     "timeout": 6,
     "outcome_unknown": 7,
     "error": 8,
+    "interrupted": 130,
+    "terminated": 128 + signal.SIGTERM,
 }
 """What each exit code of ``bessa`` means."""
 DOCTOR_EXIT_CODES: Final = {"ok": 0, "differences": 1, "error": 2}
 """``bessa doctor``: everything matches, differences were found, or it could not check."""
 
 _EPILOG: Final = """exit codes: 0 ok, 1 a figure did not match, 2 usage, 3 token refused (401/403),
-4 validation error (400), 5 job failed, 6 timed out, 7 submission outcome unknown, 8 other error.
+4 validation error (400), 5 job failed, 6 timed out, 7 submission outcome unknown, 8 other error,
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 
 Global options go before the command: bessa --sandbox get companies/"""
-
-
-# --- progress ----------------------------------------------------------------------------------
-
-
-class _Progress:
-    """A rich progress bar on a terminal, occasional plain lines elsewhere."""
-
-    def __init__(self, label: str, total: int | None, stream: TextIO) -> None:
-        self._label = label
-        self._total = total
-        self._stream = stream
-        self._done = 0
-        self._last_line = 0.0
-        self._bar: Any = None
-        self._task: Any = None
-        if stream.isatty():
-            with contextlib.suppress(ImportError):
-                from rich.progress import Progress
-
-                self._bar = Progress(transient=True)
-                self._task = self._bar.add_task(label, total=total)
-
-    def __enter__(self) -> _Progress:
-        if self._bar is not None:
-            self._bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-    def advance(self, count: int) -> None:
-        self._done += count
-        if self._bar is not None:
-            self._bar.update(self._task, completed=self._done)
-            return
-        now = time.monotonic()
-        if now - self._last_line >= 2.0:
-            self._last_line = now
-            of = f" of {self._total}" if self._total is not None else ""
-            print(f"{self._label}: {self._done}{of}", file=self._stream, flush=True)
 
 
 # --- the client a command runs with ------------------------------------------------------------
@@ -129,20 +94,6 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[BessaClient]:
     base_url = args.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
     async with BessaClient(args.token, base_url=base_url) as client:
         yield client
-
-
-def _param(text: str) -> tuple[str, str]:
-    name, sep, value = text.partition("=")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    return name, value
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date like 2026-06-15, got {text!r}") from None
 
 
 def _json_default(value: object) -> object:
@@ -175,14 +126,41 @@ async def _write(output: IO[str], text: str) -> None:
     await asyncio.to_thread(output.write, text)
 
 
+class _Tally:
+    """How far an export got (what was written, for the note if it stops)."""
+
+    def __init__(self) -> None:
+        self.receipts = 0
+
+
 def _export(args: argparse.Namespace) -> int:
+    tally = _Tally()
     if args.output in (None, "-"):
-        return asyncio.run(_export_to(args, sys.stdout))
-    with open(args.output, "w", newline="", encoding="utf-8") as output:
-        return asyncio.run(_export_to(args, output))
+        return run_until_signal(_export_to(args, sys.stdout, tally))
+    # Written beside the target and renamed over it at the end, so that a failed, interrupted
+    # or killed export never replaces a complete file with a partial one.
+    target = AtomicFile(args.output)
+    try:
+        with target as output:
+            return run_until_signal(_export_to(args, output, tally))
+    except BaseException as exc:
+        exc.add_note(_export_stopped(target, tally))
+        raise
 
 
-async def _export_to(args: argparse.Namespace, output: IO[str]) -> int:
+def _export_stopped(target: AtomicFile, tally: _Tally) -> str:
+    """What became of the files when an export stopped: the one place that says it."""
+    if target.committed:
+        return f"{target.path} is complete"
+    if target.part is None:
+        return f"{target.path} is not a regular file and was written to directly"
+    kept = f"{target.path} is unchanged"
+    if not target.opened:
+        return kept
+    return f"{kept}; the {tally.receipts} receipts exported so far are in {target.part}"
+
+
+async def _export_to(args: argparse.Namespace, output: IO[str], tally: _Tally) -> int:
     last = args.to or args.day
     windows = business_days(args.day, last, args.tz, day_start=args.day_start)
     start, end = windows[args.day][0], windows[last][1]
@@ -197,16 +175,15 @@ async def _export_to(args: argparse.Namespace, output: IO[str]) -> int:
             limit=args.limit,
             concurrency=args.concurrency,
         )
-        count = 0
-        with _Progress("receipts", total, sys.stderr) as progress:
+        with Progress("receipts", total, sys.stderr) as progress:
             async for page in listing.pages():
                 await _write(output, page_text(page.results, args.format))
-                count += len(page.results)
+                tally.receipts += len(page.results)
                 progress.advance(len(page.results))
     elapsed = time.perf_counter() - began
     where = "" if args.output in (None, "-") else f" to {args.output}"
     print(
-        f"exported {count} receipts of {args.day}..{last} ({args.tz}){where} "
+        f"exported {tally.receipts} receipts of {args.day}..{last} ({args.tz}){where} "
         f"in {elapsed:.2f} s ({listing.stats.pages} pages, {listing.stats.shards} shards)",
         file=sys.stderr,
     )
@@ -358,10 +335,17 @@ async def _job_wait(args: argparse.Namespace) -> int:
         return await _follow(handle, args.timeout)
 
 
-def _sandbox(args: argparse.Namespace) -> int:
-    from bessa_async.testing.__main__ import main as sandbox_main
-
-    return sandbox_main(args.rest)
+def _check_export(args: argparse.Namespace) -> str | None:
+    if problem := accepts.day_range(args.day, args.to):
+        return problem
+    if args.output in (None, "-"):
+        return None
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(folder):
+        return f"argument --output: no directory {folder!r} to write {args.output!r} in"
+    if os.path.isdir(args.output):
+        return f"argument --output: {args.output!r} is a directory; expected a file name"
+    return None
 
 
 # --- the parser --------------------------------------------------------------------------------
@@ -378,13 +362,18 @@ def _parser() -> argparse.ArgumentParser:
         "--token", help="API token (default: the BESSA_TOKEN environment variable); never echoed"
     )
     parser.add_argument(
-        "--base-url", help=f"API root (default: {BASE_URL_ENV} or {DEFAULT_BASE_URL})"
+        "--base-url",
+        type=accepts.base_url,
+        help=f"API root (default: {BASE_URL_ENV} or {DEFAULT_BASE_URL})",
     )
     parser.add_argument(
         "--sandbox", action="store_true", help="run the command against an in-process sandbox"
     )
     parser.add_argument(
-        "--sandbox-receipts", type=int, default=2000, help="receipts of the --sandbox tenant"
+        "--sandbox-receipts",
+        type=accepts.non_negative_int,
+        default=2000,
+        help="receipts of the --sandbox tenant",
     )
     parser.add_argument(
         "--sandbox-drift",
@@ -395,30 +384,36 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_: str, example: str) -> argparse.ArgumentParser:
-        return commands.add_parser(
+        sub = commands.add_parser(
             name,
             help=help_,
             description=help_,
             epilog=f"example: {example}",
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
+        sub.set_defaults(usage=sub)
+        return sub
 
     demo = command(
         "demo",
         "walk through the client against the bundled sandbox (no token needed)",
         "bessa demo --receipts 2000",
     )
-    demo.add_argument("--receipts", type=int, default=2000, help="receipts the sandbox holds")
+    demo.add_argument(
+        "--receipts", type=accepts.positive_int, default=2000, help="receipts the sandbox holds"
+    )
     demo.add_argument("--seed", type=int, default=0, help="the sandbox's data seed")
     demo.set_defaults(run=_demo)
 
-    sandbox = commands.add_parser(
+    from bessa_async.testing import __main__ as sandbox_cli
+
+    sandbox = command(
         "sandbox",
-        help="run the sandbox standalone (options: bessa sandbox --help)",
-        add_help=False,
+        sandbox_cli.DESCRIPTION[0].lower() + sandbox_cli.DESCRIPTION[1:].rstrip("."),
+        "bessa sandbox --port 8080 --faults '503:0.1,429:0.03@receipts/'",
     )
-    sandbox.add_argument("rest", nargs=argparse.REMAINDER)
-    sandbox.set_defaults(run=_sandbox, sync=True)
+    sandbox_cli.add_options(sandbox)
+    sandbox.set_defaults(run=sandbox_cli.serve, sync=True, check=sandbox_cli.check)
 
     get = command(
         "get", "GET any path; JSON to stdout", "bessa get receipts/ --param limit=5 --all"
@@ -426,7 +421,7 @@ def _parser() -> argparse.ArgumentParser:
     get.add_argument("path", help="a path relative to the API root, e.g. articles/")
     get.add_argument(
         "--param",
-        type=_param,
+        type=accepts.param,
         action="append",
         default=[],
         metavar="NAME=VALUE",
@@ -436,14 +431,19 @@ def _parser() -> argparse.ArgumentParser:
     get.set_defaults(run=_get)
 
     def day_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--day", type=_day, required=True, help="local business day, YYYY-MM-DD")
         sub.add_argument(
-            "--tz", default=DEFAULT_TZ, help=f"the venue's zone (default {DEFAULT_TZ})"
+            "--day", type=accepts.day, required=True, help="local business day, YYYY-MM-DD"
+        )
+        sub.add_argument(
+            "--tz",
+            type=accepts.zone,
+            default=DEFAULT_TZ,
+            help=f"the venue's IANA time zone (default {DEFAULT_TZ})",
         )
         sub.add_argument(
             "--day-start",
-            type=lambda s: datetime.strptime(s, "%H:%M").time(),
-            default=datetime.strptime("00:00", "%H:%M").time(),
+            type=accepts.time_of_day,
+            default="00:00",
             help="local time the business day starts, HH:MM (default 00:00)",
         )
 
@@ -454,12 +454,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument("what", choices=["receipts"], help="what to export")
     day_options(export)
-    export.add_argument("--to", type=_day, help="last business day (default: --day)")
+    export.add_argument("--to", type=accepts.day, help="last business day (default: --day)")
     export.add_argument("--format", choices=["csv", "jsonl"], default="csv")
-    export.add_argument("--output", help="file to write (default: stdout)")
-    export.add_argument("--concurrency", type=int, default=4, help="concurrent cursor chains")
-    export.add_argument("--limit", type=int, default=100, help="page size")
-    export.set_defaults(run=_export, sync=True)
+    export.add_argument(
+        "--output",
+        help="file to write (default: stdout); written to OUTPUT.part and renamed when "
+        "complete, so a failed export never replaces a good file",
+    )
+    export.add_argument(
+        "--concurrency", type=accepts.positive_int, default=4, help="concurrent cursor chains"
+    )
+    export.add_argument("--limit", type=accepts.positive_int, default=100, help="page size")
+    export.set_defaults(run=_export, sync=True, check=_check_export)
 
     report = command(
         "report", "the sales report of a local business day", "bessa report sales --day 2026-06-15"
@@ -493,7 +499,9 @@ def _parser() -> argparse.ArgumentParser:
     order.add_argument("what", choices=["submit"], help="what to do")
     order.add_argument("file", help="the order as JSON (sales_point, lines, reference, ...)")
     order.add_argument("--wait", action="store_true", help="wait for the Sales Point's result")
-    order.add_argument("--timeout", type=float, default=120.0, help="seconds to wait (--wait)")
+    order.add_argument(
+        "--timeout", type=accepts.positive_seconds, default=120.0, help="seconds to wait (--wait)"
+    )
     order.set_defaults(run=_order_submit)
 
     job = command(
@@ -502,11 +510,15 @@ def _parser() -> argparse.ArgumentParser:
         "bessa job wait eyJ2IjoxLC4uLn0   # the token 'order submit' printed",
     )
     job.add_argument("what", choices=["wait"], help="what to do")
-    job.add_argument("job", help="a job token (from 'order submit') or a job id")
+    job.add_argument(
+        "job", type=accepts.job_reference, help="a job token (from 'order submit') or a job id"
+    )
     job.add_argument(
         "--kind", choices=["order", "payment"], default="order", help="with an id: the job's kind"
     )
-    job.add_argument("--timeout", type=float, default=120.0, help="seconds to wait")
+    job.add_argument(
+        "--timeout", type=accepts.positive_seconds, default=120.0, help="seconds to wait"
+    )
     job.set_defaults(run=_job_wait)
     return parser
 
@@ -537,6 +549,9 @@ _ADVICE: Final[dict[type[BaseException], str]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``bessa`` and ``python -m bessa_async``; returns the exit code."""
     args = _parser().parse_args(argv)
+    check: Callable[[argparse.Namespace], str | None] | None = getattr(args, "check", None)
+    if check is not None and (problem := check(args)):
+        args.usage.error(problem)  # exits 2, as argparse does for a bad value
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -545,9 +560,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if getattr(args, "sync", False):
             return int(run(args))
-        return int(asyncio.run(run(args)))
-    except KeyboardInterrupt:
-        return 130
+        return run_until_signal(run(args))
+    except KeyboardInterrupt as exc:
+        print(_stopped("interrupted", exc), file=sys.stderr)
+        return EXIT_CODES["interrupted"]
+    except Terminated as exc:
+        print(_stopped("terminated", exc), file=sys.stderr)
+        return EXIT_CODES["terminated"]
     except BrokenPipeError:
         # The reader went away (e.g. `bessa get ... | head`): stop quietly, as Unix tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -559,4 +578,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         advice = next((a for kind, a in _ADVICE.items() if isinstance(exc, kind)), "")
         hint = f" ({advice})" if advice else ""
         print(f"error: {type(exc).__name__}: {exc}{hint}", file=sys.stderr)
+        if getattr(exc, "__notes__", None):
+            print(_stopped(f"{args.command} stopped", exc), file=sys.stderr)
         return _exit_code(exc)
+
+
+def _stopped(headline: str, exc: BaseException) -> str:
+    """One line: how the command ended, and the notes it added about where it left things."""
+    notes: list[str] = getattr(exc, "__notes__", [])
+    return f"{headline}: {'; '.join(notes)}" if notes else headline

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from bessa_async import BessaClient, Order, OrderLine, business_days
+from bessa_async import BessaClient, Order, OrderLine, RetryPolicy, ServerError, business_days
 from bessa_async._cli import main
 from bessa_async._demo import walkthrough
 from bessa_async._export import CSV_COLUMNS
@@ -20,6 +25,34 @@ from bessa_async.testing import FakeClock, Fault, Sandbox
 from bessa_async.testing._faults import parse_faults
 
 SANDBOX = ["--sandbox", "--sandbox-receipts", "400"]
+
+
+@contextlib.asynccontextmanager
+async def running_cli(*argv: str) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``python -m bessa_async ARGV`` in a subprocess with piped output; killed if left running."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bessa_async",
+        *argv,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.communicate()  # drains and closes the pipes
+
+
+async def read_until(stream: asyncio.StreamReader | None, prefix: str) -> str:
+    """The first line of ``stream`` starting with ``prefix``; the lines before it are skipped."""
+    assert stream is not None
+    while line := (await stream.readline()).decode():
+        if line.startswith(prefix):
+            return line
+    raise AssertionError(f"the output ended before a line starting with {prefix!r}")
 
 
 async def test_demo_walkthrough_matches_every_figure() -> None:
@@ -49,17 +82,6 @@ def test_every_command_has_help_with_an_example(
     out = capsys.readouterr().out
     assert "usage: bessa" in out
     assert "example" in out or "exit codes" in out
-
-
-def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    """An unknown command or a malformed date is a usage error."""
-    with pytest.raises(SystemExit) as info:
-        main(["frobnicate"])
-    assert info.value.code == 2
-    with pytest.raises(SystemExit) as info:
-        main([*SANDBOX, "report", "sales", "--day", "15.6.2026"])
-    assert info.value.code == 2
-    assert "expected a date like 2026-06-15" in capsys.readouterr().err
 
 
 def test_get_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -126,6 +148,103 @@ def test_export_jsonl_round_trips(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert len({r["id"] for r in receipts}) == len(receipts)
     assert all(r["timestamp"].endswith("Z") for r in receipts)
     assert "not a TTY" not in capsys.readouterr().err
+
+
+GOOD_FILE = b"receipt_id,number\r\nyesterday's complete export\r\n"
+
+
+def _export_argv(sandbox: Sandbox, target: Path, form: str = "csv") -> list[str]:
+    return [
+        *("--base-url", sandbox.url, "--token", sandbox.token),
+        *("export", "receipts", "--day", "2026-06-10", "--to", "2026-06-12", "--format", form),
+        *("--limit", "10", "--concurrency", "1", "--output", str(target)),
+    ]
+
+
+async def test_a_failed_export_keeps_the_old_file(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An export that fails part-way leaves yesterday's file byte for byte, and says so."""
+    target = tmp_path / "june.jsonl"
+    await asyncio.to_thread(target.write_bytes, GOOD_FILE)
+    sandbox.inject(Fault.cycle_next(), path="receipts/")  # the listing fails after a page
+    assert await asyncio.to_thread(main, _export_argv(sandbox, target, "jsonl")) == 8
+    assert await asyncio.to_thread(target.read_bytes) == GOOD_FILE
+    part = await asyncio.to_thread(Path(f"{target}.part").read_text, encoding="utf-8")
+    written = part.splitlines()
+    assert written  # it failed part-way: pages had been written
+    err = capsys.readouterr().err.splitlines()
+    assert err[-2].startswith("error: PaginationLoopError: ")
+    assert err[-1] == (
+        f"export stopped: {target} is unchanged; "
+        f"the {len(written)} receipts exported so far are in {target}.part"
+    )
+
+
+async def test_a_complete_export_replaces_the_old_file(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A complete export takes the old file's place, whole, and leaves no .part behind."""
+    target = tmp_path / "june.csv"
+    await asyncio.to_thread(target.write_bytes, GOOD_FILE)
+    assert await asyncio.to_thread(main, _export_argv(sandbox, target)) == 0
+    with target.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    windows = business_days(datetime(2026, 6, 10).date(), datetime(2026, 6, 12).date())
+    start, end = windows[min(windows)][0], windows[max(windows)][1]
+    expected = {
+        r["id"]
+        for r in sandbox.data.receipts
+        if start <= datetime.fromisoformat(r["timestamp"]) < end
+    }
+    assert {row[0] for row in rows[1:]} == expected
+    assert not await asyncio.to_thread(Path(f"{target}.part").exists)
+
+
+class _HoldAfter:
+    """A sandbox ``sleep`` that lets the first ``free`` delayed answers go and holds the rest."""
+
+    def __init__(self, free: int) -> None:
+        self.free = free
+        self.released = asyncio.Event()
+
+    async def __call__(self, seconds: float) -> None:
+        if self.free > 0:
+            self.free -= 1
+            return
+        await self.released.wait()
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "headline"),
+    [
+        (signal.SIGINT, 130, "interrupted"),
+        (signal.SIGTERM, 143, "terminated"),
+        (signal.SIGKILL, -signal.SIGKILL, None),
+    ],
+    ids=["Ctrl-C", "SIGTERM", "SIGKILL"],
+)
+async def test_an_interrupted_export_keeps_the_old_file(
+    signum: signal.Signals, code: int, headline: str | None, tmp_path: Path
+) -> None:
+    """Ctrl-C, SIGTERM or a kill mid-export: the old file stays; one line says where the rest is."""
+    target = tmp_path / "june.csv"
+    await asyncio.to_thread(target.write_bytes, GOOD_FILE)
+    hold = _HoldAfter(2)  # the count and the first page; the second page never comes
+    async with Sandbox(receipts=400, sleep=hold) as sandbox:
+        sandbox.inject(Fault.latency(1.0), path="receipts/")
+        async with running_cli(*_export_argv(sandbox, target)) as process:
+            await read_until(process.stderr, "receipts: 10 of ")  # a page was written
+            assert await asyncio.to_thread(Path(f"{target}.part").exists)
+            process.send_signal(signum)
+            _, err = await process.communicate()
+            assert process.returncode == code, err
+        hold.released.set()
+    assert await asyncio.to_thread(target.read_bytes) == GOOD_FILE
+    if headline is not None:
+        assert err.decode().splitlines() == [
+            f"{headline}: {target} is unchanged; "
+            f"the 10 receipts exported so far are in {target}.part"
+        ]
 
 
 def test_report_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -232,8 +351,8 @@ async def test_an_unknown_outcome_exits_7(sandbox: Sandbox, tmp_path: Path) -> N
     assert await asyncio.to_thread(main, argv) == 7
 
 
-def test_the_sandbox_takes_a_fault_spec() -> None:
-    """bessa sandbox --faults reads KIND[:RATE][@PATH] and refuses nonsense (exit 2)."""
+def test_the_fault_spec_reads_kind_rate_and_path() -> None:
+    """--faults reads KIND[:RATE][@PATH] and refuses nonsense with what is accepted."""
     rules = parse_faults("503:0.1,429:0.03@receipts/,latency=20:0.5,502-html,drop-after")
     assert [(f.kind, path, rate) for f, path, rate in rules] == [
         ("status", None, 0.1),
@@ -247,6 +366,114 @@ def test_the_sandbox_takes_a_fault_spec() -> None:
         parse_faults("teapot")
     with pytest.raises(ValueError, match="not a probability"):
         parse_faults("503:2")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_bessa_sandbox_listens_on_the_port_with_the_faults_given() -> None:
+    """bessa sandbox --port P --faults SPEC: it answers on P, and the fault takes effect."""
+    port = await asyncio.to_thread(_free_port)
+    argv = ["sandbox", "--port", str(port), "--faults", "503@articles/", "--receipts", "50"]
+    async with running_cli(*argv) as process:
+        banner = await read_until(process.stdout, "bessa sandbox listening on ")
+        url = banner.removeprefix("bessa sandbox listening on ").strip()
+        assert url == f"http://127.0.0.1:{port}/v1/public/"
+        token = (await read_until(process.stdout, "  token (tenant A):")).split()[-1]
+        await read_until(process.stdout, "  faults: 1 rule(s) injected")
+        async with BessaClient(token, base_url=url, retry=RetryPolicy.disabled()) as client:
+            companies = await client.request("GET", "companies/")
+            with pytest.raises(ServerError, match="503"):
+                await client.request("GET", "articles/")
+        assert companies["count"] == 2
+        process.send_signal(signal.SIGINT)
+        assert await process.wait() == 0
+
+
+def test_bessa_sandbox_help_lists_its_options(capsys: pytest.CaptureFixture[str]) -> None:
+    """bessa sandbox --help exits 0 and shows the sandbox's own options."""
     with pytest.raises(SystemExit) as info:
-        main(["sandbox", "--faults", "teapot"])
-    assert info.value.code == 2
+        main(["sandbox", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: bessa sandbox" in out
+    for option in ("--port", "--faults", "--receipts", "--latency", "--drift", "--job-delay"):
+        assert option in out
+
+
+# --- usage errors --------------------------------------------------------------------------
+
+EXPORT = [*SANDBOX, "export", "receipts", "--day", "2026-06-10"]
+REPORT = [*SANDBOX, "report", "sales", "--day", "2026-06-13"]
+JOB_ID = "5eae070f-f62f-4e49-aab8-2b2d4b8b1e5a"
+BAD_OPTIONS = [
+    (["--tz", "Europe/Wien"], "export", "argument --tz: unknown time zone 'Europe/Wien'"),
+    (["--tz", "../etc/passwd"], "export", "argument --tz: unknown time zone"),
+    (["--to", "2026-06-01"], "export", "argument --to: 2026-06-01 is before --day 2026-06-10"),
+    (["--concurrency", "0"], "export", "argument --concurrency: expected a whole number >= 1"),
+    (["--concurrency", "two"], "export", "argument --concurrency: expected a whole number >= 1"),
+    (["--limit", "-5"], "export", "argument --limit: expected a whole number >= 1"),
+    (["--day-start", "25:00"], "export", "argument --day-start: expected a time of day HH:MM"),
+    (["--day", "2026-13-01"], "export", "argument --day: expected a date like 2026-06-15"),
+    (["--format", "xml"], "export", "argument --format: invalid choice: 'xml'"),
+    (["--output", "/no/such/dir/june.csv"], "export", "argument --output: no directory"),
+    (["--output", "."], "export", "argument --output: '.' is a directory"),
+]
+BAD_COMMANDS = [
+    *[([*EXPORT, *options], command, message) for options, command, message in BAD_OPTIONS],
+    ([*REPORT, "--tz", "Mars/Olympus"], "report", "argument --tz: unknown time zone"),
+    ([*REPORT, "--day-start", "6"], "report", "argument --day-start: expected a time of day"),
+    (["demo", "--receipts", "0"], "demo", "argument --receipts: expected a whole number >= 1"),
+    (["demo", "--seed", "x"], "demo", "argument --seed: invalid int value: 'x'"),
+    (["get", "companies/", "--param", "limit"], "get", "argument --param: expected NAME=VALUE"),
+    (["order", "submit", "o.json", "--timeout", "0"], "order", "argument --timeout: expected"),
+    (["order", "submit", "o.json", "--timeout", "nan"], "order", "argument --timeout: expected"),
+    (["job", "wait", JOB_ID, "--timeout", "-1"], "job", "argument --timeout: expected seconds"),
+    (["job", "wait", "not-a-token"], "job", "argument job: expected a job token"),
+    (["job", "wait", JOB_ID, "--kind", "refund"], "job", "argument --kind: invalid choice"),
+    (["doctor", "--json=yes"], "doctor", "argument --json: ignored explicit argument"),
+    (["sandbox", "--port", "70000"], "sandbox", "argument --port: expected a port number"),
+    (["sandbox", "--port", "http"], "sandbox", "argument --port: expected a port number"),
+    (["sandbox", "--faults", "teapot"], "sandbox", "argument --faults: fault 'teapot'"),
+    (["sandbox", "--receipts", "-1"], "sandbox", "argument --receipts: expected a whole number"),
+    (["sandbox", "--latency", "-5"], "sandbox", "argument --latency: expected milliseconds >= 0"),
+    (["sandbox", "--max-limit", "0"], "sandbox", "argument --max-limit: expected a whole number"),
+    (["sandbox", "--next-style", "bare"], "sandbox", "argument --next-style: invalid choice"),
+    (["sandbox", "--job-expiry", "inf"], "sandbox", "argument --job-expiry: expected seconds"),
+    (["sandbox", "--job-duration-min", "2"], "sandbox", "--job-duration-min and --job-dur"),
+    (
+        ["sandbox", "--job-duration-min", "3", "--job-duration-max", "1"],
+        "sandbox",
+        "with min <= max",
+    ),
+    (["--sandbox-receipts", "-1", "demo"], "", "argument --sandbox-receipts: expected a whole"),
+    (["--base-url", "ftp://x/", "get", "a/"], "", "argument --base-url: base_url must be an abs"),
+    (["frobnicate"], "", "argument COMMAND: invalid choice: 'frobnicate'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "command", "message"), BAD_COMMANDS, ids=[" ".join(row[0]) for row in BAD_COMMANDS]
+)
+def test_a_bad_option_is_a_usage_error(
+    argv: list[str], command: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit 2 before anything runs: usage, then one error line naming the option and the rule."""
+    try:
+        code: object = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    except Exception as exc:
+        code = f"{type(exc).__name__} escaped: {exc}"
+    err = capsys.readouterr().err
+    assert code == 2, err
+    errors = [line for line in err.splitlines() if "error" in line]
+    prog = f"bessa {command}".strip()
+    assert errors == [f"{prog}: error: {errors[0].partition('error: ')[2]}"], err
+    assert message in errors[0]
+    assert err.startswith(f"usage: {prog}")
+    assert "Traceback" not in err
+    assert "in-process sandbox" not in err  # refused before anything started

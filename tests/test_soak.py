@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,7 @@ from bessa_async import (
     RetryPolicy,
     SubmissionOutcomeUnknownError,
 )
+from bessa_async._cli import main
 from bessa_async.testing import FakeClock, Fault, FaultRule, Sandbox
 
 pytestmark = pytest.mark.soak
@@ -179,4 +181,50 @@ async def test_orders_survive_lost_answers_and_a_flapping_till(
             f"\n[soak] jobs: {ORDERS} orders, {lost.hits} answers lost after creation, "
             f"{len(unknown)} outcomes left unknown (reconcilable), till flipped {flips} times; "
             f"{len(jobs)} jobs on the server, 0 duplicates"
+        )
+
+
+EXPORTS = 40 if LONG else 8
+
+
+async def test_an_export_never_leaves_a_partial_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bessa export` failing at random points: the file is yesterday's or the complete export,
+    never part of one, and what was written before the failure is a prefix of the export."""
+    old = b"yesterday's complete export\n"
+    target = tmp_path / "week.csv"
+    argv = [
+        *("export", "receipts", "--day", "2026-06-08", "--to", "2026-06-14"),
+        *("--limit", "100", "--concurrency", "1", "--output", str(target)),
+    ]
+    outcomes: Counter[int] = Counter()
+    async with Sandbox(receipts=RECEIPTS, seed=7) as sandbox:
+        argv = ["--base-url", sandbox.url, "--token", sandbox.token, *argv]
+        assert await asyncio.to_thread(main, argv) == 0
+        complete = await asyncio.to_thread(target.read_bytes)
+        # A refused request is not retried: the export stops wherever it meets one.
+        sandbox.inject(Fault.status(403), path="receipts/", rate=0.1)
+        for _ in range(EXPORTS):
+            await asyncio.to_thread(target.write_bytes, old)
+            code = await asyncio.to_thread(main, argv)
+            outcomes[code] += 1
+            after = await asyncio.to_thread(target.read_bytes)
+            if code == 0:
+                assert after == complete
+                continue
+            assert code == 3
+            assert after == old
+            part = await asyncio.to_thread(Path(f"{target}.part").read_bytes)
+            assert complete.startswith(part)
+            assert (
+                capsys.readouterr()
+                .err.splitlines()[-1]
+                .startswith(f"export stopped: {target} is unchanged; the ")
+            )
+    assert outcomes[3] > 0
+    with capsys.disabled():
+        print(
+            f"\n[soak] export: {EXPORTS} exports of {len(complete)} bytes with 10 % of reads "
+            f"refused: {outcomes[0]} complete, {outcomes[3]} stopped with the old file intact"
         )

@@ -1,33 +1,50 @@
-"""Run the sandbox standalone: ``python -m bessa_async.testing --port 8080``."""
+"""Run the sandbox standalone: ``python -m bessa_async.testing --port 8080``.
+
+``bessa sandbox`` takes the same options: :func:`add_options` declares them once for both.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Final, TypeVar
 
 from ._faults import _SPEC_HELP, Fault, parse_faults
 from ._server import Sandbox
 
-__all__ = ["main"]
+__all__ = ["DESCRIPTION", "add_options", "check", "main", "serve"]
+
+N = TypeVar("N", int, float)
+
+DESCRIPTION: Final = "Serve the bessa Public API sandbox on loopback until interrupted."
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bessa_async.testing",
-        description="Serve the bessa Public API sandbox on loopback until interrupted.",
+        description=DESCRIPTION,
         epilog="example: python -m bessa_async.testing --port 8080 --receipts 5000",
     )
+    add_options(parser)
+    return parser
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """Declare the sandbox's options on ``parser`` (its own, or ``bessa sandbox``'s)."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8080, help="port (0 picks a free one)")
+    parser.add_argument("--port", type=_port, default=8080, help="port (0 picks a free one)")
     parser.add_argument("--seed", type=int, default=0, help="data and token seed")
-    parser.add_argument("--receipts", type=int, default=2000, help="receipts of tenant A")
-    parser.add_argument("--latency", type=float, default=0.0, help="added latency in ms")
+    parser.add_argument(
+        "--receipts", type=_non_negative_int, default=2000, help="receipts of tenant A"
+    )
+    parser.add_argument("--latency", type=_milliseconds, default=0.0, help="added latency in ms")
     parser.add_argument(
         "--next-style", choices=("url", "cursor"), default="url", help="form of next/previous"
     )
-    parser.add_argument("--max-limit", type=int, default=500, help="largest page size")
+    parser.add_argument("--max-limit", type=_positive_int, default=500, help="largest page size")
     parser.add_argument(
         "--drift",
         action="store_true",
@@ -39,26 +56,54 @@ def _parser() -> argparse.ArgumentParser:
     jobs = parser.add_argument_group("jobs (orders and payments)")
     jobs.add_argument(
         "--job-delay",
-        type=float,
+        type=_seconds,
         default=0.2,
         help="seconds until a Sales Point picks a job up, and again until it finishes",
     )
     jobs.add_argument(
         "--job-duration-min",
-        type=float,
+        type=_seconds,
         help="with --job-duration-max: each job's processing time is drawn uniformly from "
         "[min, max] seconds (seeded), replacing --job-delay",
     )
-    jobs.add_argument("--job-duration-max", type=float, help="see --job-duration-min")
+    jobs.add_argument("--job-duration-max", type=_seconds, help="see --job-duration-min")
     jobs.add_argument(
-        "--job-expiry", type=float, default=3600.0, help="seconds a job waits for an offline till"
+        "--job-expiry",
+        type=_seconds,
+        default=3600.0,
+        help="seconds a job waits for an offline till",
     )
     jobs.add_argument(
         "--job-retry-after",
-        type=float,
+        type=_seconds,
         help="send Retry-After with this many seconds on answers about unfinished jobs",
     )
-    return parser
+
+
+# Option types: a bad value is a usage error naming what is accepted. They are this package's
+# own, like everything in it: the fake server shares no code with the client it tests.
+
+
+def _number(
+    convert: Callable[[str], N], accepted: str, ok: Callable[[N], bool]
+) -> Callable[[str], N]:
+    def parse(text: str) -> N:
+        try:
+            value: N | None = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {accepted}, got {text!r}")
+        return value
+
+    return parse
+
+
+_port = _number(int, "a port number 0..65535 (0 picks a free one)", lambda n: 0 <= n <= 65535)
+_non_negative_int = _number(int, "a whole number >= 0", lambda n: n >= 0)
+_positive_int = _number(int, "a whole number >= 1", lambda n: n >= 1)
+_seconds = _number(float, "seconds >= 0", lambda n: 0 <= n < math.inf)
+_milliseconds = _number(float, "milliseconds >= 0", lambda n: 0 <= n < math.inf)
 
 
 def _faults(spec: str) -> list[tuple[Fault, str | None, float]]:
@@ -70,11 +115,15 @@ def _faults(spec: str) -> list[tuple[Fault, str | None, float]]:
 
 def _duration(args: argparse.Namespace) -> tuple[float, float] | None:
     low, high = args.job_duration_min, args.job_duration_max
-    if low is None and high is None:
-        return None
-    if low is None or high is None or not 0 <= low <= high:
-        raise SystemExit("--job-duration-min and --job-duration-max go together, 0 <= min <= max")
-    return (low, high)
+    return None if low is None or high is None else (low, high)
+
+
+def check(args: argparse.Namespace) -> str | None:
+    """What is wrong with a combination of options (``parser.error`` it), or None."""
+    low, high = args.job_duration_min, args.job_duration_max
+    if (low is None) != (high is None) or (low is not None and low > high):
+        return "--job-duration-min and --job-duration-max go together, with min <= max"
+    return None
 
 
 async def _serve(args: argparse.Namespace, ready: asyncio.Event | None = None) -> None:
@@ -106,15 +155,22 @@ async def _serve(args: argparse.Namespace, ready: asyncio.Event | None = None) -
         await asyncio.Event().wait()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` and serve until interrupted; returns the exit code."""
-    args = _parser().parse_args(argv)
-    _duration(args)  # refuse a bad range before starting
+def serve(args: argparse.Namespace) -> int:
+    """Serve with parsed and checked options until interrupted; returns the exit code."""
     try:
         asyncio.run(_serve(args))
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and serve until interrupted; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if problem := check(args):
+        parser.error(problem)
+    return serve(args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,127 @@
+"""What the ``bessa`` command's options accept (pure).
+
+Each is an argparse ``type=``: a bad value raises ``ArgumentTypeError`` with what is accepted, so
+argparse turns it into a usage error (exit 2, ``bessa export: error: argument --tz: ...``)
+before anything runs. Rules that join two options are checked after parsing (:func:`day_range`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime, time
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from ._errors import ConfigurationError
+from ._urls import validate_base_url
+
+__all__ = [
+    "base_url",
+    "day",
+    "day_range",
+    "job_reference",
+    "non_negative_int",
+    "param",
+    "positive_int",
+    "positive_seconds",
+    "time_of_day",
+    "zone",
+]
+
+N = TypeVar("N", int, float)
+
+
+def _number(
+    convert: Callable[[str], N], accepted: str, ok: Callable[[N], bool]
+) -> Callable[[str], N]:
+    def parse(text: str) -> N:
+        try:
+            value: N | None = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {accepted}, got {text!r}")
+        return value
+
+    return parse
+
+
+positive_int = _number(int, "a whole number >= 1", lambda n: n >= 1)
+non_negative_int = _number(int, "a whole number >= 0", lambda n: n >= 0)
+positive_seconds = _number(float, "seconds > 0, e.g. 120 or 0.5", lambda n: 0 < n < math.inf)
+
+
+def param(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` as a pair."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def day(text: str) -> date:
+    """A date in ISO form, ``2026-06-15``."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-06-15, got {text!r}") from None
+
+
+def time_of_day(text: str) -> time:
+    """A local time of day as ``HH:MM``, ``00:00`` to ``23:59``."""
+    try:
+        return datetime.strptime(text, "%H:%M").time()
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a time of day HH:MM from 00:00 to 23:59, e.g. 06:00, got {text!r}"
+        ) from None
+
+
+def zone(text: str) -> str:
+    """An IANA time zone name the system knows, kept as the name."""
+    try:
+        ZoneInfo(text)
+    except (KeyError, ValueError, OSError):  # unknown, malformed, or a directory of zones
+        raise argparse.ArgumentTypeError(
+            f"unknown time zone {text!r}; expected an IANA name such as Europe/Vienna"
+        ) from None
+    return text
+
+
+def base_url(text: str) -> str:
+    """An API root the client accepts (https, or http on loopback)."""
+    try:
+        validate_base_url(text)
+    except ConfigurationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def job_reference(text: str) -> str:
+    """A job id (a UUID) or a job token (the JSON object ``bessa order submit`` printed)."""
+    try:
+        uuid.UUID(text)
+        return text
+    except ValueError:
+        pass
+    try:
+        is_object = isinstance(json.loads(text), dict)
+    except ValueError:
+        is_object = False
+    if not is_object:
+        raise argparse.ArgumentTypeError(
+            "expected a job token (the JSON 'bessa order submit' printed) or a job id (a UUID), "
+            f"got {text!r}"
+        )
+    return text
+
+
+def day_range(first: date, last: date | None) -> str | None:
+    """Why ``--day first --to last`` is not a range of days, or None."""
+    if last is not None and last < first:
+        return f"argument --to: {last} is before --day {first}; --to is the last day, inclusive"
+    return None
