@@ -25,6 +25,7 @@ from ._config import (
     as_timeout,
 )
 from ._doctor import DoctorReport, diagnose
+from ._errors import InvalidTypeError
 from ._jobs.manager import JobManager
 from ._jobs.resources import Jobs, OrderJobs, PaymentJobs
 from ._registry import client_paths
@@ -107,7 +108,7 @@ class BessaClient:
         secret = check_token(token if token is not None else os.environ.get(TOKEN_ENV))
         resolved = client_paths(paths)
         if not isinstance(retry, RetryPolicy):
-            raise TypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
+            raise InvalidTypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
         self._sender = Sender(
             token=secret,
             base_url=validate_base_url(base_url, allow_insecure=allow_insecure),
@@ -261,7 +262,8 @@ class BessaClient:
             TransportError: no usable answer (``ConnectError``, ``RequestTimeout``, ...).
             DecodeError: a 2xx answer that is not JSON.
             ForeignOriginError: an absolute URL on another origin.
-            ValueError, TypeError: a parameter that cannot be sent safely.
+            InvalidValueError, InvalidTypeError: a parameter that cannot be sent safely (also
+                ``ValueError`` / ``TypeError``); nothing was sent.
         """
         response = await self._sender.send(
             method,
