@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Final, final
 
 import attrs
@@ -30,6 +31,16 @@ TOKEN_ENV: Final = "BESSA_TOKEN"
 BASE_URL_ENV: Final = "BESSA_BASE_URL"
 PATHS_ENV: Final = "BESSA_PATHS"
 """Resource paths to override, ``articles=products/,users=staff/`` or a JSON object."""
+
+
+def configured_base_url(base_url: str | None) -> tuple[str, str]:
+    """The base URL to use and where it came from, in this order: the argument, the
+    ``BESSA_BASE_URL`` environment variable (when set and not empty), the real API."""
+    if base_url is not None:
+        return base_url, "base_url"
+    if from_env := os.environ.get(BASE_URL_ENV):
+        return from_env, BASE_URL_ENV
+    return DEFAULT_BASE_URL, "the default"
 
 
 _RETRYABLE_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
