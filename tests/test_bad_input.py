@@ -51,6 +51,8 @@ class Row:
     message: str
     sends_nothing: bool = True
     fault: tuple[Fault, str] | None = None
+    secret: str | None = None
+    """A token the row passes, which its error must never show."""
 
 
 def _client(**options: Any) -> Action:
@@ -227,6 +229,13 @@ def _request(method: str = "GET", path: str = "articles/", **options: Any) -> Ac
         return await client.request(method, path, **options)
 
     return send
+
+
+def _with_token(token: object) -> Action:
+    async def build(_: BessaClient, sandbox: Sandbox) -> object:
+        return BessaClient(token, base_url=sandbox.url)  # type: ignore[arg-type]
+
+    return build
 
 
 async def _bad_key(client: BessaClient, sandbox: Sandbox) -> object:
@@ -560,6 +569,65 @@ ROWS = [
         TypeError,
         "unit_price must be a decimal.Decimal",
     ),
+    # Tokens that cannot be a token: refused before sending, never shown.
+    Row("an empty token", _with_token(""), ConfigurationError, "blank"),
+    Row("a token that is not a str", _with_token(12345), ConfigurationError, "must be a str"),
+    Row(
+        "a 'Token ' prefix",
+        _with_token("Token 5f3c9a"),
+        ConfigurationError,
+        "without the 'Token ' prefix",
+        secret="5f3c9a",
+    ),
+    Row(
+        "a 'Bearer ' prefix",
+        _with_token("Bearer 5f3c9a"),
+        ConfigurationError,
+        "without the 'Bearer ' prefix.*Token",
+        secret="5f3c9a",
+    ),
+    Row(
+        "a token with a space inside",
+        _with_token("5f3c 9a1b"),
+        ConfigurationError,
+        "whitespace",
+        secret="5f3c 9a1b",
+    ),
+    Row(
+        "a token with a tab inside",
+        _with_token("5f3c\t9a1b"),
+        ConfigurationError,
+        "whitespace",
+        secret="5f3c\t9a1b",
+    ),
+    Row(
+        "a token with a control character",
+        _with_token("5f3c\x009a1b"),
+        ConfigurationError,
+        "control character",
+        secret="5f3c\x009a1b",
+    ),
+    Row(
+        "a token with a DEL character",
+        _with_token("5f3c\x7f9a1b"),
+        ConfigurationError,
+        "control character",
+        secret="5f3c\x7f9a1b",
+    ),
+    Row(
+        "a non-ASCII token",
+        _with_token("5f3c9\u00e41b"),
+        ConfigurationError,
+        "non-ASCII",
+        secret="5f3c9\u00e41b",
+    ),
+    Row(
+        "an absurdly long token",
+        _with_token("a" * 5000),
+        ConfigurationError,
+        "5000 characters",
+        secret="a" * 5000,
+    ),
 ]
 
 
@@ -584,11 +652,11 @@ async def test_bad_input(row: Row, sandbox: Sandbox, client: BessaClient, clock:
     if row.sends_nothing:
         assert sandbox.requests == []
     text = f"{info.value} {info.value!r} {info.value.args!r}"
-    for token in (sandbox.token, sandbox.other_token, sandbox.restricted_token):
-        assert token not in text
+    for token in (sandbox.token, sandbox.other_token, sandbox.restricted_token, row.secret):
+        assert token is None or token not in text
     assert clock.slept < 61  # nothing slept through an hour-long Retry-After
 
 
-def test_the_table_has_at_least_70_rows() -> None:
-    """The table covers at least 70 kinds of bad input."""
-    assert len(ROWS) >= 70
+def test_the_table_has_at_least_80_rows() -> None:
+    """The table covers at least 80 kinds of bad input."""
+    assert len(ROWS) >= 80
