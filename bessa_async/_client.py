@@ -27,6 +27,7 @@ from ._config import (
 )
 from ._doctor import DoctorReport, diagnose
 from ._errors import ConfigurationError, InvalidTypeError
+from ._filters import check_windows
 from ._jobs.manager import JobManager
 from ._jobs.resources import Jobs, OrderJobs, PaymentJobs
 from ._registry import client_paths
@@ -282,6 +283,8 @@ class BessaClient:
             InvalidValueError, InvalidTypeError: a parameter that cannot be sent safely (also
                 ``ValueError`` / ``TypeError``); nothing was sent.
         """
+        if params:
+            check_windows(params)  # ISO text without an offset, a window ending before it starts
         response = await self._sender.send(
             method,
             path,
