@@ -11,9 +11,9 @@ from types import TracebackType
 from typing import Any, Final, Self, TypeVar, final, overload
 
 import aiohttp
+from yarl import URL
 
 from ._config import (
-    DEFAULT_BASE_URL,
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_POLL,
     DEFAULT_RETRY,
@@ -23,8 +23,11 @@ from ._config import (
     RetryPolicy,
     Timeout,
     as_timeout,
+    configured_base_url,
 )
 from ._doctor import DoctorReport, diagnose
+from ._errors import ConfigurationError, InvalidTypeError
+from ._filters import check_windows
 from ._jobs.manager import JobManager
 from ._jobs.resources import Jobs, OrderJobs, PaymentJobs
 from ._registry import client_paths
@@ -55,6 +58,17 @@ __all__ = ["BessaClient"]
 T = TypeVar("T")
 
 
+def _base_url(base_url: str | None, *, allow_insecure: bool) -> URL:
+    """The checked base URL; a refused one names the variable it came from."""
+    url, source = configured_base_url(base_url)
+    try:
+        return validate_base_url(url, allow_insecure=allow_insecure)
+    except ConfigurationError as exc:
+        if source == "base_url":
+            raise
+        raise ConfigurationError(f"{source}: {exc}") from exc
+
+
 @final
 class BessaClient:
     """An asyncio client for the bessa Public API.
@@ -65,9 +79,12 @@ class BessaClient:
             page = await client.request("GET", "articles/", params={"limit": 10})
 
     Args:
-        token: the API token from bessa's Manager; defaults to the ``BESSA_TOKEN``
-            environment variable. It selects the tenant and is never logged or shown.
-        base_url: the API root; paths are resolved against it. Plain ``http://`` is accepted
+        token: the API token from bessa's Manager; when None, the ``BESSA_TOKEN`` environment
+            variable. It selects the tenant and is never logged or shown.
+        base_url: the API root; paths are resolved against it. When None, the
+            ``BESSA_BASE_URL`` environment variable if set, else the real API
+            (:data:`DEFAULT_BASE_URL`). Each argument wins over its variable, so export both
+            (a staging token with its staging URL) or pass both. Plain ``http://`` is accepted
             only for loopback hosts (the sandbox) unless ``allow_insecure`` is set.
         timeout: the deadline of each call in seconds (covering retries and their waits), or a
             :class:`Timeout` with connect and read limits as well.
@@ -85,14 +102,16 @@ class BessaClient:
             (``articles=products/,users=staff/`` or a JSON object).
 
     Raises:
-        ConfigurationError: no or blank token, an unsafe base URL, a bad option.
+        ConfigurationError: no token or one that cannot be a token, an unsafe base URL, a bad
+            option (all before anything is sent).
+        InvalidTypeError: an option of the wrong type.
     """
 
     def __init__(
         self,
         token: str | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         timeout: float | Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy = DEFAULT_RETRY,
         session: aiohttp.ClientSession | None = None,
@@ -107,10 +126,10 @@ class BessaClient:
         secret = check_token(token if token is not None else os.environ.get(TOKEN_ENV))
         resolved = client_paths(paths)
         if not isinstance(retry, RetryPolicy):
-            raise TypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
+            raise InvalidTypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
         self._sender = Sender(
             token=secret,
-            base_url=validate_base_url(base_url, allow_insecure=allow_insecure),
+            base_url=_base_url(base_url, allow_insecure=allow_insecure),
             timeout=as_timeout(timeout),
             retry=retry,
             session=session,
@@ -261,8 +280,11 @@ class BessaClient:
             TransportError: no usable answer (``ConnectError``, ``RequestTimeout``, ...).
             DecodeError: a 2xx answer that is not JSON.
             ForeignOriginError: an absolute URL on another origin.
-            ValueError, TypeError: a parameter that cannot be sent safely.
+            InvalidValueError, InvalidTypeError: a parameter that cannot be sent safely (also
+                ``ValueError`` / ``TypeError``); nothing was sent.
         """
+        if params:
+            check_windows(params)  # ISO text without an offset, a window ending before it starts
         response = await self._sender.send(
             method,
             path,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Final, final
 
 import attrs
 
+from ._errors import InvalidTypeError, InvalidValueError
 from ._validate import is_number
 
 __all__ = [
@@ -30,17 +32,28 @@ BASE_URL_ENV: Final = "BESSA_BASE_URL"
 PATHS_ENV: Final = "BESSA_PATHS"
 """Resource paths to override, ``articles=products/,users=staff/`` or a JSON object."""
 
+
+def configured_base_url(base_url: str | None) -> tuple[str, str]:
+    """The base URL to use and where it came from, in this order: the argument, the
+    ``BESSA_BASE_URL`` environment variable (when set and not empty), the real API."""
+    if base_url is not None:
+        return base_url, "base_url"
+    if from_env := os.environ.get(BASE_URL_ENV):
+        return from_env, BASE_URL_ENV
+    return DEFAULT_BASE_URL, "the default"
+
+
 _RETRYABLE_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 
 
 def _positive(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
     if not value > 0:
-        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
+        raise InvalidValueError(f"{attribute.name} must be > 0, got {value!r}")
 
 
 def _optional_positive(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and not value > 0:
-        raise ValueError(f"{attribute.name} must be > 0 or None, got {value!r}")
+        raise InvalidValueError(f"{attribute.name} must be > 0 or None, got {value!r}")
 
 
 @final
@@ -74,7 +87,7 @@ class RetryPolicy:
     @attempts.validator
     def _check_attempts(self, attribute: attrs.Attribute[int], value: int) -> None:
         if value < 1:
-            raise ValueError(f"attempts must be >= 1, got {value!r}")
+            raise InvalidValueError(f"attempts must be >= 1, got {value!r}")
 
     @classmethod
     def disabled(cls) -> RetryPolicy:
@@ -106,9 +119,9 @@ class Timeout:
 
 def _non_negative(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
     if not is_number(value) or not value >= 0:
-        raise ValueError(f"{attribute.name} must be a number >= 0, got {value!r}")
+        raise InvalidValueError(f"{attribute.name} must be a number >= 0, got {value!r}")
     if not math.isfinite(value):
-        raise ValueError(f"{attribute.name} must be finite, got {value!r}")
+        raise InvalidValueError(f"{attribute.name} must be finite, got {value!r}")
 
 
 @final
@@ -142,13 +155,13 @@ class PollPolicy:
 
     def __attrs_post_init__(self) -> None:
         if self.floor <= 0:
-            raise ValueError(f"floor must be > 0, got {self.floor!r}")
+            raise InvalidValueError(f"floor must be > 0, got {self.floor!r}")
         if self.ceiling < self.floor:
-            raise ValueError(f"ceiling ({self.ceiling}) must be >= floor ({self.floor})")
+            raise InvalidValueError(f"ceiling ({self.ceiling}) must be >= floor ({self.floor})")
         if self.multiplier < 1:
-            raise ValueError(f"multiplier must be >= 1, got {self.multiplier!r}")
+            raise InvalidValueError(f"multiplier must be >= 1, got {self.multiplier!r}")
         if self.jitter >= 1:
-            raise ValueError(f"jitter must be < 1, got {self.jitter!r}")
+            raise InvalidValueError(f"jitter must be < 1, got {self.jitter!r}")
 
     def clamp(self, seconds: float) -> float:
         """``seconds`` within ``[floor, ceiling]``."""
@@ -169,5 +182,5 @@ def as_timeout(value: float | Timeout | None) -> Timeout:
     if isinstance(value, Timeout):
         return value
     if not is_number(value):
-        raise TypeError(f"timeout must be seconds or a Timeout, got {type(value).__name__}")
+        raise InvalidTypeError(f"timeout must be seconds or a Timeout, got {type(value).__name__}")
     return Timeout(total=float(value))

@@ -31,7 +31,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from ._errors import DecodeError
+from ._errors import DecodeError, InvalidTypeError
 from ._readers import reader
 
 __all__ = [
@@ -440,5 +440,5 @@ def to_dict(value: object) -> dict[str, Any]:
     """A model as the API's JSON shape, unknown fields included: the inverse of from_dict."""
     data = encode(value)
     if not isinstance(data, dict):
-        raise TypeError(f"to_dict() takes a model, got {type(value).__name__}")
+        raise InvalidTypeError(f"to_dict() takes a model, got {type(value).__name__}")
     return data

@@ -9,7 +9,9 @@ and built with :mod:`zoneinfo`, so every day of every year is right.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ._errors import InvalidTypeError, InvalidValueError, UnknownTimeZoneError
 
 __all__ = ["DEFAULT_TZ", "business_day", "business_days"]
 
@@ -18,16 +20,23 @@ DEFAULT_TZ = "Europe/Vienna"
 
 
 def _zone(tz: str | tzinfo) -> tzinfo:
-    if isinstance(tz, str):
-        return ZoneInfo(tz)  # raises ZoneInfoNotFoundError (a KeyError) for an unknown name
-    return tz
+    if isinstance(tz, tzinfo):
+        return tz
+    if not isinstance(tz, str):
+        raise InvalidTypeError(f"tz must be an IANA zone name or a tzinfo, got {tz!r}")
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:  # ValueError: "", "/etc/x", "../x"
+        raise UnknownTimeZoneError(
+            f"unknown time zone {tz!r}; pass an IANA name such as {DEFAULT_TZ!r}"
+        ) from exc
 
 
 def _check(day: object, day_start: object) -> None:
     if isinstance(day, datetime) or not isinstance(day, date):
-        raise TypeError(f"day must be a datetime.date (not a datetime), got {day!r}")
+        raise InvalidTypeError(f"day must be a datetime.date (not a datetime), got {day!r}")
     if not isinstance(day_start, time) or day_start.tzinfo is not None:
-        raise TypeError(f"day_start must be a naive local datetime.time, got {day_start!r}")
+        raise InvalidTypeError(f"day_start must be a naive local datetime.time, got {day_start!r}")
 
 
 def business_day(
@@ -68,7 +77,7 @@ def business_days(
     _check(first, day_start)
     _check(last, day_start)
     if last < first:
-        raise ValueError(f"last ({last}) is before first ({first})")
+        raise InvalidValueError(f"last ({last}) is before first ({first})")
     zone = _zone(tz)
     return {
         first + timedelta(days=n): business_day(

@@ -3,7 +3,14 @@
 Every exception the library raises on purpose derives from :class:`BessaError`::
 
     BessaError
-    ├── ConfigurationError (also ValueError)   bad token, base URL or option, before any request
+    ├── InputError                             caller input refused before any request
+    │   ├── InvalidValueError                  also ValueError: a bad id, inexact money, a naive
+    │   │   │                                  datetime, a reversed window, no order lines
+    │   │   ├── ConfigurationError             a bad token, base URL or option of a client
+    │   │   └── UnknownTimeZoneError           also zoneinfo.ZoneInfoNotFoundError (a KeyError):
+    │   │                                      a zone name zoneinfo does not know
+    │   └── InvalidTypeError                   also TypeError: a float for money, a str for a
+    │                                          timestamp, a keyword the call does not take
     ├── ForeignOriginError (also ValueError)   an absolute URL off the base URL's origin
     ├── TransportError                         no usable HTTP answer arrived
     │   ├── ConnectError (also OSError)        the connection could not be opened: nothing was sent
@@ -23,8 +30,9 @@ Every exception the library raises on purpose derives from :class:`BessaError`::
     ├── JobTimeoutError (also TimeoutError)    the caller's deadline for a job passed
     └── SubmissionOutcomeUnknownError          a POST may or may not have landed
 
-Input errors found before any request (a naive datetime, a float where money is meant) are
-plain :class:`ValueError` / :class:`TypeError` with a message naming the culprit.
+Input errors are found before anything is sent, and their message names the argument and what
+to pass instead. They are also the built-in :class:`ValueError` or :class:`TypeError` Python code
+expects, so ``except ValueError`` keeps working beside ``except BessaError``.
 
 Raw aiohttp or tenacity exceptions never reach callers: they are mapped here and chained
 (``raise ... from exc``). No message or ``repr`` ever contains the API token.
@@ -38,6 +46,7 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Final
+from zoneinfo import ZoneInfoNotFoundError
 
 if TYPE_CHECKING:
     from ._jobs.handle import JobHandle
@@ -53,6 +62,9 @@ __all__ = [
     "ConnectError",
     "DecodeError",
     "ForeignOriginError",
+    "InputError",
+    "InvalidTypeError",
+    "InvalidValueError",
     "JobFailedError",
     "JobTimeoutError",
     "NotFoundError",
@@ -63,6 +75,7 @@ __all__ = [
     "ServerError",
     "SubmissionOutcomeUnknownError",
     "TransportError",
+    "UnknownTimeZoneError",
     "ValidationError",
     "error_for_response",
     "parse_retry_after",
@@ -92,8 +105,29 @@ class BessaError(Exception):
     resume_cursor: str | None = None
 
 
-class ConfigurationError(BessaError, ValueError):
+class InputError(BessaError):
+    """Caller input refused before any request: nothing was sent. Catch a subclass or this."""
+
+
+class InvalidValueError(InputError, ValueError):
+    """A value that cannot be right: a bad UUID, cents beyond two decimals, a naive datetime,
+    a window that ends before it starts, an order without lines."""
+
+
+class InvalidTypeError(InputError, TypeError):
+    """An argument of the wrong type: a float for money, a string for a timestamp, a keyword
+    the call does not take."""
+
+
+class ConfigurationError(InvalidValueError):
     """The client was configured in a way that cannot work (no token, unsafe base URL, ...)."""
+
+
+class UnknownTimeZoneError(InvalidValueError, ZoneInfoNotFoundError):
+    """A zone name :mod:`zoneinfo` does not know (``Europe/Wien``); still caught by
+    ``except zoneinfo.ZoneInfoNotFoundError`` or ``except KeyError``."""
+
+    __str__ = Exception.__str__  # the message as written, not KeyError's quoted repr
 
 
 class ForeignOriginError(BessaError, ValueError):

@@ -9,15 +9,18 @@ and IDEs show (``Unpack`` alone would show only ``**filters``).
 from __future__ import annotations
 
 import inspect
+import re
 import typing
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final, TypedDict
 
 import attrs
 
+from ._errors import InvalidTypeError, InvalidValueError
 from ._models import ClosingType, ReceiptType
+from ._urls import encode_params
 from ._validate import check_int, check_uuid
 
 __all__ = [
@@ -33,6 +36,8 @@ __all__ = [
     "ReceiptFilters",
     "StockLevelFilters",
     "Window",
+    "check_timestamp",
+    "check_windows",
     "clean_query",
     "declare_filters",
 ]
@@ -99,10 +104,74 @@ class StockLevelFilters(Listing, total=False):
     location: IdLike | None
 
 
+_LOWER: Final = frozenset({"gte", "gt"})
+_UPPER: Final = frozenset({"lt", "lte"})
+_ISO_TEXT: Final = re.compile(r"\d{4}-\d{2}-\d{2}")  # how ISO 8601 dates and times start
+
+
+def check_timestamp(name: str, value: object) -> datetime:
+    """``value`` as the aware datetime a timestamp argument takes; text is refused, because
+    text without an offset is read by the API as UTC, not as the local day a user means."""
+    if isinstance(value, date):
+        encode_params({name: value})  # refuses a naive datetime or a bare date, saying why
+        if isinstance(value, datetime):
+            return value
+    if isinstance(value, str):
+        raise InvalidTypeError(
+            f"{name} is a string ({value!r}); pass an aware datetime: text without an offset "
+            "would be read as UTC, not as the local day you mean. For a local day use "
+            "bessa_async.business_day(day) (or receipts.for_day(day)); for ISO text with an "
+            "offset, datetime.fromisoformat(text)"
+        )
+    raise InvalidTypeError(f"{name} must be an aware datetime, got {value!r}")
+
+
+def _moment(name: str, value: object) -> datetime | None:
+    """The instant a window bound stands for, or None when it is not a timestamp (a number; a
+    naive datetime, which ``encode_params`` refuses). ISO text must carry its offset."""
+    if isinstance(value, datetime):
+        return None if value.utcoffset() is None else value
+    if not isinstance(value, str) or not _ISO_TEXT.match(value):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.utcoffset() is None:
+        raise InvalidValueError(
+            f"{name}={value!r} has no UTC offset, so the API would read it as UTC, not as the "
+            "local time you mean; add the offset (2026-06-01T00:00:00+02:00), or use "
+            "bessa_async.business_day(day) for a local day's UTC window"
+        )
+    return moment
+
+
+def check_windows(query: Mapping[str, Any]) -> None:
+    """Refuse a window (``x__gte`` with ``x__lt``, ...) whose start is after its end: the API
+    would answer an empty list, and the bounds were most likely swapped."""
+    lower: dict[str, tuple[str, object, datetime]] = {}
+    upper: dict[str, tuple[str, object, datetime]] = {}
+    for name, value in query.items():
+        field, _, bound = name.rpartition("__")
+        if field and bound in _LOWER | _UPPER and (moment := _moment(name, value)) is not None:
+            (lower if bound in _LOWER else upper).setdefault(field, (name, value, moment))
+    for field, (low_name, low_value, low) in lower.items():
+        if field in upper and low > upper[field][2]:
+            high_name, high_value, _ = upper[field]
+            raise InvalidValueError(
+                f"{low_name} ({_shown(low_value)}) is after {high_name} ({_shown(high_value)}): "
+                "the window is empty; swap the bounds"
+            )
+
+
+def _shown(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
 def clean_query(
     filters: Mapping[str, Any], *, ids: frozenset[str] = frozenset(), strings: frozenset[str]
 ) -> dict[str, Any]:
-    """Drop unset filters and check the ones ``encode_params`` cannot judge."""
+    """Drop unset filters, check the ones ``encode_params`` cannot judge, and the windows."""
     query: dict[str, Any] = {}
     for name, value in filters.items():
         if value is None:
@@ -112,8 +181,9 @@ def clean_query(
         elif name == "limit":
             check_int("limit", value, minimum=1)
         elif name in strings and (not isinstance(value, str) or not value):
-            raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+            raise InvalidValueError(f"{name} must be a non-empty string, got {value!r}")
         query[name] = value
+    check_windows(query)
     return query
 
 
@@ -128,6 +198,8 @@ class FilterSpec:
     """The filters that must be non-empty strings when given."""
     windows: tuple[str, ...]
     """The fields with a datetime ``__gte`` bound, in declaration order (``updated`` last)."""
+    timestamps: frozenset[str] = frozenset()
+    """The filters annotated with a datetime: an aware datetime only, never text."""
 
     def split(
         self, given: Mapping[str, Any], *, owner: str
@@ -135,11 +207,16 @@ class FilterSpec:
         """The checked query and the listing options of a call.
 
         Raises:
-            TypeError: a keyword ``owner`` does not take, as Python's own message says it.
+            InvalidTypeError: a keyword ``owner`` does not take, as Python's own message says
+                it, or text for a timestamp.
+            InvalidValueError: a bad id, limit or window.
         """
         for name in given:
             if name not in self.keys:
-                raise TypeError(f"{owner}() got an unexpected keyword argument {name!r}")
+                raise InvalidTypeError(f"{owner}() got an unexpected keyword argument {name!r}")
+        for name in self.timestamps & given.keys():
+            if given[name] is not None:
+                check_timestamp(name, given[name])
         options = {k: v for k, v in given.items() if k in ListOptions.__annotations__}
         sent = {k: v for k, v in given.items() if k not in options}
         return clean_query(sent, ids=self.ids, strings=self.strings), options
@@ -184,4 +261,5 @@ def declare_filters(
             for name in names
             if name.endswith("__gte") and datetime in typing.get_args(fields[name])
         ),
+        timestamps=frozenset(name for name in names if datetime in typing.get_args(fields[name])),
     )

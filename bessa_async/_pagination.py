@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
-from ._errors import BessaError, DecodeError, PaginationLoopError
+from ._errors import BessaError, DecodeError, InvalidValueError, PaginationLoopError
 from ._validate import check_int, is_int
 
 __all__ = ["ListingStats", "Page", "Paginator", "follow", "read_page"]
@@ -275,7 +275,7 @@ class Paginator(Generic[T]):
     async def collect(self, max_items: int | None = None) -> list[T]:
         """All items (or the first ``max_items``) as a list."""
         if max_items is not None and max_items < 0:
-            raise ValueError(f"max_items must not be negative, got {max_items}")
+            raise InvalidValueError(f"max_items must not be negative, got {max_items}")
         items: list[T] = []
         if max_items == 0:
             return items

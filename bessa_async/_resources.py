@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar, Unpack, fin
 
 from ._convert import decode, decode_many, instant
 from ._days import DEFAULT_TZ, business_day
+from ._errors import InvalidTypeError, InvalidValueError
 from ._filters import (
     LIST_DEFAULTS,
     ArticleFilters,
@@ -27,6 +28,7 @@ from ._filters import (
     LocationFilters,
     ReceiptFilters,
     StockLevelFilters,
+    check_timestamp,
     clean_query,
     declare_filters,
 )
@@ -180,7 +182,7 @@ class Resource(Generic[T]):
             plan = self._plan(query, concurrency, ordered)
             if plan is not None:
                 if "cursor" in query:
-                    raise ValueError(
+                    raise InvalidValueError(
                         "cursor= and concurrency= cannot be combined: a cursor is a position "
                         "in one chain; resume a sharded listing with a narrower window instead"
                     )
@@ -228,11 +230,11 @@ class Resource(Generic[T]):
         """One item by id.
 
         Raises:
-            ValueError: ``id`` is not a UUID (nothing is sent).
+            InvalidValueError: ``id`` is not a UUID (nothing is sent).
             NotFoundError: no such item.
         """
         if not self._has_detail:
-            raise TypeError(f"{self._name} has no detail endpoint; use list() with filters")
+            raise InvalidTypeError(f"{self._name} has no detail endpoint; use list() with filters")
         item = await self._client.request("GET", f"{self._path}{check_uuid('id', id)}/")
         return self._decode_one(item)
 
@@ -442,8 +444,11 @@ class Reports:
         sales_point: IdLike | None = None,
     ) -> SalesReport:
         """Revenue of ``[start, end)``: voids subtracted, training and zero receipts excluded."""
+        start, end = check_timestamp("start", start), check_timestamp("end", end)
         if end < start:
-            raise ValueError(f"end ({end.isoformat()}) is before start ({start.isoformat()})")
+            raise InvalidValueError(
+                f"end ({end.isoformat()}) is before start ({start.isoformat()})"
+            )
         params = clean_query(
             {"start": start, "end": end, "location": location, "sales_point": sales_point},
             ids=frozenset({"location", "sales_point"}),

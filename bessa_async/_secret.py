@@ -9,7 +9,10 @@ from ._errors import ConfigurationError
 
 __all__ = ["Secret", "check_token"]
 
-_TOKEN_OK: Final = re.compile(r"[\x21-\x7e]+")  # visible ASCII: no spaces, newlines or controls
+#: Far beyond any token scheme, and more than servers take in one header line.
+MAX_TOKEN_LENGTH: Final = 4096
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+_SCHEMES: Final = frozenset({"token", "bearer", "authorization:"})
 
 
 @final
@@ -38,11 +41,16 @@ class Secret:
 
 
 def check_token(token: str | None) -> Secret:
-    """Validate an API token before any request is made.
+    """Refuse before any request what cannot be an API token, and hide the rest.
+
+    The token's format is not public, so only what no token can be is refused; a token of the
+    right shape that the API does not know is answered with a 401. Surrounding whitespace (a
+    line end read from a file) is dropped. No message shows the token.
 
     Raises:
-        ConfigurationError: no token, a blank one, or one with characters that cannot travel
-            in a header (spaces, newlines: a header-injection attempt or a copy-paste slip).
+        ConfigurationError: no token, a blank one, a scheme prefix (``Token ``, ``Bearer ``),
+            whitespace, control or non-ASCII characters inside (they cannot travel in a header,
+            or are a header-injection attempt or a copy-paste slip), or an absurd length.
     """
     if token is None:
         raise ConfigurationError(
@@ -54,11 +62,30 @@ def check_token(token: str | None) -> Secret:
     stripped = token.strip()
     if not stripped:
         raise ConfigurationError("the API token is blank; pass the token from bessa's Manager")
-    if stripped.lower().startswith("token "):
-        raise ConfigurationError("pass the token alone, without the 'Token ' prefix")
-    if not _TOKEN_OK.fullmatch(stripped):
+    words = stripped.split(None, 1)
+    if len(words) == 2 and words[0].lower() in _SCHEMES:
         raise ConfigurationError(
-            "the API token contains spaces, line breaks or non-ASCII characters and cannot be "
-            "sent in a header; check that it was copied whole and alone"
+            f"pass the token alone, without the '{words[0].capitalize()} ' prefix: the client "
+            "sends it as 'Authorization: Token <token>' itself"
+        )
+    if len(stripped) > MAX_TOKEN_LENGTH:
+        raise ConfigurationError(
+            f"the API token has {len(stripped)} characters, more than the {MAX_TOKEN_LENGTH} "
+            "any token could have; check that the token, not another value, was passed"
+        )
+    if len(words) == 2:
+        raise ConfigurationError(
+            "the API token contains whitespace (spaces, tabs or line breaks) and cannot be sent "
+            "in a header; check that it was copied whole and alone"
+        )
+    if _CONTROL.search(stripped):
+        raise ConfigurationError(
+            "the API token contains a control character and cannot be sent in a header; check "
+            "that it was copied whole and alone"
+        )
+    if not stripped.isascii():
+        raise ConfigurationError(
+            "the API token contains non-ASCII characters and cannot be sent in a header; check "
+            "that it was copied whole and alone"
         )
     return Secret(stripped)

@@ -29,6 +29,8 @@ from ._errors import (
     ConfigurationError,
     ConnectError,
     DecodeError,
+    InvalidTypeError,
+    InvalidValueError,
     RateLimitError,
     RequestTimeout,
     TransportError,
@@ -125,17 +127,19 @@ class RateGate:
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         if not value.is_finite():
-            raise ValueError(f"{value} cannot be sent as an amount")
+            raise InvalidValueError(f"{value} cannot be sent as an amount")
         return f"{value:f}"
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value.isoformat()} in a request body; make it aware")
+            raise InvalidValueError(
+                f"naive datetime {value.isoformat()} in a request body; make it aware"
+            )
         return value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    raise InvalidTypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def encode_body(body: Any) -> bytes:
@@ -315,9 +319,11 @@ class Sender:
             headers["Content-Type"] = "application/json"
         for name, value in (extra or {}).items():
             if name.lower() in _RESERVED_HEADERS:
-                raise ValueError(f"header {name!r} is set by the client and cannot be overridden")
+                raise InvalidValueError(
+                    f"header {name!r} is set by the client and cannot be overridden"
+                )
             if "\n" in value or "\r" in value:
-                raise ValueError(f"header {name!r} contains a line break")
+                raise InvalidValueError(f"header {name!r} contains a line break")
             headers[name] = value
         return headers
 

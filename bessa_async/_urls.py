@@ -17,7 +17,12 @@ from uuid import UUID
 
 from yarl import URL
 
-from ._errors import ConfigurationError, ForeignOriginError
+from ._errors import (
+    ConfigurationError,
+    ForeignOriginError,
+    InvalidTypeError,
+    InvalidValueError,
+)
 
 __all__ = [
     "MAX_REDIRECTS",
@@ -93,7 +98,7 @@ def resolve(base: URL, target: str | URL) -> URL:
 
     Raises:
         ForeignOriginError: an absolute URL on another scheme, host or port.
-        ValueError: a path that climbs out of the base URL with ``..``.
+        InvalidValueError: a path that climbs out of the base URL with ``..``.
     """
     return _resolve(base, str(target))
 
@@ -108,7 +113,7 @@ def _resolve(base: URL, text: str) -> URL:
     path = text.lstrip("/")
     segments = candidate.path.split("/")
     if ".." in segments or "." in segments:
-        raise ValueError(f"path {text!r} must not contain '.' or '..' segments")
+        raise InvalidValueError(f"path {text!r} must not contain '.' or '..' segments")
     return base.join(URL(path))
 
 
@@ -142,32 +147,34 @@ def _encode_value(name: str, value: Any) -> str:
         return _encode_value(name, value.value)
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(
+            raise InvalidValueError(
                 f"parameter {name!r} is a naive datetime ({value.isoformat()}); the API would "
                 "read it as UTC. Pass an aware datetime, e.g. "
                 "datetime(..., tzinfo=zoneinfo.ZoneInfo('Europe/Vienna'))"
             )
         return value.isoformat()
     if isinstance(value, date):
-        raise ValueError(
+        raise InvalidValueError(
             f"parameter {name!r} is a date ({value.isoformat()}); the API reads a bare date as "
             "UTC midnight, which is not a Vienna day. Use bessa_async.business_day(day) for the "
             "day's UTC window, or pass an aware datetime"
         )
     if isinstance(value, Decimal):
         if not value.is_finite():
-            raise ValueError(f"parameter {name!r} is {value}; amounts must be finite")
+            raise InvalidValueError(f"parameter {name!r} is {value}; amounts must be finite")
         try:
             exact = value.quantize(_CENTS)
         except InvalidOperation as exc:
-            raise ValueError(f"parameter {name!r}={value} is too large for an amount") from exc
+            raise InvalidValueError(
+                f"parameter {name!r}={value} is too large for an amount"
+            ) from exc
         if exact != value:
-            raise ValueError(
+            raise InvalidValueError(
                 f"parameter {name!r}={value} has more than two decimals; round it explicitly"
             )
         return f"{exact:f}"
     if isinstance(value, float):
-        raise TypeError(
+        raise InvalidTypeError(
             f"parameter {name!r} is a float ({value!r}); floats lose cents. "
             "Pass a decimal.Decimal or a str"
         )
@@ -175,7 +182,7 @@ def _encode_value(name: str, value: Any) -> str:
         return str(value)
     if isinstance(value, UUID):
         return str(value)
-    raise TypeError(
+    raise InvalidTypeError(
         f"parameter {name!r} has unsupported type {type(value).__name__}; pass str, int, bool, "
         "Decimal, UUID, an aware datetime, or a list of those"
     )
@@ -188,8 +195,9 @@ def encode_params(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     strings; bools ``true``/``false``; ``None`` is dropped; lists and tuples repeat the name.
 
     Raises:
-        ValueError: a naive datetime, a bare date, or a Decimal that is not a 2-decimal amount.
-        TypeError: a float or another unsupported type.
+        InvalidValueError: a naive datetime, a bare date, or a Decimal that is not a 2-decimal
+            amount.
+        InvalidTypeError: a float or another unsupported type.
     """
     pairs: list[tuple[str, str]] = []
     if not params:

@@ -1,7 +1,8 @@
 """Checks of caller input, shared by every module that takes values from a caller.
 
 Each check either returns the value (converted where that is the point: a UUID's text becomes a
-``UUID``) or raises with a message that names the argument. Pure; no imports from the package.
+``UUID``) or raises an :class:`~bessa_async.InputError` (also the built-in ``ValueError`` or
+``TypeError``) with a message that names the argument. Pure; imports only the error classes.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import uuid
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import TypeGuard, TypeVar
+
+from ._errors import InvalidTypeError, InvalidValueError
 
 __all__ = [
     "check_decimal",
@@ -36,11 +39,11 @@ def is_number(value: object) -> TypeGuard[int | float]:
 
 
 def check_int(name: str, value: object, *, minimum: int) -> int:
-    """``value`` as an ``int`` (not a ``bool``) of at least ``minimum``, else ``ValueError``
+    """``value`` as an ``int`` (not a ``bool``) of at least ``minimum``, else an error
     naming ``name``: "a positive integer" for a minimum of 1, "an integer >= N" otherwise."""
     if not is_int(value) or value < minimum:
         wanted = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ValueError(f"{name} must be {wanted}, got {value!r}")
+        raise InvalidValueError(f"{name} must be {wanted}, got {value!r}")
     return value
 
 
@@ -57,10 +60,10 @@ def parse_uuid(value: object) -> uuid.UUID | None:
 
 
 def check_uuid(name: str, value: object) -> uuid.UUID:
-    """``value`` as a UUID (a ``UUID`` or its text), else ``ValueError`` naming ``name``."""
+    """``value`` as a UUID (a ``UUID`` or its text), else an error naming ``name``."""
     ident = parse_uuid(value)
     if ident is None:
-        raise ValueError(f"{name} must be a UUID, got {value!r}")
+        raise InvalidValueError(f"{name} must be a UUID, got {value!r}")
     return ident
 
 
@@ -70,21 +73,21 @@ def check_decimal(
     """``value`` as an exact ``Decimal`` with at most ``places`` decimals, at or above (or, not
     ``inclusive``, above) ``minimum``. A ``float`` is refused: it cannot hold cents exactly."""
     if isinstance(value, float):
-        raise TypeError(
+        raise InvalidTypeError(
             f"{name} is a float ({value!r}); floats cannot hold cents exactly: "
             f"pass decimal.Decimal({str(value)!r})"
         )
     if not (isinstance(value, Decimal) or is_int(value)):
-        raise TypeError(f"{name} must be a decimal.Decimal, got {value!r}")
+        raise InvalidTypeError(f"{name} must be a decimal.Decimal, got {value!r}")
     number = Decimal(value)
     if not number.is_finite():
-        raise ValueError(f"{name} must be finite, got {value}")
+        raise InvalidValueError(f"{name} must be finite, got {value}")
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > places:
-        raise ValueError(f"{name}={value} has more than {places} decimals; round it first")
+        raise InvalidValueError(f"{name}={value} has more than {places} decimals; round it first")
     if number < minimum or (number == minimum and not inclusive):
         relation = ">=" if inclusive else ">"
-        raise ValueError(f"{name} must be {relation} {minimum}, got {value}")
+        raise InvalidValueError(f"{name} must be {relation} {minimum}, got {value}")
     return number
 
 
@@ -93,22 +96,22 @@ def check_text(name: str, value: object, limit: int) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {value!r}")
+        raise InvalidTypeError(f"{name} must be a str, got {value!r}")
     if not value.strip():
-        raise ValueError(f"{name} must not be blank")
+        raise InvalidValueError(f"{name} must not be blank")
     if len(value) > limit:
-        raise ValueError(f"{name} has {len(value)} characters; at most {limit} are allowed")
+        raise InvalidValueError(f"{name} has {len(value)} characters; at most {limit} are allowed")
     return value
 
 
 def check_items(name: str, value: object, kind: type[T], *, min_items: int = 0) -> tuple[T, ...]:
     """An iterable of ``kind`` as a tuple (a str or a mapping is refused)."""
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
-        raise TypeError(f"{name} must be a list of {kind.__name__}, got {value!r}")
+        raise InvalidTypeError(f"{name} must be a list of {kind.__name__}, got {value!r}")
     items = tuple(value)
     for index, item in enumerate(items):
         if not isinstance(item, kind):
-            raise TypeError(f"{name}[{index}] must be a {kind.__name__}, got {item!r}")
+            raise InvalidTypeError(f"{name}[{index}] must be a {kind.__name__}, got {item!r}")
     if len(items) < min_items:
-        raise ValueError(f"{name} needs at least {min_items} item(s), got none")
+        raise InvalidValueError(f"{name} needs at least {min_items} item(s), got none")
     return items

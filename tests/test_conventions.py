@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bessa_async import BessaClient
 from bessa_async.testing import Sandbox
 
@@ -84,12 +86,16 @@ async def test_offset_filters_select_the_vienna_day(client: BessaClient) -> None
 
 
 async def test_values_without_offset_are_read_as_utc(client: BessaClient) -> None:
-    """A timestamp without offset, or a bare date, is read by the API as UTC (documented)."""
+    """A timestamp without offset, or a bare date, is read by the API as UTC (documented).
+
+    The client refuses such text in ``params``, so the query is written into the path here."""
     utc = datetime(2026, 6, 15, tzinfo=UTC)
     aware = await _all(client, "receipts/", timestamp__gte=utc, limit=100)
-    no_offset = await _all(client, "receipts/", timestamp__gte="2026-06-15T00:00:00", limit=100)
-    bare = await _all(client, "receipts/", timestamp__gte="2026-06-15", limit=100)
+    no_offset = await _all(client, "receipts/?timestamp__gte=2026-06-15T00:00:00&limit=100")
+    bare = await _all(client, "receipts/?timestamp__gte=2026-06-15&limit=100")
     assert [r["id"] for r in aware] == [r["id"] for r in no_offset] == [r["id"] for r in bare]
+    with pytest.raises(ValueError, match="no UTC offset"):
+        await _all(client, "receipts/", timestamp__gte="2026-06-15")
 
 
 async def test_jobs_are_posted_to_requests(client: BessaClient) -> None:

@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+import ast
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Final
+from zoneinfo import ZoneInfoNotFoundError
 
 import pytest
 
+import bessa_async
 from bessa_async import (
     APIError,
     AuthenticationError,
     BadRequestError,
     BessaError,
+    ConfigurationError,
     ConflictError,
     ConnectError,
+    InputError,
+    InvalidTypeError,
+    InvalidValueError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     RequestTimeout,
     ServerError,
     TransportError,
+    UnknownTimeZoneError,
     ValidationError,
+    business_day,
 )
 from bessa_async._errors import error_for_response, parse_retry_after
 
@@ -138,3 +149,91 @@ def test_transport_errors_are_also_builtin_errors() -> None:
     assert isinstance(timeout, TimeoutError)
     assert isinstance(timeout, BessaError)
     assert str(timeout) == "too slow"
+
+
+def test_input_errors_are_bessa_errors_and_builtin_errors() -> None:
+    """Every input error is caught by ``except BessaError`` and by the built-in handler that
+    caught it before the tree had a place for it."""
+    assert issubclass(InvalidValueError, InputError)
+    assert issubclass(InvalidValueError, ValueError)
+    assert issubclass(InvalidTypeError, InputError)
+    assert issubclass(InvalidTypeError, TypeError)
+    assert not issubclass(InvalidTypeError, ValueError)  # siblings: a TypeError stays one
+    assert issubclass(ConfigurationError, InvalidValueError)
+    assert issubclass(InputError, BessaError)
+
+
+def test_an_unknown_zone_is_still_a_zoneinfo_error() -> None:
+    """``except ZoneInfoNotFoundError`` (or ``KeyError``) around a day helper keeps working,
+    and the message reads as written, without KeyError's quotes."""
+    with pytest.raises(ZoneInfoNotFoundError) as info:
+        business_day(date(2026, 6, 15), "Europe/Wien")
+    assert isinstance(info.value, UnknownTimeZoneError)
+    assert isinstance(info.value, KeyError)
+    assert isinstance(info.value, InvalidValueError)
+    assert str(info.value).startswith("unknown time zone 'Europe/Wien'")
+
+
+# Raises of a built-in ValueError / TypeError that no caller of the library meets, each with why.
+_BUILTIN_RAISES_ALLOWED: Final = {
+    **dict.fromkeys(
+        [
+            ("_convert.py", "_decimal"),
+            ("_convert.py", "_uuid"),
+            ("_convert.py", "_datetime"),
+            ("_convert.py", "_strict.structure"),
+            ("_convert.py", "make_converter.open_enum_hook.structure"),
+            ("_convert.py", "make_converter.model_structure.structure"),
+            ("_convert.py", "_add_fast_paths.idents"),
+            ("_convert.py", "_add_fast_paths.maybe_text"),
+            ("_convert.py", "_add_fast_paths.tuple_hook.structure"),
+        ],
+        "a cattrs structure hook: cattrs collects what it raises and decode() turns that into "
+        "a DecodeError naming each field; make_converter() users get cattrs' own convention",
+    ),
+    **dict.fromkeys(
+        [("_cli.py", "_read_order")],
+        "the bessa command's reading of an order file: main() reports it on stderr with an "
+        "exit code, no Python caller sees it",
+    ),
+}
+
+
+def _builtin_raises(path: Path) -> list[tuple[str, int]]:
+    """(enclosing function, line) of each ``raise ValueError(...)`` / ``raise TypeError(...)``."""
+    found: list[tuple[str, int]] = []
+
+    def visit(node: ast.AST, scope: tuple[str, ...]) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = scope
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                inner = (*scope, child.name)
+            if isinstance(child, ast.Raise) and child.exc is not None:
+                raised = child.exc.func if isinstance(child.exc, ast.Call) else child.exc
+                if isinstance(raised, ast.Name) and raised.id in ("ValueError", "TypeError"):
+                    found.append((".".join(scope), child.lineno))
+            visit(child, inner)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")), ())
+    return found
+
+
+def test_library_code_raises_no_bare_builtin_input_errors() -> None:
+    """Library code raises InvalidValueError / InvalidTypeError (or another BessaError), not a
+    bare ValueError / TypeError that ``except BessaError`` would miss. The sandbox
+    (``bessa_async.testing``) is the server side, with errors of its own, and is not scanned."""
+    package = Path(bessa_async.__file__).parent
+    offenders = []
+    allowed_seen = set()
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package)
+        if relative.parts[0] == "testing":
+            continue
+        for function, line in _builtin_raises(path):
+            key = (relative.as_posix(), function)
+            if key in _BUILTIN_RAISES_ALLOWED:
+                allowed_seen.add(key)
+            else:
+                offenders.append(f"{relative}:{line} in {function or 'the module'}")
+    assert offenders == [], "raise InvalidValueError / InvalidTypeError instead"
+    assert allowed_seen == set(_BUILTIN_RAISES_ALLOWED), "an allow-list entry no longer applies"

@@ -13,7 +13,7 @@ import uuid
 from typing import Any, Final, Protocol, final
 
 from .._config import PollPolicy
-from .._errors import JobFailedError
+from .._errors import InvalidTypeError, InvalidValueError, JobFailedError
 from .._validate import parse_uuid
 from .model import Job, JobKind, JobStatus, job_state
 
@@ -40,7 +40,7 @@ def check_job_path(path: object) -> str:
         or ".." in path.split("/")
         or "?" in path
     ):
-        raise ValueError(f"not a job token: bad path {path!r}")
+        raise InvalidValueError(f"not a job token: bad path {path!r}")
     return path
 
 
@@ -75,28 +75,28 @@ def decode_token(token: str) -> dict[str, Any]:
         ValueError: not a token, or one from a newer version of the library.
     """
     if not isinstance(token, str | bytes):
-        raise TypeError(f"a job token is a str, got {type(token).__name__}")
+        raise InvalidTypeError(f"a job token is a str, got {type(token).__name__}")
     try:
         data = json.loads(token)
     except ValueError:
-        raise ValueError(
+        raise InvalidValueError(
             "not a job token: not JSON (pass what JobHandle.to_token() gave)"
         ) from None
     if not isinstance(data, dict) or "v" not in data:
-        raise ValueError("not a job token: expected a JSON object with a version 'v'")
+        raise InvalidValueError("not a job token: expected a JSON object with a version 'v'")
     if data["v"] != TOKEN_VERSION:
-        raise ValueError(
+        raise InvalidValueError(
             f"job token version {data['v']!r} is not readable by this version of bessa_async "
             f"(it reads version {TOKEN_VERSION}); upgrade the library"
         )
     if data.get("kind") not in ("order", "payment"):
-        raise ValueError(f"not a job token: unknown kind {data.get('kind')!r}")
+        raise InvalidValueError(f"not a job token: unknown kind {data.get('kind')!r}")
     job_id = parse_uuid(str(data.get("id")))
     if job_id is None:
-        raise ValueError(f"not a job token: bad id {data.get('id')!r}")
+        raise InvalidValueError(f"not a job token: bad id {data.get('id')!r}")
     for name in ("reference", "idempotency_key", "status"):
         if data.get(name) is not None and not isinstance(data[name], str):
-            raise ValueError(f"not a job token: {name} must be a string")
+            raise InvalidValueError(f"not a job token: {name} must be a string")
     status = data.get("status")
     known = status if status is None or status not in set(JobStatus) else JobStatus(status)
     return {

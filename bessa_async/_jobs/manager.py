@@ -23,6 +23,7 @@ from .._config import PollPolicy, RetryPolicy, Timeout
 from .._convert import decode, decode_many
 from .._errors import (
     BessaError,
+    InvalidTypeError,
     ServerError,
     SubmissionOutcomeUnknownError,
     TransportError,
@@ -86,7 +87,7 @@ class JobManager:
         max_in_flight: int,
     ) -> None:
         if not isinstance(poll, PollPolicy):
-            raise TypeError(f"poll must be a PollPolicy, got {type(poll).__name__}")
+            raise InvalidTypeError(f"poll must be a PollPolicy, got {type(poll).__name__}")
         self._sender = sender
         self.paths = dict(paths)
         self.poll = poll

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Final, Unpack, final
 
 from .._config import PollPolicy, Timeout, as_timeout
-from .._errors import JobTimeoutError
+from .._errors import InvalidTypeError, InvalidValueError, JobTimeoutError
 from .._filters import Window, declare_filters
 from .._pagination import Paginator
 from .handle import JobHandle
@@ -27,7 +27,7 @@ _KEY_OK: Final = re.compile(r"[\x21-\x7e]{1,255}")
 def _check_key(value: object) -> str:
     text = str(value) if isinstance(value, uuid.UUID) else value
     if not isinstance(text, str) or not _KEY_OK.fullmatch(text):
-        raise ValueError(
+        raise InvalidValueError(
             f"idempotency_key must be 1-255 visible ASCII characters (a UUID, say), got {value!r}"
         )
     return text
@@ -63,7 +63,7 @@ class _JobResource:
         """A handle for a job submitted elsewhere (nothing is sent until you wait or refresh).
 
         Raises:
-            ValueError: ``id`` is not a UUID.
+            InvalidValueError: ``id`` is not a UUID.
         """
         return self._manager.handle(self._kind, id)
 
@@ -133,7 +133,7 @@ class OrderJobs(_JobResource):
             TransportError, APIError: it provably did not land (connection refused, 4xx ...).
         """
         if not isinstance(order, Order):
-            raise TypeError(f"submit() takes an Order, got {type(order).__name__}")
+            raise InvalidTypeError(f"submit() takes an Order, got {type(order).__name__}")
         return await self._submit(
             lambda ref: order_body(order, ref),
             order.reference,
@@ -164,7 +164,7 @@ class PaymentJobs(_JobResource):
         ``result.receipt`` and ``result.number`` name the invoice.
         """
         if not isinstance(payment, Payment):
-            raise TypeError(f"submit() takes a Payment, got {type(payment).__name__}")
+            raise InvalidTypeError(f"submit() takes a Payment, got {type(payment).__name__}")
         return await self._submit(
             lambda ref: payment_body(payment, ref),
             payment.reference,
@@ -193,7 +193,7 @@ class Jobs:
         """A handle from :meth:`JobHandle.to_token` (in this process or another).
 
         Raises:
-            ValueError: not a token, or one from a newer version of the library.
+            InvalidValueError: not a token, or one from a newer version of the library.
         """
         return self._manager.resume(token)
 
@@ -223,7 +223,9 @@ class Jobs:
         position = {handle: index for index, handle in enumerate(unique)}
         for handle in unique:
             if not isinstance(handle, JobHandle):
-                raise TypeError(f"as_completed() takes JobHandles, got {type(handle).__name__}")
+                raise InvalidTypeError(
+                    f"as_completed() takes JobHandles, got {type(handle).__name__}"
+                )
         for handle in unique:
             if handle.done:
                 yield handle

@@ -18,7 +18,14 @@ from typing import Final, final
 import attrs
 
 from .._config import PollPolicy
-from .._errors import APIError, JobTimeoutError, RateLimitError, ServerError, TransportError
+from .._errors import (
+    APIError,
+    InvalidValueError,
+    JobTimeoutError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
 from .handle import JobHandle
 from .model import Job
 
@@ -138,7 +145,7 @@ class PollScheduler:
         if self._closed:
             raise RuntimeError("this BessaClient is closed; create a new one")
         if timeout is not None and (isinstance(timeout, bool) or not timeout >= 0):
-            raise ValueError(f"timeout must be seconds >= 0 or None, got {timeout!r}")
+            raise InvalidValueError(f"timeout must be seconds >= 0 or None, got {timeout!r}")
         loop = asyncio.get_running_loop()
         now = self._clock()
         watch = self._watches.get(handle.path)
