@@ -193,3 +193,28 @@ async def test_as_completed_counts_its_deadline_from_the_start() -> None:
         assert info.value.handles == (stuck,)
         assert info.value.timeout == 30
         assert env.clock() <= start + 30
+
+
+# --- doctor: one deadline for the whole run ---------------------------------------------------
+
+
+async def test_doctor_timeout_covers_the_whole_run() -> None:
+    """Every read hangs 3 s: doctor(timeout=10) sends no request at or after 10 s and still
+    returns a report, saying what it could not check."""
+    async with environment() as env:
+        env.sb.inject(Fault.latency(3))
+        start = env.clock()
+        report = await env.client.doctor(timeout=10)
+        assert all(r.time < start + 10 for r in env.sb.requests)
+        assert len(env.sb.requests) < 5
+        assert any("deadline" in error for error in report.errors)
+
+
+async def test_doctor_defaults_to_the_clients_timeout_for_the_run() -> None:
+    """Without timeout=, the client's Timeout.total bounds the run, not each read."""
+    async with environment(timeout=7) as env:
+        env.sb.inject(Fault.latency(2))
+        start = env.clock()
+        report = await env.client.doctor()
+        assert all(r.time < start + 7 for r in env.sb.requests)
+        assert report.errors
