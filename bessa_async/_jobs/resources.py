@@ -129,7 +129,8 @@ class OrderJobs(_JobResource):
             order: what to order.
             idempotency_key: your own key (store it with your order before calling, and a
                 retry after a crash cannot duplicate it); a UUID is minted if not given.
-            timeout: the POST's deadline, overriding the client's.
+            timeout: one deadline for the whole submission (the POST, the lookup by
+                reference, the one resend), overriding the client's ``timeout``.
 
         Raises:
             ValidationError: the API refused the body (``errors`` keeps DRF's nested map).
