@@ -243,13 +243,18 @@ class BessaClient:
                 source=self,
             )
 
-    async def doctor(self) -> DoctorReport:
+    async def doctor(self, *, timeout: float | None = None) -> DoctorReport:
         """Check where the API this client reaches differs from the library's model.
 
         Read-only and gentle: one small page per resource, one request at a time. See
         :class:`~bessa_async.DoctorReport` (and ``bessa doctor`` for the same from a shell).
+
+        Args:
+            timeout: one deadline in seconds for the whole run (default: the client's
+                ``timeout.total``); checks it leaves no time for are reported as not checked.
         """
-        return await diagnose(self)
+        total = self.timeout.total if timeout is None else as_timeout(timeout).total
+        return await diagnose(self, timeout=total, clock=self._sender.clock)
 
     async def request(
         self,

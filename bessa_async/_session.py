@@ -337,15 +337,21 @@ class Sender:
         headers: Mapping[str, str] | None = None,
         timeout: Timeout | None = None,
         retry: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> Response:
-        """Send one logical request; return the 2xx answer or raise a mapped error."""
+        """Send one logical request; return the 2xx answer or raise a mapped error.
+
+        ``deadline`` is an absolute time on :attr:`clock`, for a call made of several requests
+        that one deadline covers; the earlier of it and ``timeout.total`` from now applies.
+        """
         method = method.upper()
         url = with_query(resolve(self.base_url, target), encode_params(params))
         body = None if json_body is None else encode_body(json_body)
         request_headers = self._headers(headers, body is not None)
         limits = timeout or self.timeout
         policy = retry or self.retry
-        deadline = None if limits.total is None else self.clock() + limits.total
+        own = None if limits.total is None else self.clock() + limits.total
+        deadline = own if deadline is None else deadline if own is None else min(own, deadline)
         session = self._ensure_session()
 
         async def attempt(number: int) -> Response:

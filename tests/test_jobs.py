@@ -329,6 +329,38 @@ async def test_resume_from_a_token_in_a_new_client() -> None:
             assert len(env.polls(again)) >= 1
 
 
+async def test_a_token_saved_after_the_job_ended_resumes_to_its_outcome() -> None:
+    """Saved after wait(): resume gives the completed job, or JobFailedError for a failed one
+    (read from the API, since the token keeps the status only), never an AssertionError."""
+    async with environment() as env:
+        good = await env.client.orders.submit(env.order(reference="ended-ok"))
+        bad = await env.client.orders.submit(env.order(reference="ended-bad", active=False))
+        done = await good.wait(timeout=60)
+        with pytest.raises(JobFailedError):
+            await bad.wait(timeout=60)
+        tokens = good.to_token(), bad.to_token()
+        again_good, again_bad = (env.client.jobs.resume(t) for t in tokens)
+        assert again_good.done
+        assert again_bad.done
+        with pytest.raises(asyncio.InvalidStateError, match=r"wait\(\)"):
+            again_good.outcome()  # nothing read yet: a clear error, not an assert
+        assert await again_good.wait(timeout=60) == done
+        assert again_good.outcome() == done
+        with pytest.raises(JobFailedError) as info:
+            await again_bad.wait(timeout=60)
+        assert info.value.code == "article_inactive"
+        resumed = [env.client.jobs.resume(t) for t in tokens]
+        seen = [h async for h in env.client.jobs.as_completed(resumed, timeout=60)]
+        assert set(seen) == set(resumed)
+        polls = len(env.sb.requests)
+        assert await resumed[0].wait() == done  # as_completed read them: answered at once
+        with pytest.raises(JobFailedError):
+            await resumed[1].wait()
+        assert len(env.sb.requests) == polls
+        await _settle()
+        assert _bessa_tasks() == []
+
+
 async def test_a_job_submitted_elsewhere() -> None:
     """orders.job(id) knows nothing until asked; refresh() reads it, wait() waits for it."""
     async with environment() as env:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -137,12 +138,11 @@ async def test_orders_survive_lost_answers_and_a_flapping_till(
 
         async def flap() -> None:
             nonlocal flips
-            online = True
+            coin = random.Random(7)  # not strictly every other step: polls must not fall in step
             while not done.is_set():
                 await clock.sleep(90)  # virtual minutes: the shop's Wi-Fi comes and goes
-                online = not online
                 flips += 1
-                sandbox.set_sales_point_online(None, online)
+                sandbox.set_sales_point_online(None, coin.random() < 0.5)
 
         async def submit(n: int) -> JobHandle | SubmissionOutcomeUnknownError:
             order = Order(
@@ -155,10 +155,12 @@ async def test_orders_survive_lost_answers_and_a_flapping_till(
             except SubmissionOutcomeUnknownError as exc:
                 return exc
 
-        flapper = asyncio.create_task(flap())
         outcomes: list[JobHandle | SubmissionOutcomeUnknownError] = []
         for start in range(0, ORDERS, 50):  # in batches: a debug-mode loop stays responsive
             outcomes += await asyncio.gather(*(submit(n) for n in range(start, start + 50)))
+        # Flapping from here: each of its steps moves the shared clock 90 s, which would pass
+        # every submission's deadline while its POST is out, leaving no time to reconcile.
+        flapper = asyncio.create_task(flap())
         handles = [o for o in outcomes if isinstance(o, JobHandle)]
         finished = [h async for h in client.jobs.as_completed(handles, timeout=30 * 24 * 3600)]
         done.set()

@@ -121,7 +121,7 @@ class _Walk:
                 continue
             value = obj[name]
             if field.nested is not None:
-                broken = self._visit_nested(field, value, path) or broken
+                broken = self._visit_nested(field, field.nested, value, path) or broken
                 continue
             problems = value_problems(field.type, value, path=path)
             if problems:
@@ -138,8 +138,7 @@ class _Walk:
                     )
         return broken
 
-    def _visit_nested(self, field: _Field, value: object, path: str) -> bool:
-        assert field.nested is not None
+    def _visit_nested(self, field: _Field, nested: type[Any], value: object, path: str) -> bool:
         if value is None:
             if field.many or _allows_none(field.type):
                 return False
@@ -152,7 +151,7 @@ class _Walk:
         inner = f"{path}[]." if field.many else f"{path}."
         broken = False
         for element in elements:
-            broken = self.visit(field.nested, element, inner) or broken
+            broken = self.visit(nested, element, inner) or broken
         return broken
 
     def _bad(self, path: str, value: object, problem: str) -> None:

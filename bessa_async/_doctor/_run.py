@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final, Protocol, final
 
 import attrs
 
+from .._config import Timeout
 from .._convert import instant
 from .._errors import (
     APIError,
@@ -17,6 +19,7 @@ from .._errors import (
     DecodeError,
     NotFoundError,
     PermissionDeniedError,
+    RequestTimeout,
     ServerError,
     TransportError,
 )
@@ -63,7 +66,8 @@ _UPDATED_ANCHORS: Final = ("articles", "users", "tables", "companies")
 
 
 class APIReader(Protocol):
-    """What the doctor uses of a client: its base URL, its resource paths, and ``GET``.
+    """What the doctor uses of a client: its base URL, its resource paths, its time limits,
+    and ``GET``.
 
     :class:`~bessa_async.BessaClient` is one; the doctor needs nothing else of it.
     """
@@ -78,8 +82,18 @@ class APIReader(Protocol):
         """Each typed resource's path, by its name in ``paths=``."""
         ...
 
+    @property
+    def timeout(self) -> Timeout:
+        """The time limits of one request."""
+        ...
+
     async def request(
-        self, method: str, path: str, *, params: Mapping[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        timeout: float | Timeout | None = None,
     ) -> Any:
         """Send a request and return the decoded JSON answer."""
         ...
@@ -90,6 +104,8 @@ class _Answer:
     status: int | None
     body: Any = None
     error: BessaError | None = None
+    skipped: bool = False
+    """Not sent: the run's deadline had passed (reported once, by :meth:`_Doctor.run`)."""
 
 
 def _origin(url: str) -> str:
@@ -119,8 +135,14 @@ _ORDER: Final[dict[str, int]] = {
 class _Doctor:
     """One run: sequential reads, findings collected as they come."""
 
-    def __init__(self, client: APIReader) -> None:
+    def __init__(
+        self, client: APIReader, *, timeout: float | None, clock: Callable[[], float]
+    ) -> None:
         self.client = client
+        self.timeout = timeout
+        self.clock = clock
+        self.deadline = None if timeout is None else clock() + timeout
+        self.skipped: list[str] = []
         self.paths = client.paths
         self.differences: list[Difference] = []
         self.notes: list[str] = []
@@ -138,9 +160,30 @@ class _Doctor:
             self.paths.get("payments", JOB_PATHS[1]),
         )
 
+    def limits(self, path: str) -> Timeout | RequestTimeout:
+        """One request's limits: the client's, its total cut to what is left of the run's
+        deadline; or the error to record when nothing is left."""
+        limits = self.client.timeout
+        if self.deadline is None:
+            return limits
+        left = self.deadline - self.clock()
+        if left <= 0:
+            return RequestTimeout(
+                f"GET {path}: not sent, the doctor's deadline of {self.timeout:g} s had passed",
+                method="GET",
+                path=path,
+                request_sent=False,
+            )
+        return attrs.evolve(limits, total=left if limits.total is None else min(left, limits.total))
+
     async def get(self, path: str, params: Mapping[str, Any] | None) -> _Answer:
+        limits = self.limits(path)
+        if isinstance(limits, RequestTimeout):
+            self.skipped.append(path)
+            return _Answer(None, None, limits, skipped=True)
         try:
-            return _Answer(200, await self.client.request("GET", path, params=params))
+            answer = await self.client.request("GET", path, params=params, timeout=limits)
+            return _Answer(200, answer)
         except APIError as exc:
             return _Answer(exc.status, None, exc)
         except DecodeError as exc:
@@ -151,6 +194,8 @@ class _Doctor:
     def failed(self, name: str, path: str, answer: _Answer) -> None:
         """Record why ``path`` gave no usable answer."""
         error = answer.error
+        if answer.skipped:
+            return
         if isinstance(error, NotFoundError):
             self.not_found.append(name)
         elif isinstance(error, PermissionDeniedError):
@@ -253,17 +298,20 @@ class _Doctor:
     async def time_filter(self, name: str, field: str) -> FilterFinding:
         path = self.paths[name]
         items = self.samples.get(name, [])
-        anchor = next((item for item in items if instant(item.get(field))), None)
-        if anchor is None:
+        found = next(
+            ((item, moment) for item in items if (moment := instant(item.get(field)))), None
+        )
+        if found is None:
             return FilterFinding(
                 resource=name,
                 filter=field,
                 sent=None,
                 ok=None,
-                detail=f"no {name} item with a readable {field!r} to build a window around",
+                detail=f"{path} was not read before the run's deadline"
+                if path in self.skipped
+                else f"no {name} item with a readable {field!r} to build a window around",
             )
-        moment = instant(anchor[field])
-        assert moment is not None
+        anchor, moment = found
         start, end = moment.astimezone(TEST_OFFSET), (moment + timedelta(seconds=1))
         sent = start.isoformat()
         params = {
@@ -274,7 +322,9 @@ class _Doctor:
         }
         answer = await self.get(path, params)
         if answer.status != 200:
-            problem = f"answered {answer.status}: {answer.error}"
+            problem = (
+                str(answer.error) if answer.skipped else f"answered {answer.status}: {answer.error}"
+            )
             ok, count_ok, got = False, False, []
         else:
             _, _, raw = page_facts(answer.body)
@@ -303,7 +353,10 @@ class _Doctor:
                 detail=f"{window}: the answer matched",
             )
         if answer.status is None or (answer.status or 0) >= 500:
-            self.errors.append(f"{name}: the {field} filter check got no answer: {answer.error}")
+            if not answer.skipped:
+                self.errors.append(
+                    f"{name}: the {field} filter check got no answer: {answer.error}"
+                )
             return FilterFinding(resource=name, filter=field, sent=sent, ok=None, detail=problem)
         self.differences.append(
             Difference(
@@ -325,6 +378,8 @@ class _Doctor:
             label = _label(path, params)
             tried.append(label)
             answer = await self.get(path, params)
+            if answer.skipped:
+                return SchemaFinding(found_at=None, tried=tuple(tried[:-1])), []
             if answer.status == 200 and _is_schema(answer.body):
                 break
         else:
@@ -452,6 +507,11 @@ class _Doctor:
                         f'paths={{"{name}": "..."}} or BESSA_PATHS={name}=...',
                     )
                 )
+        if self.skipped:
+            self.errors.append(
+                f"the run's deadline of {self.timeout:g} s passed: {len(self.skipped)} reads "
+                f"not sent ({', '.join(self.skipped)}); run it again with a longer timeout"
+            )
         unique: dict[tuple[str, str, str | None, str | None], Difference] = {}
         for difference in [*self.differences, *self.pages(), *from_schema]:
             unique.setdefault(difference.key, difference)
@@ -477,10 +537,17 @@ class _Doctor:
         )
 
 
-async def diagnose(client: APIReader) -> DoctorReport:
+async def diagnose(
+    client: APIReader,
+    *,
+    timeout: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> DoctorReport:
     """Check the API ``client`` reaches against the library's model (read-only, gentle).
 
-    Never raises for what the API answers: a refused token, a 404 or a server error become
-    the report's ``errors`` and ``differences``.
+    ``timeout`` is one deadline in seconds (on ``clock``) for the whole run: a check it leaves
+    no time for is not sent and is reported as not checked. Never raises for what the API
+    answers: a refused token, a 404 or a server error become the report's ``errors`` and
+    ``differences``.
     """
-    return await _Doctor(client).run()
+    return await _Doctor(client, timeout=timeout, clock=clock).run()

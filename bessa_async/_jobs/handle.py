@@ -247,10 +247,16 @@ class JobHandle:
 
         Raises:
             JobFailedError: the job failed, expired or was cancelled.
+            asyncio.InvalidStateError: this handle has not read the finished job yet (a handle
+                resumed from a token knows the last status only): ``await wait()`` reads it.
         """
         job = self._job
-        assert job is not None
-        assert job.finished
+        if job is None or not job.finished:
+            seen = "not read yet" if job is None else f"last read {job.status}"
+            raise asyncio.InvalidStateError(
+                f"job {self._id}: its outcome is not known to this handle ({seen}); "
+                "await handle.wait() for it"
+            )
         if job.succeeded:
             return job
         raise JobFailedError(job)
@@ -265,7 +271,8 @@ class JobHandle:
         """Wait until the job has ended; return it if it completed.
 
         Polls on the client's one scheduler (backoff per ``poll``, default the client's). A job
-        already known to have ended answers at once, without a request.
+        this handle has read finished answers at once, without a request; a handle resumed
+        from the token of an ended job reads it once.
 
         Args:
             timeout: the overall deadline in seconds (``None``: wait as long as it takes). It is
@@ -277,7 +284,7 @@ class JobHandle:
             JobTimeoutError: the deadline passed; the job goes on and the handle stays usable.
             APIError: the job cannot be read (e.g. ``NotFoundError``, ``AuthenticationError``).
         """
-        if self.done:
+        if self._job is not None and self._job.finished:
             return self.outcome()
         future = self._manager.watch(self, timeout=timeout, poll=poll)
         await future  # cancelling the waiting task cancels the future: the scheduler lets go

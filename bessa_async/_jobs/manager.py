@@ -11,6 +11,7 @@ the POST is sent once more with the same key; otherwise
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import uuid
@@ -24,6 +25,7 @@ from .._convert import decode, decode_many
 from .._errors import (
     BessaError,
     InvalidTypeError,
+    RequestTimeout,
     ServerError,
     SubmissionOutcomeUnknownError,
     TransportError,
@@ -135,8 +137,18 @@ class JobManager:
         response = await self._sender.send("GET", path)
         return decode(Job, response.json(), resource=path)
 
-    async def _get_json(self, target: str, params: Mapping[str, Any] | None) -> Any:
-        return (await self._sender.send("GET", target, params=params)).json()
+    async def _get_json(
+        self,
+        target: str,
+        params: Mapping[str, Any] | None,
+        *,
+        timeout: Timeout | None = None,
+        deadline: float | None = None,
+    ) -> Any:
+        response = await self._sender.send(
+            "GET", target, params=params, timeout=timeout, deadline=deadline
+        )
+        return response.json()
 
     def listing(self, kind: JobKind, params: Mapping[str, Any]) -> Paginator[Job]:
         path = self.paths[kind]
@@ -155,16 +167,49 @@ class JobManager:
         sales_point: uuid.UUID,
         timeout: Timeout | None,
     ) -> JobHandle:
-        """POST a job; reconcile after an ambiguous failure; never send it twice blindly."""
+        """POST a job; reconcile after an ambiguous failure; never send it twice blindly.
+
+        One deadline, ``timeout.total`` (else the client's) from now, covers the whole call:
+        the POST, the lookup by reference and the one resend.
+        """
         reference: str = body["reference"]
         path = self.paths[kind]
         headers = {"Idempotency-Key": key}
+        total = (timeout or self._sender.timeout).total
+        deadline = None if total is None else self.clock() + total
+
+        def unknown(reason: str) -> SubmissionOutcomeUnknownError:
+            return SubmissionOutcomeUnknownError(
+                kind=kind, reference=reference, idempotency_key=key, reason=reason
+            )
+
+        def late(step: str) -> SubmissionOutcomeUnknownError | None:
+            """The error to raise if the deadline has passed before ``step``, else None."""
+            if deadline is None or self.clock() < deadline:
+                return None
+            return unknown(f"the call's deadline of {total:g} s passed before it could be {step}")
+
+        async def reconcile(cause: BaseException) -> Job | None:
+            if (error := late("looked up by its reference")) is not None:
+                raise error from cause
+            return await self._reconcile(
+                kind, reference, sales_point, key, timeout=timeout, deadline=deadline, cause=cause
+            )
+
         for attempt in (1, 2):
             try:
                 response = await self._sender.send(
-                    "POST", path, json_body=body, headers=headers, timeout=timeout
+                    "POST",
+                    path,
+                    json_body=body,
+                    headers=headers,
+                    timeout=timeout,
+                    deadline=deadline,
                 )
             except Exception as exc:
+                if attempt == 2 and isinstance(exc, RequestTimeout) and not exc.request_sent:
+                    # Proven absent, then the deadline passed before the resend could leave.
+                    raise late("sent again") or unknown(str(exc)) from exc
                 if not is_ambiguous(exc):
                     raise
                 logger.info(
@@ -173,31 +218,27 @@ class JobManager:
                     reference,
                     type(exc).__name__,
                 )
-                found = await self._reconcile(kind, reference, sales_point, key, cause=exc)
+                found = await reconcile(exc)
                 if found is not None:
                     return self._new_handle(kind, found, None, reference, key)
                 if attempt == 2:
-                    raise SubmissionOutcomeUnknownError(
-                        kind=kind,
-                        reference=reference,
-                        idempotency_key=key,
-                        reason="the submission was sent twice with the same key, both without "
-                        "an answer, and the job is not listed yet",
+                    raise unknown(
+                        "the submission was sent twice with the same key, both without "
+                        "an answer, and the job is not listed yet"
                     ) from exc
+                if (error := late("sent again")) is not None:
+                    raise error from exc
                 logger.info("%s %s: not found; sending it again, same key", kind, reference)
                 continue
             try:
                 job = decode(Job, response.json(), resource=path)
             except BessaError as exc:
                 # Accepted (2xx) but unreadable: it landed; find it rather than send it again.
-                found = await self._reconcile(kind, reference, sales_point, key, cause=exc)
+                found = await reconcile(exc)
                 if found is None:
-                    raise SubmissionOutcomeUnknownError(
-                        kind=kind,
-                        reference=reference,
-                        idempotency_key=key,
-                        reason="the API accepted the submission with an unreadable answer and "
-                        "does not list it",
+                    raise unknown(
+                        "the API accepted the submission with an unreadable answer and "
+                        "does not list it"
                     ) from exc
                 return self._new_handle(kind, found, None, reference, key)
             return self._new_handle(kind, job, response, reference, key)
@@ -228,9 +269,12 @@ class JobManager:
         sales_point: uuid.UUID,
         key: str,
         *,
+        timeout: Timeout | None,
+        deadline: float | None,
         cause: BaseException,
     ) -> Job | None:
-        """The job with ``reference``, or None when the list proves there is none.
+        """The job with ``reference``, or None when the list proves there is none (looked up
+        within ``deadline``, the submission's).
 
         Raises:
             SubmissionOutcomeUnknownError: the lookup failed, the API ignored the filter, or
@@ -243,7 +287,7 @@ class JobManager:
             )
 
         listing: Paginator[Any] = Paginator(
-            self._get_json,
+            functools.partial(self._get_json, timeout=timeout, deadline=deadline),
             self.paths[kind],
             {"reference": reference, "limit": _RECONCILE_LIMIT},
             lambda items: items,

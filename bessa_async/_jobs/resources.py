@@ -16,7 +16,7 @@ from .._pagination import Paginator
 from .handle import JobHandle
 from .manager import JobManager
 from .model import Job, JobKind, JobStatus
-from .scheduler import PollStats
+from .scheduler import PollStats, check_wait_timeout
 from .submissions import Order, Payment, new_reference, order_body, payment_body
 
 __all__ = ["Jobs", "OrderJobs", "PaymentJobs"]
@@ -93,6 +93,12 @@ class _JobResource:
         )
 
 
+def _has_outcome(handle: JobHandle) -> bool:
+    """Whether ``handle`` holds its finished job, so ``wait()`` answers without a request (a
+    handle resumed from the token of an ended job knows its status only)."""
+    return handle.job is not None and handle.job.finished
+
+
 _FILTERS: Final = declare_filters(
     _JobResource.list, strings=frozenset({"cursor", "reference", "status"})
 )
@@ -123,7 +129,8 @@ class OrderJobs(_JobResource):
             order: what to order.
             idempotency_key: your own key (store it with your order before calling, and a
                 retry after a crash cannot duplicate it); a UUID is minted if not given.
-            timeout: the POST's deadline, overriding the client's.
+            timeout: one deadline for the whole submission (the POST, the lookup by
+                reference, the one resend), overriding the client's ``timeout``.
 
         Raises:
             ValidationError: the API refused the body (``errors`` keeps DRF's nested map).
@@ -212,13 +219,16 @@ class Jobs:
 
         Args:
             handles: the jobs to wait for (duplicates are waited for once).
-            timeout: the overall deadline in seconds for all of them.
+            timeout: one deadline in seconds for all of them, counted from the start of the
+                iteration (time spent in the loop's body counts too).
             poll: the poll policy for these waits.
 
         Raises:
             JobTimeoutError: the deadline passed; ``.handles`` are the unfinished ones.
             APIError: a job cannot be read (e.g. ``NotFoundError``).
         """
+        check_wait_timeout(timeout)
+        deadline = None if timeout is None else self._manager.clock() + timeout
         unique = list(dict.fromkeys(handles))
         position = {handle: index for index, handle in enumerate(unique)}
         for handle in unique:
@@ -227,13 +237,14 @@ class Jobs:
                     f"as_completed() takes JobHandles, got {type(handle).__name__}"
                 )
         for handle in unique:
-            if handle.done:
+            if _has_outcome(handle):
                 yield handle
         futures: dict[asyncio.Future[None], JobHandle] = {}
         try:
             for handle in unique:
-                if not handle.done:
-                    future = self._manager.watch(handle, timeout=timeout, poll=poll)
+                if not _has_outcome(handle):
+                    left = None if deadline is None else max(0.0, deadline - self._manager.clock())
+                    future = self._manager.watch(handle, timeout=left, poll=poll)
                     futures[future] = handle
             pending = set(futures)
             while pending:
@@ -241,7 +252,7 @@ class Jobs:
                 for future in sorted(done, key=lambda f: position[futures[f]]):
                     error = future.exception()
                     if isinstance(error, JobTimeoutError):
-                        late = tuple(h for h in futures.values() if not h.done)
+                        late = tuple(h for h in futures.values() if not _has_outcome(h))
                         raise JobTimeoutError(
                             late, timeout=timeout, last_error=error.last_error
                         ) from None

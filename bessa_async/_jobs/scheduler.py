@@ -29,13 +29,28 @@ from .._errors import (
 from .handle import JobHandle
 from .model import Job
 
-__all__ = ["Clock", "Fetch", "PollScheduler", "PollStats", "Sleep", "next_poll_delay"]
+__all__ = [
+    "Clock",
+    "Fetch",
+    "PollScheduler",
+    "PollStats",
+    "Sleep",
+    "check_wait_timeout",
+    "next_poll_delay",
+]
 
 logger: Final = logging.getLogger("bessa_async.jobs")
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 Fetch = Callable[[str], Awaitable[tuple[Job, float | None]]]
+
+
+def check_wait_timeout(timeout: float | None) -> float | None:
+    """``timeout`` if it is seconds >= 0 or None, else ``InvalidValueError``. Pure."""
+    if timeout is not None and (isinstance(timeout, bool) or not timeout >= 0):
+        raise InvalidValueError(f"timeout must be seconds >= 0 or None, got {timeout!r}")
+    return timeout
 
 
 def next_poll_delay(
@@ -144,8 +159,7 @@ class PollScheduler:
         deadline passed (``JobTimeoutError``), or it is cancelled."""
         if self._closed:
             raise RuntimeError("this BessaClient is closed; create a new one")
-        if timeout is not None and (isinstance(timeout, bool) or not timeout >= 0):
-            raise InvalidValueError(f"timeout must be seconds >= 0 or None, got {timeout!r}")
+        check_wait_timeout(timeout)
         loop = asyncio.get_running_loop()
         now = self._clock()
         watch = self._watches.get(handle.path)
@@ -280,6 +294,10 @@ class PollScheduler:
             else:
                 watch.last_error = None
                 if job.finished:
+                    # A deadline that passed while this poll was out comes first, as a real
+                    # clock's timer would have ended that wait before the answer came.
+                    watch.task = None
+                    self._expire(self._clock())
                     for waiter in watch.waiters:
                         waiter.handle.observe(job, at=self._clock(), delay=None, base=None)
                     self._settle(watch, None)
