@@ -27,7 +27,7 @@ from bessa_async import (
     AuthenticationError,
     BessaClient,
     BessaError,
-    ConfigurationError,
+    InputError,
     JobFailedError,
     JobHandle,
     JobTimeoutError,
@@ -43,6 +43,7 @@ from bessa_async import (
 
 from . import _arguments as accepts
 from ._atomic import AtomicFile
+from ._config import BASE_URL_ENV
 from ._doctor import doctor_table
 from ._export import header_text, page_text
 from ._interrupts import Terminated, run_until_signal
@@ -52,7 +53,6 @@ from ._validate import parse_uuid
 
 __all__ = ["DOCTOR_EXIT_CODES", "EXIT_CODES", "main"]
 
-BASE_URL_ENV: Final = "BESSA_BASE_URL"
 EXIT_CODES: Final = {
     "ok": 0,
     "mismatch": 1,
@@ -91,8 +91,8 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[BessaClient]:
             async with BessaClient(token, base_url=sandbox.url) as client:
                 yield client
         return
-    base_url = args.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-    async with BessaClient(args.token, base_url=base_url) as client:
+    # The client reads BESSA_BASE_URL itself, in the same order as the library's users get.
+    async with BessaClient(args.token, base_url=args.base_url) as client:
         yield client
 
 
@@ -530,7 +530,7 @@ def _exit_code(exc: BaseException) -> int:
         return EXIT_CODES["job_failed"]
     if isinstance(exc, AuthenticationError | PermissionDeniedError):
         return EXIT_CODES["auth"]
-    if isinstance(exc, ConfigurationError):
+    if isinstance(exc, InputError):  # ConfigurationError included
         return EXIT_CODES["usage"]
     if isinstance(exc, ValidationError):
         return EXIT_CODES["validation"]

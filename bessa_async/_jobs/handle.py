@@ -31,7 +31,7 @@ TOKEN_VERSION: Final = 1
 
 def check_job_path(path: object) -> str:
     """``path`` if it is a job path relative to the base URL (ends in ``/``, no scheme, no
-    query, no ``..``), else ``ValueError``."""
+    query, no ``..``), else ``InvalidValueError``."""
     if (
         not isinstance(path, str)
         or not path.endswith("/")
@@ -72,7 +72,7 @@ def decode_token(token: str) -> dict[str, Any]:
     """Read and check a token made by :func:`encode_token`. Pure.
 
     Raises:
-        ValueError: not a token, or one from a newer version of the library.
+        InvalidValueError: not a token, or one from a newer version of the library.
     """
     if not isinstance(token, str | bytes):
         raise InvalidTypeError(f"a job token is a str, got {type(token).__name__}")

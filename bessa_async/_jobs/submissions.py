@@ -130,7 +130,8 @@ class Order:
     ``None`` and one is generated.
 
     Raises:
-        ValueError, TypeError: a malformed id, a float or inexact amount, no lines.
+        InvalidValueError, InvalidTypeError: a malformed id, a float or inexact amount, no
+            lines (also ``ValueError`` / ``TypeError``); nothing was sent.
     """
 
     sales_point: uuid.UUID = attrs.field(converter=_sales_point)
@@ -150,7 +151,8 @@ class Payment:
     :class:`Order` (your payment provider's id, say).
 
     Raises:
-        ValueError, TypeError: a malformed id, a float or inexact amount.
+        InvalidValueError, InvalidTypeError: a malformed id, a float or inexact amount (also
+            ``ValueError`` / ``TypeError``); nothing was sent.
     """
 
     sales_point: uuid.UUID = attrs.field(converter=_sales_point)
