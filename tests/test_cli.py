@@ -336,6 +336,24 @@ async def test_job_wait_resumes_from_the_token(sandbox: Sandbox) -> None:
     assert await asyncio.to_thread(main, argv) == 0
 
 
+async def test_job_wait_on_a_token_saved_after_the_job_ended(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A token saved after wait() (the job had ended) resumes to the completed job."""
+    point = next(p["id"] for p in sandbox.data.sales_points if p["status"] == "active")
+    article = next(a["id"] for a in sandbox.data.articles if a["active"])
+    async with BessaClient(sandbox.token, base_url=sandbox.url) as client:
+        handle = await client.orders.submit(
+            Order(sales_point=point, lines=[OrderLine(article=article, quantity=Decimal(1))])
+        )
+        await handle.wait()
+        token = handle.to_token()
+    argv = ["--base-url", sandbox.url, "--token", sandbox.token, "job", "wait", token]
+    assert await asyncio.to_thread(main, argv) == 0
+    job = json.loads(capsys.readouterr().out)
+    assert (job["id"], job["status"]) == (str(handle.id), "completed")
+
+
 async def test_an_unknown_outcome_exits_7(sandbox: Sandbox, tmp_path: Path) -> None:
     """The answer is lost and the lookup fails: exit 7, with the reference to look up later."""
     sandbox.inject(Fault.drop(after_handler=True), path="requests/orders/", method="POST")
