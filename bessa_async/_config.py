@@ -49,11 +49,12 @@ class RetryPolicy:
     """When and how long to retry a request.
 
     Reads (GET, HEAD, OPTIONS) are retried on connection failures, timeouts of one attempt,
-    dropped connections, a 2xx whose body is not JSON and the statuses in ``statuses``. Writes (POST, ...) are retried only
-    when the failure proves the server did not process them: the connection could not be
-    opened, or a 429. Waits grow exponentially with full jitter, capped at ``max_backoff``; a
-    ``Retry-After`` from the server is honoured up to ``max_retry_after`` seconds, and beyond
-    that the call raises :class:`~bessa_async.RateLimitError` at once instead of sleeping.
+    dropped connections, a 2xx whose body is not JSON and the statuses in ``statuses``. Writes
+    (POST, ...) are retried only when the failure proves the server did not process them: the
+    connection could not be opened, or a 429. Waits grow exponentially with full jitter, capped
+    at ``max_backoff``; a ``Retry-After`` from the server is honoured up to
+    ``max_retry_after`` seconds, and beyond that the call raises
+    :class:`~bessa_async.RateLimitError` at once instead of sleeping.
 
     Attributes:
         attempts: total attempts per call, the first included (1 disables retries).

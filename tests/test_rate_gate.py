@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import asyncio
 
-from bessa_async import BessaClient, RateLimitError, RetryPolicy
+import aiohttp
+import pytest
+
+from bessa_async import DEFAULT_MAX_IN_FLIGHT, BessaClient, RateLimitError, RetryPolicy
 from bessa_async.testing import FakeClock, Fault, Sandbox
+from bessa_async.testing._throttle import parse_rate
 
 
 async def test_no_request_starts_while_the_429_pause_lasts() -> None:
@@ -43,3 +47,111 @@ async def test_no_request_starts_while_the_429_pause_lasts() -> None:
     assert len(rest) == calls - 1
     during_pause = [r for r in rest if r.time < first.time + 1]
     assert len(during_pause) <= limit - 1
+
+
+class SettlingClock(FakeClock):
+    """Virtual time in which concurrent waits overlap, as real ones do.
+
+    FakeClock moves time by each wait in turn, so sixteen calls waiting out one second move
+    it sixteen seconds, and the requests a faulty gate lets through arrive after the pause
+    instead of during it. Here a wait first lets the loop settle (everything runnable runs:
+    requests in flight arrive and are answered), then moves time to its own end if nothing
+    has moved it further: waits begun together end together.
+    """
+
+    async def sleep(self, seconds: float) -> None:
+        seconds = max(0.0, float(seconds))
+        self.sleeps.append(seconds)
+        end = self.now + seconds
+        for _ in range(_SETTLE):
+            await asyncio.sleep(0)
+        self.now = max(self.now, end)
+
+
+_SETTLE = 50  # loop steps: enough for a loopback round trip to arrive and be answered
+
+
+async def _burst(calls: int, *, rate: str = "30/s") -> tuple[int, int, int]:
+    """``calls`` at once through one client against a DRF throttle: (completed, throttled,
+    requests)."""
+    clock = SettlingClock()
+    async with (
+        Sandbox(receipts=10, clock=clock, throttle=rate) as sandbox,
+        BessaClient(sandbox.token, base_url=sandbox.url, clock=clock, sleep=clock.sleep) as client,
+    ):
+        outcomes = await asyncio.gather(
+            *(client.request("GET", "articles/", params={"limit": 1}) for _ in range(calls)),
+            return_exceptions=True,
+        )
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    assert failures == []
+    return len(outcomes), sandbox.throttled, len(sandbox.requests)
+
+
+@pytest.mark.parametrize("calls", [150, 300])
+async def test_a_burst_completes_within_a_drf_throttle(
+    calls: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A burst through one client against 30 requests/s (Retry-After: 1) completes without a
+    RateLimitError, and draws only the 429s of the requests already in flight when the
+    window filled: at most max_in_flight per window."""
+    done, throttled, requests = await _burst(calls)
+    assert done == calls
+    assert requests == calls + throttled
+    windows = -(-calls // 30)
+    assert throttled <= windows * DEFAULT_MAX_IN_FLIGHT
+    with capsys.disabled():
+        print(f"\n[throttle] burst of {calls}: {throttled} x 429 in {requests} requests")
+
+
+async def test_the_sandbox_throttles_per_token_as_drf_does() -> None:
+    """Within a period a token gets N answers; then 429 with Retry-After and DRF's detail,
+    not counted in the window; another token has its own window; 401s are never throttled."""
+    clock = FakeClock()
+    async with (
+        Sandbox(receipts=10, clock=clock, throttle="3/minute") as sandbox,
+        aiohttp.ClientSession() as http,
+    ):
+
+        async def get(token: str) -> aiohttp.ClientResponse:
+            url = f"{sandbox.url}companies/"
+            async with http.get(url, headers={"Authorization": f"Token {token}"}) as answer:
+                await answer.read()
+                return answer
+
+        assert [(await get(sandbox.token)).status for _ in range(3)] == [200, 200, 200]
+        clock.advance(20)
+        refused = await get(sandbox.token)
+        assert refused.status == 429
+        assert refused.headers["Retry-After"] == "40"
+        assert await refused.json() == {
+            "detail": "Request was throttled. Expected available in 40 seconds."
+        }
+        assert (await get(sandbox.other_token)).status == 200
+        assert (await get("not-a-token")).status == 401
+        clock.advance(39.5)
+        one = await get(sandbox.token)
+        assert await one.json() == {
+            "detail": "Request was throttled. Expected available in 1 second."
+        }
+        clock.advance(0.5)
+        assert (await get(sandbox.token)).status == 200
+        assert sandbox.throttled == 2
+        sandbox.set_throttle(None)
+        assert [(await get(sandbox.token)).status for _ in range(5)] == [200] * 5
+        assert sandbox.throttled == 0
+
+
+@pytest.mark.parametrize("rate", ["30", "0/s", "30/fortnight", "x/s", ""])
+def test_a_rate_drf_would_not_read_is_refused(rate: str) -> None:
+    """The rate is DRF's N/PERIOD; anything else fails at once, saying what is expected."""
+    with pytest.raises(ValueError, match=r"e\.g\. '30/s'"):
+        Sandbox(throttle=rate)
+
+
+def test_drf_rates_read_the_first_letter_of_the_period() -> None:
+    """'30/s', '30/second', '100/minute', '1000/hour' and '5000/day', as DRF parses them."""
+    assert parse_rate("30/s") == parse_rate("30/second") == (30, 1.0)
+    assert parse_rate("100/minute") == (100, 60.0)
+    assert parse_rate("1000/hour") == (1000, 3600.0)
+    assert parse_rate("5000/day") == (5000, 86400.0)

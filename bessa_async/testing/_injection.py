@@ -16,6 +16,7 @@ from aiohttp import web
 
 from ._answers import detail, reason
 from ._faults import Fault, FaultRule
+from ._throttle import throttled_detail
 
 __all__ = ["FaultInjector", "after_handler", "before_handler"]
 
@@ -87,8 +88,7 @@ async def after_handler(
 
 def _status_detail(code: int, retry_after: int | str | None) -> str:
     if code == 429:
-        wait = retry_after if isinstance(retry_after, int) else 1
-        return f"Request was throttled. Expected available in {wait} seconds."
+        return throttled_detail(retry_after if isinstance(retry_after, int) else 1)
     if code == 503:
         return "Service temporarily unavailable, try again later."
     if code >= 500:

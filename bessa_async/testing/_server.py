@@ -37,6 +37,7 @@ from ._recording import RecordedRequest, RequestLog
 from ._routes import PREFIX, Routes, Settings
 from ._tenant_data import TenantData
 from ._tenants import Tenant, Tenants, tokens
+from ._throttle import Throttle, parse_rate
 
 __all__ = ["RecordedRequest", "Sandbox"]
 
@@ -73,6 +74,10 @@ class Sandbox:
             (a renamed field, unknown fields, a moved path, bare cursors, an unknown job status
             word; see :mod:`bessa_async.testing._drift`); ``True`` for the default differences
             or a :class:`~bessa_async.testing.Drift` of your own.
+        throttle: throttle every token as DRF's ``UserRateThrottle`` does, at a rate such as
+            ``"30/s"`` or ``"100/minute"``: within any period a token gets that many answers;
+            more are 429 with ``Retry-After`` and DRF's detail (``"Request was throttled.
+            Expected available in 1 second."``), timed by ``clock``. See :meth:`set_throttle`.
     """
 
     def __init__(
@@ -94,6 +99,7 @@ class Sandbox:
         job_expiry: float = 3600.0,
         job_retry_after: float | None = None,
         drift: bool | Drift = False,
+        throttle: str | None = None,
     ) -> None:
         if receipts < 0:
             raise ValueError("receipts must not be negative")
@@ -101,6 +107,8 @@ class Sandbox:
             raise ValueError("max_limit must be at least 1")
         if next_style not in ("url", "cursor"):
             raise ValueError('next_style must be "url" or "cursor"')
+        if throttle is not None:
+            parse_rate(throttle)  # refuse a bad rate before generating any data
         self.seed = seed
         self.latency = latency
         self.drift: Drift | None = (
@@ -162,6 +170,8 @@ class Sandbox:
         """Tenant A's generated data (what :attr:`token` reads)."""
         self.other_data = data_b
         """Tenant B's generated data (what :attr:`other_token` reads)."""
+        self._clock = clock
+        self.set_throttle(throttle)
         self._log = RequestLog(clock)
         self.requests: list[RecordedRequest] = self._log.requests
         """Every request received, oldest first."""
@@ -258,6 +268,21 @@ class Sandbox:
             rate: probability per matching request, drawn from the seeded generator.
         """
         return self._faults.inject(fault, path=path, method=method, times=times, rate=rate)
+
+    def set_throttle(self, rate: str | None) -> None:
+        """Throttle every token at ``rate`` (DRF's ``"30/s"``, ``"100/minute"``, ...) from now
+        on, with fresh windows and :attr:`throttled` back at 0; None turns throttling off.
+
+        Raises:
+            ValueError: a rate DRF would not read.
+        """
+        self._routes.throttle = None if rate is None else Throttle(rate, self._clock)
+
+    @property
+    def throttled(self) -> int:
+        """How many requests the throttle answered with 429 (faults not counted)."""
+        throttle = self._routes.throttle
+        return 0 if throttle is None else throttle.throttled
 
     def clear_faults(self) -> None:
         """Remove every injected fault."""
