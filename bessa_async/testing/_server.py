@@ -177,6 +177,10 @@ class Sandbox:
         """Every request received, oldest first."""
         self.connections_opened = 0
         """TCP connections accepted since start."""
+        self.in_flight = 0
+        """Requests being answered right now."""
+        self.peak_in_flight = 0
+        """The most requests that were being answered at once."""
         self._faults = FaultInjector(random.Random(f"bessa-sandbox-faults:{seed}"))
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
@@ -342,6 +346,14 @@ class Sandbox:
     # -- the HTTP side ----------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         raw_path = request.raw_path.partition("?")[0]
         raw_query = (
             request.query_string

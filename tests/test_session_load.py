@@ -1,13 +1,15 @@
-"""The 429 pause against the sandbox: no request of the client leaves while it lasts, and a
-client stays within a DRF throttle instead of spending its attempts on 429s.
+"""The session layer under load, against the sandbox: no request leaves while a 429's pause
+lasts, a burst stays within a DRF throttle instead of spending its attempts on 429s, and a
+thousand callers share one client within its in-flight limit.
 
-Time is a FakeClock shared by client and sandbox, so the request log's stamps are the
-client's virtual time.
+Time is virtual and shared by client and sandbox, so the request log's stamps are the
+client's time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import aiohttp
 import pytest
@@ -155,3 +157,47 @@ def test_drf_rates_read_the_first_letter_of_the_period() -> None:
     assert parse_rate("100/minute") == (100, 60.0)
     assert parse_rate("1000/hour") == (1000, 3600.0)
     assert parse_rate("5000/day") == (5000, 86400.0)
+
+
+async def test_a_thousand_callers_share_one_client() -> None:
+    """1,000 concurrent calls through one client against 25 ms of latency: every one
+    succeeds, and the server never has more than max_in_flight of them at once (and has that
+    many: the limit is used, not undershot)."""
+    clock = SettlingClock()
+    async with (
+        Sandbox(receipts=10, clock=clock, sleep=clock.sleep, latency=0.025) as sandbox,
+        BessaClient(sandbox.token, base_url=sandbox.url, clock=clock, sleep=clock.sleep) as client,
+    ):
+        pages = await asyncio.gather(
+            *(client.request("GET", "articles/", params={"limit": 1}) for _ in range(1000))
+        )
+    assert len(pages) == 1000
+    assert all(len(page["results"]) == 1 for page in pages)
+    assert len(sandbox.requests) == 1000
+    assert sandbox.peak_in_flight == DEFAULT_MAX_IN_FLIGHT
+
+
+async def test_the_debug_line_gives_the_wait_for_a_slot_apart_from_the_server_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each attempt's line gives the exchange's time and, apart from it, how long the call
+    waited to be sent (for an in-flight slot, or a 429's pause); the record carries both."""
+    caplog.set_level(logging.DEBUG, logger="bessa_async")
+    clock = SettlingClock()
+    async with (
+        Sandbox(receipts=10, clock=clock, sleep=clock.sleep, latency=0.025) as sandbox,
+        BessaClient(
+            sandbox.token, base_url=sandbox.url, clock=clock, sleep=clock.sleep, max_in_flight=1
+        ) as client,
+    ):
+        await asyncio.gather(*(client.request("GET", "articles/") for _ in range(3)))
+    records = [r for r in caplog.records if r.name == "bessa_async"]
+    assert len(records) == 3
+    for record in records:
+        assert "waiting to be sent" in record.getMessage()
+        elapsed, waited = getattr(record, "elapsed", None), getattr(record, "waited", None)
+        assert isinstance(elapsed, float)
+        assert isinstance(waited, float)
+        assert elapsed >= 0
+        assert waited >= 0
+        assert f"{elapsed:.3f} s, after {waited:.3f} s waiting" in record.getMessage()
