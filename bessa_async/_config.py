@@ -22,7 +22,8 @@ __all__ = [
 
 #: The real Public API. The sandbox (``bessa_async.testing``) gives its own URL.
 DEFAULT_BASE_URL: Final = "https://api.diekasse.app/v1/public/"
-#: Requests of one client in flight at once; more wait for a free slot.
+#: Requests of one client in flight at once; more wait for a free slot. Kept low on purpose:
+#: against a throttled API every request in flight when the window fills draws a 429.
 DEFAULT_MAX_IN_FLIGHT: Final = 16
 #: Environment variables read when the constructor is not given a value.
 TOKEN_ENV: Final = "BESSA_TOKEN"
