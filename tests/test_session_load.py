@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 
 import aiohttp
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bessa_async import DEFAULT_MAX_IN_FLIGHT, BessaClient, RateLimitError, RetryPolicy
 from bessa_async.testing import FakeClock, Fault, Sandbox
-from bessa_async.testing._throttle import parse_rate
+from bessa_async.testing._throttle import Throttle, parse_rate
 
 
 async def test_no_request_starts_while_the_429_pause_lasts() -> None:
@@ -201,3 +204,34 @@ async def test_the_debug_line_gives_the_wait_for_a_slot_apart_from_the_server_ti
         assert elapsed >= 0
         assert waited >= 0
         assert f"{elapsed:.3f} s, after {waited:.3f} s waiting" in record.getMessage()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    requests=st.integers(min_value=1, max_value=5),
+    arrivals=st.lists(
+        st.tuples(st.floats(min_value=0, max_value=2.0), st.sampled_from(["a", "b"])),
+        max_size=60,
+    ),
+)
+def test_the_throttle_is_drfs_sliding_window(
+    requests: int, arrivals: list[tuple[float, str]]
+) -> None:
+    """Whatever the arrivals: a token's request is accepted exactly when fewer than N of its
+    accepted requests lie within the last period, and a refusal's Retry-After is the wait
+    until the oldest of them leaves the window, rounded up."""
+    clock = FakeClock()
+    throttle = Throttle(f"{requests}/s", clock)
+    accepted: dict[str, list[float]] = {"a": [], "b": []}
+    for gap, token in arrivals:
+        clock.advance(gap)
+        recent = [t for t in accepted[token] if t > clock.now - 1.0]
+        answer = throttle.check(token)
+        if len(recent) < requests:
+            assert answer is None
+            accepted[token].append(clock.now)
+        else:
+            assert answer is not None
+            assert answer.status == 429
+            wait = 1.0 - (clock.now - min(recent))
+            assert answer.headers["Retry-After"] == str(math.ceil(wait))
