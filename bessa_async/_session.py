@@ -409,12 +409,16 @@ class Sender:
         finally:
             self._slots.release()
         if 200 <= response.status < 300 and method in SAFE_METHODS:
+            answered = time.perf_counter()
             try:
                 response = response.decoded()
             except DecodeError:
-                self._log(method, response.url, f"{response.status} not JSON", number, queued, sent)
+                outcome = f"{response.status} not JSON"
+                self._log(method, response.url, outcome, number, queued, sent, answered)
                 raise
-        self._log(method, response.url, response.status, number, queued, sent)
+            self._log(method, response.url, response.status, number, queued, sent, answered)
+        else:
+            self._log(method, response.url, response.status, number, queued, sent)
         if response.status >= 400:
             error = error_for_response(
                 response.status, response.headers, response.body, method=method, path=path
@@ -517,13 +521,20 @@ class Sender:
         )
 
     def _log(
-        self, method: str, url: URL, outcome: object, attempt: int, queued: float, sent: float
+        self,
+        method: str,
+        url: URL,
+        outcome: object,
+        attempt: int,
+        queued: float,
+        sent: float,
+        answered: float | None = None,
     ) -> None:
         """One DEBUG line per attempt: the time at the server (the exchange, redirects
-        included) apart from the time spent waiting for an in-flight slot or a 429's pause
-        before it; both also as the record's ``elapsed`` and ``waited`` (seconds)."""
+        included) apart from the time spent waiting to be sent, for an in-flight slot or a
+        429's pause; both also on the record, as ``elapsed`` and ``waited`` (seconds)."""
         if logger.isEnabledFor(logging.DEBUG):
-            elapsed = time.perf_counter() - sent
+            elapsed = (time.perf_counter() if answered is None else answered) - sent
             waited = sent - queued
             target = relative_path(self.base_url, url)
             if url.raw_query_string:
