@@ -395,19 +395,27 @@ class Sender:
     ) -> Response:
         path = relative_path(self.base_url, url)
         queued = time.perf_counter()
-        await self._take_slot(method, path, limits, policy, deadline)
-        sent = time.perf_counter()
+        sent: float | None = None
         try:
+            # One budget for the wait to be sent and the exchange, as the deadline left now.
             async with asyncio.timeout(self._remaining(deadline)):
-                response = await self._follow_redirects(session, method, url, body, headers, limits)
+                await self._take_slot(method, path, limits, policy, deadline)
+                sent = time.perf_counter()
+                try:
+                    response = await self._follow_redirects(
+                        session, method, url, body, headers, limits
+                    )
+                finally:
+                    self._slots.release()
         except TransportError as exc:
-            self._log(method, url, type(exc).__name__, number, queued, sent)
+            if sent is not None:
+                self._log(method, url, type(exc).__name__, number, queued, sent)
             raise
         except TimeoutError as exc:
+            if sent is None:  # still waiting for a slot: nothing was sent
+                raise _too_late(method, path, limits, request_sent=False) from exc
             self._log(method, url, "deadline", number, queued, sent)
             raise _too_late(method, path, limits, request_sent=True) from exc
-        finally:
-            self._slots.release()
         if 200 <= response.status < 300 and method in SAFE_METHODS:
             answered = time.perf_counter()
             try:
@@ -447,20 +455,13 @@ class Sender:
         Raises:
             RateLimitError: the pause would outlast the call's deadline or
                 ``policy.max_retry_after``.
-            RequestTimeout: the deadline passed before a slot was free (nothing was sent).
+            RequestTimeout: the deadline passed while waiting (nothing was sent).
         """
         while True:
             remaining = self._remaining(deadline)
             if remaining is not None and remaining <= 0:
                 raise _too_late(method, path, limits, request_sent=False)
-            if self._slots.locked():
-                try:
-                    async with asyncio.timeout(remaining):
-                        await self._slots.acquire()
-                except TimeoutError:
-                    raise _too_late(method, path, limits, request_sent=False) from None
-            else:
-                await self._slots.acquire()  # free: returns at once
+            await self._slots.acquire()
             wait = self.gate.remaining()
             if wait <= 0:
                 return
