@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 
 from bessa_async import DEFAULT_MAX_IN_FLIGHT, BessaClient, RateLimitError, RetryPolicy
 from bessa_async.testing import FakeClock, Fault, Sandbox
+from bessa_async.testing.__main__ import _parser as sandbox_parser
+from bessa_async.testing.__main__ import main as sandbox_main
 from bessa_async.testing._throttle import Throttle, parse_rate
 
 
@@ -240,3 +242,13 @@ def test_the_throttle_is_drfs_sliding_window(
             whole = math.ceil(1.0 - (clock.now - min(recent)))
             # DRF sends no Retry-After for a wait that rounds to 0 (only float rounding can).
             assert answer.headers.get("Retry-After") == (str(whole) if whole else None)
+
+
+def test_the_standalone_sandbox_takes_a_throttle(capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m bessa_async.testing --throttle 30/s`` reads DRF's rate; a bad one is a
+    usage error that says what is expected, before anything starts."""
+    assert sandbox_parser().parse_args(["--throttle", "30/s"]).throttle == "30/s"
+    with pytest.raises(SystemExit) as info:
+        sandbox_main(["--throttle", "30 per second"])
+    assert info.value.code == 2
+    assert "e.g. '30/s'" in capsys.readouterr().err
