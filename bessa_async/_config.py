@@ -24,7 +24,8 @@ __all__ = [
 
 #: The real Public API. The sandbox (``bessa_async.testing``) gives its own URL.
 DEFAULT_BASE_URL: Final = "https://api.diekasse.app/v1/public/"
-#: Requests of one client in flight at once; more wait for a free slot.
+#: Requests of one client in flight at once; more wait for a free slot. Kept low on purpose:
+#: against a throttled API every request in flight when the window fills draws a 429.
 DEFAULT_MAX_IN_FLIGHT: Final = 16
 #: Environment variables read when the constructor is not given a value.
 TOKEN_ENV: Final = "BESSA_TOKEN"
@@ -62,11 +63,12 @@ class RetryPolicy:
     """When and how long to retry a request.
 
     Reads (GET, HEAD, OPTIONS) are retried on connection failures, timeouts of one attempt,
-    dropped connections and the statuses in ``statuses``. Writes (POST, ...) are retried only
-    when the failure proves the server did not process them: the connection could not be
-    opened, or a 429. Waits grow exponentially with full jitter, capped at ``max_backoff``; a
-    ``Retry-After`` from the server is honoured up to ``max_retry_after`` seconds, and beyond
-    that the call raises :class:`~bessa_async.RateLimitError` at once instead of sleeping.
+    dropped connections, a 2xx whose body is not JSON and the statuses in ``statuses``. Writes
+    (POST, ...) are retried only when the failure proves the server did not process them: the
+    connection could not be opened, or a 429. Waits grow exponentially with full jitter, capped
+    at ``max_backoff``; a ``Retry-After`` from the server is honoured up to
+    ``max_retry_after`` seconds, and beyond that the call raises
+    :class:`~bessa_async.RateLimitError` at once instead of sleeping.
 
     Attributes:
         attempts: total attempts per call, the first included (1 disables retries).

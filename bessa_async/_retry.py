@@ -13,7 +13,7 @@ from typing import Final, TypeVar
 import tenacity
 
 from ._config import RetryPolicy
-from ._errors import APIError, BessaError, RateLimitError, TransportError
+from ._errors import APIError, BessaError, DecodeError, RateLimitError, TransportError
 
 __all__ = ["SAFE_METHODS", "is_retryable", "retry_call", "wait_before_retry"]
 
@@ -30,7 +30,9 @@ def is_retryable(method: str, exc: BaseException, policy: RetryPolicy) -> bool:
 
     A write is retried only when the failure proves it was not processed: the request never
     left (connection not opened) or the server throttled it (429). A ``Retry-After`` beyond
-    ``policy.max_retry_after`` is never slept through.
+    ``policy.max_retry_after`` is never slept through. A 2xx whose body is not JSON (cut by a
+    proxy, a captive portal's page) is retried like a 503 for a read; a write it answered was
+    accepted, and is never sent again for it.
     """
     if isinstance(exc, RateLimitError):
         return 429 in policy.statuses and (
@@ -38,6 +40,8 @@ def is_retryable(method: str, exc: BaseException, policy: RetryPolicy) -> bool:
         )
     if isinstance(exc, TransportError):
         return method.upper() in SAFE_METHODS or not exc.request_sent
+    if isinstance(exc, DecodeError):
+        return method.upper() in SAFE_METHODS
     if isinstance(exc, APIError):
         return method.upper() in SAFE_METHODS and exc.status in policy.statuses
     return False

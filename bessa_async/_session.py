@@ -36,7 +36,7 @@ from ._errors import (
     TransportError,
     error_for_response,
 )
-from ._retry import retry_call
+from ._retry import SAFE_METHODS, retry_call
 from ._secret import Secret
 from ._urls import (
     MAX_REDIRECTS,
@@ -59,6 +59,9 @@ Sleep = Callable[[float], Awaitable[None]]
 _RESERVED_HEADERS: Final = frozenset({"authorization", "host", "content-length"})
 
 
+_UNREAD: Final = object()
+
+
 @final
 @attrs.frozen(kw_only=True)
 class Response:
@@ -70,6 +73,15 @@ class Response:
     status: int
     headers: CIMultiDictProxy[str]
     body: bytes
+    _data: Any = attrs.field(default=_UNREAD, repr=False, eq=False)
+
+    def decoded(self) -> Response:
+        """This answer with its JSON decoded once and kept (what :meth:`json` then returns).
+
+        Raises:
+            DecodeError: as :meth:`json`.
+        """
+        return attrs.evolve(self, data=self._decode())
 
     def json(self) -> Any:
         """The decoded JSON body (``None`` for a 204 or a HEAD).
@@ -77,6 +89,9 @@ class Response:
         Raises:
             DecodeError: the body is empty, not JSON, or labelled as something else.
         """
+        return self._decode() if self._data is _UNREAD else self._data
+
+    def _decode(self) -> Any:
         if self.status == 204 or self.method == "HEAD":
             return None
         content_type = self.headers.get("Content-Type", "")
@@ -341,6 +356,11 @@ class Sender:
     ) -> Response:
         """Send one logical request; return the 2xx answer or raise a mapped error.
 
+        The answer of a request that may be repeated (GET, HEAD, OPTIONS) is decoded within
+        its attempt (:meth:`Response.json` returns it), so a 2xx whose body is not JSON is
+        retried like a 503. A write's answer is left to its caller: it is never sent again
+        for an unreadable answer, since it was accepted.
+
         ``deadline`` is an absolute time on :attr:`clock`, for a call made of several requests
         that one deadline covers; the earlier of it and ``timeout.total`` from now applies.
         """
@@ -385,43 +405,39 @@ class Sender:
         number: int,
     ) -> Response:
         path = relative_path(self.base_url, url)
-        if self.gate.remaining() > 0:
-            wait = self.gate.remaining()
-            remaining = self._remaining(deadline)
-            if wait > policy.max_retry_after or (remaining is not None and wait >= remaining):
-                raise RateLimitError(
-                    status=429,
-                    detail="the API throttled this client; waiting would pass this call's "
-                    "deadline or the longest wait allowed",
-                    method=method,
-                    path=path,
-                    retry_after=wait,
-                )
-            await self.gate.wait()
-        remaining = self._remaining(deadline)
-        if remaining is not None and remaining <= 0:
-            raise RequestTimeout(
-                f"{method} {path}: the call's deadline of {limits.total:g} s passed",
-                method=method,
-                path=path,
-                request_sent=False,
-            )
-        started = time.perf_counter()
+        queued = time.perf_counter()
+        sent: float | None = None
         try:
-            async with asyncio.timeout(remaining), self._slots:
-                response = await self._follow_redirects(session, method, url, body, headers, limits)
+            # One budget for the wait to be sent and the exchange, as the deadline left now.
+            async with asyncio.timeout(self._remaining(deadline)):
+                await self._take_slot(method, path, limits, policy, deadline)
+                sent = time.perf_counter()
+                try:
+                    response = await self._follow_redirects(
+                        session, method, url, body, headers, limits
+                    )
+                finally:
+                    self._slots.release()
         except TransportError as exc:
-            self._log(method, url, type(exc).__name__, number, started)
+            if sent is not None:
+                self._log(method, url, type(exc).__name__, number, queued, sent)
             raise
         except TimeoutError as exc:
-            self._log(method, url, "deadline", number, started)
-            raise RequestTimeout(
-                f"{method} {path}: the call's deadline of {limits.total:g} s passed",
-                method=method,
-                path=path,
-                request_sent=True,
-            ) from exc
-        self._log(method, response.url, response.status, number, started)
+            if sent is None:  # still waiting for a slot: nothing was sent
+                raise _too_late(method, path, limits, request_sent=False) from exc
+            self._log(method, url, "deadline", number, queued, sent)
+            raise _too_late(method, path, limits, request_sent=True) from exc
+        if 200 <= response.status < 300 and method in SAFE_METHODS:
+            answered = time.perf_counter()
+            try:
+                response = response.decoded()
+            except DecodeError:
+                outcome = f"{response.status} not JSON"
+                self._log(method, response.url, outcome, number, queued, sent, answered)
+                raise
+            self._log(method, response.url, response.status, number, queued, sent, answered)
+        else:
+            self._log(method, response.url, response.status, number, queued, sent)
         if response.status >= 400:
             error = error_for_response(
                 response.status, response.headers, response.body, method=method, path=path
@@ -434,6 +450,44 @@ class Sender:
                 response.status, response.headers, response.body, method=method, path=path
             )
         return response
+
+    async def _take_slot(
+        self, method: str, path: str, limits: Timeout, policy: RetryPolicy, deadline: float | None
+    ) -> None:
+        """Hold an in-flight slot, with the rate gate open; the caller releases the slot.
+
+        The gate is checked once the slot is taken, right before sending: a call that queued
+        for a slot when a 429 closed the gate must not go out during the pause. A call that
+        finds the gate closed gives its slot back while it waits: nothing may be sent during
+        the pause anyway, and so every queued call gets to see the gate and, when the pause
+        outlasts its deadline, fails at once with RateLimitError instead of timing out in the
+        queue behind calls that only wait.
+
+        Raises:
+            RateLimitError: the pause would outlast the call's deadline or
+                ``policy.max_retry_after``.
+            RequestTimeout: the deadline passed while waiting (nothing was sent).
+        """
+        while True:
+            remaining = self._remaining(deadline)
+            if remaining is not None and remaining <= 0:
+                raise _too_late(method, path, limits, request_sent=False)
+            await self._slots.acquire()
+            wait = self.gate.remaining()
+            if wait <= 0:
+                return
+            self._slots.release()
+            remaining = self._remaining(deadline)
+            if wait > policy.max_retry_after or (remaining is not None and wait >= remaining):
+                raise RateLimitError(
+                    status=429,
+                    detail="the API throttled this client; waiting would pass this call's "
+                    "deadline or the longest wait allowed",
+                    method=method,
+                    path=path,
+                    retry_after=wait,
+                )
+            await self.gate.wait()
 
     async def _follow_redirects(
         self,
@@ -478,19 +532,46 @@ class Sender:
             request_sent=True,
         )
 
-    def _log(self, method: str, url: URL, outcome: object, attempt: int, started: float) -> None:
+    def _log(
+        self,
+        method: str,
+        url: URL,
+        outcome: object,
+        attempt: int,
+        queued: float,
+        sent: float,
+        answered: float | None = None,
+    ) -> None:
+        """One DEBUG line per attempt: the time at the server (the exchange, redirects
+        included) apart from the time spent waiting to be sent, for an in-flight slot or a
+        429's pause; both also on the record, as ``elapsed`` and ``waited`` (seconds)."""
         if logger.isEnabledFor(logging.DEBUG):
+            elapsed = (time.perf_counter() if answered is None else answered) - sent
+            waited = sent - queued
             target = relative_path(self.base_url, url)
             if url.raw_query_string:
                 target += "?" + url.raw_query_string
             logger.debug(
-                "%s %s -> %s (attempt %d, %.3f s)",
+                "%s %s -> %s (attempt %d, %.3f s, after %.3f s waiting to be sent)",
                 method,
                 target,
                 outcome,
                 attempt,
-                time.perf_counter() - started,
+                elapsed,
+                waited,
+                extra={"elapsed": elapsed, "waited": waited},
             )
+
+
+def _too_late(method: str, path: str, limits: Timeout, *, request_sent: bool) -> RequestTimeout:
+    # A composite call's deadline may be the only one (``Timeout(total=None)``).
+    limit = "" if limits.total is None else f" of {limits.total:g} s"
+    return RequestTimeout(
+        f"{method} {path}: the call's deadline{limit} passed",
+        method=method,
+        path=path,
+        request_sent=request_sent,
+    )
 
 
 def check_max_in_flight(value: int) -> int:

@@ -241,23 +241,51 @@ async def test_server_errors_in_any_body(
     assert info.value.status == 502
 
 
-@pytest.mark.parametrize(
-    ("fault", "message"),
-    [
-        (Fault.malformed_json(), "not valid JSON"),
-        (Fault.non_json(content_type="text/html"), "expected JSON"),
-        (Fault.status(200, body="empty"), "empty body"),
-    ],
-)
+_NOT_JSON = [
+    (Fault.truncated_json(), "not valid JSON"),
+    (Fault.malformed_json(), "not valid JSON"),
+    (Fault.non_json(content_type="text/html"), "expected JSON"),
+    (Fault.status(200, body="empty"), "empty body"),
+]
+
+
+@pytest.mark.parametrize(("fault", "message"), _NOT_JSON)
 async def test_non_json_success_is_a_decode_error(
     client: BessaClient, sandbox: Sandbox, fault: Fault, message: str
 ) -> None:
-    """A 2xx that is not JSON raises DecodeError with a snippet, never a raw exception."""
+    """A 2xx that stays not JSON raises DecodeError with a snippet once the attempts are
+    spent, never a raw exception."""
     sandbox.inject(fault, path="articles/")
     with pytest.raises(DecodeError, match=message) as info:
         await client.request("GET", "articles/")
     assert info.value.status == 200
-    assert len(sandbox.requests) == 1
+    assert len(sandbox.requests) == client.retry.attempts
+
+
+@pytest.mark.parametrize(("fault", "message"), _NOT_JSON)
+async def test_a_read_is_retried_after_a_2xx_that_is_not_json(
+    client: BessaClient, sandbox: Sandbox, clock: FakeClock, fault: Fault, message: str
+) -> None:
+    """A cut JSON body, a portal's HTML or an empty 200 is transient for a read, like a 503:
+    retried after a jittered wait, then the good answer."""
+    sandbox.inject(fault, path="articles/", times=1)
+    page = await client.request("GET", "articles/")
+    assert page["results"]
+    assert _paths(sandbox) == ["articles/", "articles/"]
+    [wait] = clock.sleeps
+    assert 0.0 <= wait <= client.retry.initial_backoff
+
+
+async def test_a_2xx_that_is_not_json_is_retried_within_the_deadline(
+    client: BessaClient, sandbox: Sandbox, clock: FakeClock
+) -> None:
+    """The retries of a broken body stop at the call's deadline: DecodeError, not a timeout."""
+    sandbox.inject(Fault.truncated_json(), path="articles/")
+    patient = RetryPolicy(attempts=100, initial_backoff=1.0, max_backoff=1.0)
+    with pytest.raises(DecodeError):
+        await client.request("GET", "articles/", retry=patient, timeout=Timeout(total=5.0))
+    assert clock.now < 5.0
+    assert 2 <= len(sandbox.requests) < 100
 
 
 # --- retries --------------------------------------------------------------------------

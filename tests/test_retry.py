@@ -54,7 +54,9 @@ NOT_SENT = ConnectError("refused", method="GET", path="x/")
         ("POST", _status(503), False),
         ("POST", _status(504), False),
         ("PATCH", _status(503), False),
-        ("GET", DecodeError("not json"), False),
+        ("GET", DecodeError("not json"), True),
+        ("HEAD", DecodeError("not json"), True),
+        ("POST", DecodeError("not json"), False),
         ("GET", ValueError("bad input"), False),
     ],
 )

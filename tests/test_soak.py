@@ -41,7 +41,8 @@ PATIENT = RetryPolicy(attempts=12, initial_backoff=0.01, max_backoff=0.1)
 
 def _inject_weather(sandbox: Sandbox, path: str) -> list[FaultRule]:
     """10 % 503 (half JSON, half HTML), 3 % 429 (Retry-After 0-1 s), 2 % drops mid-response,
-    1 % truncated bodies, and latency on a fifth of the requests."""
+    1 % bodies cut mid-transfer, 1 % complete answers with their JSON cut in half, and latency
+    on a fifth of the requests."""
     return [
         sandbox.inject(Fault.latency(0.002), path=path, rate=0.2),
         sandbox.inject(Fault.status(503), path=path, rate=0.05),
@@ -50,6 +51,7 @@ def _inject_weather(sandbox: Sandbox, path: str) -> list[FaultRule]:
         sandbox.inject(Fault.rate_limit(retry_after=1), path=path, rate=0.015),
         sandbox.inject(Fault.drop(after_handler=True), path=path, rate=0.02),
         sandbox.inject(Fault.truncate(), path=path, rate=0.01),
+        sandbox.inject(Fault.truncated_json(), path=path, rate=0.01),
     ]
 
 
@@ -74,7 +76,8 @@ async def _listing(sandbox: Sandbox, *, window: bool) -> tuple[list[str], float,
 async def test_listing_survives_the_weather(
     window: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Under random 503/429/drops/truncation: exactly the window's ids, once each, in order."""
+    """Under random 503/429/drops/truncation/cut JSON: exactly the window's ids, once each, in
+    order."""
     sandbox = await asyncio.to_thread(Sandbox, receipts=RECEIPTS, seed=7)
     summary = await _weather(sandbox, window=window)
     with capsys.disabled():

@@ -14,6 +14,7 @@ from typing import Final, TypeVar
 
 from ._faults import _SPEC_HELP, Fault, parse_faults
 from ._server import Sandbox
+from ._throttle import parse_rate
 
 __all__ = ["DESCRIPTION", "add_options", "check", "main", "serve"]
 
@@ -53,6 +54,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "try 'bessa doctor' against it",
     )
     parser.add_argument("--faults", type=_faults, default=[], metavar="SPEC", help=_SPEC_HELP)
+    parser.add_argument(
+        "--throttle",
+        type=_rate,
+        metavar="RATE",
+        help="throttle every token as DRF's UserRateThrottle does, e.g. 30/s or 100/minute: "
+        "429 with Retry-After beyond that",
+    )
     jobs = parser.add_argument_group("jobs (orders and payments)")
     jobs.add_argument(
         "--job-delay",
@@ -113,6 +121,14 @@ def _faults(spec: str) -> list[tuple[Fault, str | None, float]]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _rate(rate: str) -> str:
+    try:
+        parse_rate(rate)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return rate
+
+
 def _duration(args: argparse.Namespace) -> tuple[float, float] | None:
     low, high = args.job_duration_min, args.job_duration_max
     return None if low is None or high is None else (low, high)
@@ -140,6 +156,7 @@ async def _serve(args: argparse.Namespace, ready: asyncio.Event | None = None) -
         job_expiry=args.job_expiry,
         job_retry_after=args.job_retry_after,
         drift=args.drift,
+        throttle=args.throttle,
     ) as sandbox:
         for fault, path, rate in args.faults:
             sandbox.inject(fault, path=path, rate=rate)
@@ -149,6 +166,8 @@ async def _serve(args: argparse.Namespace, ready: asyncio.Event | None = None) -
         print(f"  token (no receipts etc): {sandbox.restricted_token}", flush=True)
         if args.faults:
             print(f"  faults: {len(args.faults)} rule(s) injected", flush=True)
+        if args.throttle:
+            print(f"  throttle: {args.throttle} per token", flush=True)
         print("press Ctrl-C to stop", flush=True)
         if ready is not None:
             ready.set()

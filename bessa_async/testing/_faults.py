@@ -17,7 +17,14 @@ import attrs
 __all__ = ["Fault", "FaultRule", "parse_faults"]
 
 FaultKind = Literal[
-    "latency", "status", "drop", "truncate", "cycle_next", "malformed_json", "non_json"
+    "latency",
+    "status",
+    "drop",
+    "truncate",
+    "truncated_json",
+    "cycle_next",
+    "malformed_json",
+    "non_json",
 ]
 BodyKind = Literal["json", "html", "empty"]
 
@@ -70,8 +77,22 @@ class Fault:
 
     @classmethod
     def truncate(cls) -> Fault:
-        """Send the headers and half of the body, then close the connection."""
+        """Send the headers and half of the body, then close the connection.
+
+        The framing breaks (``Content-Length`` promises more than arrives): the client sees a
+        failed connection. For a complete answer whose JSON is cut, see :meth:`truncated_json`.
+        """
         return cls(kind="truncate")
+
+    @classmethod
+    def truncated_json(cls) -> Fault:
+        """The handler's answer with its body cut in half, as a complete HTTP message.
+
+        Status and ``Content-Type`` are the handler's, ``Content-Length`` matches the cut
+        body and the connection stays usable: only the JSON is broken, as when a proxy or
+        gateway passes on half an answer.
+        """
+        return cls(kind="truncated_json")
 
     @classmethod
     def cycle_next(cls) -> Fault:
@@ -123,7 +144,8 @@ class FaultRule:
 
 _SPEC_HELP: Final = (
     "comma-separated KIND[:RATE][@PATH]; KIND is a status (429, 500, 502, 503, 504; add "
-    "'-html' or '-empty' for that body), drop, drop-after, truncate, malformed, html, cycle, "
+    "'-html' or '-empty' for that body), drop, drop-after, truncate (connection closed "
+    "mid-body), truncated-json (complete answer, JSON cut in half), malformed, html, cycle, "
     "or latency=MS; RATE is a probability (default 1); PATH a path pattern (default all), "
     "e.g. '503:0.1,429:0.03@receipts/,latency=20:0.5'"
 )
@@ -157,6 +179,7 @@ def _fault_of(kind: str) -> Fault:
         "drop": Fault.drop(),
         "drop-after": Fault.drop(after_handler=True),
         "truncate": Fault.truncate(),
+        "truncated-json": Fault.truncated_json(),
         "malformed": Fault.malformed_json(),
         "html": Fault.non_json(),
         "cycle": Fault.cycle_next(),

@@ -2,7 +2,8 @@
 
 Rules are tried in the order they were injected: latency rules add up, and the first matching
 other rule decides. A decisive fault answers before the handler (a status, an HTML page, a drop)
-or after it (a drop once the write happened, a truncated or malformed body, a cycling ``next``).
+or after it (a drop once the write happened, a body cut mid-transfer, JSON cut in a complete
+answer, a malformed body, a cycling ``next``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aiohttp import web
 
 from ._answers import detail, reason
 from ._faults import Fault, FaultRule
+from ._throttle import throttled_detail
 
 __all__ = ["FaultInjector", "after_handler", "before_handler"]
 
@@ -75,6 +77,8 @@ async def after_handler(
         _drop(request)
     if fault.kind == "truncate":
         await _truncate(request, answer)
+    if fault.kind == "truncated_json":
+        return _cut(answer)
     if fault.kind == "malformed_json":
         broken = web.Response(text=_BROKEN_JSON, status=200)
         broken.content_type = "application/json"
@@ -84,8 +88,7 @@ async def after_handler(
 
 def _status_detail(code: int, retry_after: int | str | None) -> str:
     if code == 429:
-        wait = retry_after if isinstance(retry_after, int) else 1
-        return f"Request was throttled. Expected available in {wait} seconds."
+        return throttled_detail(retry_after if isinstance(retry_after, int) else 1)
     if code == 503:
         return "Service temporarily unavailable, try again later."
     if code >= 500:
@@ -113,6 +116,19 @@ def _status_answer(fault: Fault) -> web.Response:
     return web.Response(body=b"", status=code, headers=headers)
 
 
+def _body_of(answer: web.StreamResponse) -> bytes:
+    if isinstance(answer, web.Response) and isinstance(answer.body, bytes):
+        return answer.body
+    return b"{}"
+
+
+def _cut(answer: web.StreamResponse) -> web.Response:
+    """``answer`` with the first half of its body, framed as a complete message."""
+    full = _body_of(answer)
+    headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-length"}
+    return web.Response(body=full[: len(full) // 2], status=answer.status, headers=headers)
+
+
 def _drop(request: web.Request) -> NoReturn:
     transport = request.transport
     if transport is not None:
@@ -122,11 +138,7 @@ def _drop(request: web.Request) -> NoReturn:
 
 
 async def _truncate(request: web.Request, answer: web.StreamResponse) -> NoReturn:
-    full = (
-        answer.body
-        if isinstance(answer, web.Response) and isinstance(answer.body, bytes)
-        else b"{}"
-    )
+    full = _body_of(answer)
     stream = web.StreamResponse(status=answer.status)
     stream.content_type = answer.content_type or "application/json"
     stream.content_length = len(full)

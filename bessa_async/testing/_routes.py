@@ -25,6 +25,7 @@ from ._reports import sales_report
 from ._schema import DOCS_PATH, docs_page, openapi
 from ._selection import SPECS, page_limit, sales_window, selection
 from ._tenants import Tenant, Tenants
+from ._throttle import Throttle
 
 __all__ = ["PREFIX", "Routes", "Settings"]
 
@@ -88,6 +89,8 @@ class Routes:
         self._tenants = tenants
         self._settings = settings
         self._schemas: dict[str, dict[str, Any]] = {}
+        self.throttle: Throttle | None = None
+        """Checked after authentication and permissions, as DRF does; None: no throttling."""
 
     async def respond(
         self,
@@ -117,6 +120,8 @@ class Routes:
         auth = self._tenants.authenticate(header)
         if isinstance(auth, web.Response):
             return auth
+        if (throttled := self._throttled(header)) is not None:
+            return throttled
         if dict(query).get("format") != "openapi":
             return web.Response(text=docs_page(), content_type="text/html")
         tenant = auth[0]
@@ -166,6 +171,8 @@ class Routes:
         resource, item_id = route
         if restricted and resource.startswith(_RESTRICTED):
             return detail(403, "You do not have permission to perform this action.")
+        if (throttled := self._throttled(header)) is not None:
+            return throttled
         allowed = _JOB_METHODS if resource in _JOB_PATHS and item_id is None else _LIST_METHODS
         method = request.method
         if method == "OPTIONS":
@@ -185,6 +192,12 @@ class Routes:
         if item_id is not None:
             return self._detail(tenant, resource, item_id)
         return self._list(request, tenant, resource, query, cycle=cycle)
+
+    def _throttled(self, header: str | None) -> web.Response | None:
+        """The throttle's 429 for an authenticated request's token, or None to go on."""
+        if self.throttle is None or header is None:
+            return None
+        return self.throttle.check(header.split()[-1])
 
     def _detail(self, tenant: Tenant, resource: str, item_id: str) -> web.Response:
         canonical = parse_uuid(item_id)

@@ -37,6 +37,7 @@ from ._recording import RecordedRequest, RequestLog
 from ._routes import PREFIX, Routes, Settings
 from ._tenant_data import TenantData
 from ._tenants import Tenant, Tenants, tokens
+from ._throttle import Throttle, parse_rate
 
 __all__ = ["RecordedRequest", "Sandbox"]
 
@@ -73,6 +74,10 @@ class Sandbox:
             (a renamed field, unknown fields, a moved path, bare cursors, an unknown job status
             word; see :mod:`bessa_async.testing._drift`); ``True`` for the default differences
             or a :class:`~bessa_async.testing.Drift` of your own.
+        throttle: throttle every token as DRF's ``UserRateThrottle`` does, at a rate such as
+            ``"30/s"`` or ``"100/minute"``: within any period a token gets that many answers;
+            more are 429 with ``Retry-After`` and DRF's detail (``"Request was throttled.
+            Expected available in 1 second."``), timed by ``clock``. See :meth:`set_throttle`.
     """
 
     def __init__(
@@ -94,6 +99,7 @@ class Sandbox:
         job_expiry: float = 3600.0,
         job_retry_after: float | None = None,
         drift: bool | Drift = False,
+        throttle: str | None = None,
     ) -> None:
         if receipts < 0:
             raise ValueError("receipts must not be negative")
@@ -101,6 +107,8 @@ class Sandbox:
             raise ValueError("max_limit must be at least 1")
         if next_style not in ("url", "cursor"):
             raise ValueError('next_style must be "url" or "cursor"')
+        if throttle is not None:
+            parse_rate(throttle)  # refuse a bad rate before generating any data
         self.seed = seed
         self.latency = latency
         self.drift: Drift | None = (
@@ -162,11 +170,17 @@ class Sandbox:
         """Tenant A's generated data (what :attr:`token` reads)."""
         self.other_data = data_b
         """Tenant B's generated data (what :attr:`other_token` reads)."""
+        self._clock = clock
+        self.set_throttle(throttle)
         self._log = RequestLog(clock)
         self.requests: list[RecordedRequest] = self._log.requests
         """Every request received, oldest first."""
         self.connections_opened = 0
         """TCP connections accepted since start."""
+        self.in_flight = 0
+        """Requests being answered right now."""
+        self.peak_in_flight = 0
+        """The most requests that were being answered at once."""
         self._faults = FaultInjector(random.Random(f"bessa-sandbox-faults:{seed}"))
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
@@ -259,6 +273,21 @@ class Sandbox:
         """
         return self._faults.inject(fault, path=path, method=method, times=times, rate=rate)
 
+    def set_throttle(self, rate: str | None) -> None:
+        """Throttle every token at ``rate`` (DRF's ``"30/s"``, ``"100/minute"``, ...) from now
+        on, with fresh windows and :attr:`throttled` back at 0; None turns throttling off.
+
+        Raises:
+            ValueError: a rate DRF would not read.
+        """
+        self._routes.throttle = None if rate is None else Throttle(rate, self._clock)
+
+    @property
+    def throttled(self) -> int:
+        """How many requests the throttle answered with 429 (faults not counted)."""
+        throttle = self._routes.throttle
+        return 0 if throttle is None else throttle.throttled
+
     def clear_faults(self) -> None:
         """Remove every injected fault."""
         self._faults.rules.clear()
@@ -317,6 +346,14 @@ class Sandbox:
     # -- the HTTP side ----------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         raw_path = request.raw_path.partition("?")[0]
         raw_query = (
             request.query_string
