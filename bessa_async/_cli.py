@@ -178,8 +178,28 @@ async def _write(output: IO[str], text: str) -> None:
 def _export(args: argparse.Namespace) -> int:
     if args.output in (None, "-"):
         return asyncio.run(_export_to(args, sys.stdout))
-    with open(args.output, "w", newline="", encoding="utf-8") as output:
+    # Resuming goes on writing after what the failed export wrote.
+    mode = "a" if args.resume else "w"
+    with open(args.output, mode, newline="", encoding="utf-8") as output:
         return asyncio.run(_export_to(args, output))
+
+
+def _resume_command(args: argparse.Namespace, token: str) -> str:
+    """The command that resumes this export from ``token`` (never with the API token)."""
+    words = ["bessa"]
+    if args.base_url:
+        words += ["--base-url", args.base_url]
+    if args.sandbox:
+        words += ["--sandbox", "--sandbox-receipts", str(args.sandbox_receipts)]
+    words += ["export", args.what, "--day", str(args.day)]
+    if args.to:
+        words += ["--to", str(args.to)]
+    words += ["--tz", str(args.tz), "--day-start", args.day_start.strftime("%H:%M")]
+    words += ["--format", args.format, "--concurrency", str(args.concurrency)]
+    words += ["--limit", str(args.limit)]
+    if args.output not in (None, "-"):
+        words += ["--output", args.output]
+    return shlex.join([*words, "--resume", token])
 
 
 async def _export_to(args: argparse.Namespace, output: IO[str]) -> int:
@@ -187,7 +207,8 @@ async def _export_to(args: argparse.Namespace, output: IO[str]) -> int:
     windows = business_days(args.day, last, args.tz, day_start=args.day_start)
     start, end = windows[args.day][0], windows[last][1]
     began = time.perf_counter()
-    await _write(output, header_text(args.format))
+    if not args.resume:
+        await _write(output, header_text(args.format))
     async with _client(args) as client:
         # One small request for the count sizes the progress bar.
         total = await client.receipts.list(timestamp__gte=start, timestamp__lt=end).count()
@@ -196,13 +217,22 @@ async def _export_to(args: argparse.Namespace, output: IO[str]) -> int:
             timestamp__lt=end,
             limit=args.limit,
             concurrency=args.concurrency,
+            cursor=args.resume,
         )
         count = 0
-        with _Progress("receipts", total, sys.stderr) as progress:
-            async for page in listing.pages():
-                await _write(output, page_text(page.results, args.format))
-                count += len(page.results)
-                progress.advance(len(page.results))
+        # Where to resume: what was written, whole pages only (taken after each write).
+        written: str | None = args.resume
+        try:
+            with _Progress("receipts", total, sys.stderr) as progress:
+                async for page in listing.pages():
+                    await _write(output, page_text(page.results, args.format))
+                    written = listing.resume_cursor
+                    count += len(page.results)
+                    progress.advance(len(page.results))
+        except BaseException:
+            if written is not None:
+                print(f"resume with: {_resume_command(args, written)}", file=sys.stderr)
+            raise
     elapsed = time.perf_counter() - began
     where = "" if args.output in (None, "-") else f" to {args.output}"
     print(
@@ -459,6 +489,11 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--output", help="file to write (default: stdout)")
     export.add_argument("--concurrency", type=int, default=4, help="concurrent cursor chains")
     export.add_argument("--limit", type=int, default=100, help="page size")
+    export.add_argument(
+        "--resume",
+        metavar="TOKEN",
+        help="go on with a failed export: the token it printed; appends to --output",
+    )
     export.set_defaults(run=_export, sync=True)
 
     report = command(

@@ -5,6 +5,7 @@ Every exception the library raises on purpose derives from :class:`BessaError`::
     BessaError
     ├── ConfigurationError (also ValueError)   bad token, base URL or option, before any request
     ├── ForeignOriginError (also ValueError)   an absolute URL off the base URL's origin
+    ├── ResumeTokenError (also ValueError)     a listing's resume token is bad or another's
     ├── TransportError                         no usable HTTP answer arrived
     │   ├── ConnectError (also OSError)        the connection could not be opened: nothing was sent
     │   └── RequestTimeout (also TimeoutError) the call's deadline passed
@@ -60,6 +61,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTimeout",
+    "ResumeTokenError",
     "ServerError",
     "SubmissionOutcomeUnknownError",
     "TransportError",
@@ -86,7 +88,9 @@ class BessaError(Exception):
     Attributes:
         resume_cursor: set when a listing failed part-way: pass it as ``list(..., cursor=...)``
             to continue with the page that failed, without loss or repetition. None when the
-            listing failed on its first page (start again) or was sharded by time.
+            listing failed before handing anything over (start again). For a listing sharded
+            by time it is a token (JSON) naming the shards still open, resumed by the same call
+            with ``cursor=``.
     """
 
     resume_cursor: str | None = None
@@ -109,6 +113,11 @@ class ForeignOriginError(BessaError, ValueError):
             f"refusing to request {url!r}: it is not on the API's origin {expected_origin!r} "
             "and the request would carry the API token"
         )
+
+
+class ResumeTokenError(BessaError, ValueError):
+    """A sharded listing's resume token that cannot be read, or was made by another listing
+    (resource, window, filters or ``ordered`` differ). Raised at the call; nothing is sent."""
 
 
 class TransportError(BessaError):

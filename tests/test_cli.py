@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import json
+import shlex
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -250,3 +251,29 @@ def test_the_sandbox_takes_a_fault_spec() -> None:
     with pytest.raises(SystemExit) as info:
         main(["sandbox", "--faults", "teapot"])
     assert info.value.code == 2
+
+
+async def test_a_failed_export_says_how_to_resume_and_the_resume_completes_it(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An export that fails part-way prints the command that resumes it; that command appends
+    the rest: the file is then exactly what an export without the failure writes."""
+    clean, target = tmp_path / "clean.csv", tmp_path / "june.csv"
+    base = ["--base-url", sandbox.url, "--token", sandbox.token]
+    args = ["export", "receipts", "--day", "2026-06-01", "--to", "2026-06-30", "--limit", "5"]
+    assert await asyncio.to_thread(main, [*base, *args, "--output", str(clean)]) == 0
+    sandbox.inject(Fault.latency(0.005), path="receipts/")  # still running after 12 requests
+    export = asyncio.create_task(
+        asyncio.to_thread(main, [*base, *args, "--output", str(target), "--concurrency", "4"])
+    )
+    await sandbox.wait_for_requests(len(sandbox.requests) + 12)
+    sandbox.clear_faults()
+    sandbox.inject(Fault.status(404), path="receipts/")
+    assert await export == 8
+    err = capsys.readouterr().err
+    line = next(line for line in err.splitlines() if line.startswith("resume with: bessa "))
+    assert sandbox.token not in line
+    words = shlex.split(line.removeprefix("resume with: "))
+    sandbox.clear_faults()
+    assert await asyncio.to_thread(main, ["--token", sandbox.token, *words[1:]]) == 0
+    assert await asyncio.to_thread(target.read_bytes) == await asyncio.to_thread(clean.read_bytes)
