@@ -40,14 +40,20 @@ The algorithm
    which is time order: the first chain streams as it arrives, later chains' pages are buffered
    as models (about a third of the memory of their JSON, since models share repeated amounts
    and references; an item that does not decode stops its chain and raises in its place in the
-   output, after everything before it). The chain ``r`` places
-   behind the first unfinished one fetches only while ``buffered + r x page_size <
-   max_buffered``: as the buffer fills, the chains furthest from the output stop first, and at
-   most ``max_buffered`` items plus the pages in flight are ever held. The first chain always
-   fetches (its pages go straight out). With ``ordered=False`` pages are yielded as they arrive
-   (bounded queue).
+   output, after everything before it). A page's room is reserved before it is requested:
+   counting every page in flight as a full one, the chain ``r`` places behind the first
+   unfinished one fetches only while ``held + (r + 1) x page_size <= max_buffered``. As the
+   buffer fills, the chains furthest from the output stop first, and a page's room is always
+   left for the first chain, which fetches while its page fits or whenever it holds nothing
+   (its pages go straight out). So at most ``max_buffered`` items are ever held (one page, if
+   a page is larger). With ``ordered=False`` pages are yielded as they arrive (bounded queue).
 7. **Concurrency** is also bounded by the client's in-flight limit, and a 429 pauses every chain
    (the client's shared gate).
+8. **Resume.** Each chain remembers how far the consumer was handed its pages (the cursor of
+   the next one, the latest time handed over). A failure, or leaving the listing between
+   pages, gives a token naming the shards still open (:mod:`bessa_async._shard_token`); read
+   back, they go on from those cursors, and what no page was handed over from is cut afresh.
+   Pages read but not handed over are read again; nothing is handed over twice.
 
 Sharding applies when both bounds of the window are given; with one bound or none the listing is
 a single chain (the window cannot be cut without its ends). ``updated__gte``/``__lt`` windows are
@@ -99,8 +105,9 @@ class ShardPlan:
     """Whether the API lists by ``field`` (so chains can stop early and be split)."""
     page_size: int = 25
     max_buffered: int = 8_000
-    """Items held for later shards in ordered mode (plus the pages in flight): about 1.5 KB per
-    decoded receipt, so ~12 MB. Smaller holds less but stalls shards sooner; larger did not
+    """Most items held in ordered mode, read and not yet handed over, the pages in flight
+    counted as full (one page if a page is larger): about 1.5 KB per decoded receipt, so
+    ~12 MB. Smaller holds less but stalls shards sooner; larger did not
     help a month of 50 000 receipts at 25 ms per answer (the early splits keep the buffer
     under ~8 000) and costs garbage collection."""
 
