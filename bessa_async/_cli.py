@@ -175,6 +175,17 @@ async def _write(output: IO[str], text: str) -> None:
     await asyncio.to_thread(output.write, text)
 
 
+async def _write_whole(output: IO[str], text: str) -> None:
+    """:func:`_write`, to the end even when cancelled (Ctrl-C): the thread cannot be stopped
+    part-way, and the resume token must say whether the page is in the file."""
+    write = asyncio.ensure_future(_write(output, text))
+    try:
+        await asyncio.shield(write)
+    except asyncio.CancelledError:
+        await asyncio.wait([write])
+        raise
+
+
 def _export(args: argparse.Namespace) -> int:
     if args.output in (None, "-"):
         return asyncio.run(_export_to(args, sys.stdout))
@@ -220,13 +231,18 @@ async def _export_to(args: argparse.Namespace, output: IO[str]) -> int:
             cursor=args.resume,
         )
         count = 0
-        # Where to resume: what was written, whole pages only (taken after each write).
+        # Where to resume: after the last page written to the end.
         written: str | None = args.resume
         try:
             with _Progress("receipts", total, sys.stderr) as progress:
                 async for page in listing.pages():
-                    await _write(output, page_text(page.results, args.format))
-                    written = listing.resume_cursor
+                    after = listing.resume_cursor
+                    try:
+                        await _write_whole(output, page_text(page.results, args.format))
+                    except asyncio.CancelledError:
+                        written = after
+                        raise
+                    written = after
                     count += len(page.results)
                     progress.advance(len(page.results))
         except BaseException:
