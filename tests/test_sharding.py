@@ -97,6 +97,7 @@ def _listing(
     buffered: int,
     decode: Callable[[list[Any]], list[dict[str, Any]]] = list,
     token: str | None = None,
+    adaptive: bool = True,
 ) -> Paginator[dict[str, Any]]:
     plan = ShardPlan(
         field="timestamp",
@@ -106,6 +107,7 @@ def _listing(
         ordered=ordered,
         page_size=page,
         max_buffered=buffered,
+        adaptive=adaptive,
     )
     params = {"limit": page, "timestamp__gte": start, "timestamp__lt": end}
     identity = identity_of(
@@ -432,6 +434,7 @@ def _failing(api: Any, fail_at: int) -> Any:
     ordered=st.booleans(),
     failures=st.lists(st.integers(1, 40), max_size=4),
     stop_early=st.integers(0, 3),
+    adaptive=st.booleans(),
 )
 def test_resumed_listings_hand_over_every_item_exactly_once(
     groups: list[tuple[datetime, int, int]],
@@ -441,10 +444,11 @@ def test_resumed_listings_hand_over_every_item_exactly_once(
     ordered: bool,
     failures: list[int],
     stop_early: int,
+    adaptive: bool,
 ) -> None:
     """A listing fails at random requests (or is left after some pages) and is resumed from its
     token each time, at any concurrency: everything handed over, all runs together, is the
-    window's items once each, in order when ordered."""
+    window's items once each, in order when ordered; with adaptive or static shards."""
     stamps = [
         moment + timedelta(microseconds=step * i)
         for moment, size, step in groups
@@ -468,6 +472,7 @@ def test_resumed_listings_hand_over_every_item_exactly_once(
                 page=page,
                 buffered=buffered,
                 token=token,
+                adaptive=adaptive,
             )
             before = len(got)
             failed: BessaError | None = None
