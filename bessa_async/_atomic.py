@@ -32,8 +32,10 @@ class AtomicFile:
             out.write(text)
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, append: bool = False) -> None:
         self.path: Final = os.fspath(path)
+        self.append: Final = append
+        """Go on with the ``.part`` an earlier, stopped write left, instead of emptying it."""
         special = os.path.exists(self.path) and not os.path.isfile(self.path)
         self.part: Final = None if special else self.path + PART_SUFFIX
         """Where the text is written until the commit (None: written to ``path`` directly)."""
@@ -47,8 +49,10 @@ class AtomicFile:
         return self._file is not None
 
     def open(self) -> TextIO:
-        """Create (or empty) the ``.part`` file and return it for writing, as UTF-8."""
-        self._file = open(self.part or self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        """Create (or empty, or with ``append`` go on with) the ``.part`` file and return it for
+        writing, as UTF-8."""
+        mode = "a" if self.append else "w"
+        self._file = open(self.part or self.path, mode, newline="", encoding="utf-8")  # noqa: SIM115
         return self._file
 
     def commit(self) -> None:

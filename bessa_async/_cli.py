@@ -42,7 +42,7 @@ from bessa_async import (
 )
 
 from . import _arguments as accepts
-from ._atomic import AtomicFile
+from ._atomic import PART_SUFFIX, AtomicFile
 from ._config import BASE_URL_ENV
 from ._doctor import doctor_table
 from ._export import header_text, page_text
@@ -131,6 +131,19 @@ class _Tally:
 
     def __init__(self) -> None:
         self.receipts = 0
+        self.resume: str | None = None
+        """The listing's resume token after the last page written in full."""
+
+
+async def _write_whole(output: IO[str], text: str) -> None:
+    """:func:`_write`, to the end even when cancelled (Ctrl-C): the thread cannot be stopped
+    part-way, and the resume token must say whether the page is in the file."""
+    write = asyncio.ensure_future(_write(output, text))
+    try:
+        await asyncio.shield(write)
+    except asyncio.CancelledError:
+        await asyncio.wait([write])
+        raise
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -139,17 +152,24 @@ def _export(args: argparse.Namespace) -> int:
         return run_until_signal(_export_to(args, sys.stdout, tally))
     # Written beside the target and renamed over it at the end, so that a failed, interrupted
     # or killed export never replaces a complete file with a partial one.
-    target = AtomicFile(args.output)
+    # --resume goes on with the .part the stopped export left.
+    target = AtomicFile(args.output, append=args.resume is not None)
     try:
         with target as output:
             return run_until_signal(_export_to(args, output, tally))
     except BaseException as exc:
-        exc.add_note(_export_stopped(target, tally))
+        exc.add_note(_export_stopped(args, target, tally))
         raise
 
 
-def _export_stopped(target: AtomicFile, tally: _Tally) -> str:
-    """What became of the files when an export stopped: the one place that says it."""
+def _export_stopped(args: argparse.Namespace, target: AtomicFile, tally: _Tally) -> str:
+    """What became of the files when an export stopped, and how to go on: the one place that
+    says it."""
+    resume = "" if tally.resume is None else f"; resume with: {_resume_command(args, tally.resume)}"
+    return _files_after_stop(target, tally) + resume
+
+
+def _files_after_stop(target: AtomicFile, tally: _Tally) -> str:
     if target.committed:
         return f"{target.path} is complete"
     if target.part is None:
@@ -160,12 +180,31 @@ def _export_stopped(target: AtomicFile, tally: _Tally) -> str:
     return f"{kept}; the {tally.receipts} receipts exported so far are in {target.part}"
 
 
+def _resume_command(args: argparse.Namespace, token: str) -> str:
+    """The command that resumes this export from ``token`` (never with the API token)."""
+    words = ["bessa"]
+    if args.base_url:
+        words += ["--base-url", args.base_url]
+    if args.sandbox:
+        words += ["--sandbox", "--sandbox-receipts", str(args.sandbox_receipts)]
+    words += ["export", args.what, "--day", str(args.day)]
+    if args.to:
+        words += ["--to", str(args.to)]
+    words += ["--tz", str(args.tz), "--day-start", args.day_start.strftime("%H:%M")]
+    words += ["--format", args.format, "--concurrency", str(args.concurrency)]
+    words += ["--limit", str(args.limit)]
+    if args.output not in (None, "-"):
+        words += ["--output", args.output]
+    return shlex.join([*words, "--resume", token])
+
+
 async def _export_to(args: argparse.Namespace, output: IO[str], tally: _Tally) -> int:
     last = args.to or args.day
     windows = business_days(args.day, last, args.tz, day_start=args.day_start)
     start, end = windows[args.day][0], windows[last][1]
     began = time.perf_counter()
-    await _write(output, header_text(args.format))
+    if not args.resume:
+        await _write(output, header_text(args.format))
     async with _client(args) as client:
         # One small request for the count sizes the progress bar.
         total = await client.receipts.list(timestamp__gte=start, timestamp__lt=end).count()
@@ -174,12 +213,25 @@ async def _export_to(args: argparse.Namespace, output: IO[str], tally: _Tally) -
             timestamp__lt=end,
             limit=args.limit,
             concurrency=args.concurrency,
+            cursor=args.resume,
         )
-        with Progress("receipts", total, sys.stderr) as progress:
-            async for page in listing.pages():
-                await _write(output, page_text(page.results, args.format))
-                tally.receipts += len(page.results)
-                progress.advance(len(page.results))
+        # Where to resume: after the last page written to the end.
+        written: str | None = args.resume
+        try:
+            with Progress("receipts", total, sys.stderr) as progress:
+                async for page in listing.pages():
+                    after = listing.resume_cursor
+                    try:
+                        await _write_whole(output, page_text(page.results, args.format))
+                    except asyncio.CancelledError:
+                        written = after
+                        raise
+                    written = after
+                    tally.receipts += len(page.results)
+                    progress.advance(len(page.results))
+        except BaseException:
+            tally.resume = written
+            raise
     elapsed = time.perf_counter() - began
     where = "" if args.output in (None, "-") else f" to {args.output}"
     print(
@@ -345,6 +397,10 @@ def _check_export(args: argparse.Namespace) -> str | None:
         return f"argument --output: no directory {folder!r} to write {args.output!r} in"
     if os.path.isdir(args.output):
         return f"argument --output: {args.output!r} is a directory; expected a file name"
+    part = args.output + PART_SUFFIX
+    special = os.path.exists(args.output) and not os.path.isfile(args.output)
+    if args.resume is not None and not special and not os.path.exists(part):
+        return f"argument --resume: no {part!r} to go on with (the stopped export's partial file)"
     return None
 
 
@@ -465,6 +521,11 @@ def _parser() -> argparse.ArgumentParser:
         "--concurrency", type=accepts.positive_int, default=4, help="concurrent cursor chains"
     )
     export.add_argument("--limit", type=accepts.positive_int, default=100, help="page size")
+    export.add_argument(
+        "--resume",
+        metavar="TOKEN",
+        help="go on with a stopped export: the token it printed; appends to OUTPUT.part",
+    )
     export.set_defaults(run=_export, sync=True, check=_check_export)
 
     report = command(

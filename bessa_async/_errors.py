@@ -7,6 +7,7 @@ Every exception the library raises on purpose derives from :class:`BessaError`::
     │   ├── InvalidValueError                  also ValueError: a bad id, inexact money, a naive
     │   │   │                                  datetime, a reversed window, no order lines
     │   │   ├── ConfigurationError             a bad token, base URL or option of a client
+    │   │   ├── ResumeTokenError               a listing's resume token is bad or another's
     │   │   └── UnknownTimeZoneError           also zoneinfo.ZoneInfoNotFoundError (a KeyError):
     │   │                                      a zone name zoneinfo does not know
     │   └── InvalidTypeError                   also TypeError: a float for money, a str for a
@@ -72,6 +73,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTimeout",
+    "ResumeTokenError",
     "ServerError",
     "SubmissionOutcomeUnknownError",
     "TransportError",
@@ -99,7 +101,9 @@ class BessaError(Exception):
     Attributes:
         resume_cursor: set when a listing failed part-way: pass it as ``list(..., cursor=...)``
             to continue with the page that failed, without loss or repetition. None when the
-            listing failed on its first page (start again) or was sharded by time.
+            listing failed before handing anything over (start again). For a listing sharded
+            by time it is a token (JSON) naming the shards still open, resumed by the same call
+            with ``cursor=``.
     """
 
     resume_cursor: str | None = None
@@ -143,6 +147,11 @@ class ForeignOriginError(BessaError, ValueError):
             f"refusing to request {url!r}: it is not on the API's origin {expected_origin!r} "
             "and the request would carry the API token"
         )
+
+
+class ResumeTokenError(InvalidValueError):
+    """A sharded listing's resume token that cannot be read, or was made by another listing
+    (resource, window, filters or ``ordered`` differ). Raised at the call; nothing is sent."""
 
 
 class TransportError(BessaError):

@@ -11,7 +11,8 @@ The pure part reads a page body (:func:`read_page`) and works out the request fo
   working on, so decoding and the caller's own work overlap with the server's; leaving the loop
   early cancels the request in flight;
 - a failure part-way carries ``resume_cursor``: ``list(..., cursor=exc.resume_cursor)`` continues
-  with the page that failed;
+  with the page that failed (for a sharded listing: a token naming the shards still open);
+  :attr:`Paginator.resume_cursor` says the same between pages, e.g. after leaving a loop;
 - lists with a business time can be read by several concurrent cursor chains over time shards
   (``concurrency=``; see :mod:`bessa_async._sharding`).
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
-from typing import Any, Generic, TypeVar, final
+from typing import Any, Generic, Protocol, TypeVar, final
 from urllib.parse import parse_qsl, urlsplit
 
 import attrs
@@ -29,7 +30,7 @@ import attrs
 from ._errors import BessaError, DecodeError, InvalidValueError, PaginationLoopError
 from ._validate import check_int, is_int
 
-__all__ = ["ListingStats", "Page", "Paginator", "follow", "read_page"]
+__all__ = ["ListingStats", "Page", "Paginator", "Resumable", "follow", "read_page"]
 
 T = TypeVar("T")
 Fetch = Callable[[str, Mapping[str, Any] | None], Awaitable[Any]]
@@ -64,8 +65,23 @@ class ListingStats:
     out_of_window: int = 0
     """Items the server sent outside the requested window (skipped; should stay 0)."""
     peak_buffered: int = 0
-    """Most items held at once for later shards (ordered sharded output; bounded by the
-    shard plan's ``max_buffered`` plus the pages in flight)."""
+    """Most items held at once, read but not yet handed over (ordered sharded output; at most
+    the shard plan's ``max_buffered``, or one page when a page is larger)."""
+
+
+class Resumable(Protocol[T]):
+    """A page source that can say where to resume it (the sharded listing)."""
+
+    def pages(self) -> AsyncGenerator[Page[T]]: ...
+
+    def resume_token(self) -> str | None: ...
+
+
+@attrs.define
+class _Position:
+    """Where a single chain stands: the cursor of the page after the last one handed over."""
+
+    cursor: str | None = None
 
 
 def read_page(body: object, *, resource: str) -> Page[Any]:
@@ -121,11 +137,11 @@ async def walk(
     *,
     resource: str,
     stats: ListingStats,
-) -> AsyncGenerator[tuple[Page[Any], str | None]]:
+) -> AsyncGenerator[tuple[Page[Any], str | None, str | None]]:
     """One cursor chain, page by page (items still raw JSON), with the loop guard.
 
     Yields each page with the cursor that names it (None for the first), so a failure reading
-    it can say where to resume.
+    it can say where to resume, and the cursor of the page after it (None at the end).
     """
     base = {k: v for k, v in params.items() if k != "cursor"}
     start = params.get("cursor")
@@ -147,30 +163,34 @@ async def walk(
             exc.resume_cursor = identity
             raise
         stats.pages += 1
-        yield raw, identity
         if raw.next is None:
+            yield raw, identity, None
             return
-        target, query, identity = follow(raw.next, path=path, params=base)
+        target, query, following = follow(raw.next, path=path, params=base)
+        yield raw, identity, following
+        identity = following
         if identity in seen:
             raise PaginationLoopError(path=path, cursor=identity, pages=stats.pages)
         seen.add(identity)
 
 
 async def decoded(
-    source: AsyncGenerator[tuple[Page[Any], str | None]],
+    source: AsyncGenerator[tuple[Page[Any], str | None, str | None]],
     decode: Decode[T],
     stats: ListingStats,
+    position: _Position,
 ) -> AsyncGenerator[Page[T]]:
     """Decode raw pages as the caller takes them, so that with prefetch the next request is
     already on the wire while this page's items are being built."""
     async with aclosing(source):
-        async for raw, identity in source:
+        async for raw, identity, following in source:
             try:
                 results = tuple(decode(list(raw.results)))
             except BessaError as exc:
                 exc.resume_cursor = identity
                 raise
             stats.items += len(results)
+            position.cursor = following
             yield Page(results=results, count=raw.count, next=raw.next, previous=raw.previous)
 
 
@@ -228,7 +248,7 @@ class Paginator(Generic[T]):
         *,
         resource: str,
         prefetch: int = 1,
-        sharded: Callable[[ListingStats], AsyncGenerator[Page[T]]] | None = None,
+        sharded: Callable[[ListingStats], Resumable[T]] | None = None,
     ) -> None:
         check_int("prefetch", prefetch, minimum=0)
         self._fetch = fetch
@@ -238,8 +258,20 @@ class Paginator(Generic[T]):
         self._resource = resource
         self._prefetch = prefetch
         self._sharded = sharded
+        self._source: Resumable[T] | None = None
+        self._position = _Position(self._params.get("cursor"))
         self.stats = ListingStats()
         """Counters of the latest (or running) iteration."""
+
+    @property
+    def resume_cursor(self) -> str | None:
+        """Where the latest iteration can be resumed: what ``BessaError.resume_cursor`` says
+        after a failure, and between pages the same for what was not handed over yet (pass it
+        as ``list(..., cursor=...)`` with the same filters). None before anything was handed
+        over (start again) and once everything was."""
+        if self._source is not None:
+            return self._source.resume_token()
+        return self._position.cursor
 
     def __repr__(self) -> str:
         return f"<Paginator {self._resource} {self._params!r}>"
@@ -255,12 +287,14 @@ class Paginator(Generic[T]):
         """
         self.stats = ListingStats()
         if self._sharded is not None:
-            return self._sharded(self.stats)
+            self._source = self._sharded(self.stats)
+            return self._source.pages()
         chain = walk(
             self._fetch, self._path, self._params, resource=self._resource, stats=self.stats
         )
         ahead = prefetched(chain, self._prefetch) if self._prefetch else chain
-        return decoded(ahead, self._decode, self.stats)
+        self._position = _Position(self._params.get("cursor"))
+        return decoded(ahead, self._decode, self.stats, self._position)
 
     async def items(self) -> AsyncGenerator[T]:
         """Every item in order (what ``async for item in paginator`` iterates)."""

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar, Unpack, fin
 
 from ._convert import decode, decode_many, instant
 from ._days import DEFAULT_TZ, business_day
-from ._errors import InvalidTypeError, InvalidValueError
+from ._errors import InvalidTypeError, InvalidValueError, ResumeTokenError
 from ._filters import (
     LIST_DEFAULTS,
     ArticleFilters,
@@ -51,6 +51,7 @@ from ._models import (
 )
 from ._pagination import Paginator
 from ._paths import check_path
+from ._shard_token import identity_of, is_listing_token, read_token
 from ._sharding import ShardPlan, sharded_pages
 from ._urls import encode_params
 from ._validate import check_int, check_uuid
@@ -178,13 +179,34 @@ class Resource(Generic[T]):
         encode_params(query)  # bad values fail here, at the call, not at the first page
         check_int("concurrency", concurrency, minimum=1)
         sharded = None
-        if concurrency > 1:
+        token = query.get("cursor") if is_listing_token(query.get("cursor")) else None
+        if concurrency > 1 or token is not None:
             plan = self._plan(query, concurrency, ordered)
+            resume = None
+            if token is not None:
+                # A sharded listing's resume token: read by the same call, at any concurrency.
+                query = {k: v for k, v in query.items() if k != "cursor"}
+                if plan is None:
+                    raise ResumeTokenError(
+                        "this cursor is a sharded listing's resume token: resume it with the "
+                        "same window (both bounds) and filters (nothing was sent)"
+                    )
+                resume = read_token(
+                    token,
+                    identity_of(
+                        self._name,
+                        field=plan.field,
+                        start=plan.start,
+                        end=plan.end,
+                        ordered=plan.ordered,
+                        params=query,
+                    ),
+                )
             if plan is not None:
                 if "cursor" in query:
                     raise InvalidValueError(
                         "cursor= and concurrency= cannot be combined: a cursor is a position "
-                        "in one chain; resume a sharded listing with a narrower window instead"
+                        "in one chain; a sharded listing resumes from its own resume_cursor"
                     )
                 sharded = sharded_pages(
                     self._get_json,
@@ -195,6 +217,7 @@ class Resource(Generic[T]):
                     plan=plan,
                     when=_raw_time(plan.field),
                     ident=_raw_identity,
+                    resume=resume,
                 )
         return Paginator(
             self._get_json,

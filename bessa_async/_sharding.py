@@ -40,14 +40,20 @@ The algorithm
    which is time order: the first chain streams as it arrives, later chains' pages are buffered
    as models (about a third of the memory of their JSON, since models share repeated amounts
    and references; an item that does not decode stops its chain and raises in its place in the
-   output, after everything before it). The chain ``r`` places
-   behind the first unfinished one fetches only while ``buffered + r x page_size <
-   max_buffered``: as the buffer fills, the chains furthest from the output stop first, and at
-   most ``max_buffered`` items plus the pages in flight are ever held. The first chain always
-   fetches (its pages go straight out). With ``ordered=False`` pages are yielded as they arrive
-   (bounded queue).
+   output, after everything before it). A page's room is reserved before it is requested:
+   counting every page in flight as a full one, the chain ``r`` places behind the first
+   unfinished one fetches only while ``held + (r + 1) x page_size <= max_buffered``. As the
+   buffer fills, the chains furthest from the output stop first, and a page's room is always
+   left for the first chain, which fetches while its page fits or whenever it holds nothing
+   (its pages go straight out). So at most ``max_buffered`` items are ever held (one page, if
+   a page is larger). With ``ordered=False`` pages are yielded as they arrive (bounded queue).
 7. **Concurrency** is also bounded by the client's in-flight limit, and a 429 pauses every chain
    (the client's shared gate).
+8. **Resume.** Each chain remembers how far the consumer was handed its pages (the cursor of
+   the next one, the latest time handed over). A failure, or leaving the listing between
+   pages, gives a token naming the shards still open (:mod:`bessa_async._shard_token`); read
+   back, they go on from those cursors, and what no page was handed over from is cut afresh.
+   Pages read but not handed over are read again; nothing is handed over twice.
 
 Sharding applies when both bounds of the window are given; with one bound or none the listing is
 a single chain (the window cannot be cut without its ends). ``updated__gte``/``__lt`` windows are
@@ -60,15 +66,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar, final
 
 import attrs
 
-from ._errors import DecodeError, PaginationLoopError
-from ._pagination import Decode, Fetch, ListingStats, Page, follow, read_page
+from ._errors import BessaError, DecodeError, PaginationLoopError
+from ._pagination import Decode, Fetch, ListingStats, Page, Resumable, follow, is_url, read_page
+from ._shard_token import ListingIdentity, OpenShard, identity_of, make_token
 
 __all__ = ["ShardPlan", "initial_shards", "sharded_pages", "split_point"]
 
@@ -98,8 +105,9 @@ class ShardPlan:
     """Whether the API lists by ``field`` (so chains can stop early and be split)."""
     page_size: int = 25
     max_buffered: int = 8_000
-    """Items held for later shards in ordered mode (plus the pages in flight): about 1.5 KB per
-    decoded receipt, so ~12 MB. Smaller holds less but stalls shards sooner; larger did not
+    """Most items held in ordered mode, read and not yet handed over, the pages in flight
+    counted as full (one page if a page is larger): about 1.5 KB per decoded receipt, so
+    ~12 MB. Smaller holds less but stalls shards sooner; larger did not
     help a month of 50 000 receipts at 25 ms per answer (the early splits keep the buffer
     under ~8 000) and costs garbage collection."""
 
@@ -130,6 +138,33 @@ def split_point(progress: datetime, cutoff: datetime) -> datetime | None:
     return middle if progress < middle < cutoff else None
 
 
+@attrs.frozen
+class _Mark:
+    """Where a chain stands once a page of it is handed over."""
+
+    next: str | None
+    """The cursor of the chain's next page (None: the chain ended with this page)."""
+    after: datetime | None
+    """The latest time the chain has handed over with this page."""
+    ascending: bool
+
+
+@attrs.define
+class _Handed:
+    """How far the consumer has been handed one chain's pages."""
+
+    any: bool = False
+    finished: bool = False
+    cursor: str | None = None
+    after: datetime | None = None
+    ascending: bool = True
+
+    def take(self, mark: _Mark) -> None:
+        self.any = True
+        self.finished = mark.next is None
+        self.cursor, self.after, self.ascending = mark.next, mark.after, mark.ascending
+
+
 @attrs.define(eq=False)
 class _Chain(Generic[T]):
     start: datetime
@@ -145,10 +180,16 @@ class _Chain(Generic[T]):
     """Whether ``density`` comes from this chain's own first page."""
     recent: set[str] = attrs.Factory(set)
     previous: set[str] = attrs.Factory(set)
-    pages: list[Page[T] | DecodeError] = attrs.Factory(list)
+    pages: list[tuple[Page[T], _Mark] | DecodeError] = attrs.Factory(list)
     """Read, owned, decoded, not yet handed on; or the error that stopped the chain, in its
     place in the output."""
     done: bool = False
+    cursor: str | None = None
+    """Where the chain starts reading (a resumed chain), else its first page."""
+    handed: _Handed = attrs.Factory(_Handed)
+    """What the consumer has been handed of this chain."""
+    reserved: int = 0
+    """Buffer space reserved for the page being fetched (ordered output)."""
     task: asyncio.Task[None] | None = None
     waiting: bool = False
     """Waiting for a slot to fetch (see ``_Listing._dispatch``)."""
@@ -177,6 +218,7 @@ class _Listing(Generic[T]):
         when: Callable[[Any], datetime | None],
         ident: Callable[[Any], str],
         stats: ListingStats,
+        resume: Sequence[OpenShard] | None = None,
     ) -> None:
         self._fetch = fetch
         self._path = path
@@ -189,13 +231,25 @@ class _Listing(Generic[T]):
         self._when = when
         self._ident = ident
         self._stats = stats
+        self._resume = None if resume is None else list(resume)
+        self._identity: ListingIdentity = identity_of(
+            resource,
+            field=plan.field,
+            start=plan.start,
+            end=plan.end,
+            ordered=plan.ordered,
+            params=self._params,
+        )
         self._chains: list[_Chain[T]] = []
         self._changed = asyncio.Event()
         self._buffered = 0
+        self._reserved = 0
+        """Items reserved for the pages being fetched (ordered output): a page may only be
+        requested when there is room for it, so the bound holds with every page in flight."""
         self._fetching = 0
         """Chains holding a slot (at most ``concurrency``)."""
-        self._queue: asyncio.Queue[Page[T] | BaseException | None] = asyncio.Queue(
-            maxsize=max(1, plan.max_buffered // max(1, plan.page_size))
+        self._queue: asyncio.Queue[tuple[_Chain[T], Page[T], _Mark] | BaseException | None] = (
+            asyncio.Queue(maxsize=max(1, plan.max_buffered // max(1, plan.page_size)))
         )
         self._warned_order = False
         self._error: BaseException | None = None
@@ -229,18 +283,34 @@ class _Listing(Generic[T]):
 
     # -- turns: who fetches next ------------------------------------------------------------
 
-    def _admitted(self, rank: int) -> bool:
+    def _admitted(self, rank: int, chain: _Chain[T] | None) -> bool:
         """Whether the chain ``rank`` places after the first unfinished one may fetch a page.
 
-        Unordered: always (the output queue bounds memory). Ordered: the first chain always;
-        the others while the buffer has room, less the further back they are, so that as the
-        buffer fills the chains furthest from the output stop first and those next in line
-        keep going. Nothing is fetched once ``max_buffered`` items are held, except by the
-        first chain, whose pages go straight out.
+        Unordered: always (the output queue bounds memory). Ordered: counting what is held and
+        a page for every request in flight, the first chain while its page fits, or whenever
+        it holds nothing (its pages go straight out); the others while there is room for their
+        page and ``rank`` pages more, so that as the buffer fills the chains furthest from the
+        output stop first, those next in line keep going, and a page's room is always left
+        for the first chain. Held items so never exceed ``max_buffered`` (one page when a page
+        is larger).
         """
-        if not self._plan.ordered or rank == 0:
+        if not self._plan.ordered:
             return True
-        return self._buffered + rank * self._plan.page_size < self._plan.max_buffered
+        held = self._buffered + self._reserved
+        page, bound = self._plan.page_size, self._plan.max_buffered
+        if rank == 0:
+            alone = chain is not None and not chain.pages and not chain.reserved
+            return held + page <= bound or alone
+        return held + (rank + 1) * page <= bound
+
+    def _reserve(self, chain: _Chain[T]) -> None:
+        if self._plan.ordered:
+            chain.reserved = self._plan.page_size
+            self._reserved += chain.reserved
+
+    def _release(self, chain: _Chain[T]) -> None:
+        self._reserved -= chain.reserved
+        chain.reserved = 0
 
     def _dispatch(self) -> None:
         """Give free slots to waiting chains, earliest first; split a dense one if slots stay
@@ -250,12 +320,13 @@ class _Listing(Generic[T]):
             for rank, chain in enumerate(self._chains[offset:]):
                 if self._fetching >= self._plan.concurrency:
                     return
-                if chain.waiting and self._admitted(rank):
+                if chain.waiting and self._admitted(rank, chain):
                     if self._plan.ordered and self._split_ahead_of(offset, rank):
                         break  # the new chain comes before this one: look again
                     chain.waiting = False
                     chain.holding = True
                     self._fetching += 1
+                    self._reserve(chain)
                     chain.turn.set()
             else:
                 if self._fetching >= self._plan.concurrency or not self._split(offset):
@@ -267,8 +338,8 @@ class _Listing(Generic[T]):
         offset = self._head_index()
         for rank, other in enumerate(self._chains[offset:]):
             if other is chain:
-                return self._admitted(rank)
-            if other.waiting and self._admitted(rank):
+                return self._admitted(rank, chain)
+            if other.waiting and self._admitted(rank, other):
                 return False
         return True
 
@@ -276,8 +347,12 @@ class _Listing(Generic[T]):
         """Wait until this chain may fetch its next page (it then holds one of the
         ``concurrency`` slots until it ends or is held back)."""
         if chain.holding:
+            if chain.reserved:  # a new chain is handed its first turn before it runs
+                chain.turn.clear()
+                return
             if self._keeps_turn(chain):
-                chain.turn.clear()  # a new chain is handed its first turn before it runs
+                self._reserve(chain)
+                chain.turn.clear()
                 return
             self._end_turn(chain)
         chain.waiting = True
@@ -286,6 +361,7 @@ class _Listing(Generic[T]):
         chain.turn.clear()
 
     def _end_turn(self, chain: _Chain[T]) -> None:
+        self._release(chain)
         chain.turn.clear()
         if chain.holding:
             chain.holding = False
@@ -299,7 +375,7 @@ class _Listing(Generic[T]):
             return False
         minimum = EARLY_SPLIT_PAGES * self._plan.page_size
         for earlier, candidate in enumerate(self._chains[offset : offset + rank]):
-            if not self._admitted(earlier + 1):
+            if not self._admitted(earlier + 1, None):
                 return False
             if not candidate.done and candidate.ascending and candidate.remaining() >= minimum:
                 return self._split_chain(candidate)
@@ -318,7 +394,7 @@ class _Listing(Generic[T]):
         chain: _Chain[T] | None = None
         if self._plan.ordered:
             for rank, candidate in enumerate(self._chains[offset:]):
-                if not self._admitted(rank + 1):
+                if not self._admitted(rank + 1, None):
                     break
                 if candidate.ascending and candidate.remaining() >= minimum:
                     chain = candidate
@@ -398,6 +474,13 @@ class _Listing(Generic[T]):
         target: str = self._path
         query: Mapping[str, Any] | None = params
         seen: set[str] = set()
+        if chain.cursor is not None:  # resumed where the consumer was last handed a page
+            target, query, identity = (
+                follow(chain.cursor, path=self._path, params=params)
+                if is_url(chain.cursor)
+                else (self._path, {**params, "cursor": chain.cursor}, chain.cursor)
+            )
+            seen.add(identity)
         try:
             while True:
                 await self._take_turn(chain)
@@ -420,13 +503,17 @@ class _Listing(Generic[T]):
                     self._fan_out(chain, raw.count)
                 self._stats.pages += 1
                 self._stats.items += len(results)
+                following = None
+                if raw.next is not None and not stop:
+                    target, query, following = follow(raw.next, path=self._path, params=params)
                 await self._emit(
                     chain,
                     Page(results=results, count=raw.count, next=raw.next, previous=raw.previous),
+                    _Mark(next=following, after=chain.progress, ascending=chain.ascending),
                 )
-                if raw.next is None or stop:
+                if following is None:
                     break
-                target, query, identity = follow(raw.next, path=self._path, params=params)
+                identity = following
                 if identity in seen:
                     raise PaginationLoopError(path=self._path, cursor=identity, pages=len(seen) + 1)
                 seen.add(identity)
@@ -464,27 +551,88 @@ class _Listing(Generic[T]):
         index = self._head_index()
         return self._chains[index] if index < len(self._chains) else None
 
-    async def _emit(self, chain: _Chain[T], page: Page[T]) -> None:
+    async def _emit(self, chain: _Chain[T], page: Page[T], mark: _Mark) -> None:
         if not self._plan.ordered:
-            if page.results:
-                await self._queue.put(page)
+            await self._queue.put((chain, page, mark))  # empty too: it moves the chain on
             return
-        chain.pages.append(page)
+        self._release(chain)
+        chain.pages.append((page, mark))
         self._buffered += len(page.results)
         self._stats.peak_buffered = max(self._stats.peak_buffered, self._buffered)
         self._changed.set()
 
+    def resume_token(self) -> str | None:
+        """The token that lists what the consumer has not been handed yet; None when nothing
+        was handed over (start again) or everything was."""
+        if not self._chains:
+            return None if self._resume is None else make_token(self._identity, self._resume)
+        shards: list[OpenShard] = []
+        handed = self._resume is not None
+        for chain in self._chains:
+            done = chain.handed
+            handed = handed or done.any
+            if done.finished:
+                continue
+            if done.any:
+                shards.append(
+                    OpenShard(
+                        start=chain.start,
+                        end=chain.end,
+                        cutoff=chain.cutoff,
+                        cursor=done.cursor,
+                        after=done.after,
+                        ascending=done.ascending,
+                    )
+                )
+            elif chain.start < chain.cutoff:  # nothing handed over: its owned window, afresh
+                last = shards[-1] if shards else None
+                if last is not None and last.cursor is None and last.cutoff == chain.start:
+                    shards[-1] = OpenShard(start=last.start, end=chain.cutoff, cutoff=chain.cutoff)
+                else:
+                    shards.append(
+                        OpenShard(start=chain.start, end=chain.cutoff, cutoff=chain.cutoff)
+                    )
+        if not shards or not handed:
+            return None
+        return make_token(self._identity, shards)
+
+    def _resumed(self, shards: list[OpenShard]) -> list[_Chain[T]]:
+        """The chains of a resumed listing: open shards go on from their cursor; windows read
+        from their start are cut as a fresh listing's would be."""
+        fresh = [s.cutoff - s.start for s in shards if s.cursor is None]
+        total = sum(fresh, timedelta(0))
+        wanted = self._plan.concurrency * SHARDS_PER_SLOT
+        chains: list[_Chain[T]] = []
+        for shard in shards:
+            if shard.cursor is not None:
+                chain = _Chain[T](
+                    start=shard.start,
+                    end=shard.end,
+                    cutoff=shard.cutoff,
+                    cursor=shard.cursor,
+                    progress=shard.after,  # a split never falls before what was handed over
+                    last=None if shard.after is None else (shard.after, ""),
+                    ascending=shard.ascending,
+                )
+                chain.handed = _Handed(
+                    any=True, cursor=shard.cursor, after=shard.after, ascending=shard.ascending
+                )
+                chains.append(chain)
+                continue
+            pieces = 1  # alone and adaptive: one chain first, cut to fit by its first page
+            if not (self._plan.adaptive and len(shards) == 1):
+                pieces = max(1, round(wanted * ((shard.cutoff - shard.start) / total)))
+            for start, end in initial_shards(shard.start, shard.cutoff, pieces):
+                chains.append(_Chain[T](start=start, end=end, cutoff=end))
+        return chains
+
     async def pages(self) -> AsyncGenerator[Page[T]]:
-        if self._plan.adaptive:
-            # One chain over the whole window first: its first page says how many items there
-            # are, and the window is then cut to fit (one request for a small window).
-            shards = [(self._plan.start, self._plan.end)]
+        if self._resume is not None:
+            for chain in self._resumed(self._resume):
+                self._add(chain)
         else:
-            shards = initial_shards(
-                self._plan.start, self._plan.end, self._plan.concurrency * SHARDS_PER_SLOT
-            )
-        for start, end in shards:
-            self._add(_Chain[T](start=start, end=end, cutoff=end))
+            for start, end in self._initial():
+                self._add(_Chain[T](start=start, end=end, cutoff=end))
         log.debug(
             "%s: listing [%s, %s) in %d shards",
             self._resource,
@@ -504,12 +652,27 @@ class _Listing(Generic[T]):
                         return
                     if isinstance(item, BaseException):
                         raise item
-                    yield item
+                    chain, page, mark = item
+                    chain.handed.take(mark)
+                    if page.results:
+                        yield page
+        except BessaError as exc:
+            exc.resume_cursor = self.resume_token()
+            raise
         finally:
             tasks = [c.task for c in self._chains if c.task is not None and not c.task.done()]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _initial(self) -> list[tuple[datetime, datetime]]:
+        if self._plan.adaptive:
+            # One chain over the whole window first: its first page says how many items there
+            # are, and the window is then cut to fit (one request for a small window).
+            return [(self._plan.start, self._plan.end)]
+        return initial_shards(
+            self._plan.start, self._plan.end, self._plan.concurrency * SHARDS_PER_SLOT
+        )
 
     async def _ordered(self) -> AsyncGenerator[Page[T]]:
         while True:
@@ -519,9 +682,11 @@ class _Listing(Generic[T]):
             if head is None:
                 return
             if head.pages:
-                page = head.pages.pop(0)
-                if isinstance(page, BaseException):
-                    raise page
+                entry = head.pages.pop(0)
+                if isinstance(entry, BaseException):
+                    raise entry
+                page, mark = entry
+                head.handed.take(mark)
                 self._buffered -= len(page.results)
                 self._dispatch()  # room in the buffer: chains held back may go on
                 if page.results:
@@ -545,15 +710,17 @@ def sharded_pages(
     plan: ShardPlan,
     when: Callable[[Any], datetime | None],
     ident: Callable[[Any], str],
-) -> Callable[[ListingStats], AsyncGenerator[Page[T]]]:
-    """A page source for :class:`~bessa_async.Paginator` that reads ``plan``'s shards.
+    resume: Sequence[OpenShard] | None = None,
+) -> Callable[[ListingStats], Resumable[T]]:
+    """A page source for :class:`~bessa_async.Paginator` that reads ``plan``'s shards (or,
+    with ``resume``, the shards a resume token left open).
 
     ``when`` and ``ident`` read an item's business time and identity from its raw JSON (the
     chains decide what they own before decoding it).
     """
 
-    def start(stats: ListingStats) -> AsyncGenerator[Page[T]]:
-        listing = _Listing(
+    def start(stats: ListingStats) -> Resumable[T]:
+        return _Listing(
             fetch,
             path,
             params,
@@ -563,7 +730,7 @@ def sharded_pages(
             when=when,
             ident=ident,
             stats=stats,
+            resume=resume,
         )
-        return listing.pages()
 
     return start

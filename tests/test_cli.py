@@ -7,6 +7,7 @@ import contextlib
 import csv
 import io
 import json
+import shlex
 import signal
 import socket
 import sys
@@ -175,10 +176,12 @@ async def test_a_failed_export_keeps_the_old_file(
     assert written  # it failed part-way: pages had been written
     err = capsys.readouterr().err.splitlines()
     assert err[-2].startswith("error: PaginationLoopError: ")
-    assert err[-1] == (
+    stopped, _, resume = err[-1].partition("; resume with: bessa ")
+    assert stopped == (
         f"export stopped: {target} is unchanged; "
         f"the {len(written)} receipts exported so far are in {target}.part"
     )
+    assert f"--output {target} --resume " in resume
 
 
 async def test_a_complete_export_replaces_the_old_file(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -241,10 +244,13 @@ async def test_an_interrupted_export_keeps_the_old_file(
         hold.released.set()
     assert await asyncio.to_thread(target.read_bytes) == GOOD_FILE
     if headline is not None:
-        assert err.decode().splitlines() == [
+        [line] = err.decode().splitlines()
+        stopped, _, resume = line.partition("; resume with: bessa ")
+        assert stopped == (
             f"{headline}: {target} is unchanged; "
             f"the 10 receipts exported so far are in {target}.part"
-        ]
+        )
+        assert f"--output {target} --resume " in resume
 
 
 def test_report_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -439,6 +445,11 @@ BAD_OPTIONS = [
     (["--format", "xml"], "export", "argument --format: invalid choice: 'xml'"),
     (["--output", "/no/such/dir/june.csv"], "export", "argument --output: no directory"),
     (["--output", "."], "export", "argument --output: '.' is a directory"),
+    (
+        ["--output", "/tmp/bessa-never-exported.csv", "--resume", "e30"],
+        "export",
+        "argument --resume: no '/tmp/bessa-never-exported.csv.part' to go on with",
+    ),
 ]
 BAD_COMMANDS = [
     *[([*EXPORT, *options], command, message) for options, command, message in BAD_OPTIONS],
@@ -495,3 +506,29 @@ def test_a_bad_option_is_a_usage_error(
     assert err.startswith(f"usage: {prog}")
     assert "Traceback" not in err
     assert "in-process sandbox" not in err  # refused before anything started
+
+
+async def test_a_failed_export_says_how_to_resume_and_the_resume_completes_it(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An export that fails part-way prints the command that resumes it; that command appends
+    the rest: the file is then exactly what an export without the failure writes."""
+    clean, target = tmp_path / "clean.csv", tmp_path / "june.csv"
+    base = ["--base-url", sandbox.url, "--token", sandbox.token]
+    args = ["export", "receipts", "--day", "2026-06-01", "--to", "2026-06-30", "--limit", "5"]
+    assert await asyncio.to_thread(main, [*base, *args, "--output", str(clean)]) == 0
+    sandbox.inject(Fault.latency(0.005), path="receipts/")  # still running after 12 requests
+    export = asyncio.create_task(
+        asyncio.to_thread(main, [*base, *args, "--output", str(target), "--concurrency", "4"])
+    )
+    await sandbox.wait_for_requests(len(sandbox.requests) + 12)
+    sandbox.clear_faults()
+    sandbox.inject(Fault.status(404), path="receipts/")
+    assert await export == 8
+    err = capsys.readouterr().err
+    line = next(line for line in err.splitlines() if "; resume with: bessa " in line)
+    assert sandbox.token not in line
+    words = shlex.split(line.partition("; resume with: ")[2])
+    sandbox.clear_faults()
+    assert await asyncio.to_thread(main, ["--token", sandbox.token, *words[1:]]) == 0
+    assert await asyncio.to_thread(target.read_bytes) == await asyncio.to_thread(clean.read_bytes)
