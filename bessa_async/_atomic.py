@@ -12,7 +12,7 @@ import contextlib
 import os
 import shutil
 from types import TracebackType
-from typing import Final, TextIO, final
+from typing import Final, Literal, TextIO, final
 
 __all__ = ["PART_SUFFIX", "AtomicFile"]
 
@@ -51,7 +51,7 @@ class AtomicFile:
     def open(self) -> TextIO:
         """Create (or empty, or with ``append`` go on with) the ``.part`` file and return it for
         writing, as UTF-8."""
-        mode = "a" if self.append else "w"
+        mode: Literal["a", "w"] = "a" if self.append else "w"
         self._file = open(self.part or self.path, mode, newline="", encoding="utf-8")  # noqa: SIM115
         return self._file
 
