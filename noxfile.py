@@ -26,8 +26,8 @@ PYTHONS = [v for v in nox.project.python_versions(PYPROJECT) if _runs(f"python{v
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """Run the test suite under coverage and print the report."""
-    session.install("-e", ".[cli]", *DEV)
+    """Run the test suite under coverage and print the report (the otel extra included)."""
+    session.install("-e", ".[cli,otel]", *DEV)
     session.run("coverage", "erase")
     # Two workers (one per core here) roughly halve the run; `-- -n 0` runs in one process.
     session.run("coverage", "run", "-m", "pytest", "-n", "auto", *session.posargs)
@@ -46,7 +46,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package and the tests."""
-    session.install("-e", ".[cli]", *DEV)
+    session.install("-e", ".[cli,otel]", *DEV)
     session.run("mypy", "--strict")
 
 

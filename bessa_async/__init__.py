@@ -60,6 +60,18 @@ from ._errors import (
     UnknownTimeZoneError,
     ValidationError,
 )
+from ._events import (
+    ALLOWED_QUERY_KEYS,
+    CallEvent,
+    OperationEvent,
+    PageEvent,
+    PollEvent,
+    RateLimitedEvent,
+    RequestEvent,
+    ResponseEvent,
+    RetryEvent,
+)
+from ._hooks import Hooks
 from ._jobs.handle import JobHandle
 from ._jobs.model import Job, JobFailure, JobResult, JobStatus
 from ._jobs.scheduler import PollStats
@@ -92,6 +104,7 @@ from ._models import (
     TaxRate,
     User,
 )
+from ._otel import opentelemetry_hooks
 from ._pagination import Page, Paginator
 from ._registry import DEFAULT_PATHS
 from ._resources import Resource
@@ -99,6 +112,7 @@ from ._urls import encode_params
 from ._version import __version__
 
 __all__ = [
+    "ALLOWED_QUERY_KEYS",
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_PATHS",
@@ -115,6 +129,7 @@ __all__ = [
     "BadRequestError",
     "BessaClient",
     "BessaError",
+    "CallEvent",
     "Closing",
     "ClosingType",
     "Company",
@@ -126,6 +141,7 @@ __all__ = [
     "DoctorReport",
     "FilterFinding",
     "ForeignOriginError",
+    "Hooks",
     "InputError",
     "InvalidTypeError",
     "InvalidValueError",
@@ -139,11 +155,13 @@ __all__ = [
     "JobsFinding",
     "Location",
     "NotFoundError",
+    "OperationEvent",
     "OptionChoice",
     "Order",
     "OrderLine",
     "OrderOption",
     "Page",
+    "PageEvent",
     "PaginationLoopError",
     "Paginator",
     "Payment",
@@ -151,18 +169,23 @@ __all__ = [
     "PaymentMethodTotal",
     "PaymentMethodType",
     "PermissionDeniedError",
+    "PollEvent",
     "PollPolicy",
     "PollStats",
     "RateLimitError",
+    "RateLimitedEvent",
     "Receipt",
     "ReceiptLine",
     "ReceiptPayment",
     "ReceiptType",
     "Recipient",
+    "RequestEvent",
     "RequestTimeout",
     "Resource",
     "ResourceFinding",
+    "ResponseEvent",
     "ResumeTokenError",
+    "RetryEvent",
     "RetryPolicy",
     "SalesPoint",
     "SalesPointStatus",
@@ -186,5 +209,6 @@ __all__ = [
     "encode_params",
     "from_dict",
     "make_converter",
+    "opentelemetry_hooks",
     "to_dict",
 ]

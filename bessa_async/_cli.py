@@ -49,6 +49,7 @@ from ._export import header_text, page_text
 from ._interrupts import Terminated, run_until_signal
 from ._progress import Progress
 from ._status import watch_status
+from ._summary import RequestTally
 from ._validate import parse_uuid
 
 __all__ = ["DOCTOR_EXIT_CODES", "EXIT_CODES", "main"]
@@ -80,19 +81,31 @@ Global options go before the command: bessa --sandbox get companies/"""
 # --- the client a command runs with ------------------------------------------------------------
 
 
+def _request_line(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
 @contextlib.asynccontextmanager
-async def _client(args: argparse.Namespace) -> AsyncIterator[BessaClient]:
+async def _client(
+    args: argparse.Namespace, tally: RequestTally | None = None
+) -> AsyncIterator[BessaClient]:
+    """The command's client; its requests counted into ``tally``, and with ``-v`` written one
+    line each to stderr."""
+    line = _request_line if args.verbose else None
+    if tally is None and line is not None:
+        tally = RequestTally()
+    hooks = None if tally is None else tally.hooks(line=line)
     if args.sandbox:
         from bessa_async.testing import Sandbox
 
         async with Sandbox(receipts=args.sandbox_receipts, drift=args.sandbox_drift) as sandbox:
             print(f"(in-process sandbox at {sandbox.url})", file=sys.stderr)
             token = args.token or sandbox.token
-            async with BessaClient(token, base_url=sandbox.url) as client:
+            async with BessaClient(token, base_url=sandbox.url, hooks=hooks) as client:
                 yield client
         return
     # The client reads BESSA_BASE_URL itself, in the same order as the library's users get.
-    async with BessaClient(args.token, base_url=args.base_url) as client:
+    async with BessaClient(args.token, base_url=args.base_url, hooks=hooks) as client:
         yield client
 
 
@@ -205,7 +218,8 @@ async def _export_to(args: argparse.Namespace, output: IO[str], tally: _Tally) -
     began = time.perf_counter()
     if not args.resume:
         await _write(output, header_text(args.format))
-    async with _client(args) as client:
+    requests = RequestTally()
+    async with _client(args, requests) as client:
         # One small request for the count sizes the progress bar.
         total = await client.receipts.list(timestamp__gte=start, timestamp__lt=end).count()
         listing = client.receipts.list(
@@ -239,6 +253,7 @@ async def _export_to(args: argparse.Namespace, output: IO[str], tally: _Tally) -
         f"in {elapsed:.2f} s ({listing.stats.pages} pages, {listing.stats.shards} shards)",
         file=sys.stderr,
     )
+    print(requests.summary(elapsed), file=sys.stderr)
     return 0
 
 
@@ -436,7 +451,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --sandbox: a sandbox that differs from the library's model (try: doctor)",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="redacted debug logging")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="one line per request (timing, retries) and tracebacks; -vv adds debug logging",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_: str, example: str) -> argparse.ArgumentParser:
@@ -614,7 +635,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if check is not None and (problem := check(args)):
         args.usage.error(problem)  # exits 2, as argparse does for a bad value
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
+        level=logging.DEBUG if args.verbose > 1 else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
     run: Callable[[argparse.Namespace], Any] = args.run

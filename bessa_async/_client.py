@@ -6,7 +6,7 @@ import asyncio
 import os
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar, final, overload
 
@@ -28,6 +28,7 @@ from ._config import (
 from ._doctor import DoctorReport, diagnose
 from ._errors import ConfigurationError, InvalidTypeError
 from ._filters import check_windows
+from ._hooks import Hooks, check_hooks
 from ._jobs.manager import JobManager
 from ._jobs.resources import Jobs, OrderJobs, PaymentJobs
 from ._registry import client_paths
@@ -69,6 +70,24 @@ def _base_url(base_url: str | None, *, allow_insecure: bool) -> URL:
         raise ConfigurationError(f"{source}: {exc}") from exc
 
 
+def _trace_configs(
+    configs: Sequence[aiohttp.TraceConfig] | None, session: aiohttp.ClientSession | None
+) -> list[aiohttp.TraceConfig] | None:
+    """The checked ``trace_configs=``: only for a session the client creates."""
+    if configs is None:
+        return None
+    if isinstance(configs, aiohttp.TraceConfig | str | bytes) or not all(
+        isinstance(config, aiohttp.TraceConfig) for config in configs
+    ):
+        raise InvalidTypeError("trace_configs must be a list of aiohttp.TraceConfig")
+    if session is not None and configs:
+        raise ConfigurationError(
+            "trace_configs= applies to the session the client creates; with session=, give "
+            "the trace configs to that aiohttp.ClientSession instead"
+        )
+    return list(configs)
+
+
 @final
 class BessaClient:
     """An asyncio client for the bessa Public API.
@@ -100,6 +119,10 @@ class BessaClient:
             paths are inferred; see :data:`bessa_async.DEFAULT_PATHS` for the names). When
             None, the ``BESSA_PATHS`` environment variable is read instead
             (``articles=products/,users=staff/`` or a JSON object).
+        hooks: functions called as the client works (:class:`Hooks`): requests, retries,
+            pages, polls; ``opentelemetry_hooks()`` gives traces and metrics.
+        trace_configs: ``aiohttp.TraceConfig`` objects for the session the client creates
+            (aiohttp's own instrumentation); not with ``session=``, which has its own.
 
     Raises:
         ConfigurationError: no token or one that cannot be a token, an unsafe base URL, a bad
@@ -122,11 +145,14 @@ class BessaClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         paths: Mapping[str, str] | None = None,
         poll: PollPolicy = DEFAULT_POLL,
+        hooks: Hooks | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
     ) -> None:
         secret = check_token(token if token is not None else os.environ.get(TOKEN_ENV))
         resolved = client_paths(paths)
         if not isinstance(retry, RetryPolicy):
             raise InvalidTypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
+        configs = _trace_configs(trace_configs, session)
         self._sender = Sender(
             token=secret,
             base_url=_base_url(base_url, allow_insecure=allow_insecure),
@@ -137,6 +163,8 @@ class BessaClient:
             max_in_flight=check_max_in_flight(max_in_flight),
             clock=clock,
             sleep=sleep,
+            hooks=check_hooks(hooks),
+            trace_configs=configs,
         )
         self._paths = resolved
         # One line each, for static typing; the names and models are the classes' own.
@@ -189,6 +217,11 @@ class BessaClient:
     def base_url(self) -> str:
         """The API root every path is resolved against."""
         return str(self._sender.base_url)
+
+    @property
+    def hooks(self) -> Hooks | None:
+        """The hooks given to the client (None: no events are built)."""
+        return self._sender.hooks
 
     @property
     def timeout(self) -> Timeout:

@@ -28,9 +28,19 @@ from urllib.parse import parse_qsl, urlsplit
 import attrs
 
 from ._errors import BessaError, DecodeError, InvalidValueError, PaginationLoopError
+from ._events import PageEvent
+from ._hooks import Hooks, emit
 from ._validate import check_int, is_int
 
-__all__ = ["ListingStats", "Page", "Paginator", "Resumable", "follow", "read_page"]
+__all__ = [
+    "ListingStats",
+    "Page",
+    "Paginator",
+    "Resumable",
+    "follow",
+    "observe_pages",
+    "read_page",
+]
 
 T = TypeVar("T")
 Fetch = Callable[[str, Mapping[str, Any] | None], Awaitable[Any]]
@@ -128,6 +138,28 @@ def follow(
         cursors = [v for k, v in parse_qsl(urlsplit(link).query) if k == "cursor"]
         return link, None, cursors[-1] if cursors else link
     return path, {**params, "cursor": link}, link
+
+
+def observe_pages(fetch: Fetch, hooks: Hooks | None, resource: str) -> Fetch:
+    """``fetch`` telling ``hooks.on_page`` of each page it reads (``fetch`` itself without one).
+
+    Wrapping the fetch covers every reader of pages alike: a chain, a sharded listing, ``first``.
+    """
+    if hooks is None or hooks.on_page is None:
+        return fetch
+    on_page = hooks.on_page
+
+    async def fetched(target: str, params: Mapping[str, Any] | None) -> Any:
+        body = await fetch(target, params)
+        # A body that is not a page is read_page's to refuse; it is no page event.
+        if isinstance(body, Mapping) and isinstance(body.get("results"), list):
+            page = PageEvent(
+                resource=resource, items=len(body["results"]), has_next=bool(body.get("next"))
+            )
+            await emit(on_page, page)
+        return body
+
+    return fetched
 
 
 async def walk(

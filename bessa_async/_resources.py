@@ -32,6 +32,7 @@ from ._filters import (
     clean_query,
     declare_filters,
 )
+from ._hooks import Hooks
 from ._models import (
     Article,
     ArticleGroup,
@@ -49,7 +50,7 @@ from ._models import (
     TaxRate,
     User,
 )
-from ._pagination import Paginator
+from ._pagination import Paginator, observe_pages
 from ._paths import check_path
 from ._shard_token import identity_of, is_listing_token, read_token
 from ._sharding import ShardPlan, sharded_pages
@@ -106,6 +107,11 @@ class Requester(Protocol):
     async def request(
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None
     ) -> Any: ...
+
+    @property
+    def hooks(self) -> Hooks | None:
+        """The client's hooks, told of each page read."""
+        ...
 
 
 class Resource(Generic[T]):
@@ -178,6 +184,7 @@ class Resource(Generic[T]):
     ) -> Paginator[T]:
         encode_params(query)  # bad values fail here, at the call, not at the first page
         check_int("concurrency", concurrency, minimum=1)
+        fetch = observe_pages(self._get_json, self._client.hooks, self._name)
         sharded = None
         token = query.get("cursor") if is_listing_token(query.get("cursor")) else None
         if concurrency > 1 or token is not None:
@@ -209,7 +216,7 @@ class Resource(Generic[T]):
                         "in one chain; a sharded listing resumes from its own resume_cursor"
                     )
                 sharded = sharded_pages(
-                    self._get_json,
+                    fetch,
                     self._path,
                     query,
                     self._decode_page,
@@ -220,7 +227,7 @@ class Resource(Generic[T]):
                     resume=resume,
                 )
         return Paginator(
-            self._get_json,
+            fetch,
             self._path,
             query,
             self._decode_page,

@@ -66,11 +66,13 @@ async def retry_call(
     clock: Clock,
     sleep: Sleep,
     rng: random.Random,
+    on_retry: Callable[[int, BaseException, float], Awaitable[None]] | None = None,
 ) -> T:
     """Run ``attempt(n)`` (n = 1, 2, ...) until it succeeds or a retry is not allowed.
 
     A retry is not started when its wait would end past ``deadline``: the last error is raised
-    instead, since it says more than a timeout would.
+    instead, since it says more than a timeout would. ``on_retry(n, error, wait)`` is awaited
+    before each wait, after attempt ``n`` failed with ``error``.
     """
     # Fast path: most calls succeed at once, and building tenacity's machinery costs more than
     # the rest of the client's per-request work, so tenacity only takes over after a failure.
@@ -83,6 +85,8 @@ async def retry_call(
     delay = wait_before_retry(first, 1, policy, rng)
     if deadline is not None and clock() + delay >= deadline:
         raise first
+    if on_retry is not None:
+        await on_retry(1, first, delay)
     await sleep(delay)
 
     # From here on tenacity's attempt n is our attempt n + 1.
@@ -100,12 +104,18 @@ async def retry_call(
             return True
         return deadline is not None and clock() + state.upcoming_sleep >= deadline
 
+    async def before_sleep(state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        if on_retry is not None and exc is not None:
+            await on_retry(state.attempt_number + 1, exc, state.upcoming_sleep)
+
     retrying = tenacity.AsyncRetrying(
         sleep=sleep,
         retry=should_retry,
         wait=wait,
         stop=stop,
         reraise=True,
+        before_sleep=before_sleep if on_retry is not None else None,
     )
     try:
         async for try_ in retrying:

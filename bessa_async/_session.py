@@ -13,7 +13,7 @@ import logging
 import platform
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final, final
@@ -36,6 +36,7 @@ from ._errors import (
     TransportError,
     error_for_response,
 )
+from ._hooks import CallObserver, Hooks
 from ._retry import SAFE_METHODS, retry_call
 from ._secret import Secret
 from ._urls import (
@@ -282,8 +283,11 @@ class Sender:
         max_in_flight: int,
         clock: Clock,
         sleep: Sleep,
+        hooks: Hooks | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
     ) -> None:
         self.base_url = base_url
+        self.hooks = hooks
         self.timeout = timeout
         self.retry = retry
         self._token = token
@@ -296,6 +300,7 @@ class Sender:
         self.sleep = sleep
         self.gate = RateGate(clock, sleep)
         self._rng = random.Random()
+        self._trace_configs = list(trace_configs) if trace_configs else None
         self.closed = False
 
     @property
@@ -313,6 +318,7 @@ class Sender:
                 ),
                 cookie_jar=aiohttp.DummyCookieJar(),  # an API client keeps no cookies
                 trust_env=False,
+                trace_configs=self._trace_configs,
             )
         elif self._session.closed:
             raise RuntimeError("the aiohttp.ClientSession passed to BessaClient is closed")
@@ -379,15 +385,36 @@ class Sender:
                 session, method, url, body, request_headers, limits, policy, deadline, number
             )
 
-        return await retry_call(
-            attempt,
-            method=method,
-            policy=policy,
-            deadline=deadline,
-            clock=self.clock,
-            sleep=self.sleep,
-            rng=self._rng,
+        hooks = self.hooks
+        if hooks is None:  # the only cost of hooks to a client without them
+            return await retry_call(
+                attempt,
+                method=method,
+                policy=policy,
+                deadline=deadline,
+                clock=self.clock,
+                sleep=self.sleep,
+                rng=self._rng,
+            )
+        call = CallObserver(
+            hooks, method=method, url=url, base_url=self.base_url, clock=self.clock, gate=self.gate
         )
+        try:
+            response = await retry_call(
+                call.attempts_of(attempt),
+                method=method,
+                policy=policy,
+                deadline=deadline,
+                clock=self.clock,
+                sleep=self.sleep,
+                rng=self._rng,
+                on_retry=call.retried,
+            )
+        except BaseException as exc:
+            await call.ended(None, exc)
+            raise
+        await call.ended(response.status, None)
+        return response
 
     def _remaining(self, deadline: float | None) -> float | None:
         return None if deadline is None else deadline - self.clock()

@@ -14,6 +14,7 @@ from typing import Any, Final, Protocol, final
 
 from .._config import PollPolicy
 from .._errors import InvalidTypeError, InvalidValueError, JobFailedError
+from .._hooks import Hooks, operation
 from .._validate import parse_uuid
 from .model import Job, JobKind, JobStatus, job_state
 
@@ -114,6 +115,11 @@ class JobSource(Protocol):
 
     def clock(self) -> float:
         """Monotonic seconds, the clock poll times are kept in."""
+        ...
+
+    @property
+    def hooks(self) -> Hooks | None:
+        """The client's hooks, told when a wait ends (``on_operation``)."""
         ...
 
     async def read(self, path: str) -> Job:
@@ -286,6 +292,16 @@ class JobHandle:
         """
         if self._job is not None and self._job.finished:
             return self.outcome()
+        hooks = self._manager.hooks
+        if hooks is None:
+            return await self._wait(timeout, poll)
+        facts = {"bessa.job.kind": self._kind}
+        async with operation(hooks, "job.wait", clock=self._manager.clock, **facts) as seen:
+            job = await self._wait(timeout, poll)
+            seen["bessa.job.status"] = str(job.status)
+            return job
+
+    async def _wait(self, timeout: float | None, poll: PollPolicy | None) -> Job:
         future = self._manager.watch(self, timeout=timeout, poll=poll)
         await future  # cancelling the waiting task cancels the future: the scheduler lets go
         return self.outcome()

@@ -31,7 +31,8 @@ from .._errors import (
     TransportError,
     parse_retry_after,
 )
-from .._pagination import Paginator
+from .._hooks import Hooks
+from .._pagination import Paginator, observe_pages
 from .._validate import check_uuid
 from .handle import JobHandle, check_job_path, decode_token
 from .model import Job, JobKind
@@ -102,6 +103,9 @@ class JobManager:
             limit=max_in_flight,
             rng=self._rng,
         )
+        self.hooks: Hooks | None = sender.hooks
+        if sender.hooks is not None:
+            self.scheduler.hooks = sender.hooks
 
     async def aclose(self) -> None:
         await self.scheduler.aclose()
@@ -156,7 +160,8 @@ class JobManager:
         def decode_page(items: list[Any]) -> list[Job]:
             return decode_many(Job, items, resource=path)
 
-        return Paginator(self._get_json, path, params, decode_page, resource=path)
+        fetch = observe_pages(self._get_json, self._sender.hooks, path)
+        return Paginator(fetch, path, params, decode_page, resource=path)
 
     async def submit(
         self,

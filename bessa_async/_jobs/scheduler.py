@@ -26,6 +26,7 @@ from .._errors import (
     ServerError,
     TransportError,
 )
+from .._hooks import Hooks, emit_poll
 from .handle import JobHandle
 from .model import Job
 
@@ -141,6 +142,8 @@ class PollScheduler:
         self._wake: asyncio.Future[None] | None = None
         self._closed = False
         self.stats = PollStats()
+        self.hooks: Hooks | None = None
+        """Told of each poll's answer (``on_poll``); set by the client when it has hooks."""
 
     @property
     def active(self) -> bool:
@@ -302,17 +305,21 @@ class PollScheduler:
                         waiter.handle.observe(job, at=self._clock(), delay=None, base=None)
                     self._settle(watch, None)
                     logger.debug("job %s: %s", watch.path, job.status)
+                    delay = None
                 else:
-                    self._again(watch, job, retry_after)
+                    delay = self._again(watch, job, retry_after)
+                if self.hooks is not None:
+                    await emit_poll(self.hooks, watch.path, job, delay)
         finally:
             watch.task = None
             if task is not None:
                 self._running.discard(task)
             self._poke()
 
-    def _again(self, watch: _Watch, job: Job | None, retry_after: float | None) -> None:
+    def _again(self, watch: _Watch, job: Job | None, retry_after: float | None) -> float | None:
+        """Schedule the next poll of ``watch``; returns its delay (None: it is not polled)."""
         if watch.dropped:
-            return
+            return None
         base, delay = next_poll_delay(watch.policy, watch.delay, self._rng, retry_after)
         watch.delay = base
         now = self._clock()
@@ -324,6 +331,7 @@ class PollScheduler:
         status = "error" if job is None else job.status
         logger.debug("job %s: %s, next poll in %.2f s", watch.path, status, delay)
         self._schedule(watch, now + delay)
+        return delay
 
     def _settle(self, watch: _Watch, error: BaseException | None) -> None:
         """End every wait on ``watch``: with the job's outcome, or ``error``."""
