@@ -15,6 +15,7 @@ from typing import Final, TextIO
 
 from bessa_async import (
     BessaClient,
+    Hooks,
     JobHandle,
     Order,
     OrderLine,
@@ -118,8 +119,12 @@ async def walkthrough(
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    hooks: Hooks | None = None,
 ) -> int:
-    """Run the demo, printing to ``out``; returns the exit code (0 when every figure matched)."""
+    """Run the demo, printing to ``out``; returns the exit code (0 when every figure matched).
+
+    ``hooks`` are given to the demo's clients (to watch what it sends).
+    """
 
     def say(text: str = "") -> None:
         print(text, file=out, flush=True)
@@ -128,7 +133,12 @@ async def walkthrough(
     async with Sandbox(seed=seed, receipts=receipts, clock=clock, job_delay=0.3) as sandbox:
         say(f"sandbox running at {sandbox.url} (seed {seed}, {receipts} receipts)")
         async with BessaClient(
-            sandbox.token, base_url=sandbox.url, clock=clock, sleep=sleep, poll=DEMO_POLL
+            sandbox.token,
+            base_url=sandbox.url,
+            clock=clock,
+            sleep=sleep,
+            poll=DEMO_POLL,
+            hooks=hooks,
         ) as client:
             say("\n1. master data")
             for name in ("companies", "locations", "sales_points", "articles", "tables"):
@@ -173,7 +183,9 @@ async def walkthrough(
             say("\n5. an order from the web shop, while the till is offline for a moment")
             problems += await _order_and_pay(client, sandbox, say, sleep)
 
-        async with BessaClient(sandbox.restricted_token, base_url=sandbox.url) as limited:
+        async with BessaClient(
+            sandbox.restricted_token, base_url=sandbox.url, hooks=hooks
+        ) as limited:
             say("\n6. a token without rights to receipts")
             try:
                 await limited.receipts.list().first()

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, final
 import attrs
 from yarl import URL
 
-from ._errors import APIError, InvalidTypeError, RateLimitError
+from ._errors import APIError, DecodeError, InvalidTypeError, RateLimitError
 from ._events import (
     Attribute,
     CallEvent,
@@ -170,7 +170,7 @@ class CallObserver:
             try:
                 response = await attempt(number)
             except BaseException as exc:
-                status = exc.status if isinstance(exc, APIError) else None
+                status = exc.status if isinstance(exc, APIError | DecodeError) else None
                 await self._response(number, status, type(exc).__name__, started)
                 if isinstance(exc, RateLimitError) and self._gate.until != gate:
                     wait = exc.retry_after or 0.0
@@ -220,7 +220,7 @@ class CallObserver:
 
     async def ended(self, status: int | None, exc: BaseException | None) -> None:
         """The call returned (``status``) or raised ``exc``."""
-        if exc is not None and isinstance(exc, APIError):
+        if isinstance(exc, APIError | DecodeError):
             status = exc.status
         await emit(
             self._hooks.on_call,

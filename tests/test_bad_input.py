@@ -20,6 +20,7 @@ from bessa_async import (
     ConfigurationError,
     DecodeError,
     ForeignOriginError,
+    Hooks,
     InvalidTypeError,
     InvalidValueError,
     JobTimeoutError,
@@ -508,6 +509,24 @@ ROWS = [
         _client(token="t0k3n", max_in_flight=0),
         ConfigurationError,
         "max_in_flight",
+    ),
+    Row(
+        "hooks= of the wrong type",
+        _client(token="t0k3n", hooks={"on_request": print}),
+        TypeError,
+        "hooks must be a bessa_async.Hooks",
+    ),
+    Row(
+        "a hook that is not a function",
+        _call(lambda: Hooks(on_retry="print")),  # type: ignore[arg-type]
+        TypeError,
+        "Hooks.on_retry must be a function",
+    ),
+    Row(
+        "trace_configs= of the wrong type",
+        _client(token="t0k3n", trace_configs=["not a TraceConfig"]),
+        TypeError,
+        "trace_configs must be a list of aiohttp.TraceConfig",
     ),
     Row(
         "RetryPolicy(attempts=0)",
