@@ -162,6 +162,32 @@ def _export_argv(sandbox: Sandbox, target: Path, form: str = "csv") -> list[str]
     ]
 
 
+async def test_verbose_export_shows_each_request_and_ends_with_a_summary(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-v: one line per request (with its retries); every export ends with the tally, whose
+    request count is the sandbox's."""
+    target = tmp_path / "days.csv"
+    sandbox.inject(Fault.status(503), path="receipts/", times=1)
+    assert await asyncio.to_thread(main, ["-v", *_export_argv(sandbox, target)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    lines = [line for line in err if line.startswith("GET receipts/ -> ")]
+    assert len(lines) == len(sandbox.requests) - 1  # one call was tried twice
+    assert sum(line.endswith(" s (1 retry)") for line in lines) == 1
+    assert all(" -> 200 in " in line for line in lines)
+    assert err[-1].startswith(f"{len(sandbox.requests)} requests, 1 retry, 0 429 waits (0.0 s), ")
+
+
+async def test_an_export_ends_with_its_request_summary(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "days.csv"
+    assert await asyncio.to_thread(main, _export_argv(sandbox, target)) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert not [line for line in err if line.startswith("GET ")]  # no -v: no request lines
+    assert err[-1].startswith(f"{len(sandbox.requests)} requests, 0 retries, 0 429 waits")
+
+
 async def test_a_failed_export_keeps_the_old_file(
     sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

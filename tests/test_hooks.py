@@ -1,4 +1,4 @@
-"""Hooks: every event of a listing under faults, hooks that fail, the rules that keep events safe."""
+"""Hooks: every event of a listing under faults, failing hooks, the rules that keep events safe."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from bessa_async import (
     RetryPolicy,
     ServerError,
 )
-from bessa_async._events import REDACTED, path_template, redact_query, retry_reason
 from bessa_async._errors import ConnectError, DecodeError, RateLimitError
+from bessa_async._events import REDACTED, path_template, redact_query, retry_reason
 from bessa_async._hooks import operation
 from bessa_async._summary import RequestTally, call_line
 from bessa_async.testing import FakeClock, Fault, Sandbox
@@ -198,7 +198,9 @@ async def test_hooks_see_every_event_of_a_listing_under_faults(
     assert sum(p.items for p in pages) == 300
     assert [p.has_next for p in pages] == [True] * (len(pages) - 1) + [False]
     statuses = Counter(e.status for e in recorder.of("on_response"))
-    assert statuses[503] == 2 and statuses[429] == 1 and statuses[None] == 1
+    assert statuses[503] == 2
+    assert statuses[429] == 1
+    assert statuses[None] == 1
     assert all(e.path == "receipts/" and e.method == "GET" for e in recorder.of("on_request"))
     # The cursor is shown as sent; every attempt of a call shares its number.
     assert any(dict(e.query).get("cursor") for e in recorder.of("on_request"))
@@ -288,9 +290,7 @@ async def test_job_polls_and_the_wait_are_events(clock: FakeClock) -> None:
     recorder = Recorder()
     async with Sandbox(receipts=0, clock=clock, sleep=clock.sleep, job_delay=2.0) as jobs_sb:
         point = next(p for p in jobs_sb.data.sales_points if p["status"] == "active")
-        article = next(
-            a for a in jobs_sb.data.articles if a["active"] and a["type"] == "standard"
-        )
+        article = next(a for a in jobs_sb.data.articles if a["active"] and a["type"] == "standard")
         async with BessaClient(
             jobs_sb.token,
             base_url=jobs_sb.url,
@@ -306,13 +306,17 @@ async def test_job_polls_and_the_wait_are_events(clock: FakeClock) -> None:
             )
             job = await handle.wait(timeout=600)
     polls = recorder.of("on_poll")
-    assert polls and all(p.job == job.id for p in polls)
-    assert polls[-1].next_delay is None and polls[-1].status == str(job.status)
-    assert polls[-1].detection_lag is not None and polls[-1].detection_lag >= 0
+    assert polls
+    assert all(p.job == job.id for p in polls)
+    assert polls[-1].next_delay is None
+    assert polls[-1].status == str(job.status)
+    assert polls[-1].detection_lag is not None
+    assert polls[-1].detection_lag >= 0
     assert all(p.next_delay is not None and p.detection_lag is None for p in polls[:-1])
     assert all(p.path == "requests/orders/{id}/" for p in polls)
     (wait,) = recorder.of("on_operation")
-    assert wait.name == "job.wait" and wait.error is None
+    assert wait.name == "job.wait"
+    assert wait.error is None
     assert dict(wait.attributes) == {"bessa.job.kind": "order", "bessa.job.status": "completed"}
     assert wait.elapsed > 0
 
