@@ -68,6 +68,7 @@ def soak(session: nox.Session) -> None:
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks (not part of the tests): ratios against a baseline in the same run."""
-    # httpx is P1's "what users write instead" baseline: needed here only, not by the library.
-    session.install("-e", ".[cli]", "httpx")
+    # httpx is P1's "what users write instead" baseline: needed here only, not by the library;
+    # the OpenTelemetry SDK records P1's traced side.
+    session.install("-e", ".[cli,otel]", "httpx", "opentelemetry-sdk")
     session.run("python", "benchmarks/run.py", *session.posargs)

@@ -16,7 +16,17 @@ from typing import Any
 import aiohttp
 from harness import Run, SandboxInfo, Scenario, Side, httpx, measure, measure_sides
 
-from bessa_async import DEFAULT_MAX_IN_FLIGHT, BessaClient
+from bessa_async import DEFAULT_MAX_IN_FLIGHT, BessaClient, Hooks, opentelemetry_hooks
+from bessa_async._summary import RequestTally
+
+try:  # the traced side of P1 needs an SDK; `nox -s bench` installs it
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+except ImportError:  # pragma: no cover - depends on the environment
+    TracerProvider = None  # type: ignore[assignment,misc]
 
 
 async def bench_paging(
@@ -143,6 +153,9 @@ LIB_NO_PREFETCH = "BessaClient, typed, prefetch=0"
 LIB_SHARDED = "BessaClient, typed, concurrency=8"
 LIB_UNORDERED = "BessaClient, typed, concurrency=8, ordered=False"
 LIB_DICTS = "BessaClient, dicts (client.resource)"
+LIB_EMPTY_HOOKS = "BessaClient, typed, Hooks() with none set"
+LIB_COUNTING = "BessaClient, typed, counting hooks (the CLI's tally)"
+LIB_OTEL = "BessaClient, typed, OpenTelemetry (SDK, in-memory)"
 RAW_DICTS = "raw aiohttp, dicts"
 HTTPX_DICTS = "naive httpx, dicts"
 
@@ -165,6 +178,12 @@ async def bench_stream(
     async with contextlib.AsyncExitStack() as stack:
         session = await stack.enter_async_context(aiohttp.ClientSession(headers=headers))
         client = await stack.enter_async_context(BessaClient(info.token, base_url=info.url))
+
+        def hooked(hooks: Hooks) -> BessaClient:
+            return BessaClient(info.token, base_url=info.url, hooks=hooks)
+
+        empty = await stack.enter_async_context(hooked(Hooks()))
+        counting = await stack.enter_async_context(hooked(RequestTally().hooks()))
 
         async def raw_items() -> AsyncIterator[dict[str, Any]]:
             url: str | None = first
@@ -189,8 +208,28 @@ async def bench_stream(
                 ),
             ),
             (LIB_DICTS, lambda: _count(client.resource("receipts/").list(limit=page_size))),
+            (LIB_EMPTY_HOOKS, lambda: _count(empty.receipts.list(limit=page_size))),
+            (LIB_COUNTING, lambda: _count(counting.receipts.list(limit=page_size))),
         ]
         notes = []
+        if TracerProvider is None:
+            notes.append("opentelemetry-sdk is not installed: the traced side was skipped")
+        else:
+            spans = InMemorySpanExporter()
+            tracing = TracerProvider()
+            tracing.add_span_processor(SimpleSpanProcessor(spans))
+            metering = MeterProvider(metric_readers=[InMemoryMetricReader()])
+            stack.callback(tracing.shutdown)
+            stack.callback(metering.shutdown)
+            otel = await stack.enter_async_context(
+                hooked(opentelemetry_hooks(tracer_provider=tracing, meter_provider=metering))
+            )
+
+            async def traced() -> int:
+                spans.clear()  # memory stays flat over the repetitions
+                return await _count(otel.receipts.list(limit=page_size))
+
+            runs.append((LIB_OTEL, traced))
         if httpx is None:
             notes.append("httpx is not installed: the httpx side was skipped (use `nox -s bench`)")
         else:
