@@ -196,8 +196,8 @@ class PollEvent:
 @final
 @attrs.frozen(kw_only=True)
 class OperationEvent:
-    """A composite operation ended: ``job.wait``, or one a caller timed with
-    :func:`~bessa_async._hooks.operation` (a sync run)."""
+    """A composite operation ended: a listing (``"list"``: its resource, pages, items and
+    shards), a ``"job.wait"`` (the job's kind and status), a sync run."""
 
     name: str
     attributes: tuple[tuple[str, Attribute], ...]

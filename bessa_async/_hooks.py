@@ -12,6 +12,7 @@ import contextlib
 import inspect
 import itertools
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar, final
@@ -90,7 +91,8 @@ class Hooks:
         on_call: :class:`CallEvent`, when a logical call (its attempts and waits) ends.
         on_page: :class:`PageEvent`, for each list page read.
         on_poll: :class:`PollEvent`, for each answer to a job's poll.
-        on_operation: :class:`OperationEvent`, when a ``job.wait`` (or a sync run) ends.
+        on_operation: :class:`OperationEvent`, when a listing (``"list"``), a ``"job.wait"``
+            or a sync run ends.
     """
 
     on_request: Hook[RequestEvent] | None = attrs.field(default=None, validator=_check_hook)
@@ -257,16 +259,17 @@ async def emit_poll(hooks: Hooks, path: str, job: Job, next_delay: float | None)
 
 @contextlib.asynccontextmanager
 async def operation(
-    hooks: Hooks | None, name: str, *, clock: Clock, **attributes: Attribute
+    hooks: Hooks | None, name: str, *, clock: Clock = time.monotonic, **attributes: Attribute
 ) -> AsyncIterator[dict[str, Attribute]]:
     """Time a composite operation and end it with an :class:`OperationEvent`.
 
     Yields a dict of the event's attributes, to add facts learnt on the way (``pages``,
-    ``items``). Without hooks (or ``on_operation``) it only yields the dict::
+    ``items``); ``clock`` is the client's (monotonic seconds). Without hooks (or without
+    ``on_operation``) it only yields the dict::
 
-        async with operation(client.hooks, "sync", clock=clock, resource="receipts") as facts:
+        async with operation(client.hooks, "sync", **{"bessa.resource": "receipts"}) as facts:
             ...
-            facts["pages"] = stats.pages
+            facts["bessa.pages"] = feed.stats.pages
     """
     facts: dict[str, Attribute] = dict(attributes)
     if hooks is None or hooks.on_operation is None:

@@ -70,7 +70,8 @@ def opentelemetry_hooks(
 
     Spans: one per logical call (``GET receipts/``, kind CLIENT) with ``http.request.method``,
     ``url.template``, ``server.address``, ``http.response.status_code``, ``bessa.retries`` and
-    its attempts as events; one per ``job.wait``. Metrics: ``http.client.request.duration``
+    its attempts as events; one per listing (``bessa list``, with ``bessa.pages``) and per
+    ``job.wait``. Metrics: ``http.client.request.duration``
     (s, per attempt), ``http.client.active_requests``, ``bessa.client.retries`` and
     ``bessa.job.detection_lag`` (s from a job's end, by the API, to the poll that saw it).
 

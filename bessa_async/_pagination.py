@@ -20,6 +20,7 @@ The pure part reads a page body (:func:`read_page`) and works out the request fo
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from typing import Any, Generic, Protocol, TypeVar, final
@@ -28,7 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 import attrs
 
 from ._errors import BessaError, DecodeError, InvalidValueError, PaginationLoopError
-from ._events import PageEvent
+from ._events import OperationEvent, PageEvent
 from ._hooks import Hooks, emit
 from ._validate import check_int, is_int
 
@@ -226,6 +227,41 @@ async def decoded(
             yield Page(results=results, count=raw.count, next=raw.next, previous=raw.previous)
 
 
+async def observed_listing(
+    pages: AsyncGenerator[Page[T]],
+    hooks: Hooks,
+    resource: str,
+    stats: ListingStats,
+    clock: Callable[[], float],
+) -> AsyncGenerator[Page[T]]:
+    """``pages``, ending with a ``"list"`` :class:`OperationEvent` (pages, items, shards).
+
+    Leaving the loop early is a normal end; an exception is the event's error.
+    """
+    started = clock()
+    error: str | None = None
+    try:
+        async with aclosing(pages):
+            async for page in pages:
+                yield page
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        error = type(exc).__name__
+        raise
+    finally:
+        facts = (
+            ("bessa.resource", resource),
+            ("bessa.pages", stats.pages),
+            ("bessa.items", stats.items),
+            ("bessa.shards", stats.shards),
+        )
+        event = OperationEvent(
+            name="list", attributes=facts, error=error, elapsed=clock() - started
+        )
+        await emit(hooks.on_operation, event)
+
+
 async def prefetched(source: AsyncGenerator[T], ahead: int) -> AsyncGenerator[T]:
     """Read ``source`` in a task that stays at most ``ahead`` items (pages) ahead of the
     consumer."""
@@ -281,6 +317,8 @@ class Paginator(Generic[T]):
         resource: str,
         prefetch: int = 1,
         sharded: Callable[[ListingStats], Resumable[T]] | None = None,
+        hooks: Hooks | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         check_int("prefetch", prefetch, minimum=0)
         self._fetch = fetch
@@ -290,6 +328,8 @@ class Paginator(Generic[T]):
         self._resource = resource
         self._prefetch = prefetch
         self._sharded = sharded
+        self._hooks = hooks if hooks is not None and hooks.on_operation is not None else None
+        self._clock = clock
         self._source: Resumable[T] | None = None
         self._position = _Position(self._params.get("cursor"))
         self.stats = ListingStats()
@@ -320,13 +360,17 @@ class Paginator(Generic[T]):
         self.stats = ListingStats()
         if self._sharded is not None:
             self._source = self._sharded(self.stats)
-            return self._source.pages()
-        chain = walk(
-            self._fetch, self._path, self._params, resource=self._resource, stats=self.stats
-        )
-        ahead = prefetched(chain, self._prefetch) if self._prefetch else chain
-        self._position = _Position(self._params.get("cursor"))
-        return decoded(ahead, self._decode, self.stats, self._position)
+            pages = self._source.pages()
+        else:
+            chain = walk(
+                self._fetch, self._path, self._params, resource=self._resource, stats=self.stats
+            )
+            ahead = prefetched(chain, self._prefetch) if self._prefetch else chain
+            self._position = _Position(self._params.get("cursor"))
+            pages = decoded(ahead, self._decode, self.stats, self._position)
+        if self._hooks is None:
+            return pages
+        return observed_listing(pages, self._hooks, self._resource, self.stats, self._clock)
 
     async def items(self) -> AsyncGenerator[T]:
         """Every item in order (what ``async for item in paginator`` iterates)."""

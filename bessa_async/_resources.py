@@ -234,6 +234,7 @@ class Resource(Generic[T]):
             resource=self._name,
             prefetch=prefetch,
             sharded=sharded,
+            hooks=self._client.hooks,
         )
 
     def _plan(self, query: Mapping[str, Any], concurrency: int, ordered: bool) -> ShardPlan | None:

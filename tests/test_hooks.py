@@ -6,6 +6,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from datetime import date
 from typing import Any
 
@@ -205,6 +206,29 @@ async def test_hooks_see_every_event_of_a_listing_under_faults(
     # The cursor is shown as sent; every attempt of a call shares its number.
     assert any(dict(e.query).get("cursor") for e in recorder.of("on_request"))
     assert {e.call for e in recorder.of("on_request")} == {c.call for c in calls}
+    (done,) = recorder.of("on_operation")
+    assert (done.name, done.error) == ("list", None)
+    assert dict(done.attributes) == {
+        "bessa.resource": "receipts",
+        "bessa.pages": listing.stats.pages,
+        "bessa.items": 300,
+        "bessa.shards": 1,
+    }
+
+
+async def test_a_listing_left_early_or_failed_ends_its_operation(
+    recorded: tuple[BessaClient, Recorder], sandbox: Sandbox
+) -> None:
+    client, recorder = recorded
+    async with aclosing(client.receipts.list(limit=10).pages()) as pages:
+        async for _ in pages:
+            break  # leaving early is a normal end
+    sandbox.inject(Fault.status(404), path="receipts/")
+    with pytest.raises(NotFoundError):
+        await client.receipts.list(limit=10).collect()
+    left, failed = recorder.of("on_operation")
+    assert (left.error, dict(left.attributes)["bessa.items"]) == (None, 10)
+    assert (failed.error, dict(failed.attributes)["bessa.pages"]) == ("NotFoundError", 0)
 
 
 async def test_a_sharded_listing_reports_its_pages(

@@ -90,7 +90,14 @@ async def test_one_span_per_call_with_its_attempts(
         await client.companies.list().collect()
         with pytest.raises(NotFoundError):
             await client.receipts.get(uuid.uuid4())
-    listed, missing = telemetry.finished()
+    listed, missing = (s for s in telemetry.finished() if s.kind is SpanKind.CLIENT)
+    (listing,) = (s for s in telemetry.finished() if s.name == "bessa list")
+    assert dict(listing.attributes or {}) == {
+        "bessa.resource": "companies",
+        "bessa.pages": 1,
+        "bessa.items": len(sandbox.data.companies),
+        "bessa.shards": 1,
+    }
     assert listed.name == "GET companies/"
     assert listed.kind is SpanKind.CLIENT
     assert dict(listed.attributes or {}) == {
