@@ -692,7 +692,8 @@ async def test_orders_list_is_a_paginator_of_jobs_with_filters() -> None:
         before = datetime.now(UTC) - timedelta(minutes=1)
         handles = [await env.client.orders.submit(env.order(reference=f"r{i}")) for i in range(5)]
         jobs = await env.client.orders.list(limit=2).collect()
-        assert [j.id for j in jobs] == [h.id for h in handles]
+        by_change = sorted(handles, key=lambda h: (h.job and h.job.updated, str(h.id)))
+        assert [j.id for j in jobs] == [h.id for h in by_change]  # by updated, then id
         assert all(isinstance(j, Job) for j in jobs)
         found = await env.client.orders.list(reference="r3").collect()
         assert [j.id for j in found] == [handles[3].id]

@@ -9,7 +9,9 @@ likely to meet, so that ``bessa doctor`` (and users' own tests) can be tried aga
 - a path moved: ``tables/`` answers 404, the tables are served at ``table-plans/``;
 - bare cursors instead of DRF's absolute URLs in ``next`` and ``previous``;
 - a job status word outside the documented ones: one order job of tenant A, reference
-  ``drift-queued``, waits in the state ``queued``.
+  ``drift-queued``, waits in the state ``queued``;
+- optionally (not in the default), job-list filters the API does not know and so ignores, as
+  DRF does: ``Drift(ignored_filters={"status", "updated__gte"})`` answers those lists unfiltered.
 
 Everything is applied to answers (and to the API schema at ``docs/?format=openapi``); the
 sandbox's data, filters and job processing are unchanged underneath. A :class:`Drift` with other
@@ -55,6 +57,8 @@ class Drift:
         bare_cursors: ``next``/``previous`` as bare cursor strings instead of URLs.
         job_status: a status word outside the documented ones that one order job of tenant A keeps
             (reference :data:`DRIFT_JOB_REFERENCE`); None for none.
+        ignored_filters: query parameters the jobs lists (``requests/orders/``,
+            ``requests/payments/``) ignore, answering as if they were not sent.
     """
 
     renamed: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
@@ -62,6 +66,11 @@ class Drift:
     moved: Mapping[str, str] = attrs.field(factory=dict)
     bare_cursors: bool = True
     job_status: str | None = None
+    ignored_filters: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+
+    def job_query(self, query: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """A jobs list's query as the drifted API reads it (ignored filters left out)."""
+        return [(name, value) for name, value in query if name not in self.ignored_filters]
 
     def route(self, relative: str) -> str | None:
         """The path a request for ``relative`` is served as, or None when it moved away."""
