@@ -21,7 +21,7 @@ values can be passed as ``Sandbox(drift=Drift(...))``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, final
 
 import attrs
@@ -38,6 +38,10 @@ __all__ = ["DEFAULT_DRIFT", "DRIFT_JOB_REFERENCE", "Drift"]
 
 DRIFT_JOB_REFERENCE: Final = "drift-queued"
 """The ``reference`` of the job drift mode leaves in its unknown status word."""
+
+
+def _names(names: Iterable[str]) -> frozenset[str]:
+    return frozenset(names)
 
 
 @final
@@ -66,7 +70,7 @@ class Drift:
     moved: Mapping[str, str] = attrs.field(factory=dict)
     bare_cursors: bool = True
     job_status: str | None = None
-    ignored_filters: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    ignored_filters: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
 
     def job_query(self, query: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """A jobs list's query as the drifted API reads it (ignored filters left out)."""

@@ -27,10 +27,10 @@ from ._filters import (
 
 __all__ = [
     "DEFAULT_LIMIT",
-    "OneOf",
-    "Within",
     "SPECS",
+    "OneOf",
     "Spec",
+    "Within",
     "key_for",
     "page_limit",
     "sales_window",
