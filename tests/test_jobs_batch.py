@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 
 from bessa_async import (
@@ -285,6 +286,30 @@ async def test_a_per_call_ceiling_bounds_the_rounds_of_an_offline_till() -> None
         jobs = await asyncio.gather(*waits)
         assert all(j.status is JobStatus.COMPLETED for j in jobs)
         assert env.clock() - back <= 2 + 5 + 1e-6  # processing (2 s) + at most one ceiling
+
+
+async def _doctor_filters(drift: Any) -> dict[str, bool | None]:
+    async with environment(drift=drift, job_delay=1, job_duration=None) as env:
+        points = [p["id"] for p in env.sb.data.sales_points if p["status"] == "active"]
+        first = await env.client.orders.submit(env.order())
+        env.clock.advance(10)
+        await env.client.orders.submit(attrs.evolve(env.order(), sales_point=points[-1]))
+        await first.refresh()  # completed now: the two jobs differ in every filtered field
+        report = await env.client.doctor()
+        assert report.jobs is not None
+        return dict(report.jobs.filters)
+
+
+async def test_the_doctor_reports_which_job_list_filters_are_honoured() -> None:
+    assert await _doctor_filters(False) == {
+        "status": True,
+        "updated__gte": True,
+        "sales_point": True,
+        "reference": True,
+    }
+    ignored = await _doctor_filters(Drift(bare_cursors=False, ignored_filters={"updated__gte"}))
+    assert ignored["updated__gte"] is False
+    assert ignored["status"] is True
 
 
 # --- pure ----------------------------------------------------------------------------------------
