@@ -50,6 +50,7 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
+import jobs_scale
 from harness import SandboxInfo
 from harness import sandbox_process as run_sandbox
 from report import README, command_line, preamble, write_section
@@ -276,7 +277,9 @@ def verdict(side: Side) -> list[str]:
     return [f"- {'met' if ok else '**missed**'}: {text}" for ok, text in checks]
 
 
-def section(sides: Sequence[Side], command: str, args: argparse.Namespace) -> str:
+def section(
+    sides: Sequence[Side], command: str, args: argparse.Namespace, injected: Sequence[str] = ()
+) -> str:
     policy = DEFAULT_POLL
     lines = [
         *preamble(BEGIN_MARK, command),
@@ -292,10 +295,12 @@ def section(sides: Sequence[Side], command: str, args: argparse.Namespace) -> st
         "",
         *table(sides),
         "",
-        "Targets, library:",
+        "Targets, library (jobs list):",
         "",
         *verdict(sides[0]),
         "",
+        *injected,
+        *([""] if injected else []),
         END_MARK,
     ]
     return "\n".join(lines)
@@ -311,6 +316,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max", type=float, default=3.0, help="longest processing time, s")
     parser.add_argument("--naive-period", type=float, default=1.0, help="the peer's poll period")
     parser.add_argument("--seed", type=int, default=0, help="the sandbox's seed")
+    parser.add_argument(
+        "--offline-jobs", type=int, default=10_000, help="jobs on an offline till (10000)"
+    )
+    parser.add_argument(
+        "--drift-jobs", type=int, default=1000, help="jobs with every list filter ignored (1000)"
+    )
     parser.add_argument("--startup-timeout", type=float, default=60.0)
     parser.add_argument("--no-write", action="store_true", help="do not touch README.md")
     args = parser.parse_args(argv)
@@ -329,9 +340,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             low=args.min, high=args.max, seed=args.seed, timeout=args.startup_timeout
         ) as info:
             sides.append(asyncio.run(run(info)))
-    text = section(sides, command, args)
+    injected = asyncio.run(jobs_scale.run(args.offline_jobs, args.drift_jobs))
+    text = section(sides, command, args, injected)
     print("\n".join(table(sides)))
     print("\n".join(verdict(sides[0])))
+    print("\n".join(injected))
     if not args.no_write:
         write_section(text, begin_mark=BEGIN_MARK, end_mark=END_MARK, heading="P3 figures")
         print(f"\nfigures written to {README}")
