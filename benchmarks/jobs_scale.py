@@ -4,9 +4,9 @@ Both run an in-process sandbox and the client on one :class:`~bessa_async.testin
 so an hour takes seconds and every figure is in simulated time (requests are instant on it):
 
 * **offline**: 10,000 orders, submitted over ten simulated minutes, wait on tills that are all
-  offline; an hour after the first (the first poll sleep that reaches it) the tills come back
-  and each job takes 2 s. Figures: GETs per second over the offline hour, and for each job the delay from its
-  completion to its detection, against the poll ceiling.
+  offline; an hour after the waits start (at the first poll sleep that reaches it) the tills
+  come back and each job takes 2 s. Figures: GETs per second over the offline hour, and for
+  each job the delay from its completion to its detection, against the poll ceiling.
 * **drift**: 1,000 orders finishing after U(0.2 s, 3 s) against a sandbox
   that ignores ``status``, ``updated__gte``, ``sales_point`` and ``reference`` on the jobs lists,
   with the library as shipped and, on a sandbox that honours them, with per-job polling.

@@ -18,6 +18,8 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bessa_async import (
     BessaClient,
@@ -29,6 +31,7 @@ from bessa_async import (
     OrderLine,
     Payment,
     PollPolicy,
+    ValidationError,
 )
 from bessa_async._jobs.model import Job
 from bessa_async._jobs.rounds import (
@@ -145,6 +148,22 @@ async def test_an_ignored_updated_filter_falls_back_to_the_unfinished_list(
         # Read by id only when it left the list (a job that ended before the switch needs none).
         assert all(env.reads(h) <= 1 for h in handles)
         assert sum(env.reads(h) for h in handles) >= 1
+
+
+async def test_a_status_filter_that_takes_one_value_is_caught_by_the_jobs_it_left_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """status=pending&status=processing read as status=processing: a pending job missing from
+    the list is read, found pending, and the status rounds stop."""
+    caplog.set_level(logging.WARNING, "bessa_async.jobs")
+    drift = Drift(bare_cursors=False, ignored_filters={"updated__gte"}, single_filters={"status"})
+    async with environment(drift=drift, job_duration=(20.0, 60.0)) as env:
+        handles = await env.orders(6)
+        await _all(env, handles)
+        assert all(h.status is JobStatus.COMPLETED for h in handles)
+        messages = [r.getMessage() for r in caplog.records if "ignores" in r.getMessage()]
+        assert len(messages) == 2
+        assert "status filter" in messages[1]
 
 
 async def test_every_filter_ignored_polls_one_by_one_and_stays_correct(
@@ -288,6 +307,50 @@ async def test_a_per_call_ceiling_bounds_the_rounds_of_an_offline_till() -> None
         assert env.clock() - back <= 2 + 5 + 1e-6  # processing (2 s) + at most one ceiling
 
 
+async def test_a_list_entry_without_its_outcome_is_read_once_by_id() -> None:
+    drift = Drift(bare_cursors=False, renamed={"requests/orders": {"result": "outcome"}})
+    async with environment(drift=drift) as env:
+        handles = await env.orders(6)
+        await _all(env, handles)
+        assert all(h.status is JobStatus.COMPLETED for h in handles)
+        # Read once by id at the end; only the last one waiting (a round of one) may be read more.
+        assert sum(env.reads(h) > 1 for h in handles) <= 1
+        assert sum(env.reads(h) >= 1 for h in handles) == len(handles)
+
+
+async def test_the_sandbox_lists_jobs_by_updated_with_several_statuses() -> None:
+    async with environment(job_delay=1, job_duration=None) as env:
+        first = await env.client.orders.submit(env.order())
+        env.clock.advance(1.5)  # picked up: processing
+        second = await env.client.orders.submit(env.order())
+        env.clock.advance(0.8)  # the first completed, the second is pending
+        third = await env.client.orders.submit(env.order())
+
+        async def ids(**params: Any) -> list[str]:
+            page = await env.client.request("GET", "requests/orders/", params=params)
+            return [item["id"] for item in page["results"]]
+
+        everything = await ids()
+        assert everything == [str(second.id), str(first.id), str(third.id)]  # by updated
+        assert await ids(status=["pending", "processing"]) == [str(second.id), str(third.id)]
+        assert await ids(status="completed") == [str(first.id)]
+        assert second.job is not None
+        assert second.job.updated is not None
+        later = second.job.updated + timedelta(microseconds=1)
+        assert await ids(updated__gte=later) == [str(first.id), str(third.id)]
+        assert await ids(created__lt=later) == [str(second.id), str(first.id)]
+        with pytest.raises(ValidationError):
+            await ids(status=["pending", "queued"])
+
+
+def test_drift_reads_job_filters_as_a_real_api_might() -> None:
+    query = [("status", "pending"), ("status", "processing"), ("updated__gte", "x"), ("limit", "5")]
+    ignoring = Drift(ignored_filters={"updated__gte"})
+    assert ignoring.job_query(query) == [query[0], query[1], query[3]]
+    single = Drift(single_filters={"status"})
+    assert single.job_query(query) == [query[2], query[3], ("status", "processing")]
+
+
 async def _doctor_filters(drift: Any) -> dict[str, bool | None]:
     async with environment(drift=drift, job_delay=1, job_duration=None) as env:
         points = [p["id"] for p in env.sb.data.sales_points if p["status"] == "active"]
@@ -344,6 +407,36 @@ def test_round_pacing_shares_the_floor_and_backs_off_when_quiet() -> None:
     assert next_round_delay(policy, 2.0, members=2, changed=False) == pytest.approx(2.16)
     assert next_round_delay(policy, 3.9, members=2, changed=False) == 4
     assert next_round_delay(policy, 0.1, members=2, changed=False, retry_after=60) == 4
+
+
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.integers(0, 10_000), st.floats(0, 100)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_the_bound_never_passes_a_joined_job_or_the_newest_stamp(
+    steps: list[tuple[bool, int, float]],
+) -> None:
+    """Whatever joins and rounds come, the next bound is at or before every job joined since
+    the last round and at or before the newest stamp seen."""
+    state = ListState("requests/orders/")
+    waiting: list[datetime] = []
+    now = 0.0
+    for joins, offset, later in steps:
+        stamp = _T0 + timedelta(milliseconds=offset)
+        now += later
+        if joins:
+            state.join(stamp)
+            waiting.append(stamp)
+        elif state.since(now) is not None:
+            state.saw([stamp], now)
+            waiting.clear()
+        bound = state.since(now)
+        if bound is not None:
+            assert all(bound <= w for w in waiting)
+            assert state.newest is None or bound <= state.newest
 
 
 def test_the_bound_keeps_an_overlap_while_the_list_moves_then_closes_it() -> None:

@@ -122,6 +122,8 @@ class _Watch:
     """The job as last read (by id or from the list)."""
     round: _Round | None = None
     """The kind's round this job is read in, or None while it is polled on its own."""
+    unlisted: bool = False
+    """Read on its own because an unfinished-status list did not show it."""
 
     @property
     def key(self) -> str:
@@ -398,7 +400,7 @@ class PollScheduler:
             unit.version += 1
             if isinstance(unit, _Round):
                 unit.due = None
-                if len(unit.members) < 2:
+                if len(unit.members) < 2 or unit.state.mode == "off":
                     # One job: a GET of its own answers no less than the list would.
                     for watch in list(unit.members.values()):
                         self._alone(watch, now)
@@ -429,6 +431,10 @@ class PollScheduler:
             else:
                 watch.last_error = None
                 watch.job = job
+                if watch.unlisted:
+                    watch.unlisted = False
+                    if job.status in RUNNING:
+                        self._not_all_statuses(watch)
                 if job.finished:
                     # A deadline that passed while this poll was out comes first, as a real
                     # clock's timer would have ended that wait before the answer came.
@@ -527,6 +533,7 @@ class PollScheduler:
         if complete and mode == "unfinished":
             for job_id, watch in members.items():
                 if job_id not in seen and not watch.dropped and watch.round is rnd:
+                    watch.unlisted = True
                     self._alone(watch, now)  # not listed as unfinished: read it
         # After a fallback its first round comes at once.
         self._after_round(
@@ -563,6 +570,13 @@ class PollScheduler:
             if watch.round is not None and self._round_for(watch) is None:
                 self._alone(watch, now + watch.policy.clamp(watch.delay or watch.policy.initial))
         return True
+
+    def _not_all_statuses(self, watch: _Watch) -> None:
+        """A job missing from the unfinished list was unfinished all along: the API reads one of
+        the ``status`` values sent (a single-choice filter), so that list proves nothing."""
+        rnd = self._rounds.get(watch.waiters[0].handle.kind) if watch.waiters else None
+        if rnd is not None and rnd.state.mode == "unfinished":
+            self._ignored(rnd, "status")
 
     def _ignored(self, rnd: _Round, name: str) -> None:
         """The API answered ``name`` unfiltered: stop sending it for this kind, say so once."""

@@ -63,6 +63,9 @@ class Drift:
             (reference :data:`DRIFT_JOB_REFERENCE`); None for none.
         ignored_filters: query parameters the jobs lists (``requests/orders/``,
             ``requests/payments/``) ignore, answering as if they were not sent.
+        single_filters: query parameters of the jobs lists that take one value: of a repeated
+            name the last one wins (django-filter's ``ChoiceFilter``, where the library sends
+            ``status=pending&status=processing``).
     """
 
     renamed: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
@@ -71,10 +74,14 @@ class Drift:
     bare_cursors: bool = True
     job_status: str | None = None
     ignored_filters: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
+    single_filters: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
 
     def job_query(self, query: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """A jobs list's query as the drifted API reads it (ignored filters left out)."""
-        return [(name, value) for name, value in query if name not in self.ignored_filters]
+        """A jobs list's query as the drifted API reads it (ignored filters left out, one value
+        of each single-valued filter: its last)."""
+        kept = [(n, v) for n, v in query if n not in self.ignored_filters | self.single_filters]
+        last = {n: v for n, v in query if n in self.single_filters - self.ignored_filters}
+        return kept + list(last.items())
 
     def route(self, relative: str) -> str | None:
         """The path a request for ``relative`` is served as, or None when it moved away."""
