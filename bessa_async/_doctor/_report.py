@@ -145,6 +145,9 @@ class JobsFinding:
         count: whether the page carried an integer ``count``.
         next_form: ``"url"`` or ``"cursor"``, None when ``next`` was null.
         statuses: the status words seen.
+        filters: each job-list filter (``status``, ``updated__gte``, ``sales_point``,
+            ``reference``) with whether the API honours it: True, False (it answered items the
+            filter excludes: the library falls back), or None (the jobs listed cannot tell).
     """
 
     path: str
@@ -152,6 +155,7 @@ class JobsFinding:
     count: bool | None = None
     next_form: NextForm | None = None
     statuses: tuple[str, ...] = ()
+    filters: tuple[tuple[str, bool | None], ...] = ()
 
 
 @final

@@ -31,6 +31,7 @@ from .._models import (
 from .._registry import DEFAULT_PATHS, TYPED
 from .._version import __version__
 from ._items import _show, inspect_items, page_facts
+from ._job_filters import JOB_FILTERS, filter_probes, honoured
 from ._report import (
     Difference,
     DifferenceKind,
@@ -45,6 +46,7 @@ from ._schema import schema_differences
 __all__ = ["JOB_PATHS", "SCHEMA_PROBES", "APIReader", "diagnose"]
 
 SAMPLE_LIMIT: Final = 2
+_JOB_SAMPLE: Final = SAMPLE_LIMIT
 """Items per page the doctor asks for: enough to compare, gentle on the API."""
 TEST_OFFSET: Final = timezone(timedelta(hours=2))
 """The offset the filter check writes its instants with (Vienna in summer)."""
@@ -421,7 +423,34 @@ class _Doctor:
             count=finding.count,
             next_form=finding.next_form,
             statuses=words,
+            filters=await self.job_filters(path) if items else (),
         )
+
+    async def job_filters(self, path: str) -> tuple[tuple[str, bool | None], ...]:
+        """Send each job-list filter with a listed job's value; judge the answers."""
+        sample = await self.job_items(path, {"limit": _JOB_SAMPLE})
+        probes = filter_probes(sample)
+        found: list[tuple[str, bool | None]] = []
+        for name in JOB_FILTERS:
+            if name not in probes:
+                found.append((name, None))
+                continue
+            answered = await self.job_items(path, {name: probes[name], "limit": _JOB_SAMPLE})
+            verdict = honoured(name, probes[name], sample, answered) if answered else None
+            found.append((name, verdict))
+            if verdict is False:
+                self.notes.append(
+                    f"jobs: the API ignores the {name} filter on {path}; waiting for many jobs "
+                    "falls back to other filters or to one GET per job"
+                )
+        return tuple(found)
+
+    async def job_items(self, path: str, params: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        answer = await self.get(path, params)
+        if answer.status != 200:
+            return []
+        _, _, raw = page_facts(answer.body)
+        return [item for item in raw or [] if isinstance(item, Mapping)]
 
     def pages(self) -> list[Difference]:
         found: list[Difference] = []

@@ -56,6 +56,10 @@ def doctor_table(report: DoctorReport) -> str:
         lines.append(
             f"jobs       GET {jobs.path}?limit=1 -> {jobs.status or '-'}; statuses: {words}"
         )
+        if jobs.filters:
+            shown = {True: "honoured", False: "IGNORED", None: "not shown"}
+            verdicts = ", ".join(f"{name} {shown[ok]}" for name, ok in jobs.filters)
+            lines.append(f"           job-list filters: {verdicts}")
     if report.differences:
         to_fix = sum(not difference.handled for difference in report.differences)
         lines += ["", f"{len(report.differences)} differences ({to_fix} need a fix):"]

@@ -238,6 +238,10 @@ class JobHandle:
         """Record the backoff after a poll that brought no answer (used by the scheduler)."""
         self._delay = base
 
+    def note_poll_after(self, at: float) -> None:
+        """Record when the job is next read (used by the scheduler's rounds)."""
+        self._poll_after = at
+
     def observe(self, job: Job, *, at: float, delay: float | None, base: float | None) -> None:
         """Record a fresh answer (used by the scheduler and the resources)."""
         self._job = job

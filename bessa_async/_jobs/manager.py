@@ -102,6 +102,8 @@ class JobManager:
             sleep=sender.sleep,
             limit=max_in_flight,
             rng=self._rng,
+            fetch_page=self._fetch_page,
+            lists=self.paths,
         )
         self.hooks: Hooks | None = sender.hooks
         if sender.hooks is not None:
@@ -136,6 +138,12 @@ class JobManager:
         response = await self._sender.send("GET", path, retry=_ONE_ATTEMPT)
         job = decode(Job, response.json(), resource=path)
         return job, parse_retry_after(response.headers.get("Retry-After"))
+
+    async def _fetch_page(
+        self, target: str, params: Mapping[str, Any] | None
+    ) -> tuple[Any, float | None]:
+        response = await self._sender.send("GET", target, params=params, retry=_ONE_ATTEMPT)
+        return response.json(), parse_retry_after(response.headers.get("Retry-After"))
 
     async def read(self, path: str) -> Job:
         response = await self._sender.send("GET", path)

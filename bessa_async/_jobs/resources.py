@@ -68,7 +68,7 @@ class _JobResource:
         return self._manager.handle(self._kind, id)
 
     def list(self, **filters: Unpack[JobFilters]) -> Paginator[Job]:
-        """The jobs of this kind, oldest first, as :class:`Job` (an async iterable
+        """The jobs of this kind, least recently changed first, as :class:`Job` (an async iterable
         :class:`~bessa_async.Paginator`); e.g. ``list(status="pending")`` or, to find a
         submission again, ``list(reference="webshop-10045")``."""
         query, _ = _FILTERS.split(filters, owner=f"{type(self).__name__}.list")

@@ -1,8 +1,12 @@
 """The poll scheduler: one per client, it polls every job someone waits for.
 
-Each job is polled on its own backoff schedule (:func:`next_poll_delay`), from one task that
-exists only while someone waits, and never with more polls in flight than the client's limit.
-A failed poll is tried again later; it never resubmits anything.
+A job is polled on its own backoff schedule (:func:`next_poll_delay`) until it has been read
+once; then, while several jobs of one kind wait, they are read together from the jobs list a page
+at a time (a *round*, see :mod:`bessa_async._jobs.rounds`), and a job is read on its own again
+only when the list cannot tell its state (missing from an unfinished-status list, an entry without
+its outcome, filters the API ignores). Everything runs from one task that exists only while
+someone waits, never with more requests in flight than the client's limit. A failed poll is tried
+again later; it never resubmits anything.
 """
 
 from __future__ import annotations
@@ -12,14 +16,16 @@ import heapq
 import itertools
 import logging
 import random
-from collections.abc import Awaitable, Callable
-from typing import Final, final
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final, final
 
 import attrs
 
 from .._config import PollPolicy
+from .._convert import decode
 from .._errors import (
     APIError,
+    BessaError,
     InvalidValueError,
     JobTimeoutError,
     RateLimitError,
@@ -27,12 +33,23 @@ from .._errors import (
     TransportError,
 )
 from .._hooks import Hooks, emit_poll
+from .._pagination import follow, read_page
 from .handle import JobHandle
-from .model import Job
+from .model import Job, JobKind
+from .rounds import (
+    RUNNING,
+    ListState,
+    contradicts,
+    lacks_outcome,
+    next_round_delay,
+    parse_updated,
+    round_policy,
+)
 
 __all__ = [
     "Clock",
     "Fetch",
+    "FetchPage",
     "PollScheduler",
     "PollStats",
     "Sleep",
@@ -45,6 +62,8 @@ logger: Final = logging.getLogger("bessa_async.jobs")
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 Fetch = Callable[[str], Awaitable[tuple[Job, float | None]]]
+FetchPage = Callable[[str, Mapping[str, Any] | None], Awaitable[tuple[Any, float | None]]]
+"""GET a list page (a path with parameters, or a ``next`` URL); the JSON and ``Retry-After``."""
 
 
 def check_wait_timeout(timeout: float | None) -> float | None:
@@ -100,6 +119,39 @@ class _Watch:
     task: asyncio.Task[None] | None = None
     last_error: BaseException | None = None
     dropped: bool = False
+    job: Job | None = None
+    """The job as last read (by id or from the list)."""
+    round: _Round | None = None
+    """The kind's round this job is read in, or None while it is polled on its own."""
+    unlisted: bool = False
+    """Read on its own because an unfinished-status list did not show it."""
+
+    @property
+    def key(self) -> str:
+        return self.path
+
+
+@attrs.define(eq=False)
+class _Round:
+    """The jobs of one kind read together from the jobs list."""
+
+    kind: JobKind
+    state: ListState
+    members: dict[str, _Watch] = attrs.field(factory=dict)
+    """By job id (canonical text)."""
+    delay: float | None = None
+    version: int = 0
+    due: float | None = None
+    task: asyncio.Task[None] | None = None
+    joined_due: float | None = None
+    """The earliest time a job that joined while the round was out wants to be read."""
+
+    @property
+    def dropped(self) -> bool:
+        return not self.members
+
+
+_Unit = _Watch | _Round
 
 
 @final
@@ -112,29 +164,49 @@ class PollStats:
     errors: int = 0
     """Polls that failed (and were tried again later)."""
     peak_in_flight: int = 0
-    """The most polls in flight at once."""
+    """The most requests in flight at once (polls and list pages)."""
+    rounds: int = 0
+    """Rounds that read the jobs list for several waiting jobs of one kind."""
+    list_pages: int = 0
+    """Pages of the jobs list those rounds read (one request each)."""
 
 
 @final
 class PollScheduler:
-    """Polls every job someone waits for, each on its own backoff schedule, from one task.
+    """Polls every job someone waits for, from one task: several jobs of one kind through the
+    jobs list (``lists`` names each kind's list path), a job alone on its own backoff schedule.
 
     The task exists only while there is something to wait for, so a client with no waiting
-    handles runs nothing in the background. At most ``limit`` polls are in flight at once.
+    handles runs nothing in the background. At most ``limit`` requests are in flight at once
+    (a round reads its pages one after the other). ``batch=False`` polls every job on its own.
     Waits use the injected ``sleep``/``clock`` while nothing is in flight, and the event loop's
     own timer while polls are (so a virtual clock moves only when nothing is on the wire).
     """
 
     def __init__(
-        self, fetch: Fetch, *, clock: Clock, sleep: Sleep, limit: int, rng: random.Random
+        self,
+        fetch: Fetch,
+        *,
+        clock: Clock,
+        sleep: Sleep,
+        limit: int,
+        rng: random.Random,
+        fetch_page: FetchPage | None = None,
+        lists: Mapping[JobKind, str] | None = None,
+        batch: bool = True,
     ) -> None:
         self._fetch = fetch
+        self._fetch_page = fetch_page
+        self.batch = batch and fetch_page is not None
+        self._rounds: dict[JobKind, _Round] = {
+            kind: _Round(kind, ListState(path)) for kind, path in (lists or {}).items()
+        }
         self._clock = clock
         self._sleep = sleep
         self._limit = limit
         self._rng = rng
         self._watches: dict[str, _Watch] = {}
-        self._due: list[tuple[float, int, int, _Watch]] = []
+        self._due: list[tuple[float, int, int, _Unit]] = []
         self._deadlines: list[tuple[float, int, _Waiter]] = []
         self._running: set[asyncio.Task[None]] = set()
         self._seq = itertools.count()
@@ -166,15 +238,17 @@ class PollScheduler:
         loop = asyncio.get_running_loop()
         now = self._clock()
         watch = self._watches.get(handle.path)
+        new = watch is None
         if watch is None:
-            watch = _Watch(path=handle.path, policy=policy, delay=handle.backoff)
+            watch = _Watch(path=handle.path, policy=policy, delay=handle.backoff, job=handle.job)
             self._watches[handle.path] = watch
-            first = now if handle.poll_after is None else max(now, handle.poll_after)
-            self._schedule(watch, first)
         future: asyncio.Future[None] = loop.create_future()
         deadline = None if timeout is None else now + timeout
         waiter = _Waiter(future, handle, deadline, timeout, watch)
         watch.waiters.append(waiter)
+        if new:
+            first = now if handle.poll_after is None else max(now, handle.poll_after)
+            self._place(watch, first)
         if deadline is not None:
             heapq.heappush(self._deadlines, (deadline, next(self._seq), waiter))
         future.add_done_callback(lambda _: self._forget(waiter))
@@ -182,9 +256,59 @@ class PollScheduler:
         self._poke()
         return future
 
-    def _schedule(self, watch: _Watch, at: float) -> None:
-        watch.version += 1
-        heapq.heappush(self._due, (at, next(self._seq), watch.version, watch))
+    def _schedule(self, unit: _Unit, at: float) -> None:
+        unit.version += 1
+        if isinstance(unit, _Round):
+            unit.due = at
+        heapq.heappush(self._due, (at, next(self._seq), unit.version, unit))
+
+    def _round_for(self, watch: _Watch) -> _Round | None:
+        """The round ``watch`` can be read in, or None: it is polled on its own."""
+        job = watch.job
+        if not self.batch or job is None or not watch.waiters:
+            return None
+        rnd = self._rounds.get(watch.waiters[0].handle.kind)
+        if rnd is None or watch.path != f"{rnd.state.path}{job.id}/":
+            return None  # polled where its Location said: the list does not show it
+        mode = rnd.state.mode
+        if mode == "changes":
+            return rnd if job.updated is not None else None
+        if mode == "unfinished":
+            return rnd if job.status in RUNNING else None
+        return None
+
+    def _place(self, watch: _Watch, at: float) -> None:
+        """Next read of ``watch`` at ``at``: in its kind's round if it can be, else alone."""
+        rnd = self._round_for(watch)
+        if rnd is None:
+            self._leave(watch)
+            self._schedule(watch, at)
+            return
+        assert watch.job is not None
+        watch.version += 1  # any own poll it had scheduled is void
+        if watch.round is not rnd:
+            watch.round = rnd
+            rnd.members[str(watch.job.id)] = watch
+            rnd.state.join(watch.job.updated)
+        if rnd.task is not None:
+            rnd.joined_due = at if rnd.joined_due is None else min(rnd.joined_due, at)
+        elif rnd.due is None or at < rnd.due:
+            self._schedule(rnd, at)
+
+    def _leave(self, watch: _Watch) -> None:
+        rnd, watch.round = watch.round, None
+        if rnd is not None and watch.job is not None:
+            rnd.members.pop(str(watch.job.id), None)
+            if not rnd.members:
+                rnd.due = None
+                task = rnd.task
+                if task is not None and not task.done() and task is not asyncio.current_task():
+                    task.cancel()
+
+    def _alone(self, watch: _Watch, at: float) -> None:
+        """Read ``watch`` by id at ``at`` (it rejoins the round afterwards if it can)."""
+        self._leave(watch)
+        self._schedule(watch, at)
 
     def _ensure_running(self) -> None:
         if self._task is None:
@@ -207,6 +331,7 @@ class PollScheduler:
 
     def _drop(self, watch: _Watch) -> None:
         watch.dropped = True
+        self._leave(watch)
         if self._watches.get(watch.path) is watch:
             del self._watches[watch.path]
         if watch.task is not None and not watch.task.done():
@@ -253,8 +378,8 @@ class PollScheduler:
 
     def _skip_stale(self) -> None:
         while self._due:
-            _, _, version, watch = self._due[0]
-            if not watch.dropped and version == watch.version:
+            _, _, version, unit = self._due[0]
+            if not unit.dropped and version == unit.version:
                 return
             heapq.heappop(self._due)
 
@@ -274,10 +399,22 @@ class PollScheduler:
             self._skip_stale()
             if not self._due or self._due[0][0] > now:
                 return
-            _, _, _, watch = heapq.heappop(self._due)
-            watch.version += 1
-            task = loop.create_task(self._poll(watch), name=f"bessa_async poll {watch.path}")
-            watch.task = task
+            _, _, _, unit = heapq.heappop(self._due)
+            unit.version += 1
+            if isinstance(unit, _Round):
+                unit.due = None
+                if len(unit.members) < 2 or unit.state.mode == "off":
+                    # One job: a GET of its own answers no less than the list would.
+                    for watch in list(unit.members.values()):
+                        self._alone(watch, now)
+                    continue
+                coro = self._round(unit)
+                name = f"bessa_async round {unit.state.path}"
+            else:
+                coro = self._poll(unit)
+                name = f"bessa_async poll {unit.path}"
+            task = loop.create_task(coro, name=name)
+            unit.task = task
             self._running.add(task)
             self.stats.peak_in_flight = max(self.stats.peak_in_flight, len(self._running))
 
@@ -296,6 +433,11 @@ class PollScheduler:
                 self._settle(watch, exc)
             else:
                 watch.last_error = None
+                watch.job = job
+                if watch.unlisted:
+                    watch.unlisted = False
+                    if job.status in RUNNING:
+                        self._not_all_statuses(watch)
                 if job.finished:
                     # A deadline that passed while this poll was out comes first, as a real
                     # clock's timer would have ended that wait before the answer came.
@@ -330,8 +472,172 @@ class PollScheduler:
                 waiter.handle.note_backoff(base)
         status = "error" if job is None else job.status
         logger.debug("job %s: %s, next poll in %.2f s", watch.path, status, delay)
-        self._schedule(watch, now + delay)
+        self._place(watch, now + delay)
         return delay
+
+    async def _round(self, rnd: _Round) -> None:
+        """One round: read the kind's jobs list page by page, settle what it shows finished."""
+        task = asyncio.current_task()
+        state, fetch_page = rnd.state, self._fetch_page
+        assert fetch_page is not None
+        started = self._clock()
+        mode, query = state.mode, state.query(started)
+        members = dict(rnd.members)
+        seen: set[str] = set()
+        stamps: list[Any] = []
+        observed: list[tuple[str, Job]] = []
+        changed, complete, retry_after = False, False, None
+        try:
+            self.stats.rounds += 1
+            target: str = state.path
+            params: Mapping[str, Any] | None = query
+            links: set[str] = set()
+            while True:
+                self.stats.list_pages += 1
+                body, retry_after = await fetch_page(target, params)
+                page = read_page(body, resource=state.path)
+                ignored = None
+                for item in page.results:
+                    if not isinstance(item, Mapping):
+                        continue
+                    ignored = ignored or contradicts(item, query)
+                    if mode == "changes" and (stamp := parse_updated(item.get("updated"))):
+                        stamps.append(stamp)
+                    watch = members.get(str(item.get("id")))
+                    if watch is not None and not watch.dropped:
+                        seen.add(str(item.get("id")))
+                        if self._observe_listed(watch, item):
+                            changed = True
+                            if watch.job is not None:
+                                observed.append((watch.path, watch.job))
+                if ignored is not None:
+                    self._ignored(rnd, ignored)
+                    break
+                if page.next is None:
+                    complete = True
+                    break
+                target, params, identity = follow(page.next, path=state.path, params=query)
+                if identity in links:
+                    break  # a cycling cursor: what was read stands, the rest waits a round
+                links.add(identity)
+        except (TransportError, ServerError, RateLimitError) as exc:
+            self.stats.errors += 1
+            for watch in members.values():
+                watch.last_error = exc
+            retry_after = exc.retry_after if isinstance(exc, APIError) else None
+        except Exception as exc:
+            # The list cannot serve these jobs (refused, unreadable): poll them one by one.
+            logger.warning(
+                "jobs list %s cannot be polled (%s): polling its jobs one by one",
+                state.path,
+                type(exc).__name__,
+            )
+            state.updated = state.status = False
+        finally:
+            if task is not None:
+                self._running.discard(task)
+            rnd.task = None
+            self._poke()
+        now = self._clock()
+        if complete and mode == "changes":
+            state.saw(stamps, now)
+            state.last_duration = now - started
+        if complete and mode == "unfinished":
+            for job_id, watch in members.items():
+                if job_id not in seen and not watch.dropped and watch.round is rnd:
+                    watch.unlisted = True
+                    self._alone(watch, now)  # not listed as unfinished: read it
+        # After a fallback its first round comes at once.
+        delay = self._after_round(
+            rnd, now, changed=changed, retry_after=retry_after, at_once=state.mode != mode
+        )
+        if self.hooks is not None:
+            for path, job in observed:
+                await emit_poll(self.hooks, path, job, None if job.finished else delay)
+
+    def _observe_listed(self, watch: _Watch, item: Mapping[str, Any]) -> bool:
+        """Take a member's list entry; whether it showed a change."""
+        try:
+            job = decode(Job, item, resource=watch.path)
+        except BessaError:
+            self._alone(watch, self._clock())  # unreadable here: read it by id
+            return False
+        previous = watch.job
+        if previous is not None and (previous.status, previous.updated) == (
+            job.status,
+            job.updated,
+        ):
+            return False
+        watch.job, watch.last_error = job, None
+        now = self._clock()
+        if job.finished:
+            if lacks_outcome(job):
+                self._alone(watch, now)  # the list entry is slimmer than the job: read it
+                return True
+            self._expire(now)
+            for waiter in watch.waiters:
+                waiter.handle.observe(job, at=now, delay=None, base=None)
+            self._settle(watch, None)
+            logger.debug("job %s: %s (jobs list)", watch.path, job.status)
+        else:
+            for waiter in watch.waiters:
+                waiter.handle.observe(job, at=now, delay=None, base=None)
+            if watch.round is not None and self._round_for(watch) is None:
+                self._alone(watch, now + watch.policy.clamp(watch.delay or watch.policy.initial))
+        return True
+
+    def _not_all_statuses(self, watch: _Watch) -> None:
+        """A job missing from the unfinished list was unfinished all along: the API reads one of
+        the ``status`` values sent (a single-choice filter), so that list proves nothing."""
+        rnd = self._rounds.get(watch.waiters[0].handle.kind) if watch.waiters else None
+        if rnd is not None and rnd.state.mode == "unfinished":
+            self._ignored(rnd, "status")
+
+    def _ignored(self, rnd: _Round, name: str) -> None:
+        """The API answered ``name`` unfiltered: stop sending it for this kind, say so once."""
+        state = rnd.state
+        if name == "updated__gte":
+            state.updated = False
+        else:
+            state.status = False
+        fallback = {"unfinished": "the list of unfinished jobs", "off": "one GET per job"}
+        logger.warning(
+            "jobs list %s ignores the %s filter: polling through %s instead",
+            state.path,
+            name,
+            fallback.get(state.mode, "the jobs list"),
+        )
+
+    def _after_round(
+        self, rnd: _Round, now: float, *, changed: bool, retry_after: float | None, at_once: bool
+    ) -> float | None:
+        """Pace the kind's next round, or hand its jobs back to their own polls; returns the
+        seconds until that round (None: no round follows)."""
+        joined, rnd.joined_due = rnd.joined_due, None
+        for watch in list(rnd.members.values()):
+            if self._round_for(watch) is not rnd:
+                self._alone(watch, now)
+        if not rnd.members:
+            return None
+        policy = round_policy(w.policy for w in rnd.members.values())
+        delay = next_round_delay(
+            policy, rnd.delay, members=len(rnd.members), changed=changed, retry_after=retry_after
+        )
+        rnd.delay = None if at_once else delay
+        at = now if at_once else now + delay
+        if joined is not None and retry_after is None:
+            at = min(at, max(now, joined))
+        for watch in rnd.members.values():
+            for waiter in watch.waiters:
+                waiter.handle.note_poll_after(at)
+        logger.debug(
+            "jobs list %s: %d waiting, next round in %.2f s",
+            rnd.state.path,
+            len(rnd.members),
+            at - now,
+        )
+        self._schedule(rnd, at)
+        return at - now
 
     def _settle(self, watch: _Watch, error: BaseException | None) -> None:
         """End every wait on ``watch``: with the job's outcome, or ``error``."""

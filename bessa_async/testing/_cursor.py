@@ -130,6 +130,17 @@ class Collection:
         self.updated[index] = _stamp(item["updated"])
         self._changed()
 
+    def rekey(self, item: Item, old: Key) -> None:
+        """Move an item whose key was ``old`` to its key's place now (its key changed)."""
+        index = bisect_left(self.keys, old)
+        del self.keys[index], self.items[index], self.updated[index]
+        key = self._key(item)
+        at = bisect_right(self.keys, key)
+        self.keys.insert(at, key)
+        self.items.insert(at, item)
+        self.updated.insert(at, _stamp(item["updated"]))
+        self._changed()
+
     def _changed(self) -> None:
         self.version += 1
         self._cache.clear()

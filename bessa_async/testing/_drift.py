@@ -9,7 +9,9 @@ likely to meet, so that ``bessa doctor`` (and users' own tests) can be tried aga
 - a path moved: ``tables/`` answers 404, the tables are served at ``table-plans/``;
 - bare cursors instead of DRF's absolute URLs in ``next`` and ``previous``;
 - a job status word outside the documented ones: one order job of tenant A, reference
-  ``drift-queued``, waits in the state ``queued``.
+  ``drift-queued``, waits in the state ``queued``;
+- optionally (not in the default), job-list filters the API does not know and so ignores, as
+  DRF does: ``Drift(ignored_filters={"status", "updated__gte"})`` answers those lists unfiltered.
 
 Everything is applied to answers (and to the API schema at ``docs/?format=openapi``); the
 sandbox's data, filters and job processing are unchanged underneath. A :class:`Drift` with other
@@ -19,7 +21,7 @@ values can be passed as ``Sandbox(drift=Drift(...))``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, final
 
 import attrs
@@ -36,6 +38,10 @@ __all__ = ["DEFAULT_DRIFT", "DRIFT_JOB_REFERENCE", "Drift"]
 
 DRIFT_JOB_REFERENCE: Final = "drift-queued"
 """The ``reference`` of the job drift mode leaves in its unknown status word."""
+
+
+def _names(names: Iterable[str]) -> frozenset[str]:
+    return frozenset(names)
 
 
 @final
@@ -55,6 +61,11 @@ class Drift:
         bare_cursors: ``next``/``previous`` as bare cursor strings instead of URLs.
         job_status: a status word outside the documented ones that one order job of tenant A keeps
             (reference :data:`DRIFT_JOB_REFERENCE`); None for none.
+        ignored_filters: query parameters the jobs lists (``requests/orders/``,
+            ``requests/payments/``) ignore, answering as if they were not sent.
+        single_filters: query parameters of the jobs lists that take one value: of a repeated
+            name the last one wins (django-filter's ``ChoiceFilter``, where the library sends
+            ``status=pending&status=processing``).
     """
 
     renamed: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
@@ -62,6 +73,15 @@ class Drift:
     moved: Mapping[str, str] = attrs.field(factory=dict)
     bare_cursors: bool = True
     job_status: str | None = None
+    ignored_filters: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
+    single_filters: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
+
+    def job_query(self, query: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """A jobs list's query as the drifted API reads it (ignored filters left out, one value
+        of each single-valued filter: its last)."""
+        kept = [(n, v) for n, v in query if n not in self.ignored_filters | self.single_filters]
+        last = {n: v for n, v in query if n in self.single_filters - self.ignored_filters}
+        return kept + list(last.items())
 
     def route(self, relative: str) -> str | None:
         """The path a request for ``relative`` is served as, or None when it moved away."""

@@ -169,6 +169,7 @@ class JobBook:
             for option in data.article_options
             for choice in option["choices"]
         }
+        self._anchor = (datetime.now(UTC), clock())
         self.jobs: dict[JobKind, Collection] = {
             "order": Collection((), key=_job_key),
             "payment": Collection((), key=_job_key),
@@ -246,10 +247,16 @@ class JobBook:
         timing = self._timing[job["id"]]
         return timing.created + timedelta(seconds=max(0.0, moment - timing.born))
 
+    def now(self) -> datetime:
+        """The wall-clock time the sandbox's clock stands at (what jobs are stamped with)."""
+        wall, at = self._anchor
+        return wall + timedelta(seconds=self._clock() - at)
+
     def _set(self, job: Item, moment: float, **changes: Any) -> None:
+        old = _job_key(job)
         job.update(changes)
         job["updated"] = format_timestamp(self._wall(job, moment))
-        self.jobs[job["type"]].touch(job)
+        self.jobs[job["type"]].rekey(job, old)  # listed by updated: a change moves it last
 
     def _expire(self, job: Item, moment: float) -> None:
         self._set(job, moment, status="expired", error={"code": "expired", "detail": _EXPIRED})
@@ -449,7 +456,7 @@ class JobBook:
             if seen[0] != digest:
                 raise IdempotencyConflict
             return self.advance(self.jobs[kind].by_id[seen[1]]), False
-        created = datetime.now(UTC)
+        created = self.now()
         now = format_timestamp(created)
         job: Item = {
             "id": str(uuid.uuid4()),
@@ -589,7 +596,8 @@ class JobBook:
 
 
 def _job_key(job: Item) -> tuple[int, str]:
-    return (micros(datetime.fromisoformat(job["created"])), job["id"])
+    """Jobs are listed by ``updated`` (then id), so a changed job moves to the list's end."""
+    return (micros(datetime.fromisoformat(job["updated"])), job["id"])
 
 
 def public(job: Item) -> Item:

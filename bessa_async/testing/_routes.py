@@ -226,7 +226,9 @@ class Routes:
         *,
         cycle: bool,
     ) -> web.Response:
-        chosen = selection(SPECS[resource], query)
+        drift = self._settings.drift
+        honoured = query if drift is None or resource not in _JOB_PATHS else drift.job_query(query)
+        chosen = selection(SPECS[resource], honoured)
         if not isinstance(chosen, Selection):
             return json_answer(chosen, 400)
         collection = tenant.collections[resource]

@@ -28,7 +28,9 @@ from ._filters import (
 __all__ = [
     "DEFAULT_LIMIT",
     "SPECS",
+    "OneOf",
     "Spec",
+    "Within",
     "key_for",
     "page_limit",
     "sales_window",
@@ -43,13 +45,50 @@ _JOB_STATUSES: Final = ("pending", "processing", "completed", "failed", "expired
 
 @attrs.frozen
 class Spec:
-    """The filters of one list endpoint."""
+    """The filters of one list endpoint.
+
+    ``multi`` are choices that take one or more values (django-filter's
+    ``MultipleChoiceFilter``: ``status=pending&status=processing``); ``scans`` are time fields
+    other than the list's order with ``__gte``/``__lt`` windows.
+    """
 
     time: str | None = None
     uuids: tuple[str, ...] = ()
     bools: tuple[str, ...] = ()
     texts: tuple[str, ...] = ()
     choices: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    multi: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    scans: tuple[str, ...] = ()
+
+
+@attrs.frozen(eq=False)
+class OneOf:
+    """An equality filter's value that any of ``values`` matches (compared with ``==``)."""
+
+    values: frozenset[str]
+
+    def __eq__(self, other: object) -> bool:
+        return other in self.values
+
+    def __hash__(self) -> int:
+        return hash(self.values)
+
+
+@attrs.frozen(eq=False)
+class Within:
+    """An equality filter's value that a timestamp in ``[gte, lt)`` (microseconds) matches."""
+
+    gte: int | None
+    lt: int | None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, str):
+            return False
+        moment = micros(datetime.fromisoformat(other))
+        return (self.gte is None or moment >= self.gte) and (self.lt is None or moment < self.lt)
+
+    def __hash__(self) -> int:
+        return hash((self.gte, self.lt))
 
 
 SPECS: Final[dict[str, Spec]] = {
@@ -70,11 +109,13 @@ SPECS: Final[dict[str, Spec]] = {
         time="timestamp", uuids=("sales_point",), choices=(("type", _CLOSING_TYPES),)
     ),
     "stock-levels": Spec(uuids=("article", "location")),
+    # Jobs are listed by ``updated``: a job that changed moves to the end of the list.
     "requests/orders": Spec(
-        time="created",
+        time="updated",
         uuids=("sales_point",),
         texts=("reference",),
-        choices=(("status", _JOB_STATUSES),),
+        multi=(("status", _JOB_STATUSES),),
+        scans=("created",),
     ),
 }
 SPECS["requests/payments"] = SPECS["requests/orders"]
@@ -109,8 +150,9 @@ def selection(spec: Spec, query: list[tuple[str, str]]) -> Selection | FieldErro
     errors: FieldErrors = {}
     stamps: dict[str, int | None] = {}
     names = ["updated__gte", "updated__lt"]
-    if spec.time is not None:
-        names += [f"{spec.time}__gte", f"{spec.time}__lt"]
+    for field in (spec.time, *spec.scans):
+        if field is not None and field != "updated":
+            names += [f"{field}__gte", f"{field}__lt"]
     for name in names:
         stamps[name] = None
         if name in values and values[name] != "":
@@ -139,6 +181,19 @@ def selection(spec: Spec, query: list[tuple[str, str]]) -> Selection | FieldErro
                 ]
             else:
                 equals.append((name, values[name]))
+    for name, options in spec.multi:
+        chosen = [value for key, value in query if key == name and value]
+        for choice in chosen:
+            if choice not in options:
+                errors[name] = [
+                    f"Select a valid choice. {choice} is not one of the available choices."
+                ]
+        if chosen and name not in errors:
+            equals.append((name, chosen[0] if len(chosen) == 1 else OneOf(frozenset(chosen))))
+    for field in spec.scans:
+        low, high = stamps.get(f"{field}__gte"), stamps.get(f"{field}__lt")
+        if low is not None or high is not None:
+            equals.append((field, Within(low, high)))
     if errors:
         return errors
     return Selection(
