@@ -12,6 +12,7 @@ The public names live here; everything else is private. Quick start::
 
 from __future__ import annotations
 
+from ._changes import DEFAULT_OVERLAP, ChangeBatch, ChangeFeed, SyncStats
 from ._client import BessaClient
 from ._config import (
     DEFAULT_BASE_URL,
@@ -101,6 +102,7 @@ from ._version import __version__
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_IN_FLIGHT",
+    "DEFAULT_OVERLAP",
     "DEFAULT_PATHS",
     "DEFAULT_POLL",
     "DEFAULT_RETRY",
@@ -115,6 +117,8 @@ __all__ = [
     "BadRequestError",
     "BessaClient",
     "BessaError",
+    "ChangeBatch",
+    "ChangeFeed",
     "Closing",
     "ClosingType",
     "Company",
@@ -172,6 +176,7 @@ __all__ = [
     "Signature",
     "StockLevel",
     "SubmissionOutcomeUnknownError",
+    "SyncStats",
     "Table",
     "TaxLine",
     "TaxRate",
