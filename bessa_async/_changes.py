@@ -35,6 +35,7 @@ from ._checkpoint import Chain, Checkpoint, Pass, Version
 from ._convert import instant
 from ._errors import DecodeError, InvalidValueError
 from ._pagination import ListingStats, Page, read_page, walk
+from ._urls import encode_params
 
 __all__ = ["DEFAULT_OVERLAP", "Answer", "ChangeBatch", "ChangeFeed", "SyncStats", "server_time"]
 
@@ -170,6 +171,8 @@ class ChangeFeed(Generic[T]):
         self._limit = limit
         self._concurrency = concurrency
         self._overlap = overlap
+        self._equalities = tuple(encode_params(self._params))
+        self._ignored: set[str] = set()
         self._started = False
         self._first_date: str | None = None
         self.stats = SyncStats()
@@ -383,6 +386,8 @@ class ChangeFeed(Generic[T]):
                 )
                 self.stats.filter_ignored = True
             return None
+        if self._equalities and not self._honoured(item):
+            return None
         if self._window is not None and (chain.lo is not None or chain.hi is not None):
             when = instant(item.get(self._window))
             outside = (
@@ -393,6 +398,28 @@ class ChangeFeed(Generic[T]):
             if outside and not (when is None and chain.lo is None):
                 return None  # another chain's window: the server ignored this chain's bounds
         return (self._ident(item), updated.isoformat(), _digest(item))
+
+    def _honoured(self, item: Mapping[str, Any]) -> bool:
+        """Whether ``item`` matches the equality filters sent; one that does not means the
+        server ignored that filter (DRF ignores unknown names): say so once, filter locally."""
+        for name, text in self._equalities:
+            if name not in item or item[name] is None:
+                continue
+            value = item[name]
+            shown = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            if shown.lower() != text.lower():
+                if name not in self._ignored:
+                    self._ignored.add(name)
+                    log.warning(
+                        "%s: the server ignored the filter %s (an item has %s=%r); "
+                        "filtering locally",
+                        self._resource,
+                        name,
+                        name,
+                        value,
+                    )
+                return False
+        return True
 
     def _finish(self) -> None:
         """A pass that read every chain: its start is the next watermark; keep only the

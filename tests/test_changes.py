@@ -245,3 +245,4 @@ async def test_reconcile_names_the_ids_no_longer_listed(client: BessaClient) -> 
     rates = [r.id async for batch in feed for r in batch.items]
     gone = "00000000-0000-4000-8000-000000000000"
     assert await feed.reconcile([*rates, gone]) == {gone}
+
