@@ -12,6 +12,7 @@ The public names live here; everything else is private. Quick start::
 
 from __future__ import annotations
 
+from ._changes import DEFAULT_OVERLAP, ChangeBatch, ChangeFeed, SyncStats
 from ._client import BessaClient
 from ._config import (
     DEFAULT_BASE_URL,
@@ -115,6 +116,7 @@ __all__ = [
     "ALLOWED_QUERY_KEYS",
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_IN_FLIGHT",
+    "DEFAULT_OVERLAP",
     "DEFAULT_PATHS",
     "DEFAULT_POLL",
     "DEFAULT_RETRY",
@@ -130,6 +132,8 @@ __all__ = [
     "BessaClient",
     "BessaError",
     "CallEvent",
+    "ChangeBatch",
+    "ChangeFeed",
     "Closing",
     "ClosingType",
     "Company",
@@ -195,6 +199,7 @@ __all__ = [
     "Signature",
     "StockLevel",
     "SubmissionOutcomeUnknownError",
+    "SyncStats",
     "Table",
     "TaxLine",
     "TaxRate",

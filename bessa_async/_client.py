@@ -333,3 +333,12 @@ class BessaClient:
             retry=retry,
         )
         return response.json()
+
+    async def _get_dated(
+        self, path: str, params: Mapping[str, Any] | None
+    ) -> tuple[Any, str | None]:
+        """GET with the answer's ``Date`` header: a changes feed's clock is the server's."""
+        if params:
+            check_windows(params)
+        response = await self._sender.send("GET", path, params=params)
+        return response.json(), response.headers.get("Date")

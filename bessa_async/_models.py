@@ -53,6 +53,10 @@ NO_EXTRA: Final[Mapping[str, Any]] = types.MappingProxyType({})
 """The ``extra`` of a model the API sent no unknown fields for (shared: it is read-only)."""
 
 
+_ABSENT_IF_NONE: Final[Mapping[str, Any]] = types.MappingProxyType({"omit_if_none": True})
+"""Field metadata: left out of the JSON when None (a field the API may not send at all)."""
+
+
 def _extra() -> Any:
     # Part of equality (a round trip keeps it) but not of the hash (a dict is unhashable).
     return attrs.field(default=NO_EXTRA, hash=False, repr=False)
@@ -110,6 +114,8 @@ class Company:
     address: str | None = None
     created: datetime | None = None
     updated: datetime | None = None
+    deleted: datetime | None = attrs.field(default=None, metadata=_ABSENT_IF_NONE)
+    """When the API flags the item deleted (soft delete); None otherwise."""
     extra: Mapping[str, Any] = _extra()
 
 
@@ -126,6 +132,8 @@ class Location:
     """IANA zone of the venue, e.g. ``"Europe/Vienna"``."""
     created: datetime | None = None
     updated: datetime | None = None
+    deleted: datetime | None = attrs.field(default=None, metadata=_ABSENT_IF_NONE)
+    """When the API flags the item deleted (soft delete); None otherwise."""
     extra: Mapping[str, Any] = _extra()
 
 
@@ -144,6 +152,8 @@ class SalesPoint:
     status: SalesPointStatus | str | None = None
     created: datetime | None = None
     updated: datetime | None = None
+    deleted: datetime | None = attrs.field(default=None, metadata=_ABSENT_IF_NONE)
+    """When the API flags the item deleted (soft delete); None otherwise."""
     extra: Mapping[str, Any] = _extra()
 
 
@@ -157,6 +167,8 @@ class TaxRate:
     rate: Decimal
     created: datetime | None = None
     updated: datetime | None = None
+    deleted: datetime | None = attrs.field(default=None, metadata=_ABSENT_IF_NONE)
+    """When the API flags the item deleted (soft delete); None otherwise."""
     extra: Mapping[str, Any] = _extra()
 
 
@@ -174,6 +186,8 @@ class ArticleGroup:
     printing_group: uuid.UUID | None = None
     created: datetime | None = None
     updated: datetime | None = None
+    deleted: datetime | None = attrs.field(default=None, metadata=_ABSENT_IF_NONE)
+    """When the API flags the item deleted (soft delete); None otherwise."""
     extra: Mapping[str, Any] = _extra()
 
 
@@ -199,6 +213,8 @@ class Article:
     options: tuple[uuid.UUID, ...] = ()
     created: datetime | None = None
     updated: datetime | None = None
+    deleted: datetime | None = attrs.field(default=None, metadata=_ABSENT_IF_NONE)
+    """When the API flags the item deleted (soft delete); None otherwise."""
     extra: Mapping[str, Any] = _extra()
 
 
@@ -225,6 +241,8 @@ class ArticleOption:
     max: int | None = None
     created: datetime | None = None
     updated: datetime | None = None
+    deleted: datetime | None = attrs.field(default=None, metadata=_ABSENT_IF_NONE)
+    """When the API flags the item deleted (soft delete); None otherwise."""
     extra: Mapping[str, Any] = _extra()
 
 
@@ -239,6 +257,8 @@ class PaymentMethod:
     active: bool | None = None
     created: datetime | None = None
     updated: datetime | None = None
+    deleted: datetime | None = attrs.field(default=None, metadata=_ABSENT_IF_NONE)
+    """When the API flags the item deleted (soft delete); None otherwise."""
     extra: Mapping[str, Any] = _extra()
 
 
@@ -254,6 +274,8 @@ class Table:
     location: uuid.UUID | None = None
     created: datetime | None = None
     updated: datetime | None = None
+    deleted: datetime | None = attrs.field(default=None, metadata=_ABSENT_IF_NONE)
+    """When the API flags the item deleted (soft delete); None otherwise."""
     extra: Mapping[str, Any] = _extra()
 
 
@@ -269,6 +291,8 @@ class User:
     location: uuid.UUID | None = None
     created: datetime | None = None
     updated: datetime | None = None
+    deleted: datetime | None = attrs.field(default=None, metadata=_ABSENT_IF_NONE)
+    """When the API flags the item deleted (soft delete); None otherwise."""
     extra: Mapping[str, Any] = _extra()
 
 
@@ -366,6 +390,8 @@ class Receipt:
     signature: Signature | None = None
     created: datetime | None = None
     updated: datetime | None = None
+    deleted: datetime | None = attrs.field(default=None, metadata=_ABSENT_IF_NONE)
+    """When the API flags the item deleted (soft delete); None otherwise."""
     extra: Mapping[str, Any] = _extra()
 
     @property
@@ -434,6 +460,8 @@ class Closing:
     receipts: int | None = None
     created: datetime | None = None
     updated: datetime | None = None
+    deleted: datetime | None = attrs.field(default=None, metadata=_ABSENT_IF_NONE)
+    """When the API flags the item deleted (soft delete); None otherwise."""
     extra: Mapping[str, Any] = _extra()
 
 
@@ -447,6 +475,8 @@ class StockLevel:
     quantity: Decimal
     unit: str | None = None
     updated: datetime | None = None
+    deleted: datetime | None = attrs.field(default=None, metadata=_ABSENT_IF_NONE)
+    """When the API flags the item deleted (soft delete); None otherwise."""
     id: uuid.UUID | None = attrs.field(default=None, metadata={"omit_if_none": True})
     """Stock levels need no id of their own; kept if the API sends one."""
     extra: Mapping[str, Any] = _extra()

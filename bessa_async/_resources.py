@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import typing
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar, Unpack, final, overload
 
+from ._changes import DEFAULT_OVERLAP, ChangeFeed
+from ._checkpoint import Checkpoint, filters_of, read_checkpoint
 from ._convert import decode, decode_many, instant
 from ._days import DEFAULT_TZ, business_day
 from ._errors import InvalidTypeError, InvalidValueError, ResumeTokenError
@@ -112,6 +114,10 @@ class Requester(Protocol):
     def hooks(self) -> Hooks | None:
         """The client's hooks, told of each page read."""
         ...
+
+    async def _get_dated(
+        self, path: str, params: Mapping[str, Any] | None
+    ) -> tuple[Any, str | None]: ...
 
 
 class Resource(Generic[T]):
@@ -234,6 +240,85 @@ class Resource(Generic[T]):
             resource=self._name,
             prefetch=prefetch,
             sharded=sharded,
+            hooks=self._client.hooks,
+        )
+
+    def changes(
+        self,
+        since: str | datetime | None = None,
+        *,
+        limit: int | None = None,
+        concurrency: int = 1,
+        overlap: timedelta = DEFAULT_OVERLAP,
+        **filters: Any,
+    ) -> ChangeFeed[T]:
+        """Everything new or changed since ``since``, as batches with checkpoints.
+
+        Args:
+            since: None for a full first load; the ``checkpoint`` str of an earlier run (a
+                batch's or the exhausted feed's) to go on from there; or an aware datetime
+                (items whose ``updated`` is at or after it).
+            limit: the page size (the API's default when None).
+            concurrency: cursor chains read at once; a pass is split by the business time
+                (receipts, closings), which edits never change. Other resources use one chain.
+            overlap: how late an item may become visible after its ``updated`` stamp (commit
+                lag) and still be delivered; re-reading it repeats nothing. Default 60 s.
+            filters: the resource's own equality filters (``sales_point=``, ``active=`` ...);
+                not its time windows, which the feed sets itself.
+
+        Raises:
+            ResumeTokenError: ``since`` is not a checkpoint, or one of another resource or
+                other filters (nothing is sent).
+            InvalidTypeError, InvalidValueError: a bad argument (nothing is sent).
+
+        See :class:`ChangeFeed` for the guarantees.
+        """
+        owner = f"{type(self).__name__}.changes"
+        spec = self._filters
+        if spec is None:
+            raise InvalidTypeError(f"{owner}: this resource has no typed filters to follow")
+        windows = {f"{w}__{b}" for w in spec.windows for b in ("gte", "lt")}
+        allowed = spec.keys - windows - {"cursor", "limit", *LIST_DEFAULTS}
+        for name in filters:
+            if name not in allowed:
+                hint = (
+                    " (a changes feed sets the time windows itself)"
+                    if name in windows or name == "cursor"
+                    else ""
+                )
+                raise InvalidTypeError(
+                    f"{owner}() got an unexpected keyword argument {name!r}{hint}"
+                )
+        query, _ = spec.split(filters, owner=owner)
+        if limit is not None:
+            check_int("limit", limit, minimum=1)
+        check_int("concurrency", concurrency, minimum=1)
+        if not isinstance(overlap, timedelta) or overlap < timedelta(0):
+            raise InvalidValueError(f"overlap must be a timedelta of zero or more, got {overlap!r}")
+        pairs = filters_of(query)
+        start = Checkpoint(resource=self._name, filters=pairs)
+        moment: datetime | None = None
+        if isinstance(since, str):
+            start = read_checkpoint(since, resource=self._name, filters=pairs)
+        elif isinstance(since, datetime):
+            moment = check_timestamp("since", since).astimezone(UTC)
+        elif since is not None:
+            raise InvalidTypeError(
+                f"since must be None, a checkpoint str or an aware datetime, got {since!r}"
+            )
+        return ChangeFeed(
+            resource=self._name,
+            path=self._path,
+            params=query,
+            start=start,
+            since=moment,
+            answer=self._client._get_dated,
+            decode=self._decode_page,
+            ident=_raw_identity,
+            window="timestamp" if "timestamp" in spec.windows else None,
+            limit=limit,
+            concurrency=concurrency,
+            overlap=overlap,
             hooks=self._client.hooks,
         )
 

@@ -54,10 +54,20 @@ def test_receipt_values_are_typed() -> None:
 
 def test_unknown_fields_are_kept_and_written_back() -> None:
     """Fields the model does not know land in extra and survive the round trip."""
-    item = {**RECEIPT, "deleted": None, "loyalty": {"points": 12}}
+    item = {**RECEIPT, "voucher_code": None, "loyalty": {"points": 12}}
     receipt = from_dict(Receipt, item)
-    assert receipt.extra == {"deleted": None, "loyalty": {"points": 12}}
+    assert receipt.extra == {"voucher_code": None, "loyalty": {"points": 12}}
     assert to_dict(receipt) == item
+
+
+def test_a_soft_delete_is_read_and_written_back() -> None:
+    """``deleted`` (where the API soft-deletes) is a time; absent or null, it is None."""
+    item = {**RECEIPT, "deleted": "2026-06-16T08:00:00Z"}
+    receipt = from_dict(Receipt, item)
+    assert receipt.deleted == datetime(2026, 6, 16, 8, tzinfo=UTC)
+    assert to_dict(receipt) == item
+    assert from_dict(Receipt, {**RECEIPT, "deleted": None}).deleted is None
+    assert "deleted" not in to_dict(from_dict(Receipt, RECEIPT))
 
 
 def test_unknown_type_word_is_kept_as_a_string() -> None:

@@ -1,0 +1,496 @@
+"""Incremental sync: ``resource.changes(since=...)``, everything new or changed since last time.
+
+How a pass works, and why:
+
+- It sends ``updated__gte`` = the watermark less ``overlap`` and **no upper bound**: an edit moves
+  an item's ``updated`` forward, never out of an open-ended filter, so DRF's cursor (a position
+  plus an offset among equal ordering values) never shifts under a running pass.
+- The watermark is the server's time when a pass began, read from the ``Date`` header of its
+  first answer (to the second, less one second for that rounding), never the local clock. An
+  item changed during a pass, behind the cursor, has a later ``updated`` and is read by the next
+  pass; one that becomes visible late (commit lag) is read if it is at most ``overlap`` late.
+- Re-reading the overlap repeats nothing: the versions delivered inside it, ``(id, updated,
+  content digest)``, travel in the checkpoint and are skipped at the edge.
+- Concurrency splits a pass by the business time (``timestamp``), which edits never change, into
+  contiguous windows whose outer ones are open; resources without one are read by one chain.
+- The filter is inferred, so it is checked: an item older than the bound sent means the server
+  ignored it; the feed says so once and filters locally (correct, at the cost of a full read).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import json
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import aclosing
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any, Final, Generic, TypeVar, final
+
+import attrs
+
+from ._checkpoint import Chain, Checkpoint, Pass, Version
+from ._convert import instant
+from ._errors import DecodeError, InvalidValueError
+from ._events import OperationEvent
+from ._hooks import Hook, Hooks, emit
+from ._pagination import ListingStats, Page, observe_pages, read_page, walk
+from ._urls import encode_params
+
+__all__ = ["DEFAULT_OVERLAP", "Answer", "ChangeBatch", "ChangeFeed", "SyncStats", "server_time"]
+
+T = TypeVar("T")
+log = logging.getLogger("bessa_async")
+
+DEFAULT_OVERLAP: Final = timedelta(seconds=60)
+"""How late an item may become visible after its ``updated`` and still be delivered."""
+_DATE_ROUNDING: Final = timedelta(seconds=1)
+
+Answer = Callable[[str, Mapping[str, Any] | None], Awaitable[tuple[Any, str | None]]]
+"""GET a path with a query; returns the decoded JSON and the answer's ``Date`` header."""
+
+
+@final
+@attrs.frozen(kw_only=True)
+class ChangeBatch(Generic[T]):
+    """One page's worth of new or changed items and the checkpoint that follows them."""
+
+    items: tuple[T, ...]
+    """New and changed items (soft-deleted ones included; see :attr:`deleted`)."""
+    deleted: tuple[T, ...]
+    """The items of :attr:`items` the API flags as deleted (a ``deleted`` timestamp)."""
+    new: int
+    """How many of :attr:`items` were created since the feed's starting point."""
+    changed: int
+    """How many were changed (created earlier)."""
+    checkpoint: str = attrs.field(repr=False)
+    """Save it together with :attr:`items` (ideally in the same transaction): a feed started
+    from it delivers everything after this batch and nothing before it."""
+
+
+@final
+@attrs.define(kw_only=True)
+class SyncStats:
+    """What a feed's run did (updated as it runs)."""
+
+    requests: int = 0
+    pages: int = 0
+    items: int = 0
+    new: int = 0
+    changed: int = 0
+    deleted: int = 0
+    repeats: int = 0
+    """Versions read again inside the overlap and skipped (delivered before)."""
+    chains: int = 0
+    filter_ignored: bool = False
+    """The server answered items older than ``updated__gte``; the feed filtered locally."""
+
+
+def server_time(date_header: str | None, *, resource: str) -> datetime:
+    """The server's clock from an answer's ``Date`` header, as a watermark: floored to the
+    second the header has, less one second, so nothing stamped before the answer is later.
+
+    Raises:
+        DecodeError: no usable ``Date`` header (a changes feed never uses the local clock).
+    """
+    moment = None
+    if date_header:
+        try:
+            moment = parsedate_to_datetime(date_header)
+        except (TypeError, ValueError):
+            moment = None
+    if moment is None:
+        raise DecodeError(
+            f"{resource}: the answer has no usable Date header ({date_header!r}); a changes "
+            "feed takes its watermark from the server's clock, never the local one. A proxy "
+            "that strips Date breaks this: let it pass"
+        )
+    if moment.utcoffset() is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(microsecond=0) - _DATE_ROUNDING
+
+
+def _digest(item: object) -> str:
+    raw = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.blake2b(raw, digest_size=8).hexdigest()
+
+
+@attrs.frozen
+class _Raw:
+    """A page as a chain read it: its raw items and the cursor after it (None: chain ended)."""
+
+    index: int
+    page: Page[Any]
+    following: str | None
+
+
+@final
+class ChangeFeed(Generic[T]):
+    """An async iterator of :class:`ChangeBatch` (``async for batch in feed``).
+
+    Guarantees, from the checkpoint it starts at:
+
+    - nothing is lost: every item created or changed after that point is delivered by this run
+      or a later one from its checkpoint, including receipts a till uploads late, items that
+      become visible up to ``overlap`` late, and items changed while the run is in progress;
+    - no version (``id`` and ``updated``; with whole-second ``updated``, also its content) is
+      delivered twice across saved checkpoints;
+    - at least once within a batch whose checkpoint was not saved: for exactly once, store
+      ``batch.checkpoint`` in the same transaction as ``batch.items``.
+
+    Deletions: items with a ``deleted`` timestamp (soft deletes) are delivered and listed in
+    ``batch.deleted``. An item the API removes outright cannot appear in any feed; find those
+    with :meth:`reconcile` now and then.
+    """
+
+    def __init__(
+        self,
+        *,
+        resource: str,
+        path: str,
+        params: Mapping[str, Any],
+        start: Checkpoint,
+        since: datetime | None,
+        answer: Answer,
+        decode: Callable[[list[Any]], list[T]],
+        ident: Callable[[Any], str],
+        window: str | None,
+        limit: int | None,
+        concurrency: int,
+        overlap: timedelta,
+        hooks: Hooks | None = None,
+    ) -> None:
+        self._resource = resource
+        self._hooks = hooks
+        self._read = observe_pages(self._fetch, hooks, resource)
+        self._path = path
+        self._params = dict(params)
+        self._state = start
+        self._since = since
+        self._answer = answer
+        self._decode = decode
+        self._ident = ident
+        self._window = window if concurrency > 1 else None
+        self._limit = limit
+        self._concurrency = concurrency
+        self._overlap = overlap
+        self._equalities = tuple(encode_params(self._params))
+        self._ignored: set[str] = set()
+        self._started = False
+        self._first_date: str | None = None
+        self.stats = SyncStats()
+        """Counters of this run."""
+
+    def __repr__(self) -> str:
+        return f"<ChangeFeed {self._resource} {self._params!r}>"
+
+    @property
+    def checkpoint(self) -> str:
+        """Where the feed stands: after the last batch handed over; once the feed is exhausted,
+        the starting point for the next run."""
+        return self._state.to_json()
+
+    def __aiter__(self) -> AsyncIterator[ChangeBatch[T]]:
+        if self._started:
+            raise InvalidValueError(
+                "a changes feed runs once; start the next run with "
+                "resource.changes(since=feed.checkpoint)"
+            )
+        self._started = True
+        if self._hooks is not None and self._hooks.on_operation is not None:
+            return self._observed(self._run(), self._hooks.on_operation)
+        return self._run()
+
+    async def _observed(
+        self, run: AsyncGenerator[ChangeBatch[T]], hook: Hook[OperationEvent]
+    ) -> AsyncGenerator[ChangeBatch[T]]:
+        """``run``, ending with a ``"sync"`` :class:`OperationEvent` (requests, pages, counts).
+
+        Leaving the loop early is a normal end; an exception is the event's error.
+        """
+        started = time.monotonic()
+        error: str | None = None
+        try:
+            async with aclosing(run):
+                async for batch in run:
+                    yield batch
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            error = type(exc).__name__
+            raise
+        finally:
+            stats = self.stats
+            facts = (
+                ("bessa.resource", self._resource),
+                ("bessa.requests", stats.requests),
+                ("bessa.pages", stats.pages),
+                ("bessa.items", stats.items),
+                ("bessa.new", stats.new),
+                ("bessa.changed", stats.changed),
+                ("bessa.deleted", stats.deleted),
+            )
+            event = OperationEvent(
+                name="sync", attributes=facts, error=error, elapsed=time.monotonic() - started
+            )
+            await emit(hook, event)
+
+    async def _fetch(self, target: str, query: Mapping[str, Any] | None) -> Any:
+        body, date = await self._answer(target, query)
+        if self._first_date is None:
+            self._first_date = date or ""
+        self.stats.requests += 1
+        return body
+
+    def _query(
+        self, bound: datetime | None, chain: Chain | None, limit: int | None
+    ) -> dict[str, Any]:
+        query = dict(self._params)
+        if bound is not None:
+            query["updated__gte"] = bound
+        if chain is not None and self._window is not None:
+            if chain.lo is not None:
+                query[f"{self._window}__gte"] = chain.lo
+            if chain.hi is not None:
+                query[f"{self._window}__lt"] = chain.hi
+        if limit is not None:
+            query["limit"] = limit
+        return query
+
+    async def _run(self) -> AsyncGenerator[ChangeBatch[T]]:
+        state = self._state
+        if state.current is None:
+            watermark = state.watermark
+            bound = self._since or (None if watermark is None else watermark - self._overlap)
+            state = attrs.evolve(state, current=Pass(bound=bound))
+        current = state.current
+        assert current is not None
+        if not current.chains:
+            planned = await self._plan(current)
+            if isinstance(planned, tuple):  # the probe read everything there is
+                current, page = planned
+                self._state = attrs.evolve(state, current=current)
+                batch = self._take(_Raw(0, page, None))
+                if batch is not None:
+                    yield batch
+                self._finish()
+                return
+            current = planned
+        self._state = attrs.evolve(state, current=current)
+        open_chains = [i for i, chain in enumerate(current.chains) if not chain.done]
+        self.stats.chains = len(open_chains)
+        async for raw in self._pages(current, open_chains):
+            batch = self._take(raw)
+            if batch is not None:
+                yield batch
+        self._finish()
+
+    async def _plan(self, current: Pass) -> Pass | tuple[Pass, Page[Any]]:
+        """Begin a pass: one chain, or (with a business time to split) a one-item probe for the
+        server's time and the earliest changed item, then contiguous windows up to now."""
+        if self._window is None:
+            return attrs.evolve(current, chains=(Chain(),))
+        body = await self._read(self._path, self._query(current.bound, None, 1))
+        page = read_page(body, resource=self._resource)
+        start = server_time(self._first_date, resource=self._resource)
+        if page.next is None:
+            # Nothing or one item: the probe was the pass (a lone item is taken, not re-read).
+            return attrs.evolve(current, start=start, chains=(Chain(done=True),)), page
+        first = instant(page.results[0].get(self._window)) if page.results else None
+        if first is None or first >= start:  # no business time to split by: one chain
+            return attrs.evolve(current, start=start, chains=(Chain(),))
+        step = (start - first) / self._concurrency
+        edges = [first + step * k for k in range(1, self._concurrency)]
+        bounds = [None, *edges, None]
+        chains = tuple(Chain(lo=lo, hi=hi) for lo, hi in itertools.pairwise(bounds))
+        return attrs.evolve(current, start=start, chains=chains)
+
+    async def _pages(self, current: Pass, indexes: list[int]) -> AsyncGenerator[_Raw]:
+        """The open chains' pages as they come, each chain at most one page ahead of the
+        caller; leaving early cancels them."""
+        queue: asyncio.Queue[_Raw | BaseException | int] = asyncio.Queue()
+        permits = {i: asyncio.Semaphore(1) for i in indexes}
+
+        async def produce(i: int) -> None:
+            chain = current.chains[i]
+            query = self._query(current.bound, chain, self._limit)
+            if chain.cursor is not None:
+                query["cursor"] = chain.cursor
+            stats = ListingStats()
+            try:
+                async for page, _, following in walk(
+                    self._read, self._path, query, resource=self._resource, stats=stats
+                ):
+                    queue.put_nowait(_Raw(i, page, following))
+                    await permits[i].acquire()
+                queue.put_nowait(i)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # handed to the consumer, raised there
+                queue.put_nowait(exc)
+
+        tasks = [
+            asyncio.create_task(produce(i), name=f"bessa_async changes {self._resource}")
+            for i in indexes
+        ]
+        try:
+            remaining = len(tasks)
+            while remaining:
+                item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                if isinstance(item, int):
+                    remaining -= 1
+                    continue
+                running = self._state.current
+                if running is not None and running.start is None:
+                    start = server_time(self._first_date, resource=self._resource)
+                    self._state = attrs.evolve(
+                        self._state, current=attrs.evolve(running, start=start)
+                    )
+                yield item
+                permits[item.index].release()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _take(self, raw: _Raw) -> ChangeBatch[T] | None:
+        """Keep a page's new versions, advance the state past it, and batch what is new."""
+        state = self._state
+        current = state.current
+        assert current is not None
+        assert current.start is not None
+        self.stats.pages += 1
+        chain = current.chains[raw.index]
+        keep_from = current.start - self._overlap
+        seen = set(state.seen)
+        fresh: list[Any] = []
+        created: list[datetime | None] = []
+        for item in raw.page.results:
+            version = self._version(item, current.bound, chain)
+            if version is None:
+                continue
+            if version in seen:
+                self.stats.repeats += 1
+                continue
+            if datetime.fromisoformat(version[1]) >= keep_from:
+                seen.add(version)
+            fresh.append(item)
+            created.append(instant(item.get("created")) if isinstance(item, dict) else None)
+        chains = list(current.chains)
+        chains[raw.index] = attrs.evolve(chain, cursor=raw.following, done=raw.following is None)
+        current = attrs.evolve(current, chains=tuple(chains))
+        self._state = attrs.evolve(state, current=current, seen=frozenset(seen))
+        if all(c.done for c in chains):
+            self._finish()
+        if not fresh:
+            return None
+        items = tuple(self._decode(fresh))
+        bound = current.bound
+        new = sum(1 for c in created if bound is None or (c is not None and c >= bound))
+        deleted = tuple(
+            model
+            for model, item in zip(items, fresh, strict=True)
+            if isinstance(item, dict) and item.get("deleted") is not None
+        )
+        self.stats.items += len(items)
+        self.stats.new += new
+        self.stats.changed += len(items) - new
+        self.stats.deleted += len(deleted)
+        return ChangeBatch(
+            items=items,
+            deleted=deleted,
+            new=new,
+            changed=len(items) - new,
+            checkpoint=self._state.to_json(),
+        )
+
+    def _version(self, item: Any, bound: datetime | None, chain: Chain) -> Version | None:
+        """An item's version, or None when it is not this chain's to deliver."""
+        if not isinstance(item, dict):
+            raise DecodeError(f"{self._resource}: a list item is not an object: {item!r:.80}")
+        updated = instant(item.get("updated"))
+        if updated is None:
+            raise DecodeError(
+                f"{self._resource}: an item has no readable 'updated' ({item.get('updated')!r}), "
+                "so changes cannot be followed; use list() instead"
+            )
+        if bound is not None and updated < bound:
+            if not self.stats.filter_ignored:
+                log.warning(
+                    "%s: the server ignored updated__gte (an item is older than the bound "
+                    "sent); filtering locally, which reads the whole list",
+                    self._resource,
+                )
+                self.stats.filter_ignored = True
+            return None
+        if self._equalities and not self._honoured(item):
+            return None
+        if self._window is not None and (chain.lo is not None or chain.hi is not None):
+            when = instant(item.get(self._window))
+            outside = (
+                when is None
+                or (chain.lo is not None and when < chain.lo)
+                or (chain.hi is not None and when >= chain.hi)
+            )
+            if outside and not (when is None and chain.lo is None):
+                return None  # another chain's window: the server ignored this chain's bounds
+        return (self._ident(item), updated.isoformat(), _digest(item))
+
+    def _honoured(self, item: Mapping[str, Any]) -> bool:
+        """Whether ``item`` matches the equality filters sent; one that does not means the
+        server ignored that filter (DRF ignores unknown names): say so once, filter locally."""
+        for name, text in self._equalities:
+            if name not in item or item[name] is None:
+                continue
+            value = item[name]
+            shown = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            if shown.lower() != text.lower():
+                if name not in self._ignored:
+                    self._ignored.add(name)
+                    log.warning(
+                        "%s: the server ignored the filter %s (an item has %s=%r); "
+                        "filtering locally",
+                        self._resource,
+                        name,
+                        name,
+                        value,
+                    )
+                return False
+        return True
+
+    def _finish(self) -> None:
+        """A pass that read every chain: its start is the next watermark; keep only the
+        versions the next pass's overlap will read again."""
+        current = self._state.current
+        if current is None or current.start is None or not all(c.done for c in current.chains):
+            return
+        keep_from = current.start - self._overlap
+        seen = frozenset(v for v in self._state.seen if datetime.fromisoformat(v[1]) >= keep_from)
+        self._state = Checkpoint(
+            resource=self._state.resource,
+            filters=self._state.filters,
+            watermark=current.start,
+            current=None,
+            seen=seen,
+        )
+
+    async def reconcile(self, known_ids: Iterable[object]) -> frozenset[str]:
+        """The ids among ``known_ids`` that the API no longer lists (or flags deleted): what a
+        changes feed cannot see when the API deletes outright. Reads the whole list once."""
+        known = {str(i) for i in known_ids}
+        listed: set[str] = set()
+        stats = ListingStats()
+        query = self._query(None, None, self._limit)
+        async for page, _, _ in walk(
+            self._read, self._path, query, resource=self._resource, stats=stats
+        ):
+            for item in page.results:
+                if isinstance(item, dict) and item.get("deleted") is None:
+                    listed.add(self._ident(item))
+        return frozenset(known - listed)
