@@ -242,6 +242,21 @@ async def test_a_sharded_listing_reports_its_pages(
     assert sum(p.items for p in recorder.of("on_page")) >= len(items) == 14
 
 
+async def test_a_changes_run_reports_its_pages_and_ends_with_a_sync_event(
+    recorded: tuple[BessaClient, Recorder], sandbox: Sandbox
+) -> None:
+    client, recorder = recorded
+    feed = client.articles.changes(limit=7)
+    items = [item async for batch in feed for item in batch.items]
+    pages = recorder.of("on_page")
+    assert len(pages) == feed.stats.pages and sum(p.items for p in pages) == len(items) > 7
+    (done,) = recorder.of("on_operation")
+    facts = dict(done.attributes)
+    assert (done.name, done.error, facts["bessa.resource"]) == ("sync", None, "articles")
+    assert (facts["bessa.requests"], facts["bessa.new"]) == (feed.stats.requests, len(items))
+    assert len(recorder.of("on_call")) == feed.stats.requests
+
+
 async def test_a_raising_hook_never_breaks_a_listing(
     sandbox: Sandbox, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
