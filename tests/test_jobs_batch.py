@@ -34,14 +34,8 @@ from bessa_async import (
     ValidationError,
 )
 from bessa_async._jobs.model import Job
-from bessa_async._jobs.rounds import (
-    ROUND_FLOOR,
-    ListState,
-    contradicts,
-    lacks_outcome,
-    next_round_delay,
-    round_policy,
-)
+from bessa_async._jobs.pacing import ROUND_FLOOR, next_round_delay, round_policy
+from bessa_async._jobs.rounds import ListState, contradicts, lacks_outcome
 from bessa_async.testing import FakeClock, Fault, RecordedRequest, Sandbox
 from bessa_async.testing._drift import Drift
 

@@ -38,7 +38,7 @@ from bessa_async import (
 from bessa_async._jobs.handle import decode_token, encode_token
 from bessa_async._jobs.manager import _poll_path, is_ambiguous
 from bessa_async._jobs.model import job_state
-from bessa_async._jobs.scheduler import next_poll_delay
+from bessa_async._jobs.pacing import next_poll_delay
 from bessa_async._jobs.submissions import order_body, payment_body
 from bessa_async._session import Response
 

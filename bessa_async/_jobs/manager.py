@@ -36,7 +36,8 @@ from .._pagination import Paginator, observe_pages
 from .._validate import check_uuid
 from .handle import JobHandle, check_job_path, decode_token
 from .model import Job, JobKind
-from .scheduler import PollScheduler, next_poll_delay
+from .pacing import next_poll_delay
+from .scheduler import PollScheduler
 
 if TYPE_CHECKING:
     from .._session import Response, Sender

@@ -16,7 +16,8 @@ from .._pagination import Paginator
 from .handle import JobHandle
 from .manager import JobManager
 from .model import Job, JobKind, JobStatus
-from .scheduler import PollStats, check_wait_timeout
+from .pacing import check_wait_timeout
+from .scheduler import PollStats
 from .submissions import Order, Payment, new_reference, order_body, payment_body
 
 __all__ = ["Jobs", "OrderJobs", "PaymentJobs"]

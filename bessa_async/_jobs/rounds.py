@@ -1,4 +1,4 @@
-"""Reading many waiting jobs of one kind from the jobs list: the query, its checks, the pacing.
+"""Reading many waiting jobs of one kind from the jobs list: the query and its checks.
 
 A *round* reads the jobs list (``requests/orders/``) instead of one job: with
 ``updated__gte=<since>`` it answers the jobs that changed since the last round, whatever their
@@ -11,29 +11,24 @@ kind are polled one by one again. Everything here is pure.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 import attrs
 
-from .._config import PollPolicy
 from .model import Job, JobStatus
 
 __all__ = [
     "GRACE",
     "OVERLAP",
     "PAGE_LIMIT",
-    "ROUND_FLOOR",
     "RUNNING",
     "ListState",
     "Mode",
     "contradicts",
     "lacks_outcome",
-    "next_round_delay",
     "parse_updated",
-    "round_policy",
 ]
 
 Mode = Literal["changes", "unfinished", "off"]
@@ -43,8 +38,6 @@ RUNNING: Final = (str(JobStatus.PENDING), str(JobStatus.PROCESSING))
 cannot be asked for: such a job is polled on its own)."""
 PAGE_LIMIT: Final = 500
 """Jobs per list page asked for (the API may clamp it)."""
-ROUND_FLOOR: Final = 0.05
-"""The shortest delay between two rounds of one kind, in seconds."""
 OVERLAP: Final = timedelta(seconds=0.5)
 """How far before the newest ``updated`` seen a round reads again, beyond the last round's own
 duration: a change stamped before it but listed late (a commit that lagged, a job that changed
@@ -146,44 +139,3 @@ def lacks_outcome(job: Job) -> bool:
     if job.succeeded:
         return job.result is None
     return job.finished and job.error is None
-
-
-def round_policy(policies: Iterable[PollPolicy]) -> PollPolicy:
-    """The tightest bounds of the members' policies: each member is read at least as often as
-    its own policy asks. Pure."""
-    chosen = list(policies)
-    return PollPolicy(
-        initial=min(p.initial for p in chosen),
-        floor=min(p.floor for p in chosen),
-        ceiling=min(p.ceiling for p in chosen),
-        multiplier=min(p.multiplier for p in chosen),
-        jitter=0,
-    )
-
-
-def next_round_delay(
-    policy: PollPolicy,
-    previous: float | None,
-    *,
-    members: int,
-    changed: bool,
-    retry_after: float | None = None,
-    rng: random.Random | None = None,
-) -> float:
-    """Seconds to the next round of one kind. Pure (given ``rng``).
-
-    After a round that saw a change, the next comes soon: the policy's floor shared among the
-    members (``floor / members``, never below :data:`ROUND_FLOOR`), so a round never costs more
-    requests per second than polling each member at its floor would. A quiet round backs off by
-    the policy's multiplier up to its ceiling; a ``Retry-After`` sets the delay (within bounds).
-    """
-    if retry_after is not None:
-        return policy.clamp(retry_after)
-    fast = min(policy.ceiling, max(ROUND_FLOOR, policy.floor / max(1, members)))
-    if changed or previous is None:
-        base = fast
-    else:
-        base = min(policy.ceiling, max(fast, previous * policy.multiplier))
-    if rng is not None and policy.jitter:
-        base = min(policy.ceiling, base * rng.uniform(1 - policy.jitter, 1 + policy.jitter))
-    return base

@@ -1,12 +1,12 @@
 """The poll scheduler: one per client, it polls every job someone waits for.
 
-A job is polled on its own backoff schedule (:func:`next_poll_delay`) until it has been read
-once; then, while several jobs of one kind wait, they are read together from the jobs list a page
-at a time (a *round*, see :mod:`bessa_async._jobs.rounds`), and a job is read on its own again
-only when the list cannot tell its state (missing from an unfinished-status list, an entry without
-its outcome, filters the API ignores). Everything runs from one task that exists only while
-someone waits, never with more requests in flight than the client's limit. A failed poll is tried
-again later; it never resubmits anything.
+A job is polled on its own backoff schedule (see :mod:`bessa_async._jobs.pacing`) until it has
+been read once; then, while several jobs of one kind wait, they are read together from the jobs
+list a page at a time (a *round*, see :mod:`bessa_async._jobs.rounds`), and a job is read on its
+own again only when the list cannot tell its state (missing from an unfinished-status list, an
+entry without its outcome, filters the API ignores). Everything runs from one task that exists
+only while someone waits, never with more requests in flight than the client's limit. A failed
+poll is tried again later; it never resubmits anything.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from .._convert import decode
 from .._errors import (
     APIError,
     BessaError,
-    InvalidValueError,
     JobTimeoutError,
     RateLimitError,
     ServerError,
@@ -36,15 +35,8 @@ from .._hooks import Hooks, emit_poll
 from .._pagination import follow, read_page
 from .handle import JobHandle
 from .model import Job, JobKind
-from .rounds import (
-    RUNNING,
-    ListState,
-    contradicts,
-    lacks_outcome,
-    next_round_delay,
-    parse_updated,
-    round_policy,
-)
+from .pacing import check_wait_timeout, next_poll_delay, next_round_delay, round_policy
+from .rounds import RUNNING, ListState, contradicts, lacks_outcome, parse_updated
 
 __all__ = [
     "Clock",
@@ -53,8 +45,6 @@ __all__ = [
     "PollScheduler",
     "PollStats",
     "Sleep",
-    "check_wait_timeout",
-    "next_poll_delay",
 ]
 
 logger: Final = logging.getLogger("bessa_async.jobs")
@@ -64,38 +54,6 @@ Sleep = Callable[[float], Awaitable[None]]
 Fetch = Callable[[str], Awaitable[tuple[Job, float | None]]]
 FetchPage = Callable[[str, Mapping[str, Any] | None], Awaitable[tuple[Any, float | None]]]
 """GET a list page (a path with parameters, or a ``next`` URL); the JSON and ``Retry-After``."""
-
-
-def check_wait_timeout(timeout: float | None) -> float | None:
-    """``timeout`` if it is seconds >= 0 or None, else ``InvalidValueError``. Pure."""
-    if timeout is not None and (isinstance(timeout, bool) or not timeout >= 0):
-        raise InvalidValueError(f"timeout must be seconds >= 0 or None, got {timeout!r}")
-    return timeout
-
-
-def next_poll_delay(
-    policy: PollPolicy,
-    previous: float | None,
-    rng: random.Random,
-    retry_after: float | None = None,
-) -> tuple[float, float]:
-    """The backoff step. Pure (given ``rng``).
-
-    Args:
-        policy: the bounds and growth.
-        previous: the previous un-jittered delay, ``None`` before the first poll.
-        rng: draws the jitter.
-        retry_after: the server's ``Retry-After`` on the last answer, if any.
-
-    Returns:
-        ``(base, delay)``: the un-jittered delay to pass as ``previous`` next time, and the delay
-        to wait now (the server's ``Retry-After`` if it gave one), both within the bounds.
-    """
-    base = policy.clamp(policy.initial if previous is None else previous * policy.multiplier)
-    if retry_after is not None:
-        return base, policy.clamp(retry_after)
-    spread = rng.uniform(1 - policy.jitter, 1 + policy.jitter) if policy.jitter else 1.0
-    return base, policy.clamp(base * spread)
 
 
 @attrs.define(eq=False)
