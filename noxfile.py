@@ -1,4 +1,4 @@
-"""Development sessions: `nox -s tests lint typecheck` is what CI runs."""
+"""Development sessions: `nox -s tests lint typecheck docs` is what CI runs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import subprocess
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
 nox.options.default_venv_backend = "venv"
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -48,6 +48,14 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package and the tests."""
     session.install("-e", ".[cli,otel]", *DEV)
     session.run("mypy", "--strict")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site; any Sphinx warning fails it."""
+    session.install("-e", ".[cli,otel]", *nox.project.dependency_groups(PYPROJECT, "docs"))
+    out = session.posargs[0] if session.posargs else "docs/_build/html"
+    session.run("sphinx-build", "-W", "--keep-going", "-q", "-b", "html", "docs", out)
 
 
 @nox.session

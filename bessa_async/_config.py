@@ -23,6 +23,7 @@ __all__ = [
 ]
 
 #: The real Public API. The sandbox (``bessa_async.testing``) gives its own URL.
+#: The bessa Public API; ``BessaClient(base_url=)`` or ``BESSA_BASE_URL`` point elsewhere.
 DEFAULT_BASE_URL: Final = "https://api.diekasse.app/v1/public/"
 #: Requests of one client in flight at once; more wait for a free slot. Kept low on purpose:
 #: against a throttled API every request in flight when the window fills draws a 429.
@@ -171,7 +172,9 @@ class PollPolicy:
 
 
 #: The limits and retry policy a client uses unless told otherwise.
+#: The deadlines a client uses unless told otherwise.
 DEFAULT_TIMEOUT: Final = Timeout()
+#: The retry policy a client uses unless told otherwise.
 DEFAULT_RETRY: Final = RetryPolicy()
 #: The poll policy a client uses unless told otherwise.
 DEFAULT_POLL: Final = PollPolicy()

@@ -39,6 +39,8 @@ REDACTED: Final = "REDACTED"
 _TIME_FIELDS: Final = ("timestamp", "updated", "created", "date", "day")
 _BOUNDS: Final = ("", "__gte", "__gt", "__lt", "__lte")
 #: Query keys whose values events show as sent; every other value is :data:`REDACTED`.
+#: Query keys whose values events keep (cursors, paging, time bounds); any other value is
+#: replaced by ``"REDACTED"``.
 ALLOWED_QUERY_KEYS: Final = frozenset(
     {"cursor", "limit", "offset", "ordering", "page", "page_size"}
     | {f"{field}{bound}" for field in _TIME_FIELDS for bound in _BOUNDS}
