@@ -28,13 +28,21 @@ from bessa_async.testing._faults import parse_faults
 SANDBOX = ["--sandbox", "--sandbox-receipts", "400"]
 
 
+# A shell's background job starts with SIGINT ignored, and a child inherits that, so the tests'
+# Ctrl-C would go unheard: the child gets Python's own handler back, as a terminal leaves it.
+_BOOT = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('bessa_async', run_name='__main__', alter_sys=True)"
+)
+
+
 @contextlib.asynccontextmanager
 async def running_cli(*argv: str) -> AsyncIterator[asyncio.subprocess.Process]:
     """``python -m bessa_async ARGV`` in a subprocess with piped output; killed if left running."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "bessa_async",
+        "-c",
+        _BOOT,
         *argv,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
