@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Final, Self, TypeVar, final, overload
+from typing import Any, Self, TypeVar, final, overload
 
 import aiohttp
 from yarl import URL
@@ -31,6 +32,7 @@ from ._filters import check_windows
 from ._hooks import Hooks, check_hooks
 from ._jobs.manager import JobManager
 from ._jobs.resources import Jobs, OrderJobs, PaymentJobs
+from ._options import check_headers, merge_headers
 from ._registry import client_paths
 from ._resources import (
     AnyResource,
@@ -153,7 +155,7 @@ class BessaClient:
         if not isinstance(retry, RetryPolicy):
             raise InvalidTypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
         configs = _trace_configs(trace_configs, session)
-        self._sender = Sender(
+        sender = Sender(
             token=secret,
             base_url=_base_url(base_url, allow_insecure=allow_insecure),
             timeout=as_timeout(timeout),
@@ -166,34 +168,163 @@ class BessaClient:
             hooks=check_hooks(hooks),
             trace_configs=configs,
         )
-        self._paths = resolved
-        # One line each, for static typing; the names and models are the classes' own.
-        self.companies: Final = Companies(self, resolved[Companies.name])
-        self.locations: Final = Locations(self, resolved[Locations.name])
-        self.sales_points: Final = SalesPoints(self, resolved[SalesPoints.name])
-        self.tax_rates: Final = TaxRates(self, resolved[TaxRates.name])
-        self.article_groups: Final = ArticleGroups(self, resolved[ArticleGroups.name])
-        self.articles: Final = Articles(self, resolved[Articles.name])
-        self.article_options: Final = ArticleOptions(self, resolved[ArticleOptions.name])
-        self.payment_methods: Final = PaymentMethods(self, resolved[PaymentMethods.name])
-        self.tables: Final = Tables(self, resolved[Tables.name])
-        self.users: Final = Users(self, resolved[Users.name])
-        self.receipts: Final = Receipts(self, resolved[Receipts.name])
-        self.closings: Final = Closings(self, resolved[Closings.name])
-        self.stock_levels: Final = StockLevels(self, resolved[StockLevels.name])
-        self.reports: Final = Reports(self, resolved[Reports.name])
-        self._jobs = JobManager(
-            self._sender,
+        jobs = JobManager(
+            sender,
             paths={"order": resolved[OrderJobs.name], "payment": resolved[PaymentJobs.name]},
             poll=poll,
             max_in_flight=max_in_flight,
         )
-        self.orders: Final = OrderJobs(self._jobs)
+        self._bind(sender, resolved, jobs, view_of=None)
+
+    def _bind(
+        self,
+        sender: Sender,
+        paths: dict[str, str],
+        jobs: JobManager,
+        *,
+        view_of: BessaClient | None,
+    ) -> None:
+        self._sender = sender
+        self._paths = paths
+        self._jobs = jobs
+        self._view_of = view_of
+
+    # One line each, for static typing; the names and models are the classes' own. Cached
+    # properties, so that a view's resources send through the view.
+    @functools.cached_property
+    def companies(self) -> Companies:
+        """``companies/``."""
+        return Companies(self, self._paths[Companies.name])
+
+    @functools.cached_property
+    def locations(self) -> Locations:
+        """``locations/``."""
+        return Locations(self, self._paths[Locations.name])
+
+    @functools.cached_property
+    def sales_points(self) -> SalesPoints:
+        """``sales-points/``."""
+        return SalesPoints(self, self._paths[SalesPoints.name])
+
+    @functools.cached_property
+    def tax_rates(self) -> TaxRates:
+        """``tax-rates/``."""
+        return TaxRates(self, self._paths[TaxRates.name])
+
+    @functools.cached_property
+    def article_groups(self) -> ArticleGroups:
+        """``article-groups/``."""
+        return ArticleGroups(self, self._paths[ArticleGroups.name])
+
+    @functools.cached_property
+    def articles(self) -> Articles:
+        """``articles/``."""
+        return Articles(self, self._paths[Articles.name])
+
+    @functools.cached_property
+    def article_options(self) -> ArticleOptions:
+        """``article-options/``."""
+        return ArticleOptions(self, self._paths[ArticleOptions.name])
+
+    @functools.cached_property
+    def payment_methods(self) -> PaymentMethods:
+        """``payment-methods/``."""
+        return PaymentMethods(self, self._paths[PaymentMethods.name])
+
+    @functools.cached_property
+    def tables(self) -> Tables:
+        """``tables/``."""
+        return Tables(self, self._paths[Tables.name])
+
+    @functools.cached_property
+    def users(self) -> Users:
+        """``users/``."""
+        return Users(self, self._paths[Users.name])
+
+    @functools.cached_property
+    def receipts(self) -> Receipts:
+        """``receipts/``."""
+        return Receipts(self, self._paths[Receipts.name])
+
+    @functools.cached_property
+    def closings(self) -> Closings:
+        """``reports/closings/``."""
+        return Closings(self, self._paths[Closings.name])
+
+    @functools.cached_property
+    def stock_levels(self) -> StockLevels:
+        """``stock-levels/``."""
+        return StockLevels(self, self._paths[StockLevels.name])
+
+    @functools.cached_property
+    def reports(self) -> Reports:
+        """``reports/sales/``."""
+        return Reports(self, self._paths[Reports.name])
+
+    @functools.cached_property
+    def orders(self) -> OrderJobs:
         """``requests/orders/``: ``submit(Order(...))`` returns a :class:`JobHandle`."""
-        self.payments: Final = PaymentJobs(self._jobs)
+        return OrderJobs(self._jobs)
+
+    @functools.cached_property
+    def payments(self) -> PaymentJobs:
         """``requests/payments/``: ``submit(Payment(...))`` returns a :class:`JobHandle`."""
-        self.jobs: Final = Jobs(self._jobs)
+        return PaymentJobs(self._jobs)
+
+    @functools.cached_property
+    def jobs(self) -> Jobs:
         """``resume(token)`` and ``as_completed(handles)`` for jobs of both kinds."""
+        return Jobs(self._jobs)
+
+    def with_options(
+        self,
+        *,
+        timeout: float | Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        poll: PollPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> BessaClient:
+        """A view of this client with other defaults: only the options given differ.
+
+        The view shares this client's HTTP session, its ``max_in_flight`` slots, its pause
+        after a 429, its hooks and its job poller; it is cheap, so make one per route::
+
+            fast = client.with_options(timeout=2, retry=RetryPolicy.disabled())
+            receipt = await fast.receipts.get(receipt_id)
+
+        A view owns nothing: its :meth:`aclose` (and leaving ``async with view``) does
+        nothing, and it works as long as this client is open. Views of views add up.
+
+        Args:
+            timeout: the view's deadline of each call (seconds or :class:`Timeout`).
+            retry: the view's retry policy.
+            poll: the view's poll policy for waiting jobs.
+            headers: headers sent with every request of the view, on top of this client's
+                view headers; the library's own (``Authorization``, ``Idempotency-Key``,
+                ``User-Agent``, ...) are refused.
+
+        Raises:
+            InvalidValueError: a header the library owns, or an unsafe header value.
+            InvalidTypeError: an option of the wrong type.
+        """
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise InvalidTypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
+        if poll is not None and not isinstance(poll, PollPolicy):
+            raise InvalidTypeError(f"poll must be a PollPolicy, got {type(poll).__name__}")
+        extra = check_headers(headers, where="with_options(headers=)")
+        sender = self._sender.derive(
+            timeout=self.timeout if timeout is None else as_timeout(timeout),
+            retry=retry or self.retry,
+            headers=merge_headers(self._sender.default_headers, extra),
+        )
+        view = BessaClient.__new__(BessaClient)
+        view._bind(
+            sender,
+            self._paths,
+            self._jobs.derive(sender, poll or self.poll),
+            view_of=self._view_of or self,
+        )
+        return view
 
     @overload
     def resource(self, path: str, model: None = None) -> AnyResource[dict[str, Any]]: ...
@@ -240,12 +371,25 @@ class BessaClient:
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`aclose` was called."""
+        """Whether :meth:`aclose` was called (for a view: on the client it came from)."""
         return self._sender.closed
+
+    @property
+    def is_view(self) -> bool:
+        """Whether this is a view from :meth:`with_options` (which owns nothing)."""
+        return self._view_of is not None
 
     def __repr__(self) -> str:
         state = " closed" if self.closed else ""
-        return f"<BessaClient base_url={self.base_url!r}{state}>"
+        if self._view_of is None:
+            return f"<BessaClient base_url={self.base_url!r}{state}>"
+        # Header names only: a value may be a credential.
+        names = ",".join(sorted(self._sender.default_headers)) or "-"
+        timeout = self.timeout.total
+        return (
+            f"<BessaClient view base_url={self.base_url!r} timeout={timeout!r} "
+            f"attempts={self.retry.attempts} headers={names}{state}>"
+        )
 
     async def __aenter__(self) -> Self:
         await self._sender.open()
@@ -261,14 +405,21 @@ class BessaClient:
 
     async def aclose(self) -> None:
         """Stop polling jobs and close the client's own HTTP session (a borrowed session stays
-        open). Waits still running fail with ``RuntimeError``; the jobs go on. Idempotent."""
+        open). Waits still running fail with ``RuntimeError``; the jobs go on. Idempotent.
+
+        On a view (:meth:`with_options`) it does nothing: the view shares the session and the
+        poller of the client it came from, and closing that client ends both.
+        """
+        if self._view_of is not None:
+            return
         await self._jobs.aclose()
         await self._sender.close()
 
     def __del__(self) -> None:
-        # Only a warning: a finaliser must not do I/O or touch the event loop.
+        # Only a warning: a finaliser must not do I/O or touch the event loop. A view owns
+        # nothing, so only the client it came from speaks.
         sender = getattr(self, "_sender", None)
-        if sender is not None and sender.owns_open_session:
+        if sender is not None and self._view_of is None and sender.owns_open_session:
             warnings.warn(
                 f"unclosed {self!r}: use 'async with BessaClient(...)' or 'await client.aclose()'",
                 ResourceWarning,

@@ -11,6 +11,7 @@ the POST is sent once more with the same key; otherwise
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import logging
 import random
@@ -112,6 +113,14 @@ class JobManager:
 
     async def aclose(self) -> None:
         await self.scheduler.aclose()
+
+    def derive(self, sender: Sender, poll: PollPolicy) -> JobManager:
+        """This machinery for a client's view: submissions through ``sender``, waits polled per
+        ``poll`` by default, on the same scheduler (whose polls keep the client's sender)."""
+        view = copy.copy(self)  # shallow: the scheduler and its generator are shared
+        view._sender = sender
+        view.poll = poll
+        return view
 
     def watch(
         self, handle: JobHandle, *, timeout: float | None, poll: PollPolicy | None

@@ -1,0 +1,203 @@
+"""Per-call options: views (``with_options``), ``extra_params``, ``extra_headers``, raw answers."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import aiohttp
+import pytest
+
+from bessa_async import (
+    BessaClient,
+    InvalidTypeError,
+    InvalidValueError,
+    Order,
+    OrderLine,
+    PollPolicy,
+    RateLimitError,
+    RequestTimeout,
+    RetryPolicy,
+    ServerError,
+    Timeout,
+)
+from bessa_async.testing import FakeClock, Fault, RecordedRequest, Sandbox
+
+
+def _headers(request: RecordedRequest) -> dict[str, str]:
+    """A recorded request's headers by lower-case name (HTTP names have no case)."""
+    return {name.lower(): value for name, value in request.headers.items()}
+
+
+def _open(client: BessaClient) -> bool:
+    return not client.closed
+
+
+def _paths(sandbox: Sandbox) -> list[str]:
+    return [r.path for r in sandbox.requests]
+
+
+# --- views: with_options ------------------------------------------------------------------
+
+
+async def test_a_view_shares_the_in_flight_slots(sandbox: Sandbox) -> None:
+    """max_in_flight counts the requests of the client and its views together."""
+    sandbox.inject(Fault.latency(0.05), path="articles/")
+    unlimited = aiohttp.TCPConnector(limit=0)
+    async with (
+        aiohttp.ClientSession(connector=unlimited) as session,
+        BessaClient(
+            sandbox.token, base_url=sandbox.url, session=session, max_in_flight=2
+        ) as client,
+    ):
+        view = client.with_options(timeout=30)
+        deeper = view.with_options(retry=RetryPolicy.disabled())
+        calls = [c.request("GET", "articles/") for c in (client, view, deeper) for _ in range(3)]
+        await asyncio.gather(*calls)
+    assert len(sandbox.requests) == 9
+    assert sandbox.connections_opened <= 2
+
+
+async def test_a_429_seen_by_a_view_pauses_the_client(
+    client: BessaClient, sandbox: Sandbox, clock: FakeClock
+) -> None:
+    """The pause after a 429 is one for the client and all its views."""
+    sandbox.inject(Fault.rate_limit(retry_after=5), path="articles/", times=1)
+    view = client.with_options(retry=RetryPolicy.disabled())
+    with pytest.raises(RateLimitError):
+        await view.request("GET", "articles/")
+    await client.request("GET", "companies/")
+    assert clock.sleeps == [5.0]
+    assert _paths(sandbox) == ["articles/", "companies/"]
+
+
+async def test_a_views_deadline_is_its_own(
+    client: BessaClient, sandbox: Sandbox, clock: FakeClock
+) -> None:
+    """A view with a short deadline fails fast at the gate where the client waits it out."""
+    sandbox.inject(Fault.rate_limit(retry_after=10), path="articles/", times=1)
+    with pytest.raises(RateLimitError):
+        await client.request("GET", "articles/", retry=RetryPolicy.disabled())
+    fast = client.with_options(timeout=5)
+    with pytest.raises(RateLimitError, match="deadline"):
+        await fast.companies.list().collect()
+    assert clock.sleeps == []
+    assert await client.companies.list().collect()
+    assert clock.sleeps == [10.0]
+    assert fast.timeout == Timeout(total=5.0)
+    assert client.timeout == Timeout()
+
+
+async def test_a_views_timeout_ends_a_slow_call(sandbox: Sandbox) -> None:
+    """A slow answer hits the view's deadline; the client's own stays as it was."""
+    sandbox.inject(Fault.latency(5.0), path="articles/", times=1)
+    async with BessaClient(sandbox.token, base_url=sandbox.url, timeout=60) as client:
+        with pytest.raises(RequestTimeout):
+            await client.with_options(timeout=0.2).articles.list().first()
+        assert await client.articles.list().first() is not None
+
+
+async def test_a_views_retry_policy_is_its_own(
+    client: BessaClient, sandbox: Sandbox, clock: FakeClock
+) -> None:
+    """A view without retries sends once where the client retries to its policy."""
+    sandbox.inject(Fault.status(503), path="articles/")
+    with pytest.raises(ServerError):
+        await client.with_options(retry=RetryPolicy.disabled()).request("GET", "articles/")
+    assert len(sandbox.requests) == 1
+    with pytest.raises(ServerError):
+        await client.request("GET", "articles/")
+    assert len(sandbox.requests) == 1 + client.retry.attempts
+
+
+async def test_a_views_poll_policy_paces_its_jobs() -> None:
+    """Jobs submitted through a view are waited for with the view's poll policy."""
+    clock = FakeClock()
+    every_four = PollPolicy(initial=4, floor=4, ceiling=4, multiplier=1, jitter=0)
+    async with (
+        Sandbox(receipts=10, clock=clock, job_delay=10) as sb,
+        BessaClient(sb.token, base_url=sb.url, clock=clock, sleep=clock.sleep) as client,
+    ):
+        point = next(p["id"] for p in sb.data.sales_points if p["status"] == "active")
+        article = next(a for a in sb.data.articles if a["active"] and a["type"] == "standard")
+        order = Order(
+            sales_point=point, lines=[OrderLine(article=article["id"], quantity=Decimal(1))]
+        )
+        view = client.with_options(poll=every_four)
+        assert view.poll == every_four
+        assert client.poll != every_four
+        handle = await view.orders.submit(order)
+        job = await handle.wait(timeout=60)
+        polls = [r.time for r in sb.requests if r.method == "GET" and str(job.id) in r.path]
+    assert job.finished
+    assert polls
+    assert polls == [4.0 * n for n in range(1, len(polls) + 1)]
+
+
+async def test_view_headers_are_sent_and_add_up(client: BessaClient, sandbox: Sandbox) -> None:
+    """headers= of a view go with each of its requests; a view of a view adds its own."""
+    view = client.with_options(headers={"X-Route": "checkout"})
+    deeper = view.with_options(headers={"x-route": "refunds", "X-Team": "pos"})
+    await view.request("GET", "companies/")
+    await deeper.companies.list().collect()
+    await client.request("GET", "companies/")
+    first, second, third = (_headers(r) for r in sandbox.requests)
+    assert first["x-route"] == "checkout"
+    assert second["x-route"] == "refunds"
+    assert second["x-team"] == "pos"
+    assert "x-route" not in third
+    assert "x-team" not in third
+
+
+@pytest.mark.parametrize(
+    "name", ["Authorization", "authorization", "Idempotency-Key", "User-Agent", "Content-Type"]
+)
+async def test_a_view_cannot_set_the_librarys_headers(
+    client: BessaClient, sandbox: Sandbox, name: str
+) -> None:
+    """A header the library owns is refused by with_options, before anything is sent."""
+    with pytest.raises(InvalidValueError, match="set by the library"):
+        client.with_options(headers={name: "x"})
+    assert sandbox.requests == []
+
+
+def test_view_options_are_checked(sandbox: Sandbox) -> None:
+    """Options of the wrong type, or an unsafe header value, fail at with_options."""
+    client = BessaClient(sandbox.token, base_url=sandbox.url)
+    with pytest.raises(InvalidTypeError):
+        client.with_options(retry=3)  # type: ignore[arg-type]
+    with pytest.raises(InvalidTypeError):
+        client.with_options(poll="fast")  # type: ignore[arg-type]
+    with pytest.raises(InvalidTypeError):
+        client.with_options(timeout="2")  # type: ignore[arg-type]
+    with pytest.raises(InvalidValueError, match="line break"):
+        client.with_options(headers={"X-Note": "a\r\nX-Evil: 1"})
+    with pytest.raises(InvalidTypeError):
+        client.with_options(headers={"X-Count": 3})  # type: ignore[dict-item]
+
+
+async def test_closing_a_view_leaves_the_client_open(client: BessaClient) -> None:
+    """A view owns nothing: aclose() and async with on it do nothing to the client."""
+    view = client.with_options(timeout=5)
+    async with view as same:
+        assert same is view
+    await view.aclose()
+    assert _open(view)
+    assert _open(client)
+    assert await view.companies.list().first() is not None
+    await client.aclose()
+    assert view.closed
+    with pytest.raises(RuntimeError, match="closed"):
+        await view.request("GET", "companies/")
+
+
+def test_a_view_shows_no_token_and_no_header_values(sandbox: Sandbox) -> None:
+    """A view's repr names header names only; the token appears nowhere."""
+    client = BessaClient(sandbox.token, base_url=sandbox.url)
+    view = client.with_options(headers={"X-Proxy-Auth": f"Bearer {sandbox.token}"}, timeout=3)
+    text = repr(view) + repr(view.receipts) + repr(view.orders) + repr(view.jobs)
+    assert sandbox.token not in text
+    assert "X-Proxy-Auth" in repr(view)
+    assert "view" in repr(view)
+    assert view.is_view
+    assert not client.is_view
