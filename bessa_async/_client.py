@@ -486,10 +486,13 @@ class BessaClient:
         return response.json()
 
     async def _get_dated(
-        self, path: str, params: Mapping[str, Any] | None
+        self,
+        path: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[Any, str | None]:
         """GET with the answer's ``Date`` header: a changes feed's clock is the server's."""
         if params:
             check_windows(params)
-        response = await self._sender.send("GET", path, params=params)
+        response = await self._sender.send("GET", path, params=params, headers=headers)
         return response.json(), response.headers.get("Date")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import aiohttp
@@ -201,3 +204,114 @@ def test_a_view_shows_no_token_and_no_header_values(sandbox: Sandbox) -> None:
     assert "view" in repr(view)
     assert view.is_view
     assert not client.is_view
+
+
+# --- extra_params and extra_headers -------------------------------------------------------
+
+
+async def test_extra_params_go_with_every_page(client: BessaClient, sandbox: Sandbox) -> None:
+    """extra_params reach the server on each page of a listing, next to the typed filters."""
+    points = await client.sales_points.list(
+        limit=1, extra_params={"status": "active", "ordering": ["name", "-id"]}
+    ).collect()
+    assert len(points) > 1
+    assert len(sandbox.requests) >= len(points)
+    for request in sandbox.requests:
+        query = list(request.query)
+        assert ("status", "active") in query
+        assert [v for k, v in query if k == "ordering"] == ["name", "-id"]
+        assert ("limit", "1") in query
+
+
+async def test_a_misspelt_filter_is_still_a_type_error(client: BessaClient) -> None:
+    """The escape hatch is explicit: an unknown keyword stays a TypeError."""
+    with pytest.raises(InvalidTypeError, match="'status'"):
+        client.sales_points.list(status="active")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("name", ["limit", "cursor", "location", "updated__gte", "prefetch"])
+def test_extra_params_cannot_replace_a_typed_filter(
+    client: BessaClient, sandbox: Sandbox, name: str
+) -> None:
+    """A name the library or a typed filter sets is refused at the call, naming it."""
+    with pytest.raises(InvalidValueError, match=f"'{name}'.*pass {name}= itself"):
+        client.sales_points.list(extra_params={name: "1"})
+    assert sandbox.requests == []
+
+
+async def test_collisions_are_refused_on_every_call(client: BessaClient, sandbox: Sandbox) -> None:
+    """Reports, changes feeds and job listings refuse their own names the same way."""
+    start, end = datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 6, 2, tzinfo=UTC)
+    with pytest.raises(InvalidValueError, match="'sales_point'"):
+        await client.reports.sales(start=start, end=end, extra_params={"sales_point": "x"})
+    with pytest.raises(InvalidValueError, match="'updated__gte'"):
+        client.receipts.changes(extra_params={"updated__gte": "2026-06-01T00:00:00+00:00"})
+    with pytest.raises(InvalidValueError, match="'status'"):
+        client.orders.list(extra_params={"status": "pending"})
+    with pytest.raises(InvalidTypeError):
+        client.articles.list(extra_params={"price": 1.5})  # type: ignore[dict-item]
+    with pytest.raises(InvalidTypeError):
+        client.articles.list(extra_params=["active"])  # type: ignore[arg-type]
+    assert sandbox.requests == []
+
+
+@pytest.mark.parametrize("name", ["Authorization", "idempotency-key", "Accept", "Host"])
+async def test_extra_headers_cannot_be_the_librarys(
+    client: BessaClient, sandbox: Sandbox, name: str
+) -> None:
+    """extra_headers naming a header the library sets fail before anything is sent."""
+    headers = {name: "x"}
+    with pytest.raises(InvalidValueError, match="set by the library"):
+        client.receipts.list(extra_headers=headers)
+    with pytest.raises(InvalidValueError, match="set by the library"):
+        await client.companies.get(uuid.uuid4(), extra_headers=headers)
+    with pytest.raises(InvalidValueError, match="set by the library"):
+        await client.orders.submit(_order(sandbox), extra_headers=headers)
+    assert sandbox.requests == []
+
+
+async def test_extra_headers_and_params_reach_the_server(
+    client: BessaClient, sandbox: Sandbox
+) -> None:
+    """Each typed call sends its extra headers and extra parameters with its requests."""
+    note = {"X-Trace": "t-1"}
+    start, end = datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 6, 2, tzinfo=UTC)
+
+    async def changes() -> None:
+        async for _ in client.companies.changes(extra_params={"y": True}, extra_headers=note):
+            pass
+
+    async def detail() -> None:
+        await client.companies.get(company_id, extra_params={"expand": "x"}, extra_headers=note)
+
+    company_id = sandbox.data.companies[0]["id"]
+    calls: dict[str, tuple[Callable[[], Awaitable[object]], str]] = {
+        "list": (client.companies.list(extra_params={"w": 2}, extra_headers=note).collect, "w"),
+        "get": (detail, "expand"),
+        "report": (
+            lambda: client.reports.sales(
+                start=start, end=end, extra_params={"x": 1}, extra_headers=note
+            ),
+            "x",
+        ),
+        "changes": (changes, "y"),
+        "jobs": (client.orders.list(extra_params={"z": "1"}, extra_headers=note).collect, "z"),
+    }
+    for what, (call, param) in calls.items():
+        sandbox.clear_requests()
+        await call()
+        assert sandbox.requests, what
+        for request in sandbox.requests:
+            assert _headers(request)["x-trace"] == "t-1", what
+            assert param in dict(request.query), what
+    sandbox.clear_requests()
+    handle = await client.orders.submit(_order(sandbox), extra_headers=note)
+    (post,) = sandbox.requests
+    assert _headers(post)["x-trace"] == "t-1"
+    assert _headers(post)["idempotency-key"] == handle.idempotency_key
+
+
+def _order(sandbox: Sandbox) -> Order:
+    point = next(p["id"] for p in sandbox.data.sales_points if p["status"] == "active")
+    article = next(a for a in sandbox.data.articles if a["active"] and a["type"] == "standard")
+    return Order(sales_point=point, lines=[OrderLine(article=article["id"], quantity=Decimal(1))])

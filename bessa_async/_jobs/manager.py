@@ -166,19 +166,23 @@ class JobManager:
         *,
         timeout: Timeout | None = None,
         deadline: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         response = await self._sender.send(
-            "GET", target, params=params, timeout=timeout, deadline=deadline
+            "GET", target, params=params, headers=headers, timeout=timeout, deadline=deadline
         )
         return response.json()
 
-    def listing(self, kind: JobKind, params: Mapping[str, Any]) -> Paginator[Job]:
+    def listing(
+        self, kind: JobKind, params: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> Paginator[Job]:
         path = self.paths[kind]
 
         def decode_page(items: list[Any]) -> list[Job]:
             return decode_many(Job, items, resource=path)
 
-        fetch = observe_pages(self._get_json, self._sender.hooks, path)
+        get_json = functools.partial(self._get_json, headers=headers)
+        fetch = observe_pages(get_json, self._sender.hooks, path)
         return Paginator(fetch, path, params, decode_page, resource=path)
 
     async def submit(
@@ -189,15 +193,18 @@ class JobManager:
         key: str,
         sales_point: uuid.UUID,
         timeout: Timeout | None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> JobHandle:
         """POST a job; reconcile after an ambiguous failure; never send it twice blindly.
 
         One deadline, ``timeout.total`` (else the client's) from now, covers the whole call:
-        the POST, the lookup by reference and the one resend.
+        the POST, the lookup by reference and the one resend. ``extra_headers`` (checked by
+        the caller) go with each of them.
         """
         reference: str = body["reference"]
         path = self.paths[kind]
-        headers = {"Idempotency-Key": key}
+        extra = dict(extra_headers or {})
+        headers = {**extra, "Idempotency-Key": key}
         total = (timeout or self._sender.timeout).total
         deadline = None if total is None else self.clock() + total
 
@@ -216,7 +223,14 @@ class JobManager:
             if (error := late("looked up by its reference")) is not None:
                 raise error from cause
             return await self._reconcile(
-                kind, reference, sales_point, key, timeout=timeout, deadline=deadline, cause=cause
+                kind,
+                reference,
+                sales_point,
+                key,
+                timeout=timeout,
+                deadline=deadline,
+                headers=extra,
+                cause=cause,
             )
 
         for attempt in (1, 2):
@@ -294,6 +308,7 @@ class JobManager:
         *,
         timeout: Timeout | None,
         deadline: float | None,
+        headers: Mapping[str, str],
         cause: BaseException,
     ) -> Job | None:
         """The job with ``reference``, or None when the list proves there is none (looked up
@@ -310,7 +325,7 @@ class JobManager:
             )
 
         listing: Paginator[Any] = Paginator(
-            functools.partial(self._get_json, timeout=timeout, deadline=deadline),
+            functools.partial(self._get_json, timeout=timeout, deadline=deadline, headers=headers),
             self.paths[kind],
             {"reference": reference, "limit": _RECONCILE_LIMIT},
             lambda items: items,
