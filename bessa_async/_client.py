@@ -9,7 +9,7 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self, TypeVar, final, overload
+from typing import Any, Literal, Self, TypeVar, final, overload
 
 import aiohttp
 from yarl import URL
@@ -33,6 +33,7 @@ from ._hooks import Hooks, check_hooks
 from ._jobs.manager import JobManager
 from ._jobs.resources import Jobs, OrderJobs, PaymentJobs
 from ._options import check_headers, merge_headers
+from ._raw import RawResponse, raw_response
 from ._registry import client_paths
 from ._resources import (
     AnyResource,
@@ -440,6 +441,32 @@ class BessaClient:
         total = self.timeout.total if timeout is None else as_timeout(timeout).total
         return await diagnose(self, timeout=total, clock=self._sender.clock)
 
+    @overload
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = ...,
+        json: Any = ...,
+        headers: Mapping[str, str] | None = ...,
+        timeout: float | Timeout | None = ...,
+        retry: RetryPolicy | None = ...,
+        raw: Literal[False] = ...,
+    ) -> Any: ...
+    @overload
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = ...,
+        json: Any = ...,
+        headers: Mapping[str, str] | None = ...,
+        timeout: float | Timeout | None = ...,
+        retry: RetryPolicy | None = ...,
+        raw: Literal[True],
+    ) -> RawResponse[Any]: ...
     async def request(
         self,
         method: str,
@@ -450,6 +477,7 @@ class BessaClient:
         headers: Mapping[str, str] | None = None,
         timeout: float | Timeout | None = None,
         retry: RetryPolicy | None = None,
+        raw: bool = False,
     ) -> Any:
         """Send a request and return the decoded JSON answer (``None`` for 204).
 
@@ -463,6 +491,8 @@ class BessaClient:
             headers: extra headers (``Authorization`` is the client's own).
             timeout: this call's deadline, overriding the client's.
             retry: this call's retry policy, overriding the client's.
+            raw: answer a :class:`RawResponse` (status, headers, request id, and the decoded
+                JSON as ``data``) instead of the JSON alone.
 
         Raises:
             APIError: the API answered with an error status (a subclass per status).
@@ -472,6 +502,28 @@ class BessaClient:
             InvalidValueError, InvalidTypeError: a parameter that cannot be sent safely (also
                 ``ValueError`` / ``TypeError``); nothing was sent.
         """
+        answer = await self._request_raw(
+            method,
+            path,
+            params=params,
+            json=json,
+            headers=headers,
+            timeout=None if timeout is None else as_timeout(timeout),
+            retry=retry,
+        )
+        return answer if raw else answer.data
+
+    async def _request_raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> RawResponse[Any]:
         if params:
             check_windows(params)  # ISO text without an offset, a window ending before it starts
         response = await self._sender.send(
@@ -480,10 +532,10 @@ class BessaClient:
             params=params,
             json_body=json,
             headers=headers,
-            timeout=None if timeout is None else as_timeout(timeout),
+            timeout=timeout,
             retry=retry,
         )
-        return response.json()
+        return raw_response(response)
 
     async def _get_dated(
         self,

@@ -31,8 +31,8 @@ __all__ = [
     "ClosingFilters",
     "FilterSpec",
     "IdLike",
+    "ListFilters",
     "ListOptions",
-    "Listing",
     "LocationFilters",
     "ReceiptFilters",
     "RequestOptions",
@@ -77,25 +77,35 @@ class RequestOptions(TypedDict, total=False):
     extra_headers: Mapping[str, str] | None
 
 
-class Listing(Window, ListOptions, RequestOptions, total=False):
-    """The filters and options of the master data (companies, tax rates ...)."""
+class ListFilters(Window, ListOptions, RequestOptions, total=False):
+    """What every typed ``list`` takes (the master data, companies, tax rates ..., just
+    these): the change window, paging, listing options and the escape hatches. Build one to
+    reuse it, ``june = ReceiptFilters(timestamp__gte=..., limit=100)``, then ``list(**june)``."""
 
 
-class LocationFilters(Listing, total=False):
+class LocationFilters(ListFilters, total=False):
+    """What ``client.locations.list`` takes."""
+
     company: IdLike | None
 
 
-class ByLocationFilters(Listing, total=False):
+class ByLocationFilters(ListFilters, total=False):
+    """What ``list`` of sales points, tables and users takes."""
+
     location: IdLike | None
 
 
-class ArticleFilters(Listing, total=False):
+class ArticleFilters(ListFilters, total=False):
+    """What ``client.articles.list`` takes."""
+
     article_group: IdLike | None
     active: bool | None
     product_number: str | None
 
 
-class ReceiptFilters(Listing, total=False):
+class ReceiptFilters(ListFilters, total=False):
+    """What ``client.receipts.list`` takes."""
+
     timestamp__gte: datetime | None
     timestamp__lt: datetime | None
     sales_point: IdLike | None
@@ -103,14 +113,18 @@ class ReceiptFilters(Listing, total=False):
     type: ReceiptType | str | None  # "type": the API's filter name
 
 
-class ClosingFilters(Listing, total=False):
+class ClosingFilters(ListFilters, total=False):
+    """What ``client.closings.list`` takes."""
+
     timestamp__gte: datetime | None
     timestamp__lt: datetime | None
     sales_point: IdLike | None
     type: ClosingType | str | None  # "type": the API's filter name
 
 
-class StockLevelFilters(Listing, total=False):
+class StockLevelFilters(ListFilters, total=False):
+    """What ``client.stock_levels.list`` takes."""
+
     article: IdLike | None
     location: IdLike | None
 

@@ -27,7 +27,7 @@ from ._filters import (
     ClosingFilters,
     FilterSpec,
     IdLike,
-    Listing,
+    ListFilters,
     LocationFilters,
     ReceiptFilters,
     StockLevelFilters,
@@ -56,6 +56,7 @@ from ._models import (
 from ._options import ParamValue, check_extra_params, check_headers
 from ._pagination import Fetch, Paginator, observe_pages
 from ._paths import check_path
+from ._raw import LastResponse, RawResource, RawResponse
 from ._shard_token import identity_of, is_listing_token, read_token
 from ._sharding import ShardPlan, sharded_pages
 from ._urls import encode_params
@@ -116,6 +117,15 @@ class Requester(Protocol):
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Any: ...
+
+    async def _request_raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> RawResponse[Any]: ...
 
     @property
     def hooks(self) -> Hooks | None:
@@ -184,15 +194,23 @@ class Resource(Generic[T]):
     async def _get_json(self, target: str, params: Mapping[str, Any] | None) -> Any:
         return await self._client.request("GET", target, params=params)
 
-    def _fetcher(self, headers: Mapping[str, str]) -> Fetch:
-        """How this resource GETs a page, with a call's ``extra_headers``."""
-        if not headers:
-            return self._get_json
+    def _fetcher(self, headers: Mapping[str, str], last: LastResponse) -> Fetch:
+        """How this resource GETs a page, with a call's ``extra_headers``; each answer is kept
+        in ``last`` (the listing's :attr:`~Paginator.last_response`)."""
 
         async def get_json(target: str, params: Mapping[str, Any] | None) -> Any:
-            return await self._client.request("GET", target, params=params, headers=headers)
+            answer = await self._client._request_raw("GET", target, params=params, headers=headers)
+            last.value = answer
+            return answer.data
 
         return get_json
+
+    @property
+    def with_raw_response(self) -> RawResource[T]:
+        """This resource's ``get`` answering a :class:`RawResponse`: the item as ``data``,
+        next to the answer's status, headers and request id. For a listing's headers, see
+        :attr:`Paginator.last_response`."""
+        return RawResource(self)
 
     def _filtered(self, filters: Mapping[str, Any]) -> Paginator[T]:
         """A typed ``list``: ``filters`` checked against the resource's own TypedDict."""
@@ -211,7 +229,10 @@ class Resource(Generic[T]):
     ) -> Paginator[T]:
         encode_params(query)  # bad values fail here, at the call, not at the first page
         check_int("concurrency", concurrency, minimum=1)
-        fetch = observe_pages(self._fetcher(extra_headers or {}), self._client.hooks, self._name)
+        last = LastResponse()
+        fetch = observe_pages(
+            self._fetcher(extra_headers or {}, last), self._client.hooks, self._name
+        )
         sharded = None
         token = query.get("cursor") if is_listing_token(query.get("cursor")) else None
         if concurrency > 1 or token is not None:
@@ -262,6 +283,7 @@ class Resource(Generic[T]):
             prefetch=prefetch,
             sharded=sharded,
             hooks=self._client.hooks,
+            last=last,
         )
 
     def changes(
@@ -420,7 +442,7 @@ class AnyResource(Resource[T]):
 
 
 class _MasterData(Resource[T]):
-    def list(self, **filters: Unpack[Listing]) -> Paginator[T]:
+    def list(self, **filters: Unpack[ListFilters]) -> Paginator[T]:
         """Every item, ordered by id; ``updated__*`` select changes in a window."""
         return self._filtered(filters)
 

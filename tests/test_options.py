@@ -19,6 +19,7 @@ from bessa_async import (
     OrderLine,
     PollPolicy,
     RateLimitError,
+    RawResponse,
     RequestTimeout,
     RetryPolicy,
     ServerError,
@@ -315,3 +316,57 @@ def _order(sandbox: Sandbox) -> Order:
     point = next(p["id"] for p in sandbox.data.sales_points if p["status"] == "active")
     article = next(a for a in sandbox.data.articles if a["active"] and a["type"] == "standard")
     return Order(sales_point=point, lines=[OrderLine(article=article["id"], quantity=Decimal(1))])
+
+
+# --- raw answers: status, headers, request id ---------------------------------------------
+
+
+async def test_request_raw_gives_status_headers_and_request_id(client: BessaClient) -> None:
+    """request(raw=True) answers a RawResponse with the decoded JSON as data."""
+    answer = await client.request("GET", "companies/", params={"limit": 1}, raw=True)
+    assert isinstance(answer, RawResponse)
+    assert answer.status == 200
+    assert answer.method == "GET"
+    assert answer.path == "companies/"
+    assert answer.request_id is not None
+    assert answer.request_id == answer.headers["x-request-id"]
+    assert answer.date is not None
+    assert answer.date.tzinfo is not None
+    assert len(answer.data["results"]) == 1
+    plain = await client.request("GET", "companies/", params={"limit": 1})
+    assert plain == answer.data
+
+
+async def test_with_raw_response_get_decodes_the_item(
+    client: BessaClient, sandbox: Sandbox
+) -> None:
+    """resource.with_raw_response.get(id) gives the model next to the answer's headers."""
+    company_id = sandbox.data.companies[0]["id"]
+    answer = await client.companies.with_raw_response.get(company_id, extra_headers={"X-A": "1"})
+    assert str(answer.data.id) == company_id
+    assert answer.status == 200
+    assert answer.request_id
+    assert answer.path == f"companies/{company_id}/"
+    assert _headers(sandbox.requests[-1])["x-a"] == "1"
+    assert "X-Request-ID" not in repr(answer)  # headers and body stay out of the repr
+
+
+async def test_a_listing_keeps_its_last_answer(client: BessaClient, sandbox: Sandbox) -> None:
+    """Paginator.last_response is the most recent page's answer; None before the first."""
+    listing = client.sales_points.list(limit=2, prefetch=0)
+    before = listing.last_response
+    assert before is None
+    points = await listing.collect()
+    last = listing.last_response
+    assert last is not None
+    assert last.status == 200
+    assert last.data["next"] is None
+    assert len(last.data["results"]) == len(points) - 2 * (len(sandbox.requests) - 1)
+    assert last.request_id
+    first = await listing.first()
+    assert first is not None
+    assert listing.last_response is not last
+    jobs = client.orders.list()
+    await jobs.collect()
+    assert jobs.last_response is not None
+    assert jobs.last_response.path == "requests/orders/"

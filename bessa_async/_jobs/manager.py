@@ -34,6 +34,7 @@ from .._errors import (
 )
 from .._hooks import Hooks
 from .._pagination import Paginator, observe_pages
+from .._raw import LastResponse, raw_response
 from .._validate import check_uuid
 from .handle import JobHandle, check_job_path, decode_token
 from .model import Job, JobKind
@@ -181,9 +182,15 @@ class JobManager:
         def decode_page(items: list[Any]) -> list[Job]:
             return decode_many(Job, items, resource=path)
 
-        get_json = functools.partial(self._get_json, headers=headers)
+        last = LastResponse()
+
+        async def get_json(target: str, query: Mapping[str, Any] | None) -> Any:
+            response = await self._sender.send("GET", target, params=query, headers=headers)
+            last.value = raw_response(response)
+            return last.value.data
+
         fetch = observe_pages(get_json, self._sender.hooks, path)
-        return Paginator(fetch, path, params, decode_page, resource=path)
+        return Paginator(fetch, path, params, decode_page, resource=path, last=last)
 
     async def submit(
         self,
