@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import time
 import warnings
@@ -34,7 +33,7 @@ from ._jobs.manager import JobManager
 from ._jobs.resources import Jobs, OrderJobs, PaymentJobs
 from ._options import check_headers, merge_headers
 from ._raw import RawResponse, raw_response
-from ._registry import client_paths
+from ._registry import TYPED_RESOURCES, client_paths
 from ._resources import (
     AnyResource,
     ArticleGroups,
@@ -100,6 +99,9 @@ class BessaClient:
         async with BessaClient(token="...") as client:
             page = await client.request("GET", "articles/", params={"limit": 10})
 
+    :meth:`with_options` gives a view with other defaults (a short deadline for one route)
+    that shares this client's session, in-flight limit and pause after a 429.
+
     Args:
         token: the API token from bessa's Manager; when None, the ``BESSA_TOKEN`` environment
             variable. It selects the tenant and is never logged or shown.
@@ -132,6 +134,43 @@ class BessaClient:
             option (all before anything is sent).
         InvalidTypeError: an option of the wrong type.
     """
+
+    # One line each, for static typing; the list resources are set from the registry, where
+    # each name, path and model is the class's own.
+    companies: Companies
+    """:class:`Companies`."""
+    locations: Locations
+    """:class:`Locations`."""
+    sales_points: SalesPoints
+    """:class:`SalesPoints`."""
+    tax_rates: TaxRates
+    """:class:`TaxRates`."""
+    article_groups: ArticleGroups
+    """:class:`ArticleGroups`."""
+    articles: Articles
+    """:class:`Articles`."""
+    article_options: ArticleOptions
+    """:class:`ArticleOptions`."""
+    payment_methods: PaymentMethods
+    """:class:`PaymentMethods`."""
+    tables: Tables
+    """:class:`Tables`."""
+    users: Users
+    """:class:`Users`."""
+    receipts: Receipts
+    """:class:`Receipts`."""
+    closings: Closings
+    """:class:`Closings`."""
+    stock_levels: StockLevels
+    """:class:`StockLevels`."""
+    reports: Reports
+    """:class:`Reports`."""
+    orders: OrderJobs
+    """``requests/orders/``: ``submit(Order(...))`` returns a :class:`JobHandle`."""
+    payments: PaymentJobs
+    """``requests/payments/``: ``submit(Payment(...))`` returns a :class:`JobHandle`."""
+    jobs: Jobs
+    """``resume(token)`` and ``as_completed(handles)`` for jobs of both kinds."""
 
     def __init__(
         self,
@@ -189,93 +228,13 @@ class BessaClient:
         self._paths = paths
         self._jobs = jobs
         self._view_of = view_of
-
-    # One line each, for static typing; the names and models are the classes' own. Cached
-    # properties, so that a view's resources send through the view.
-    @functools.cached_property
-    def companies(self) -> Companies:
-        """``companies/``."""
-        return Companies(self, self._paths[Companies.name])
-
-    @functools.cached_property
-    def locations(self) -> Locations:
-        """``locations/``."""
-        return Locations(self, self._paths[Locations.name])
-
-    @functools.cached_property
-    def sales_points(self) -> SalesPoints:
-        """``sales-points/``."""
-        return SalesPoints(self, self._paths[SalesPoints.name])
-
-    @functools.cached_property
-    def tax_rates(self) -> TaxRates:
-        """``tax-rates/``."""
-        return TaxRates(self, self._paths[TaxRates.name])
-
-    @functools.cached_property
-    def article_groups(self) -> ArticleGroups:
-        """``article-groups/``."""
-        return ArticleGroups(self, self._paths[ArticleGroups.name])
-
-    @functools.cached_property
-    def articles(self) -> Articles:
-        """``articles/``."""
-        return Articles(self, self._paths[Articles.name])
-
-    @functools.cached_property
-    def article_options(self) -> ArticleOptions:
-        """``article-options/``."""
-        return ArticleOptions(self, self._paths[ArticleOptions.name])
-
-    @functools.cached_property
-    def payment_methods(self) -> PaymentMethods:
-        """``payment-methods/``."""
-        return PaymentMethods(self, self._paths[PaymentMethods.name])
-
-    @functools.cached_property
-    def tables(self) -> Tables:
-        """``tables/``."""
-        return Tables(self, self._paths[Tables.name])
-
-    @functools.cached_property
-    def users(self) -> Users:
-        """``users/``."""
-        return Users(self, self._paths[Users.name])
-
-    @functools.cached_property
-    def receipts(self) -> Receipts:
-        """``receipts/``."""
-        return Receipts(self, self._paths[Receipts.name])
-
-    @functools.cached_property
-    def closings(self) -> Closings:
-        """``reports/closings/``."""
-        return Closings(self, self._paths[Closings.name])
-
-    @functools.cached_property
-    def stock_levels(self) -> StockLevels:
-        """``stock-levels/``."""
-        return StockLevels(self, self._paths[StockLevels.name])
-
-    @functools.cached_property
-    def reports(self) -> Reports:
-        """``reports/sales/``."""
-        return Reports(self, self._paths[Reports.name])
-
-    @functools.cached_property
-    def orders(self) -> OrderJobs:
-        """``requests/orders/``: ``submit(Order(...))`` returns a :class:`JobHandle`."""
-        return OrderJobs(self._jobs)
-
-    @functools.cached_property
-    def payments(self) -> PaymentJobs:
-        """``requests/payments/``: ``submit(Payment(...))`` returns a :class:`JobHandle`."""
-        return PaymentJobs(self._jobs)
-
-    @functools.cached_property
-    def jobs(self) -> Jobs:
-        """``resume(token)`` and ``as_completed(handles)`` for jobs of both kinds."""
-        return Jobs(self._jobs)
+        # Built here, not in __init__, so that a view's resources send through the view.
+        for cls in TYPED_RESOURCES:
+            setattr(self, cls.name, cls(self, paths[cls.name]))
+        self.reports = Reports(self, paths[Reports.name])
+        self.orders = OrderJobs(jobs)
+        self.payments = PaymentJobs(jobs)
+        self.jobs = Jobs(jobs)
 
     def with_options(
         self,
@@ -297,7 +256,8 @@ class BessaClient:
         nothing, and it works as long as this client is open. Views of views add up.
 
         Args:
-            timeout: the view's deadline of each call (seconds or :class:`Timeout`).
+            timeout: the view's deadline of each call (seconds or :class:`Timeout`; for no
+                deadline, ``Timeout(total=None)``). Each option left None keeps this client's.
             retry: the view's retry policy.
             poll: the view's poll policy for waiting jobs.
             headers: headers sent with every request of the view, on top of this client's
@@ -544,7 +504,5 @@ class BessaClient:
         headers: Mapping[str, str] | None = None,
     ) -> tuple[Any, str | None]:
         """GET with the answer's ``Date`` header: a changes feed's clock is the server's."""
-        if params:
-            check_windows(params)
-        response = await self._sender.send("GET", path, params=params, headers=headers)
-        return response.json(), response.headers.get("Date")
+        answer = await self._request_raw("GET", path, params=params, headers=headers)
+        return answer.data, answer.headers.get("Date")

@@ -436,9 +436,14 @@ class AnyResource(Resource[T]):
         super().__init__(client, path)
         self._model = model
 
-    def list(self, **params: Any) -> Paginator[T]:
-        """Every item, following ``next``; ``params`` are sent as query parameters."""
-        return self._list(clean_query(params, strings=frozenset({"cursor"})))
+    def list(
+        self, *, extra_headers: Mapping[str, str] | None = None, **params: Any
+    ) -> Paginator[T]:
+        """Every item, following ``next``; ``params`` are sent as query parameters, and
+        ``extra_headers`` with each request (not the library's own headers)."""
+        headers = check_headers(extra_headers, where="resource().list(extra_headers=)")
+        query = clean_query(params, strings=frozenset({"cursor"}))
+        return self._list(query, extra_headers=headers)
 
 
 class _MasterData(Resource[T]):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import uuid
+import warnings
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -370,3 +372,27 @@ async def test_a_listing_keeps_its_last_answer(client: BessaClient, sandbox: San
     await jobs.collect()
     assert jobs.last_response is not None
     assert jobs.last_response.path == "requests/orders/"
+
+
+async def test_a_dropped_view_never_warns(client: BessaClient) -> None:
+    """Only the client that owns the session warns when dropped unclosed; a view owns nothing."""
+    view = client.with_options(timeout=1)
+    await view.companies.list().first()
+    holder = [view]
+    del view
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        holder.clear()
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert not client.closed
+
+
+async def test_any_resource_takes_extra_headers(client: BessaClient, sandbox: Sandbox) -> None:
+    """client.resource(path).list() sends extra_headers; its params pass through as before."""
+    rows = await client.resource("companies/").list(extra_headers={"X-A": "1"}, limit=1).first()
+    assert rows is not None
+    (request,) = sandbox.requests
+    assert _headers(request)["x-a"] == "1"
+    with pytest.raises(InvalidValueError, match="set by the library"):
+        client.resource("companies/").list(extra_headers={"Authorization": "x"})
