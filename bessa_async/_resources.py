@@ -309,7 +309,8 @@ class Resource(Generic[T]):
             overlap: how late an item may become visible after its ``updated`` stamp (commit
                 lag) and still be delivered; re-reading it repeats nothing. Default 60 s.
             extra_params: query parameters the library does not model, sent as given with
-                every request (not the names of typed filters or the feed's own).
+                every request (not the names of typed filters or the feed's own); part of
+                the checkpoint, like the filters, so resume with the same ones.
             extra_headers: headers sent with every request (not the library's own).
             filters: the resource's own equality filters (``sales_point=``, ``active=`` ...);
                 not its time windows, which the feed sets itself.

@@ -22,7 +22,9 @@ from bessa_async import (
     PollPolicy,
     RateLimitError,
     RawResponse,
+    ReceiptFilters,
     RequestTimeout,
+    ResumeTokenError,
     RetryPolicy,
     ServerError,
     Timeout,
@@ -396,3 +398,31 @@ async def test_any_resource_takes_extra_headers(client: BessaClient, sandbox: Sa
     assert _headers(request)["x-a"] == "1"
     with pytest.raises(InvalidValueError, match="set by the library"):
         client.resource("companies/").list(extra_headers={"Authorization": "x"})
+
+
+async def test_extra_params_reach_every_shard(client: BessaClient, sandbox: Sandbox) -> None:
+    """A sharded listing sends the extra parameters with each request of each chain."""
+    june = ReceiptFilters(
+        timestamp__gte=datetime(2026, 5, 31, 22, tzinfo=UTC),
+        timestamp__lt=datetime(2026, 6, 30, 22, tzinfo=UTC),
+        limit=50,
+    )
+    plain = await client.receipts.list(**june).collect()
+    sandbox.clear_requests()
+    shards: ReceiptFilters = {**june, "extra_params": {"flavour": "x"}, "concurrency": 4}
+    sharded = await client.receipts.list(**shards).collect()
+    assert [r.id for r in sharded] == [r.id for r in plain]
+    assert len(sandbox.requests) > 4
+    assert all(("flavour", "x") in r.query for r in sandbox.requests)
+
+
+async def test_a_checkpoint_is_bound_to_its_extra_params(client: BessaClient) -> None:
+    """A changes feed's checkpoint names its extra parameters, as it names its filters."""
+    feed = client.companies.changes(extra_params={"flavour": "x"})
+    async for _ in feed:
+        pass
+    saved = feed.checkpoint
+    async for _ in client.companies.changes(saved, extra_params={"flavour": "x"}):
+        pass
+    with pytest.raises(ResumeTokenError):
+        client.companies.changes(saved)
