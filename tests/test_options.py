@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import typing
 import uuid
 import warnings
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,7 @@ from bessa_async import (
     ServerError,
     Timeout,
 )
+from bessa_async._registry import TYPED_RESOURCES
 from bessa_async.testing import FakeClock, Fault, RecordedRequest, Sandbox
 
 
@@ -426,3 +428,14 @@ async def test_a_checkpoint_is_bound_to_its_extra_params(client: BessaClient) ->
         pass
     with pytest.raises(ResumeTokenError):
         client.companies.changes(saved)
+
+
+def test_every_registered_resource_is_typed_on_the_client(client: BessaClient) -> None:
+    """The registry sets each resource; the client's annotation of it names the same class,
+    and a view's resource sends through the view."""
+    hints = typing.get_type_hints(BessaClient)
+    view = client.with_options(timeout=1)
+    for cls in TYPED_RESOURCES:
+        assert hints[cls.name] is cls
+        assert type(getattr(client, cls.name)) is cls
+        assert getattr(view, cls.name)._client is view
