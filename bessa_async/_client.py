@@ -8,7 +8,7 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Final, Self, TypeVar, final, overload
+from typing import Any, Literal, Self, TypeVar, final, overload
 
 import aiohttp
 from yarl import URL
@@ -31,7 +31,9 @@ from ._filters import check_windows
 from ._hooks import Hooks, check_hooks
 from ._jobs.manager import JobManager
 from ._jobs.resources import Jobs, OrderJobs, PaymentJobs
-from ._registry import client_paths
+from ._options import check_headers, merge_headers
+from ._raw import RawResponse, raw_response
+from ._registry import TYPED_RESOURCES, client_paths
 from ._resources import (
     AnyResource,
     ArticleGroups,
@@ -97,6 +99,9 @@ class BessaClient:
         async with BessaClient(token="...") as client:
             page = await client.request("GET", "articles/", params={"limit": 10})
 
+    :meth:`with_options` gives a view with other defaults (a short deadline for one route)
+    that shares this client's session, in-flight limit and pause after a 429.
+
     Args:
         token: the API token from bessa's Manager; when None, the ``BESSA_TOKEN`` environment
             variable. It selects the tenant and is never logged or shown.
@@ -130,6 +135,43 @@ class BessaClient:
         InvalidTypeError: an option of the wrong type.
     """
 
+    # One line each, for static typing; the list resources are set from the registry, where
+    # each name, path and model is the class's own.
+    companies: Companies
+    """:class:`Companies`."""
+    locations: Locations
+    """:class:`Locations`."""
+    sales_points: SalesPoints
+    """:class:`SalesPoints`."""
+    tax_rates: TaxRates
+    """:class:`TaxRates`."""
+    article_groups: ArticleGroups
+    """:class:`ArticleGroups`."""
+    articles: Articles
+    """:class:`Articles`."""
+    article_options: ArticleOptions
+    """:class:`ArticleOptions`."""
+    payment_methods: PaymentMethods
+    """:class:`PaymentMethods`."""
+    tables: Tables
+    """:class:`Tables`."""
+    users: Users
+    """:class:`Users`."""
+    receipts: Receipts
+    """:class:`Receipts`."""
+    closings: Closings
+    """:class:`Closings`."""
+    stock_levels: StockLevels
+    """:class:`StockLevels`."""
+    reports: Reports
+    """:class:`Reports`."""
+    orders: OrderJobs
+    """``requests/orders/``: ``submit(Order(...))`` returns a :class:`JobHandle`."""
+    payments: PaymentJobs
+    """``requests/payments/``: ``submit(Payment(...))`` returns a :class:`JobHandle`."""
+    jobs: Jobs
+    """``resume(token)`` and ``as_completed(handles)`` for jobs of both kinds."""
+
     def __init__(
         self,
         token: str | None = None,
@@ -153,7 +195,7 @@ class BessaClient:
         if not isinstance(retry, RetryPolicy):
             raise InvalidTypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
         configs = _trace_configs(trace_configs, session)
-        self._sender = Sender(
+        sender = Sender(
             token=secret,
             base_url=_base_url(base_url, allow_insecure=allow_insecure),
             timeout=as_timeout(timeout),
@@ -166,34 +208,84 @@ class BessaClient:
             hooks=check_hooks(hooks),
             trace_configs=configs,
         )
-        self._paths = resolved
-        # One line each, for static typing; the names and models are the classes' own.
-        self.companies: Final = Companies(self, resolved[Companies.name])
-        self.locations: Final = Locations(self, resolved[Locations.name])
-        self.sales_points: Final = SalesPoints(self, resolved[SalesPoints.name])
-        self.tax_rates: Final = TaxRates(self, resolved[TaxRates.name])
-        self.article_groups: Final = ArticleGroups(self, resolved[ArticleGroups.name])
-        self.articles: Final = Articles(self, resolved[Articles.name])
-        self.article_options: Final = ArticleOptions(self, resolved[ArticleOptions.name])
-        self.payment_methods: Final = PaymentMethods(self, resolved[PaymentMethods.name])
-        self.tables: Final = Tables(self, resolved[Tables.name])
-        self.users: Final = Users(self, resolved[Users.name])
-        self.receipts: Final = Receipts(self, resolved[Receipts.name])
-        self.closings: Final = Closings(self, resolved[Closings.name])
-        self.stock_levels: Final = StockLevels(self, resolved[StockLevels.name])
-        self.reports: Final = Reports(self, resolved[Reports.name])
-        self._jobs = JobManager(
-            self._sender,
+        jobs = JobManager(
+            sender,
             paths={"order": resolved[OrderJobs.name], "payment": resolved[PaymentJobs.name]},
             poll=poll,
             max_in_flight=max_in_flight,
         )
-        self.orders: Final = OrderJobs(self._jobs)
-        """``requests/orders/``: ``submit(Order(...))`` returns a :class:`JobHandle`."""
-        self.payments: Final = PaymentJobs(self._jobs)
-        """``requests/payments/``: ``submit(Payment(...))`` returns a :class:`JobHandle`."""
-        self.jobs: Final = Jobs(self._jobs)
-        """``resume(token)`` and ``as_completed(handles)`` for jobs of both kinds."""
+        self._bind(sender, resolved, jobs, view_of=None)
+
+    def _bind(
+        self,
+        sender: Sender,
+        paths: dict[str, str],
+        jobs: JobManager,
+        *,
+        view_of: BessaClient | None,
+    ) -> None:
+        self._sender = sender
+        self._paths = paths
+        self._jobs = jobs
+        self._view_of = view_of
+        # Built here, not in __init__, so that a view's resources send through the view.
+        for cls in TYPED_RESOURCES:
+            setattr(self, cls.name, cls(self, paths[cls.name]))
+        self.reports = Reports(self, paths[Reports.name])
+        self.orders = OrderJobs(jobs)
+        self.payments = PaymentJobs(jobs)
+        self.jobs = Jobs(jobs)
+
+    def with_options(
+        self,
+        *,
+        timeout: float | Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        poll: PollPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> BessaClient:
+        """A view of this client with other defaults: only the options given differ.
+
+        The view shares this client's HTTP session, its ``max_in_flight`` slots, its pause
+        after a 429, its hooks and its job poller; it is cheap, so make one per route::
+
+            fast = client.with_options(timeout=2, retry=RetryPolicy.disabled())
+            receipt = await fast.receipts.get(receipt_id)
+
+        A view owns nothing: its :meth:`aclose` (and leaving ``async with view``) does
+        nothing, and it works as long as this client is open. Views of views add up.
+
+        Args:
+            timeout: the view's deadline of each call (seconds or :class:`Timeout`; for no
+                deadline, ``Timeout(total=None)``). Each option left None keeps this client's.
+            retry: the view's retry policy.
+            poll: the view's poll policy for waiting jobs.
+            headers: headers sent with every request of the view, on top of this client's
+                view headers; the library's own (``Authorization``, ``Idempotency-Key``,
+                ``User-Agent``, ...) are refused.
+
+        Raises:
+            InvalidValueError: a header the library owns, or an unsafe header value.
+            InvalidTypeError: an option of the wrong type.
+        """
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise InvalidTypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
+        if poll is not None and not isinstance(poll, PollPolicy):
+            raise InvalidTypeError(f"poll must be a PollPolicy, got {type(poll).__name__}")
+        extra = check_headers(headers, where="with_options(headers=)")
+        sender = self._sender.derive(
+            timeout=self.timeout if timeout is None else as_timeout(timeout),
+            retry=retry or self.retry,
+            headers=merge_headers(self._sender.default_headers, extra),
+        )
+        view = BessaClient.__new__(BessaClient)
+        view._bind(
+            sender,
+            self._paths,
+            self._jobs.derive(sender, poll or self.poll),
+            view_of=self._view_of or self,
+        )
+        return view
 
     @overload
     def resource(self, path: str, model: None = None) -> AnyResource[dict[str, Any]]: ...
@@ -240,12 +332,25 @@ class BessaClient:
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`aclose` was called."""
+        """Whether :meth:`aclose` was called (for a view: on the client it came from)."""
         return self._sender.closed
+
+    @property
+    def is_view(self) -> bool:
+        """Whether this is a view from :meth:`with_options` (which owns nothing)."""
+        return self._view_of is not None
 
     def __repr__(self) -> str:
         state = " closed" if self.closed else ""
-        return f"<BessaClient base_url={self.base_url!r}{state}>"
+        if self._view_of is None:
+            return f"<BessaClient base_url={self.base_url!r}{state}>"
+        # Header names only: a value may be a credential.
+        names = ",".join(sorted(self._sender.default_headers)) or "-"
+        timeout = self.timeout.total
+        return (
+            f"<BessaClient view base_url={self.base_url!r} timeout={timeout!r} "
+            f"attempts={self.retry.attempts} headers={names}{state}>"
+        )
 
     async def __aenter__(self) -> Self:
         await self._sender.open()
@@ -261,14 +366,21 @@ class BessaClient:
 
     async def aclose(self) -> None:
         """Stop polling jobs and close the client's own HTTP session (a borrowed session stays
-        open). Waits still running fail with ``RuntimeError``; the jobs go on. Idempotent."""
+        open). Waits still running fail with ``RuntimeError``; the jobs go on. Idempotent.
+
+        On a view (:meth:`with_options`) it does nothing: the view shares the session and the
+        poller of the client it came from, and closing that client ends both.
+        """
+        if self._view_of is not None:
+            return
         await self._jobs.aclose()
         await self._sender.close()
 
     def __del__(self) -> None:
-        # Only a warning: a finaliser must not do I/O or touch the event loop.
+        # Only a warning: a finaliser must not do I/O or touch the event loop. A view owns
+        # nothing, so only the client it came from speaks.
         sender = getattr(self, "_sender", None)
-        if sender is not None and sender.owns_open_session:
+        if sender is not None and self._view_of is None and sender.owns_open_session:
             warnings.warn(
                 f"unclosed {self!r}: use 'async with BessaClient(...)' or 'await client.aclose()'",
                 ResourceWarning,
@@ -289,6 +401,32 @@ class BessaClient:
         total = self.timeout.total if timeout is None else as_timeout(timeout).total
         return await diagnose(self, timeout=total, clock=self._sender.clock)
 
+    @overload
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = ...,
+        json: Any = ...,
+        headers: Mapping[str, str] | None = ...,
+        timeout: float | Timeout | None = ...,
+        retry: RetryPolicy | None = ...,
+        raw: Literal[False] = ...,
+    ) -> Any: ...
+    @overload
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = ...,
+        json: Any = ...,
+        headers: Mapping[str, str] | None = ...,
+        timeout: float | Timeout | None = ...,
+        retry: RetryPolicy | None = ...,
+        raw: Literal[True],
+    ) -> RawResponse[Any]: ...
     async def request(
         self,
         method: str,
@@ -299,6 +437,7 @@ class BessaClient:
         headers: Mapping[str, str] | None = None,
         timeout: float | Timeout | None = None,
         retry: RetryPolicy | None = None,
+        raw: bool = False,
     ) -> Any:
         """Send a request and return the decoded JSON answer (``None`` for 204).
 
@@ -312,6 +451,8 @@ class BessaClient:
             headers: extra headers (``Authorization`` is the client's own).
             timeout: this call's deadline, overriding the client's.
             retry: this call's retry policy, overriding the client's.
+            raw: answer a :class:`RawResponse` (status, headers, request id, and the decoded
+                JSON as ``data``) instead of the JSON alone.
 
         Raises:
             APIError: the API answered with an error status (a subclass per status).
@@ -321,6 +462,28 @@ class BessaClient:
             InvalidValueError, InvalidTypeError: a parameter that cannot be sent safely (also
                 ``ValueError`` / ``TypeError``); nothing was sent.
         """
+        answer = await self._request_raw(
+            method,
+            path,
+            params=params,
+            json=json,
+            headers=headers,
+            timeout=None if timeout is None else as_timeout(timeout),
+            retry=retry,
+        )
+        return answer if raw else answer.data
+
+    async def _request_raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> RawResponse[Any]:
         if params:
             check_windows(params)  # ISO text without an offset, a window ending before it starts
         response = await self._sender.send(
@@ -329,16 +492,17 @@ class BessaClient:
             params=params,
             json_body=json,
             headers=headers,
-            timeout=None if timeout is None else as_timeout(timeout),
+            timeout=timeout,
             retry=retry,
         )
-        return response.json()
+        return raw_response(response)
 
     async def _get_dated(
-        self, path: str, params: Mapping[str, Any] | None
+        self,
+        path: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[Any, str | None]:
         """GET with the answer's ``Date`` header: a changes feed's clock is the server's."""
-        if params:
-            check_windows(params)
-        response = await self._sender.send("GET", path, params=params)
-        return response.json(), response.headers.get("Date")
+        answer = await self._request_raw("GET", path, params=params, headers=headers)
+        return answer.data, answer.headers.get("Date")

@@ -20,6 +20,7 @@ import attrs
 
 from ._errors import InvalidTypeError, InvalidValueError
 from ._models import ClosingType, ReceiptType
+from ._options import ParamValue, check_extra_params, check_headers
 from ._urls import encode_params
 from ._validate import check_int, check_uuid
 
@@ -30,10 +31,11 @@ __all__ = [
     "ClosingFilters",
     "FilterSpec",
     "IdLike",
+    "ListFilters",
     "ListOptions",
-    "Listing",
     "LocationFilters",
     "ReceiptFilters",
+    "RequestOptions",
     "StockLevelFilters",
     "Window",
     "check_timestamp",
@@ -66,25 +68,44 @@ class ListOptions(TypedDict, total=False):
 LIST_DEFAULTS: Final[ListOptions] = {"prefetch": 1, "concurrency": 1, "ordered": True}
 
 
-class Listing(Window, ListOptions, total=False):
-    """The filters and options of the master data (companies, tax rates ...)."""
+class RequestOptions(TypedDict, total=False):
+    """The escape hatches of a call, for what the library does not model yet: query
+    parameters and headers sent as given with each of its requests. A name the library or a
+    typed filter sets is refused (pass that filter itself)."""
+
+    extra_params: Mapping[str, ParamValue] | None
+    extra_headers: Mapping[str, str] | None
 
 
-class LocationFilters(Listing, total=False):
+class ListFilters(Window, ListOptions, RequestOptions, total=False):
+    """What every typed ``list`` takes (the master data, companies, tax rates ..., just
+    these): the change window, paging, listing options and the escape hatches. Build one to
+    reuse it, ``june = ReceiptFilters(timestamp__gte=..., limit=100)``, then ``list(**june)``."""
+
+
+class LocationFilters(ListFilters, total=False):
+    """What ``client.locations.list`` takes."""
+
     company: IdLike | None
 
 
-class ByLocationFilters(Listing, total=False):
+class ByLocationFilters(ListFilters, total=False):
+    """What ``list`` of sales points, tables and users takes."""
+
     location: IdLike | None
 
 
-class ArticleFilters(Listing, total=False):
+class ArticleFilters(ListFilters, total=False):
+    """What ``client.articles.list`` takes."""
+
     article_group: IdLike | None
     active: bool | None
     product_number: str | None
 
 
-class ReceiptFilters(Listing, total=False):
+class ReceiptFilters(ListFilters, total=False):
+    """What ``client.receipts.list`` takes."""
+
     timestamp__gte: datetime | None
     timestamp__lt: datetime | None
     sales_point: IdLike | None
@@ -92,14 +113,18 @@ class ReceiptFilters(Listing, total=False):
     type: ReceiptType | str | None  # "type": the API's filter name
 
 
-class ClosingFilters(Listing, total=False):
+class ClosingFilters(ListFilters, total=False):
+    """What ``client.closings.list`` takes."""
+
     timestamp__gte: datetime | None
     timestamp__lt: datetime | None
     sales_point: IdLike | None
     type: ClosingType | str | None  # "type": the API's filter name
 
 
-class StockLevelFilters(Listing, total=False):
+class StockLevelFilters(ListFilters, total=False):
+    """What ``client.stock_levels.list`` takes."""
+
     article: IdLike | None
     location: IdLike | None
 
@@ -204,12 +229,14 @@ class FilterSpec:
     def split(
         self, given: Mapping[str, Any], *, owner: str
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The checked query and the listing options of a call.
+        """The checked query (``extra_params`` included) and the listing options of a call
+        (``extra_headers`` among them, checked).
 
         Raises:
             InvalidTypeError: a keyword ``owner`` does not take, as Python's own message says
                 it, or text for a timestamp.
-            InvalidValueError: a bad id, limit or window.
+            InvalidValueError: a bad id, limit or window; an extra parameter that a typed
+                filter or the library sets; a header the library sets.
         """
         for name in given:
             if name not in self.keys:
@@ -218,12 +245,28 @@ class FilterSpec:
             if given[name] is not None:
                 check_timestamp(name, given[name])
         options = {k: v for k, v in given.items() if k in ListOptions.__annotations__}
-        sent = {k: v for k, v in given.items() if k not in options}
-        return clean_query(sent, ids=self.ids, strings=self.strings), options
+        sent = {k: v for k, v in given.items() if k not in options and k not in _REQUEST_OPTIONS}
+        query = clean_query(sent, ids=self.ids, strings=self.strings)
+        query.update(self.extra_params(given.get("extra_params"), owner=owner))
+        options["extra_headers"] = check_headers(
+            given.get("extra_headers"), where=f"{owner}(extra_headers=)"
+        )
+        return query, options
+
+    def extra_params(self, extra: object, *, owner: str) -> dict[str, Any]:
+        """``extra_params`` of a call, refusing the names of this spec (filters, ``cursor``,
+        ``limit``, options): one name, one meaning."""
+        return check_extra_params(extra, taken=self.keys, owner=f"{owner}()")
+
+
+_REQUEST_OPTIONS: Final = frozenset(RequestOptions.__annotations__)
 
 
 def _group(name: str) -> int:
-    """Own filters first, then the window and paging, then the options (as ``help()`` lists)."""
+    """Own filters first, then the window and paging, then the options, then the escape
+    hatches (as ``help()`` lists)."""
+    if name in _REQUEST_OPTIONS:
+        return 3
     return 2 if name in ListOptions.__annotations__ else int(name in Window.__annotations__)
 
 

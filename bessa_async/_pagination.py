@@ -31,6 +31,7 @@ import attrs
 from ._errors import BessaError, DecodeError, InvalidValueError, PaginationLoopError
 from ._events import OperationEvent, PageEvent
 from ._hooks import Hooks, emit
+from ._raw import LastResponse, RawResponse
 from ._validate import check_int, is_int
 
 __all__ = [
@@ -319,8 +320,10 @@ class Paginator(Generic[T]):
         sharded: Callable[[ListingStats], Resumable[T]] | None = None,
         hooks: Hooks | None = None,
         clock: Callable[[], float] = time.monotonic,
+        last: LastResponse | None = None,
     ) -> None:
         check_int("prefetch", prefetch, minimum=0)
+        self._last = last
         self._fetch = fetch
         self._path = path
         self._params = dict(params)
@@ -344,6 +347,14 @@ class Paginator(Generic[T]):
         if self._source is not None:
             return self._source.resume_token()
         return self._position.cursor
+
+    @property
+    def last_response(self) -> RawResponse[Any] | None:
+        """The answer of the most recent page request (``first()`` and ``count()`` included):
+        status, headers (``Date``, the request id ...) and the page's JSON as ``data``. None
+        before the first page. With ``prefetch`` or ``concurrency``, the latest page read,
+        which may be ahead of the page in your hands."""
+        return None if self._last is None else self._last.value
 
     def __repr__(self) -> str:
         return f"<Paginator {self._resource} {self._params!r}>"

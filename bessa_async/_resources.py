@@ -8,6 +8,7 @@ parameter (DRF ignores unknown parameters and would answer the whole, unfiltered
 
 from __future__ import annotations
 
+import functools
 import logging
 import typing
 from collections.abc import Callable, Mapping
@@ -26,7 +27,7 @@ from ._filters import (
     ClosingFilters,
     FilterSpec,
     IdLike,
-    Listing,
+    ListFilters,
     LocationFilters,
     ReceiptFilters,
     StockLevelFilters,
@@ -52,8 +53,10 @@ from ._models import (
     TaxRate,
     User,
 )
-from ._pagination import Paginator, observe_pages
+from ._options import ParamValue, check_extra_params, check_headers
+from ._pagination import Fetch, Paginator, observe_pages
 from ._paths import check_path
+from ._raw import LastResponse, RawResource, RawResponse
 from ._shard_token import identity_of, is_listing_token, read_token
 from ._sharding import ShardPlan, sharded_pages
 from ._urls import encode_params
@@ -107,8 +110,22 @@ class Requester(Protocol):
     """What a resource needs of the client: one way to send a request."""
 
     async def request(
-        self, method: str, path: str, *, params: Mapping[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any: ...
+
+    async def _request_raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> RawResponse[Any]: ...
 
     @property
     def hooks(self) -> Hooks | None:
@@ -116,7 +133,10 @@ class Requester(Protocol):
         ...
 
     async def _get_dated(
-        self, path: str, params: Mapping[str, Any] | None
+        self,
+        path: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[Any, str | None]: ...
 
 
@@ -174,6 +194,24 @@ class Resource(Generic[T]):
     async def _get_json(self, target: str, params: Mapping[str, Any] | None) -> Any:
         return await self._client.request("GET", target, params=params)
 
+    def _fetcher(self, headers: Mapping[str, str], last: LastResponse) -> Fetch:
+        """How this resource GETs a page, with a call's ``extra_headers``; each answer is kept
+        in ``last`` (the listing's :attr:`~Paginator.last_response`)."""
+
+        async def get_json(target: str, params: Mapping[str, Any] | None) -> Any:
+            answer = await self._client._request_raw("GET", target, params=params, headers=headers)
+            last.value = answer
+            return answer.data
+
+        return get_json
+
+    @property
+    def with_raw_response(self) -> RawResource[T]:
+        """This resource's ``get`` answering a :class:`RawResponse`: the item as ``data``,
+        next to the answer's status, headers and request id. For a listing's headers, see
+        :attr:`Paginator.last_response`."""
+        return RawResource(self)
+
     def _filtered(self, filters: Mapping[str, Any]) -> Paginator[T]:
         """A typed ``list``: ``filters`` checked against the resource's own TypedDict."""
         assert self._filters is not None  # set for every list declared with Unpack
@@ -187,10 +225,14 @@ class Resource(Generic[T]):
         prefetch: int = LIST_DEFAULTS["prefetch"],
         concurrency: int = LIST_DEFAULTS["concurrency"],
         ordered: bool = LIST_DEFAULTS["ordered"],
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Paginator[T]:
         encode_params(query)  # bad values fail here, at the call, not at the first page
         check_int("concurrency", concurrency, minimum=1)
-        fetch = observe_pages(self._get_json, self._client.hooks, self._name)
+        last = LastResponse()
+        fetch = observe_pages(
+            self._fetcher(extra_headers or {}, last), self._client.hooks, self._name
+        )
         sharded = None
         token = query.get("cursor") if is_listing_token(query.get("cursor")) else None
         if concurrency > 1 or token is not None:
@@ -241,6 +283,7 @@ class Resource(Generic[T]):
             prefetch=prefetch,
             sharded=sharded,
             hooks=self._client.hooks,
+            last=last,
         )
 
     def changes(
@@ -250,6 +293,8 @@ class Resource(Generic[T]):
         limit: int | None = None,
         concurrency: int = 1,
         overlap: timedelta = DEFAULT_OVERLAP,
+        extra_params: Mapping[str, ParamValue] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
         **filters: Any,
     ) -> ChangeFeed[T]:
         """Everything new or changed since ``since``, as batches with checkpoints.
@@ -263,6 +308,10 @@ class Resource(Generic[T]):
                 (receipts, closings), which edits never change. Other resources use one chain.
             overlap: how late an item may become visible after its ``updated`` stamp (commit
                 lag) and still be delivered; re-reading it repeats nothing. Default 60 s.
+            extra_params: query parameters the library does not model, sent as given with
+                every request (not the names of typed filters or the feed's own); part of
+                the checkpoint, like the filters, so resume with the same ones.
+            extra_headers: headers sent with every request (not the library's own).
             filters: the resource's own equality filters (``sales_point=``, ``active=`` ...);
                 not its time windows, which the feed sets itself.
 
@@ -290,6 +339,8 @@ class Resource(Generic[T]):
                     f"{owner}() got an unexpected keyword argument {name!r}{hint}"
                 )
         query, _ = spec.split(filters, owner=owner)
+        query.update(spec.extra_params(extra_params, owner=owner))
+        headers = check_headers(extra_headers, where=f"{owner}(extra_headers=)")
         if limit is not None:
             check_int("limit", limit, minimum=1)
         check_int("concurrency", concurrency, minimum=1)
@@ -312,7 +363,7 @@ class Resource(Generic[T]):
             params=query,
             start=start,
             since=moment,
-            answer=self._client._get_dated,
+            answer=functools.partial(self._client._get_dated, headers=headers),
             decode=self._decode_page,
             ident=_raw_identity,
             window="timestamp" if "timestamp" in spec.windows else None,
@@ -342,17 +393,40 @@ class Resource(Generic[T]):
         log.debug("%s: concurrency needs both bounds of a window; one chain", self._name)
         return None
 
-    async def get(self, id: IdLike) -> T:  # "id": the API's own word
+    async def get(
+        self,
+        id: IdLike,  # "id": the API's own word
+        *,
+        extra_params: Mapping[str, ParamValue] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> T:
         """One item by id.
 
+        Args:
+            id: the item's id.
+            extra_params: query parameters the library does not model, sent as given.
+            extra_headers: headers sent with the request (not the library's own).
+
         Raises:
-            InvalidValueError: ``id`` is not a UUID (nothing is sent).
+            InvalidValueError: ``id`` is not a UUID, or an extra header the library sets
+                (nothing is sent).
             NotFoundError: no such item.
         """
+        target, params, headers = self._detail(id, extra_params, extra_headers)
+        item = await self._client.request("GET", target, params=params, headers=headers)
+        return self._decode_one(item)
+
+    def _detail(
+        self, id: IdLike, extra_params: object, extra_headers: object
+    ) -> tuple[str, dict[str, Any], dict[str, str]]:
+        """The checked request of :meth:`get`: path, extra parameters, extra headers."""
+        owner = f"{type(self).__name__}.get"
         if not self._has_detail:
             raise InvalidTypeError(f"{self._name} has no detail endpoint; use list() with filters")
-        item = await self._client.request("GET", f"{self._path}{check_uuid('id', id)}/")
-        return self._decode_one(item)
+        target = f"{self._path}{check_uuid('id', id)}/"
+        params = check_extra_params(extra_params, taken=frozenset(), owner=f"{owner}()")
+        encode_params(params)
+        return target, params, check_headers(extra_headers, where=f"{owner}(extra_headers=)")
 
 
 @final
@@ -363,13 +437,18 @@ class AnyResource(Resource[T]):
         super().__init__(client, path)
         self._model = model
 
-    def list(self, **params: Any) -> Paginator[T]:
-        """Every item, following ``next``; ``params`` are sent as query parameters."""
-        return self._list(clean_query(params, strings=frozenset({"cursor"})))
+    def list(
+        self, *, extra_headers: Mapping[str, str] | None = None, **params: Any
+    ) -> Paginator[T]:
+        """Every item, following ``next``; ``params`` are sent as query parameters, and
+        ``extra_headers`` with each request (not the library's own headers)."""
+        headers = check_headers(extra_headers, where="resource().list(extra_headers=)")
+        query = clean_query(params, strings=frozenset({"cursor"}))
+        return self._list(query, extra_headers=headers)
 
 
 class _MasterData(Resource[T]):
-    def list(self, **filters: Unpack[Listing]) -> Paginator[T]:
+    def list(self, **filters: Unpack[ListFilters]) -> Paginator[T]:
         """Every item, ordered by id; ``updated__*`` select changes in a window."""
         return self._filtered(filters)
 
@@ -495,6 +574,8 @@ class Receipts(Resource[Receipt]):
         prefetch: int = 1,
         concurrency: int = 1,
         ordered: bool = True,
+        extra_params: Mapping[str, ParamValue] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Paginator[Receipt]:
         """The receipts of one local business day (see :func:`bessa_async.business_day`)."""
         start, end = business_day(day, tz, day_start=day_start)
@@ -508,6 +589,8 @@ class Receipts(Resource[Receipt]):
             prefetch=prefetch,
             concurrency=concurrency,
             ordered=ordered,
+            extra_params=extra_params,
+            extra_headers=extra_headers,
         )
 
 
@@ -537,6 +620,9 @@ class StockLevels(Resource[StockLevel]):
         return self._filtered(filters)
 
 
+_SALES_PARAMS: Final = frozenset({"start", "end", "location", "sales_point"})
+
+
 @final
 class Reports:
     """``reports/``: the sales report (closings are :attr:`BessaClient.closings`)."""
@@ -558,8 +644,14 @@ class Reports:
         end: datetime,
         location: IdLike | None = None,
         sales_point: IdLike | None = None,
+        extra_params: Mapping[str, ParamValue] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> SalesReport:
-        """Revenue of ``[start, end)``: voids subtracted, training and zero receipts excluded."""
+        """Revenue of ``[start, end)``: voids subtracted, training and zero receipts excluded.
+
+        ``extra_params`` and ``extra_headers`` are sent as given (not the names above, nor the
+        library's own headers).
+        """
         start, end = check_timestamp("start", start), check_timestamp("end", end)
         if end < start:
             raise InvalidValueError(
@@ -570,7 +662,11 @@ class Reports:
             ids=frozenset({"location", "sales_point"}),
             strings=frozenset(),
         )
-        body = await self._client.request("GET", self._sales_path, params=params)
+        owner = "Reports.sales"
+        params.update(check_extra_params(extra_params, taken=_SALES_PARAMS, owner=f"{owner}()"))
+        encode_params(params)
+        headers = check_headers(extra_headers, where=f"{owner}(extra_headers=)")
+        body = await self._client.request("GET", self._sales_path, params=params, headers=headers)
         return decode(SalesReport, body, resource=self._sales_path)
 
     async def sales_for_day(
@@ -581,10 +677,19 @@ class Reports:
         day_start: time = time(0),
         location: IdLike | None = None,
         sales_point: IdLike | None = None,
+        extra_params: Mapping[str, ParamValue] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> SalesReport:
         """The sales report of one local business day (see :func:`bessa_async.business_day`)."""
         start, end = business_day(day, tz, day_start=day_start)
-        return await self.sales(start=start, end=end, location=location, sales_point=sales_point)
+        return await self.sales(
+            start=start,
+            end=end,
+            location=location,
+            sales_point=sales_point,
+            extra_params=extra_params,
+            extra_headers=extra_headers,
+        )
 
 
 @overload

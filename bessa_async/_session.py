@@ -8,6 +8,7 @@ each attempt goes through :func:`exchange`, once per redirect hop.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import platform
@@ -268,6 +269,49 @@ async def exchange(
         raise build(exc, hop) from (exc if keep_cause else None)
 
 
+class _Connection:
+    """What a client shares with its views: the aiohttp session (owned or borrowed) and
+    whether the client was closed."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession | None,
+        max_in_flight: int,
+        trace_configs: Sequence[aiohttp.TraceConfig] | None,
+    ) -> None:
+        self.session = session
+        self.owns_session = session is None
+        self.max_in_flight = max_in_flight
+        self.trace_configs = list(trace_configs) if trace_configs else None
+        self.closed = False
+
+    @property
+    def owns_open_session(self) -> bool:
+        return self.owns_session and self.session is not None and not self.session.closed
+
+    def ensure_session(self) -> aiohttp.ClientSession:
+        if self.closed:
+            raise RuntimeError("this BessaClient is closed; create a new one")
+        if self.session is None:
+            self.session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=self.max_in_flight, limit_per_host=self.max_in_flight
+                ),
+                cookie_jar=aiohttp.DummyCookieJar(),  # an API client keeps no cookies
+                trust_env=False,
+                trace_configs=self.trace_configs,
+            )
+        elif self.session.closed:
+            raise RuntimeError("the aiohttp.ClientSession passed to BessaClient is closed")
+        return self.session
+
+    async def close(self) -> None:
+        self.closed = True
+        if self.owns_open_session:
+            assert self.session is not None
+            await self.session.close()
+
+
 class Sender:
     """Sends requests for one client: deadline, retries, rate gate, in-flight limit, logging."""
 
@@ -290,47 +334,44 @@ class Sender:
         self.hooks = hooks
         self.timeout = timeout
         self.retry = retry
+        self.default_headers: Mapping[str, str] = {}
+        """Sent with every request (a view's ``headers=``), checked by whoever set them."""
         self._token = token
-        self._session = session
-        self._owns_session = session is None
+        self._connection = _Connection(session, max_in_flight, trace_configs)
         self._user_agent = user_agent
-        self._max_in_flight = max_in_flight
         self._slots = asyncio.Semaphore(max_in_flight)
         self.clock = clock
         self.sleep = sleep
         self.gate = RateGate(clock, sleep)
         self._rng = random.Random()
-        self._trace_configs = list(trace_configs) if trace_configs else None
-        self.closed = False
+
+    def derive(self, *, timeout: Timeout, retry: RetryPolicy, headers: Mapping[str, str]) -> Sender:
+        """A sender with other defaults that shares this one's session, in-flight slots, rate
+        gate, hooks and token (what a client's view sends through)."""
+        view = copy.copy(self)  # shallow: the slots, the gate and the connection are shared
+        view.timeout = timeout
+        view.retry = retry
+        view.default_headers = dict(headers)
+        return view
+
+    @property
+    def closed(self) -> bool:
+        """Whether the client (or the client a view came from) was closed."""
+        return self._connection.closed
 
     @property
     def owns_open_session(self) -> bool:
         """Whether we created an aiohttp session that is still open (ours to close)."""
-        return self._owns_session and self._session is not None and not self._session.closed
+        return self._connection.owns_open_session
 
     def _ensure_session(self) -> aiohttp.ClientSession:
-        if self.closed:
-            raise RuntimeError("this BessaClient is closed; create a new one")
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
-                    limit=self._max_in_flight, limit_per_host=self._max_in_flight
-                ),
-                cookie_jar=aiohttp.DummyCookieJar(),  # an API client keeps no cookies
-                trust_env=False,
-                trace_configs=self._trace_configs,
-            )
-        elif self._session.closed:
-            raise RuntimeError("the aiohttp.ClientSession passed to BessaClient is closed")
-        return self._session
+        return self._connection.ensure_session()
 
     async def open(self) -> None:
         self._ensure_session()
 
     async def close(self) -> None:
-        self.closed = True
-        if self._owns_session and self._session is not None and not self._session.closed:
-            await self._session.close()
+        await self._connection.close()
 
     def _headers(self, extra: Mapping[str, str] | None, has_body: bool) -> CIMultiDict[str]:
         headers: CIMultiDict[str] = CIMultiDict()
@@ -338,6 +379,7 @@ class Sender:
         headers["User-Agent"] = self._user_agent
         if has_body:
             headers["Content-Type"] = "application/json"
+        headers.update(self.default_headers)
         for name, value in (extra or {}).items():
             if name.lower() in _RESERVED_HEADERS:
                 raise InvalidValueError(

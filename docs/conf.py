@@ -51,6 +51,8 @@ napoleon_use_rtype = False
 PAGES: dict[str, tuple[str, str, str]] = {
     "bessa_async._client": ("client", "Client", "One client per token and base URL."),
     "bessa_async._config": ("client", "Client", ""),
+    "bessa_async._raw": ("client", "Client", ""),
+    "bessa_async._filters": ("listings", "Resources and listings", ""),
     "bessa_async._resources": ("listings", "Resources and listings", ""),
     "bessa_async._pagination": ("listings", "Resources and listings", ""),
     "bessa_async._days": ("listings", "Resources and listings", ""),

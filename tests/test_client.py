@@ -494,7 +494,7 @@ async def test_unclosed_client_warns(sandbox: Sandbox) -> None:
     client = BessaClient(sandbox.token, base_url=sandbox.url)
     await client.__aenter__()
     # Keep the aiohttp session alive so that only our finaliser speaks; closed below.
-    session = client._sender._session
+    session = client._sender._connection.session
     assert session is not None
     holder = [client]
     del client

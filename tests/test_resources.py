@@ -136,6 +136,8 @@ def test_list_signatures_name_every_filter(client: BessaClient) -> None:
         "prefetch",
         "concurrency",
         "ordered",
+        "extra_params",
+        "extra_headers",
     ]
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in receipts.values())
     assert receipts["sales_point"].default is None

@@ -11,6 +11,7 @@ the POST is sent once more with the same key; otherwise
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import logging
 import random
@@ -33,6 +34,7 @@ from .._errors import (
 )
 from .._hooks import Hooks
 from .._pagination import Paginator, observe_pages
+from .._raw import LastResponse, raw_response
 from .._validate import check_uuid
 from .handle import JobHandle, check_job_path, decode_token
 from .model import Job, JobKind
@@ -113,6 +115,14 @@ class JobManager:
     async def aclose(self) -> None:
         await self.scheduler.aclose()
 
+    def derive(self, sender: Sender, poll: PollPolicy) -> JobManager:
+        """This machinery for a client's view: submissions through ``sender``, waits polled per
+        ``poll`` by default, on the same scheduler (whose polls keep the client's sender)."""
+        view = copy.copy(self)  # shallow: the scheduler and its generator are shared
+        view._sender = sender
+        view.poll = poll
+        return view
+
     def watch(
         self, handle: JobHandle, *, timeout: float | None, poll: PollPolicy | None
     ) -> asyncio.Future[None]:
@@ -157,20 +167,30 @@ class JobManager:
         *,
         timeout: Timeout | None = None,
         deadline: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         response = await self._sender.send(
-            "GET", target, params=params, timeout=timeout, deadline=deadline
+            "GET", target, params=params, headers=headers, timeout=timeout, deadline=deadline
         )
         return response.json()
 
-    def listing(self, kind: JobKind, params: Mapping[str, Any]) -> Paginator[Job]:
+    def listing(
+        self, kind: JobKind, params: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> Paginator[Job]:
         path = self.paths[kind]
 
         def decode_page(items: list[Any]) -> list[Job]:
             return decode_many(Job, items, resource=path)
 
-        fetch = observe_pages(self._get_json, self._sender.hooks, path)
-        return Paginator(fetch, path, params, decode_page, resource=path)
+        last = LastResponse()
+
+        async def get_json(target: str, query: Mapping[str, Any] | None) -> Any:
+            response = await self._sender.send("GET", target, params=query, headers=headers)
+            last.value = raw_response(response)
+            return last.value.data
+
+        fetch = observe_pages(get_json, self._sender.hooks, path)
+        return Paginator(fetch, path, params, decode_page, resource=path, last=last)
 
     async def submit(
         self,
@@ -180,15 +200,18 @@ class JobManager:
         key: str,
         sales_point: uuid.UUID,
         timeout: Timeout | None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> JobHandle:
         """POST a job; reconcile after an ambiguous failure; never send it twice blindly.
 
         One deadline, ``timeout.total`` (else the client's) from now, covers the whole call:
-        the POST, the lookup by reference and the one resend.
+        the POST, the lookup by reference and the one resend. ``extra_headers`` (checked by
+        the caller) go with each of them.
         """
         reference: str = body["reference"]
         path = self.paths[kind]
-        headers = {"Idempotency-Key": key}
+        extra = dict(extra_headers or {})
+        headers = {**extra, "Idempotency-Key": key}
         total = (timeout or self._sender.timeout).total
         deadline = None if total is None else self.clock() + total
 
@@ -207,7 +230,14 @@ class JobManager:
             if (error := late("looked up by its reference")) is not None:
                 raise error from cause
             return await self._reconcile(
-                kind, reference, sales_point, key, timeout=timeout, deadline=deadline, cause=cause
+                kind,
+                reference,
+                sales_point,
+                key,
+                timeout=timeout,
+                deadline=deadline,
+                headers=extra,
+                cause=cause,
             )
 
         for attempt in (1, 2):
@@ -285,6 +315,7 @@ class JobManager:
         *,
         timeout: Timeout | None,
         deadline: float | None,
+        headers: Mapping[str, str],
         cause: BaseException,
     ) -> Job | None:
         """The job with ``reference``, or None when the list proves there is none (looked up
@@ -301,7 +332,7 @@ class JobManager:
             )
 
         listing: Paginator[Any] = Paginator(
-            functools.partial(self._get_json, timeout=timeout, deadline=deadline),
+            functools.partial(self._get_json, timeout=timeout, deadline=deadline, headers=headers),
             self.paths[kind],
             {"reference": reference, "limit": _RECONCILE_LIMIT},
             lambda items: items,

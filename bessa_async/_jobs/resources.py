@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Final, Unpack, final
 
 from .._config import PollPolicy, Timeout, as_timeout
 from .._errors import InvalidTypeError, InvalidValueError, JobTimeoutError
-from .._filters import Window, declare_filters
+from .._filters import RequestOptions, Window, declare_filters
+from .._options import check_headers
 from .._pagination import Paginator
 from .handle import JobHandle
 from .manager import JobManager
@@ -34,7 +35,7 @@ def _check_key(value: object) -> str:
     return text
 
 
-class JobFilters(Window, total=False):
+class JobFilters(Window, RequestOptions, total=False):
     """What ``client.orders.list`` and ``client.payments.list`` take."""
 
     status: JobStatus | str | None
@@ -72,8 +73,8 @@ class _JobResource:
         """The jobs of this kind, least recently changed first, as :class:`Job` (an async iterable
         :class:`~bessa_async.Paginator`); e.g. ``list(status="pending")`` or, to find a
         submission again, ``list(reference="webshop-10045")``."""
-        query, _ = _FILTERS.split(filters, owner=f"{type(self).__name__}.list")
-        return self._manager.listing(self._kind, query)
+        query, options = _FILTERS.split(filters, owner=f"{type(self).__name__}.list")
+        return self._manager.listing(self._kind, query, options["extra_headers"])
 
     async def _submit(
         self,
@@ -82,8 +83,11 @@ class _JobResource:
         sales_point: uuid.UUID,
         idempotency_key: str | uuid.UUID | None,
         timeout: float | Timeout | None,
+        extra_headers: Mapping[str, str] | None,
     ) -> JobHandle:
         key = str(uuid.uuid4()) if idempotency_key is None else _check_key(idempotency_key)
+        where = f"{type(self).__name__}.submit(extra_headers=)"
+        headers = check_headers(extra_headers, where=where)
         body = body_of(reference or new_reference(self._kind))
         return await self._manager.submit(
             self._kind,
@@ -91,6 +95,7 @@ class _JobResource:
             key=key,
             sales_point=sales_point,
             timeout=None if timeout is None else as_timeout(timeout),
+            extra_headers=headers,
         )
 
 
@@ -119,6 +124,7 @@ class OrderJobs(_JobResource):
         *,
         idempotency_key: str | uuid.UUID | None = None,
         timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> JobHandle:
         """Send an order to its Sales Point as a job; return its handle at once.
 
@@ -132,6 +138,8 @@ class OrderJobs(_JobResource):
                 retry after a crash cannot duplicate it); a UUID is minted if not given.
             timeout: one deadline for the whole submission (the POST, the lookup by
                 reference, the one resend), overriding the client's ``timeout``.
+            extra_headers: headers sent with each of those requests; not the library's own
+                (``Idempotency-Key`` is ``idempotency_key=``).
 
         Raises:
             ValidationError: the API refused the body (``errors`` keeps DRF's nested map).
@@ -148,6 +156,7 @@ class OrderJobs(_JobResource):
             order.sales_point,
             idempotency_key,
             timeout,
+            extra_headers,
         )
 
 
@@ -165,6 +174,7 @@ class PaymentJobs(_JobResource):
         *,
         idempotency_key: str | uuid.UUID | None = None,
         timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> JobHandle:
         """Send a payment to its Sales Point as a job; return its handle at once.
 
@@ -179,6 +189,7 @@ class PaymentJobs(_JobResource):
             payment.sales_point,
             idempotency_key,
             timeout,
+            extra_headers,
         )
 
 

@@ -104,3 +104,39 @@ async def jobs(client: BessaClient) -> None:
     assert_type(finished, AsyncGenerator[JobHandle])
     assert_type(client.orders.list(status="pending"), Paginator[Job])
     client.orders.list(stauts="pending")  # type: ignore[call-arg]  # a misspelt filter
+
+
+async def per_call_options(client: BessaClient) -> None:
+    from datetime import UTC, datetime
+
+    from bessa_async import (
+        Company,
+        Paginator,
+        RawResponse,
+        Receipt,
+        ReceiptFilters,
+        Receipts,
+    )
+
+    fast = client.with_options(timeout=2, retry=RetryPolicy.disabled(), headers={"X-Route": "a"})
+    assert_type(fast, BessaClient)
+    june = ReceiptFilters(
+        timestamp__gte=datetime(2026, 6, 1, tzinfo=UTC),
+        timestamp__lt=datetime(2026, 7, 1, tzinfo=UTC),
+        limit=100,
+        extra_params={"ordering": "-timestamp"},
+    )
+    assert_type(fast.receipts.list(**june), Paginator[Receipt])
+    traced = client.receipts.list(limit=10, extra_headers={"X-Trace": "t"})
+    assert_type(traced, Paginator[Receipt])
+    raw = await client.request("GET", "articles/", raw=True)
+    assert_type(raw, RawResponse[Any])
+    one = await client.companies.with_raw_response.get("5eae070f-f62f-4e49-aab8-3588d79ac2eb")
+    assert_type(one, RawResponse[Company])
+    assert_type(one.data, Company)
+    assert_type(client.receipts.list().last_response, RawResponse[Any] | None)
+
+    def helper(receipts: Receipts) -> Paginator[Receipt]:
+        return receipts.list(**june)
+
+    helper(client.receipts)
