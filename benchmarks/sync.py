@@ -4,7 +4,7 @@ What is measured
 ----------------
 * **S1, steady state.** Against an unchanged tenant, a run from the checkpoint of a complete
   first load, for every resource ``bessa sync`` follows (receipts and each master-data resource),
-  ``concurrency=4`` as ``bessa sync`` runs it. Target: at most 2 requests per resource. Baseline:
+  at ``bessa sync``'s default concurrency. Target: at most 2 requests per resource. Baseline:
   a full re-list of the resource (what a copy without a changes feed has to do to find edits).
 * **S2, a day of changes.** A tenant of ``--receipts`` (20,000) receipts; ``since`` is the
   ``updated`` of the ``--changed``-th (2,000th) newest, so a run from it reads those receipts,
@@ -40,11 +40,11 @@ from report import README, command_line, machine_facts, preamble, source_state, 
 
 from bessa_async import DEFAULT_OVERLAP, BessaClient
 from bessa_async._summary import RequestTally
-from bessa_async._sync_cli import SYNCABLE
+from bessa_async._sync_cli import DEFAULT_CONCURRENCY, SYNCABLE
 
 BEGIN_MARK = "<!-- sync:begin (written by benchmarks/sync.py; edits here are overwritten) -->"
 END_MARK = "<!-- sync:end -->"
-STEADY_CONCURRENCY = 4  # bessa sync's default
+STEADY_CONCURRENCY = DEFAULT_CONCURRENCY  # as bessa sync runs
 
 
 @dataclass(frozen=True)

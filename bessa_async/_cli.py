@@ -552,6 +552,7 @@ def _parser() -> argparse.ArgumentParser:
     export.set_defaults(run=_export, sync=True, check=_check_export)
 
     sync = command("sync", sync_cli.HELP, sync_cli.EXAMPLE)
+    sync.description = sync_cli.DESCRIPTION
     sync_cli.add_options(sync)
     sync.set_defaults(
         run=functools.partial(sync_cli.sync, client=_client), sync=True, check=sync_cli.check

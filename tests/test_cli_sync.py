@@ -60,6 +60,13 @@ def test_sync_has_help_with_an_example(capsys: pytest.CaptureFixture[str]) -> No
     assert all(name in out for name in SYNCABLE)
 
 
+def test_the_command_list_names_sync(capsys: pytest.CaptureFixture[str]) -> None:
+    """bessa --help lists sync with its one-line help."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "sync " in capsys.readouterr().out
+
+
 def test_every_resource_with_a_changes_feed_can_be_synced() -> None:
     """The resources are the registry's typed resources with changes(), not a second list."""
     assert {"receipts", "articles", "closings", "tax_rates", "stock_levels"} <= set(SYNCABLE)
@@ -89,6 +96,18 @@ async def test_a_first_run_writes_each_item_once_and_a_rerun_costs_one_request(
     request = "request" if sent == 1 else "requests"
     summary = f"0 new, 0 changed, 0 deleted; {sent} {request}, 0 retries, 0 429 waits (0.0 s), "
     assert summary in capsys.readouterr().err.splitlines()[-1]
+
+
+async def test_concurrent_chains_write_each_receipt_once(sandbox: Sandbox, tmp_path: Path) -> None:
+    """--concurrency 4 splits the pass by timestamp: still each receipt once, and a rerun on
+    the unchanged tenant is one request."""
+    argv = _argv(sandbox, tmp_path, "receipts", "--limit", "20", "--concurrency", "4")
+    assert await asyncio.to_thread(main, argv) == 0
+    written = [item["id"] for item in await _read_lines(tmp_path / "out.jsonl")]
+    assert sorted(map(str, written)) == sorted(r["id"] for r in sandbox.data.receipts)
+    before = len(sandbox.requests)
+    assert await asyncio.to_thread(main, argv) == 0
+    assert len(sandbox.requests) - before == 1
 
 
 async def test_the_lines_are_the_api_items_with_their_unknown_fields(tmp_path: Path) -> None:
@@ -380,9 +399,17 @@ async def test_a_sync_killed_mid_run_loses_nothing_and_repeats_one_batch_at_most
     assert any(repeated <= batch for batch in batches), repeated
 
 
-async def test_ctrl_c_stops_after_saving_the_batch_and_repeats_nothing(tmp_path: Path) -> None:
-    """SIGINT mid-run: exit 130 once the batch being written has its state saved, with a line
-    saying where the files stand; the rerun completes with every receipt exactly once."""
+@pytest.mark.parametrize(
+    ("signum", "code", "headline"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+    ids=["Ctrl-C", "SIGTERM"],
+)
+async def test_ctrl_c_stops_after_saving_the_batch_and_repeats_nothing(
+    tmp_path: Path, signum: signal.Signals, code: int, headline: str
+) -> None:
+    """SIGINT or SIGTERM mid-run: the exit code of the table once the batch being written has
+    its state saved, with a line saying where the files stand; the rerun completes with every
+    receipt exactly once."""
     hold = _HoldAfter(20)
     async with Sandbox(receipts=400, sleep=hold) as sandbox:
         sandbox.inject(Fault.latency(0.001), path="receipts/")
@@ -390,12 +417,12 @@ async def test_ctrl_c_stops_after_saving_the_batch_and_repeats_nothing(tmp_path:
         output = tmp_path / "out.jsonl"
         async with _running(*argv) as process:
             await _until_lines(output, 50, process)
-            process.send_signal(signal.SIGINT)
+            process.send_signal(signum)
             _, err = await process.communicate()
-            assert process.returncode == 130, err
+            assert process.returncode == code, err
         hold.released.set()
-        [line] = [line for line in err.decode().splitlines() if line.startswith("interrupted")]
-        assert line.startswith(f"interrupted: {tmp_path / 'state.json'} stands after the ")
+        [line] = [line for line in err.decode().splitlines() if line.startswith(headline)]
+        assert line.startswith(f"{headline}: {tmp_path / 'state.json'} stands after the ")
         assert line.endswith("; run the same command to go on")
         assert await asyncio.to_thread(main, argv) == 0
         expected = sorted(r["id"] for r in sandbox.data.receipts)
