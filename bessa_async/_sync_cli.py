@@ -193,6 +193,26 @@ def _write_state(path: str, checkpoint: str) -> None:
         handle.write(checkpoint + "\n")
 
 
+def _lock(output: IO[str], path: str) -> None:
+    """Hold an exclusive lock on the output while the run lasts (released when it closes, or
+    when the process dies): two runs appending to one file would repeat each other's batches.
+
+    Raises:
+        BlockingIOError: another process holds it.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; one run at a time is up to the user
+        return
+    try:
+        fcntl.flock(output.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise BlockingIOError(
+            f"{path} is being written by another bessa sync; let it finish (or stop it) "
+            "before starting this one"
+        ) from None
+
+
 def _cut_torn_tail(path: str) -> int:
     """Cut an incomplete last line off ``path`` (what a kill mid-write leaves); the bytes cut.
 
@@ -239,15 +259,28 @@ class _Run:
         self._durable = False
 
     def open_output(self) -> IO[str]:
-        cut = _cut_torn_tail(self.args.output)
-        if cut:
+        """The output, locked against a second ``bessa sync`` writing it, its torn tail cut."""
+        path = self.args.output
+        if self.saved is not None and not os.path.exists(path):
             print(
-                f"cut an incomplete last line ({cut} bytes) off {self.args.output}: the run "
-                "that wrote it stopped before saving its state; this run writes it again",
+                f"note: {path} does not exist but {self.args.state} does: only what changed "
+                "after that state is written; remove the state file for a full load",
                 file=sys.stderr,
             )
-        output = open(self.args.output, "a", encoding="utf-8", newline="")  # noqa: SIM115
-        self._durable = stat.S_ISREG(os.fstat(output.fileno()).st_mode)
+        output = open(path, "a", encoding="utf-8", newline="")  # noqa: SIM115
+        try:
+            _lock(output, path)
+            # Only now: a run that holds the lock may be mid-line.
+            if cut := _cut_torn_tail(path):
+                print(
+                    f"cut an incomplete last line ({cut} bytes) off {path}: the run that wrote "
+                    "it stopped before saving its state; this run writes it again",
+                    file=sys.stderr,
+                )
+            self._durable = stat.S_ISREG(os.fstat(output.fileno()).st_mode)
+        except BaseException:
+            output.close()
+            raise
         self.opened = True
         return output
 

@@ -245,6 +245,35 @@ async def test_a_torn_last_line_is_written_again_whole(
     assert "cut an incomplete last line (11 bytes) off" in capsys.readouterr().err
 
 
+def test_a_second_run_on_the_same_output_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """While a run holds the output, another one stops with exit 8 and writes nothing."""
+    fcntl = pytest.importorskip("fcntl")
+    output, state = tmp_path / "out.jsonl", tmp_path / "state.json"
+    argv = ["--sandbox", "--sandbox-receipts", "20", "sync", "tax_rates"]
+    argv += ["--state", str(state), "--output", str(output)]
+    with output.open("a", encoding="utf-8") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert main(argv) == 8
+    assert "is being written by another bessa sync" in capsys.readouterr().err
+    assert output.read_bytes() == b""
+    assert not state.exists()
+
+
+async def test_a_state_without_its_output_says_only_new_changes_follow(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The output was removed but the state kept: the run says it writes only later changes."""
+    argv = _argv(sandbox, tmp_path, "tax_rates")
+    assert await asyncio.to_thread(main, argv) == 0
+    await asyncio.to_thread((tmp_path / "out.jsonl").unlink)
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, argv) == 0
+    assert "out.jsonl does not exist but " in capsys.readouterr().err
+    assert await asyncio.to_thread((tmp_path / "out.jsonl").read_bytes) == b""
+
+
 BAD_OPTIONS = [
     (["--filter", "colour=red"], "argument --filter: receipts has no filter 'colour' (it takes:"),
     (["--filter", "type"], "argument --filter: expected NAME=VALUE"),
