@@ -145,7 +145,8 @@ def _file_problem(option: str, path: str) -> str | None:
 
 
 def check(args: argparse.Namespace) -> str | None:
-    """What is wrong with the arguments (a usage error before anything runs), or None."""
+    """What is wrong with the arguments (a usage error before anything runs), or None; sets
+    ``args.filters``, the ``--filter`` pairs as ``changes()`` takes them."""
     cls = SYNCABLE[args.resource]
     allowed = _own_filters(cls)
     filters: dict[str, object] = {}
@@ -352,7 +353,7 @@ async def _run(run: _Run, client_factory: ClientFactory) -> int:
         try:
             with Progress(args.resource, None, sys.stderr) as progress:
                 async for batch in batches:
-                    text = "".join(to_json_line(to_dict(item)) for item in batch.items)
+                    text = "".join(_json_line(to_dict(item)) for item in batch.items)
                     save = asyncio.to_thread(
                         run.save, output, text, batch.checkpoint, len(batch.items)
                     )
@@ -372,7 +373,7 @@ async def _run(run: _Run, client_factory: ClientFactory) -> int:
     return 0
 
 
-def to_json_line(item: Mapping[str, Any]) -> str:
+def _json_line(item: Mapping[str, Any]) -> str:
     """One output line: the item as the API shaped it (``deleted`` set on a soft delete)."""
     return json.dumps(item, ensure_ascii=False) + "\n"
 

@@ -400,6 +400,16 @@ async def _batches(sandbox: Sandbox, limit: int) -> list[set[str]]:
         return [{str(r.id) for r in batch.items} async for batch in feed]
 
 
+def _check_left_by_a_kill(folder: Path) -> None:
+    """The state is a whole checkpoint (or absent); every output line but a torn last one is
+    whole JSON."""
+    state = folder / "state.json"
+    if state.exists():
+        assert json.loads(state.read_text(encoding="utf-8"))["kind"] == "bessa.changes"
+    whole, _, _torn = (folder / "out.jsonl").read_bytes().rpartition(b"\n")
+    assert all(json.loads(line) for line in whole.splitlines())
+
+
 @pytest.mark.parametrize("after", [25, 95, 170])
 async def test_a_sync_killed_mid_run_loses_nothing_and_repeats_one_batch_at_most(
     tmp_path: Path, after: int
@@ -417,6 +427,7 @@ async def test_a_sync_killed_mid_run_loses_nothing_and_repeats_one_batch_at_most
             process.send_signal(signal.SIGKILL)
             assert await process.wait() == -signal.SIGKILL
         hold.released.set()
+        await asyncio.to_thread(_check_left_by_a_kill, tmp_path)
         assert await asyncio.to_thread(main, argv) == 0
         batches = await _batches(sandbox, 10)
         expected = {r["id"] for r in sandbox.data.receipts}
