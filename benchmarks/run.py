@@ -31,6 +31,11 @@ Listing: ``client.receipts.list(...)`` yielding typed models.
   the library, discarding them, and reports its peak RSS before and after; by default by
   listing P1's sandbox again and again (see ``benchmarks/README.md``).
 
+Incremental sync (S1, S2, in ``sync.py``, which also runs on its own): the requests and time of
+``resource.changes()`` runs against a full re-list, on an unchanged tenant (per resource) and
+after 2,000 receipts changed (``--sync-receipts``, ``--sync-changed``). Its figures go into their
+own README section ("Sync figures").
+
 Each prints min / median / max over ``--repeats`` runs, and the listing targets with where
 this run stands; a missed target is a finding, never an error (the exit status is non-zero only
 when something fails).
@@ -56,7 +61,7 @@ Run: ``nox -s bench`` or ``python benchmarks/run.py [--quick] [--only P1,P2] [--
 The figures are written to ``benchmarks/README.md`` under "Latest figures" unless ``--no-write``.
 
 This file is the command line; the sandbox process and the timing are in ``harness.py``, the
-scenarios in ``scenarios.py`` and ``memory.py``, the tables in ``figures.py``.
+scenarios in ``scenarios.py``, ``memory.py`` and ``sync.py``, the tables in ``figures.py``.
 """
 
 from __future__ import annotations
@@ -73,8 +78,10 @@ from harness import SandboxInfo, sandbox_process
 from memory import bench_memory, stream_child
 from report import README, command_line, source_state, write_section
 from scenarios import bench_concurrent, bench_paging, bench_sharded, bench_stream
+from sync import SyncResults, run_sync
+from sync import write as write_sync
 
-SCENARIOS = ("B1", "B2", "P1", "P2", "P4")
+SCENARIOS = ("B1", "B2", "P1", "P2", "P4", "S1", "S2")
 P4_MODES = ("prefetch=1", "concurrency=8")
 
 
@@ -106,6 +113,10 @@ def _parser() -> argparse.ArgumentParser:
         help="give P4 a sandbox of its own with this many receipts (default: reuse P1's and "
         "list it again until --p4-items are streamed)",
     )
+    parser.add_argument("--sync-receipts", type=int, help="receipts of S1 and S2's tenant (20000)")
+    parser.add_argument(
+        "--sync-changed", type=int, default=2000, help="S2's receipts changed since T (2000)"
+    )
     parser.add_argument("--repeats", type=int, help="repetitions per side (5; 3 with --quick)")
     parser.add_argument(
         "--startup-timeout", type=float, default=300.0, help="seconds to wait for a sandbox"
@@ -130,8 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p1_receipts = _sizes(args.p1_receipts, 20_000, 100_000, is_quick=q)
     p2_receipts = _sizes(args.p2_receipts, 10_000, 50_000, is_quick=q)
     p4_items = _sizes(args.p4_items, 200_000, 1_000_000, is_quick=q)
+    sync_receipts = _sizes(args.sync_receipts, 5_000, 20_000, is_quick=q)
     repeats = _sizes(args.repeats, 3, 5, is_quick=q)
     sizes = (receipts, requests, p1_receipts, p2_receipts, p4_items, repeats, args.page_size)
+    sizes += (sync_receipts, args.sync_changed)
     if min(sizes) < 1 or args.p4_receipts < 0:
         raise SystemExit("sizes and repetitions must be positive")
     only = {name.strip().upper() for name in args.only.split(",") if name.strip()}
@@ -227,13 +240,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         ) as info:
             print(f"    ready in {time.perf_counter() - started:.1f} s", flush=True)
             memory(info)
+    synced: SyncResults | None = None
+    if only & {"S1", "S2"}:  # one sandbox and one run for both
+        synced = run_sync(
+            receipts=sync_receipts,
+            changed=args.sync_changed,
+            page_size=args.page_size,
+            repeats=repeats,
+            startup_timeout=args.startup_timeout,
+        )
 
     print()
     print("\n".join(results.lines()))
+    if synced is not None:
+        print("\n".join(["", *synced.lines()]))
     if not args.no_write:
-        section = figures_section(results, command, repeats, source)
-        write_section(section, begin_mark=BEGIN_MARK, end_mark=END_MARK, heading="Latest figures")
-        print(f"figures written to {README}")
+        if only - {"S1", "S2"}:
+            section = figures_section(results, command, repeats, source)
+            write_section(
+                section, begin_mark=BEGIN_MARK, end_mark=END_MARK, heading="Latest figures"
+            )
+            print(f"figures written to {README}")
+        if synced is not None:
+            write_sync(synced, command)
     return 0
 
 

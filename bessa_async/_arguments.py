@@ -20,6 +20,7 @@ from ._errors import ConfigurationError
 from ._urls import validate_base_url
 
 __all__ = [
+    "aware_moment",
     "base_url",
     "day",
     "day_range",
@@ -69,6 +70,19 @@ def day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date like 2026-06-15, got {text!r}") from None
+
+
+def aware_moment(text: str) -> datetime:
+    """An ISO 8601 moment with its UTC offset, ``2026-06-01T00:00:00+02:00`` (``Z`` too)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.utcoffset() is None:
+        raise argparse.ArgumentTypeError(
+            f"expected a moment with its offset like 2026-06-01T00:00:00+02:00, got {text!r}"
+        )
+    return moment
 
 
 def time_of_day(text: str) -> time:

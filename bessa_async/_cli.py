@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -42,6 +43,7 @@ from bessa_async import (
 )
 
 from . import _arguments as accepts
+from . import _sync_cli as sync_cli
 from ._atomic import PART_SUFFIX, AtomicFile
 from ._config import BASE_URL_ENV
 from ._doctor import doctor_table
@@ -548,6 +550,13 @@ def _parser() -> argparse.ArgumentParser:
         help="go on with a stopped export: the token it printed; appends to OUTPUT.part",
     )
     export.set_defaults(run=_export, sync=True, check=_check_export)
+
+    sync = command("sync", sync_cli.HELP, sync_cli.EXAMPLE)
+    sync.description = sync_cli.DESCRIPTION
+    sync_cli.add_options(sync)
+    sync.set_defaults(
+        run=functools.partial(sync_cli.sync, client=_client), sync=True, check=sync_cli.check
+    )
 
     report = command(
         "report", "the sales report of a local business day", "bessa report sales --day 2026-06-15"
