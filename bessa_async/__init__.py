@@ -85,7 +85,7 @@ from ._filters import (
 )
 from ._hooks import Hooks
 from ._jobs.handle import JobHandle
-from ._jobs.model import Job, JobFailure, JobResult, JobStatus
+from ._jobs.model import Job, JobFailure, JobResult, JobStatus, OrderOutcome, PaymentOutcome
 from ._jobs.resources import JobFilters, Jobs, OrderJobs, PaymentJobs
 from ._jobs.scheduler import PollStats
 from ._jobs.submissions import Order, OrderLine, OrderOption, Payment
@@ -211,6 +211,7 @@ __all__ = [
     "OrderJobs",
     "OrderLine",
     "OrderOption",
+    "OrderOutcome",
     "Page",
     "PageEvent",
     "PaginationLoopError",
@@ -221,6 +222,7 @@ __all__ = [
     "PaymentMethodTotal",
     "PaymentMethodType",
     "PaymentMethods",
+    "PaymentOutcome",
     "PermissionDeniedError",
     "PollEvent",
     "PollPolicy",

@@ -63,6 +63,7 @@ from ._urls import encode_params
 from ._validate import check_int, check_uuid
 
 __all__ = [
+    "AnyResource",
     "ArticleGroups",
     "ArticleOptions",
     "Articles",

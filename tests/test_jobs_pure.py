@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import uuid
@@ -18,6 +19,7 @@ from yarl import URL
 from bessa_async import (
     BessaClient,
     ConnectError,
+    DecodeError,
     Job,
     JobFailedError,
     JobHandle,
@@ -26,7 +28,9 @@ from bessa_async import (
     Order,
     OrderLine,
     OrderOption,
+    OrderOutcome,
     Payment,
+    PaymentOutcome,
     PollPolicy,
     RequestTimeout,
     ServerError,
@@ -123,6 +127,24 @@ def test_job_failed_error_carries_job_code_and_detail() -> None:
     bare = JobFailedError(_job(status="cancelled"))
     assert bare.code is None
     assert str(bare).endswith("cancelled")
+
+
+def test_a_completed_jobs_outcome_is_narrowed_to_its_kind() -> None:
+    """Job.outcome: an order's open order or a payment's receipt, typed without Optional."""
+    order = _job(type="order", status="completed", result={"order": str(ARTICLE)})
+    match order.outcome:
+        case OrderOutcome(order=opened):
+            assert opened == ARTICLE
+        case other:
+            pytest.fail(f"an order's outcome is an OrderOutcome, not {other!r}")
+    paid = _job(type="payment", status="completed", result={"receipt": str(ARTICLE), "number": "7"})
+    assert paid.outcome == PaymentOutcome(job=paid, receipt=ARTICLE, number="7")
+    with pytest.raises(JobFailedError, match="article_inactive"):
+        _ = _job(status="failed", error={"code": "article_inactive"}).outcome
+    with pytest.raises(asyncio.InvalidStateError, match="not finished"):
+        _ = _job(status="waiting_for_printer").outcome
+    with pytest.raises(DecodeError, match="names no receipt"):
+        _ = _job(type="payment", status="completed", result={"order": str(ARTICLE)}).outcome
 
 
 def test_submission_outcome_unknown_carries_key_and_reference() -> None:

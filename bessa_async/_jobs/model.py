@@ -6,6 +6,7 @@ word, one the library does not know included, means "not finished yet".
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import uuid
 from collections.abc import Mapping
@@ -14,9 +15,20 @@ from typing import Any, Final, Literal, final
 
 import attrs
 
+from .._errors import DecodeError, JobFailedError
 from .._models import NO_EXTRA
 
-__all__ = ["Job", "JobFailure", "JobKind", "JobResult", "JobState", "JobStatus", "job_state"]
+__all__ = [
+    "Job",
+    "JobFailure",
+    "JobKind",
+    "JobResult",
+    "JobState",
+    "JobStatus",
+    "OrderOutcome",
+    "PaymentOutcome",
+    "job_state",
+]
 
 JobKind = Literal["order", "payment"]
 JobState = Literal["running", "succeeded", "failed"]
@@ -100,3 +112,52 @@ class Job:
     def succeeded(self) -> bool:
         """Whether the job completed: the only success."""
         return job_state(self.status) == "succeeded"
+
+    @property
+    def outcome(self) -> OrderOutcome | PaymentOutcome:
+        """The completed job's result, its fields narrowed to what a success always has.
+
+        Narrow it with ``isinstance`` or ``match``: an order's is an :class:`OrderOutcome`, a
+        payment's a :class:`PaymentOutcome`.
+
+        Raises:
+            JobFailedError: the job failed, expired or was cancelled.
+            asyncio.InvalidStateError: the job has not finished yet.
+            DecodeError: it completed, but its ``result`` lacks the open order or the receipt.
+        """
+        if self.succeeded:
+            return _outcome(self)
+        if self.finished:
+            raise JobFailedError(self)
+        raise asyncio.InvalidStateError(
+            f"job {self.id} is {self.status}, not finished: await its handle's wait() first"
+        )
+
+
+@final
+@attrs.frozen(kw_only=True)
+class OrderOutcome:
+    """A completed order: the open order it created on the Sales Point."""
+
+    job: Job
+    order: uuid.UUID
+
+
+@final
+@attrs.frozen(kw_only=True)
+class PaymentOutcome:
+    """A completed payment: the receipt it produced and the receipt's number."""
+
+    job: Job
+    receipt: uuid.UUID
+    number: str | None
+
+
+def _outcome(job: Job) -> OrderOutcome | PaymentOutcome:
+    result = job.result or JobResult()
+    if job.type != "payment" and result.order is not None:
+        return OrderOutcome(job=job, order=result.order)
+    if job.type != "order" and result.receipt is not None:
+        return PaymentOutcome(job=job, receipt=result.receipt, number=result.number)
+    wanted = {"order": "open order", "payment": "receipt"}.get(job.type or "", "order or receipt")
+    raise DecodeError(f"job {job.id} completed, but its result names no {wanted}: {result!r}")
