@@ -71,7 +71,8 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 def _active_point(sb: Sandbox) -> dict[str, Any]:
-    return next(p for p in sb.data.sales_points if p["status"] == "active")
+    wanted = str(sb.fixtures.sales_point.id)  # active and online, whatever the seed
+    return next(p for p in sb.data.sales_points if p["id"] == wanted)
 
 
 def _order(sb: Sandbox, **changes: object) -> dict[str, Any]:

@@ -11,6 +11,10 @@ purpose; ``FakeClock`` gives a client (and the sandbox's Sales Points) virtual t
         sb.inject(Fault.status(503), path="articles/", times=1)
         page = await client.request("GET", "articles/")   # retried, then succeeds
 
+``sb.fixtures`` holds typed handles on the well-known data (an online, an offline and an
+inactive Sales Point, articles, tables, payment methods), and :mod:`bessa_async.testing.magic`
+the references that make a job fail with a given code, take long or never finish.
+
 ``Sandbox(drift=True)`` answers the way a real API might differ from the library's model (see
 :class:`Drift`), to try ``bessa doctor`` and your own tolerance against.
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 from ._clock import FakeClock
 from ._drift import DEFAULT_DRIFT, Drift
 from ._faults import Fault, FaultRule
+from ._fixtures import Fixtures
 from ._server import RecordedRequest, Sandbox
 
 __all__ = [
@@ -30,6 +35,7 @@ __all__ = [
     "FakeClock",
     "Fault",
     "FaultRule",
+    "Fixtures",
     "RecordedRequest",
     "Sandbox",
 ]

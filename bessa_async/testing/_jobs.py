@@ -40,6 +40,7 @@ from ._calendar import VIENNA
 from ._cursor import Collection, Item
 from ._filters import format_timestamp, micros, parse_uuid
 from ._tenant_data import TenantData
+from .magic import behaviour
 
 __all__ = ["Duration", "IdempotencyConflict", "JobBook", "JobKind", "draw_duration", "public"]
 
@@ -267,8 +268,11 @@ class JobBook:
     def _complete(self, job: Item, moment: float) -> None:
         point = self._points[job["sales_point"]]
         forced = self._failures.get(point["id"]) or self._failures.get(None)
+        magic = behaviour(job["reference"])
         if forced is not None:
             self._fail(job, moment, *forced)
+        elif magic is not None and magic.fail is not None:
+            self._fail(job, moment, magic.fail, f"The Sales Point reported {magic.fail}.")
         elif point["status"] != "active":
             detail = f"Sales Point '{point['name']}' is not active."
             self._fail(job, moment, "sales_point_inactive", detail)
@@ -475,6 +479,9 @@ class JobBook:
         else:
             done = draw_duration(self._duration, self._rng)
             pickup = done / 2
+        if (magic := behaviour(job["reference"])) is not None:
+            pickup = pickup if magic.pickup is None else magic.pickup
+            done = done if magic.done is None else magic.done
         self._timing[job["id"]] = _Timing(self._clock(), created, pickup, done)
         self.jobs[kind].add(job)
         if key is not None:

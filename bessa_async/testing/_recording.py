@@ -30,6 +30,8 @@ class RecordedRequest:
     """``"tenant-a"``, ``"tenant-b"``, ``"invalid"`` or None when no token was sent."""
     body: bytes
     time: float
+    status: int | None = None
+    """The answer's status; None until it is sent, or when the connection was cut instead."""
 
 
 @final
@@ -50,8 +52,9 @@ class RequestLog:
         raw_query: str,
         body: bytes,
         authenticated_as: str | None,
-    ) -> None:
-        """Append one request, stamped with the sandbox's clock, and wake the waiters."""
+    ) -> int:
+        """Append one request, stamped with the sandbox's clock, and wake the waiters; returns
+        its index, for :meth:`answered`."""
         self.requests.append(
             RecordedRequest(
                 method=request.method,
@@ -66,6 +69,11 @@ class RequestLog:
             )
         )
         self._arrived.set()
+        return len(self.requests) - 1
+
+    def answered(self, index: int, status: int) -> None:
+        """Note the status the request at ``index`` was answered with."""
+        self.requests[index] = attrs.evolve(self.requests[index], status=status)
 
     async def wait_for(self, count: int) -> None:
         """Return once the log holds at least ``count`` requests."""

@@ -19,6 +19,7 @@ import asyncio
 import random
 import time
 import urllib.parse
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
 from types import TracebackType
@@ -31,6 +32,7 @@ from ._cursor import Collection, Item
 from ._data import generate_tenant
 from ._drift import DEFAULT_DRIFT, Drift
 from ._faults import Fault, FaultRule
+from ._fixtures import Fixtures, mobile_sales_point
 from ._injection import FaultInjector, after_handler, before_handler
 from ._jobs import Duration, JobBook, JobKind, public
 from ._recording import RecordedRequest, RequestLog
@@ -154,6 +156,8 @@ class Sandbox:
 
         tenant_a = Tenant(data_a, book(data_a))
         tenant_b = Tenant(data_b, book(data_b))
+        for tenant in (tenant_a, tenant_b):  # the food truck's till starts offline
+            tenant.jobs.set_online(mobile_sales_point(tenant.data)["id"], False)
         if self.drift is not None:
             self.drift.seed(tenant_a.jobs, data_a)
         self._tenants = Tenants(seed, tenant_a, tenant_b)
@@ -170,6 +174,9 @@ class Sandbox:
         """Tenant A's generated data (what :attr:`token` reads)."""
         self.other_data = data_b
         """Tenant B's generated data (what :attr:`other_token` reads)."""
+        self.fixtures = Fixtures.of(data_a)
+        """Tenant A's well-known data, typed: an online, an offline and an inactive Sales Point,
+        active and inactive articles, tables and payment methods (see :class:`Fixtures`)."""
         self._clock = clock
         self.set_throttle(throttle)
         self._log = RequestLog(clock)
@@ -304,16 +311,28 @@ class Sandbox:
         """
         await self._log.wait_for(count)
 
-    def set_sales_point_online(self, sales_point: str | None = None, online: bool = True) -> None:
-        """Switch a Sales Point (or, with None, all of tenant A's) off- or online."""
-        self._book.set_online(sales_point, online)
+    def set_sales_point_online(
+        self, sales_point: str | uuid.UUID | None = None, online: bool = True
+    ) -> None:
+        """Switch a Sales Point (or, with None, all of tenant A's) off- or online.
+
+        Its jobs wait while it is offline, and start afresh when it is back. The mobile till
+        (``fixtures.offline_sales_point``) starts offline.
+        """
+        self._book.set_online(None if sales_point is None else str(sales_point), online)
 
     def set_job_failure(
-        self, code: str | None, detail: str | None = None, *, sales_point: str | None = None
+        self,
+        code: str | None,
+        detail: str | None = None,
+        *,
+        sales_point: str | uuid.UUID | None = None,
     ) -> None:
         """Make tenant A's jobs fail with ``code`` when their Sales Point (None: any) finishes
-        them, e.g. ``"no_active_day"`` or ``"not_fiscalised"``; ``code=None`` clears it."""
-        self._book.set_failure(code, detail, sales_point=sales_point)
+        them, e.g. ``"no_active_day"`` or ``"not_fiscalised"``; ``code=None`` clears it. For one
+        job, a magic reference does the same (:mod:`bessa_async.testing.magic`)."""
+        point = None if sales_point is None else str(sales_point)
+        self._book.set_failure(code, detail, sales_point=point)
 
     def set_job_status(self, job_id: str, status: str) -> None:
         """Force the status word of one of tenant A's jobs (e.g. one the client does not know);
@@ -364,7 +383,7 @@ class Sandbox:
         relative = path[len(PREFIX) :] if path.startswith(PREFIX) else path
         body = await request.read() if request.can_read_body else b""
         header = request.headers.get("Authorization")
-        self._log.record(
+        index = self._log.record(
             request,
             path=relative,
             raw_path=raw_path,
@@ -376,6 +395,7 @@ class Sandbox:
         if delay > 0:
             await self._sleep(delay)
         if decisive is not None and (early := before_handler(decisive, request)) is not None:
+            self._log.answered(index, early.status)
             return stamp(early)
         if not path.startswith(PREFIX):
             answer: web.StreamResponse = not_found()
@@ -385,4 +405,6 @@ class Sandbox:
             answer = await self._routes.respond(request, relative, query, body, header, cycle=cycle)
         if decisive is not None:
             answer = await after_handler(decisive, request, answer)
+        if decisive is None or decisive.kind != "drop":  # a dropped one was never answered
+            self._log.answered(index, answer.status)
         return stamp(answer)
