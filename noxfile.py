@@ -52,8 +52,9 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the documentation site; any Sphinx warning fails it."""
-    session.install("-e", ".[cli,otel]", *nox.project.dependency_groups(PYPROJECT, "docs"))
+    """Type-check the README's and guides' code blocks, then build the site (warnings fail it)."""
+    session.install("-e", ".[cli,otel]", *DEV, *nox.project.dependency_groups(PYPROJECT, "docs"))
+    session.run("python", "docs/snippets.py")  # every python block of the README and guides
     out = session.posargs[0] if session.posargs else "docs/_build/html"
     session.run("sphinx-build", "-W", "--keep-going", "-q", "-b", "html", "docs", out)
 

@@ -1,8 +1,8 @@
 """Sphinx configuration: MyST guides, furo, and an API reference built from the front door.
 
-The reference pages are generated at build time from ``bessa_async.__all__`` (and
-``bessa_async.testing.__all__``), grouped by the module that defines each name, so a public name
-is listed nowhere by hand.
+The reference pages are generated at build time from ``bessa_async.__all__`` (and those of
+``bessa_async.testing`` and ``bessa_async.testing.magic``), grouped by the module that defines
+each name, so a public name is listed nowhere by hand.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import bessa_async  # noqa: E402
 import bessa_async.testing  # noqa: E402
+import bessa_async.testing.magic  # noqa: E402
 
 project = "bessa_async"
 author = "bessa_async contributors"
@@ -120,7 +121,7 @@ def write_reference(_app: object) -> None:
     """Write ``reference/*.rst`` from the packages' ``__all__``."""
     pages: dict[str, list[str]] = {}
     titles: dict[str, tuple[str, str]] = {}
-    for package in (bessa_async, bessa_async.testing):
+    for package in (bessa_async, bessa_async.testing, bessa_async.testing.magic):
         for name in package.__all__:
             if name.startswith("__"):
                 continue
