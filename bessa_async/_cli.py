@@ -516,7 +516,7 @@ def _parser() -> argparse.ArgumentParser:
     sandbox = command(
         "sandbox",
         sandbox_cli.DESCRIPTION[0].lower() + sandbox_cli.DESCRIPTION[1:].rstrip("."),
-        "bessa sandbox --port 8080 --faults '503:0.1,429:0.03@receipts/'",
+        "bessa sandbox --port 8080 --faults '503:0.1,429:0.03@receipts/'\n\n" + sandbox_cli.EPILOG,
     )
     sandbox_cli.add_options(sandbox)
     sandbox.set_defaults(run=sandbox_cli.serve, sync=True, check=sandbox_cli.check)
