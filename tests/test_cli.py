@@ -515,6 +515,8 @@ BAD_COMMANDS = [
     (["sandbox", "--receipts", "-1"], "sandbox", "argument --receipts: expected a whole number"),
     (["sandbox", "--latency", "-5"], "sandbox", "argument --latency: expected milliseconds >= 0"),
     (["sandbox", "--max-limit", "0"], "sandbox", "argument --max-limit: expected a whole number"),
+    (["sandbox", "--days", "0"], "sandbox", "argument --days: expected a whole number >= 1"),
+    (["sandbox", "--start", "June"], "sandbox", "argument --start: expected a date like"),
     (["sandbox", "--next-style", "bare"], "sandbox", "argument --next-style: invalid choice"),
     (["sandbox", "--job-expiry", "inf"], "sandbox", "argument --job-expiry: expected seconds"),
     (["sandbox", "--job-duration-min", "2"], "sandbox", "--job-duration-min and --job-dur"),

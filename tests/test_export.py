@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import shlex
 import uuid
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -27,7 +28,7 @@ from bessa_async import (
 )
 from bessa_async._cli import main
 from bessa_async._export import columns_text
-from bessa_async.testing import Sandbox
+from bessa_async.testing import Fault, Sandbox
 
 
 def _receipt(at: datetime, *, lines: int = 1) -> Receipt:
@@ -252,3 +253,22 @@ async def test_a_script_writes_the_same_bytes_as_the_command(
     assert await asyncio.to_thread(by_script.read_bytes) == await asyncio.to_thread(
         by_cli.read_bytes
     )
+
+
+async def test_a_stopped_last_n_export_resumes_with_its_own_days(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The resume command of a --last export names the days it chose (--day/--to) and the
+    delimiter, so resuming tomorrow goes on with the same window and format."""
+    target = tmp_path / "week.csv"
+    sandbox.inject(Fault.cycle_next(), path="receipts/")  # the listing fails after a page
+    argv = [*_base(sandbox), "export", "receipts", "--last", "7", "--delimiter", ";"]
+    argv += ["--limit", "10", "--concurrency", "1", "--output", str(target)]
+    now = datetime(2026, 6, 16, 8, 0, tzinfo=UTC)
+    assert await asyncio.to_thread(lambda: main(argv, now=lambda: now)) == 8
+    line = capsys.readouterr().err.splitlines()[-1]
+    words = shlex.split(line.partition("; resume with: ")[2])
+    assert "--last" not in words
+    assert words[words.index("--day") + 1 :][:3] == ["2026-06-09", "--to", "2026-06-15"]
+    assert words[words.index("--delimiter") + 1] == ";"
+    assert sandbox.token not in line
