@@ -84,6 +84,9 @@ def sandbox_process(
         f"{latency_ms:g}",
         "--max-limit",
         str(max_limit),
+        # The scenarios' fixed WINDOW: the standalone default would move with today's date.
+        "--start",
+        "2026-06-01",
         *extra,
     ]
     with tempfile.TemporaryFile(mode="w+") as stderr:

@@ -72,6 +72,7 @@ from ._events import (
     ResponseEvent,
     RetryEvent,
 )
+from ._export import EXPORT_COLUMNS, receipt_rows, write_csv
 from ._filters import (
     ArticleFilters,
     ByLocationFilters,
@@ -152,6 +153,7 @@ __all__ = [
     "DEFAULT_RETRY",
     "DEFAULT_TIMEOUT",
     "DEFAULT_TZ",
+    "EXPORT_COLUMNS",
     "APIError",
     "AnyResource",
     "Article",
@@ -278,5 +280,7 @@ __all__ = [
     "from_dict",
     "make_converter",
     "opentelemetry_hooks",
+    "receipt_rows",
     "to_dict",
+    "write_csv",
 ]

@@ -17,6 +17,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from ._errors import ConfigurationError
+from ._export import delimiter_problem
 from ._urls import validate_base_url
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "base_url",
     "day",
     "day_range",
+    "delimiter",
     "job_reference",
     "non_negative_int",
     "param",
@@ -139,3 +141,11 @@ def day_range(first: date, last: date | None) -> str | None:
     if last is not None and last < first:
         return f"argument --to: {last} is before --day {first}; --to is the last day, inclusive"
     return None
+
+
+def delimiter(text: str) -> str:
+    """One character to separate CSV fields (``\\t`` may be written as ``tab``)."""
+    text = "\t" if text == "tab" else text
+    if problem := delimiter_problem(text):
+        raise argparse.ArgumentTypeError(problem)
+    return text

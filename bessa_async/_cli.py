@@ -19,6 +19,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import IO, Any, Final
 
@@ -47,7 +48,7 @@ from . import _sync_cli as sync_cli
 from ._atomic import PART_SUFFIX, AtomicFile
 from ._config import BASE_URL_ENV
 from ._doctor import doctor_table
-from ._export import header_text, page_text
+from ._export import business_day_of, columns_text, header_text, page_text
 from ._interrupts import Terminated, run_until_signal
 from ._progress import Progress
 from ._status import watch_status
@@ -162,6 +163,10 @@ async def _write_whole(output: IO[str], text: str) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
+    if args.last is not None:
+        # Fixed here, so the resume command names the same days tomorrow.
+        today = business_day_of(args.now(), args.tz, args.day_start)
+        args.day, args.to = today - timedelta(days=args.last), today - timedelta(days=1)
     tally = _Tally()
     if args.output in (None, "-"):
         return run_until_signal(_export_to(args, sys.stdout, tally))
@@ -207,6 +212,8 @@ def _resume_command(args: argparse.Namespace, token: str) -> str:
         words += ["--to", str(args.to)]
     words += ["--tz", str(args.tz), "--day-start", args.day_start.strftime("%H:%M")]
     words += ["--format", args.format, "--concurrency", str(args.concurrency)]
+    if args.delimiter is not None:
+        words += ["--delimiter", args.delimiter]
     words += ["--limit", str(args.limit)]
     if args.output not in (None, "-"):
         words += ["--output", args.output]
@@ -219,7 +226,7 @@ async def _export_to(args: argparse.Namespace, output: IO[str], tally: _Tally) -
     start, end = windows[args.day][0], windows[last][1]
     began = time.perf_counter()
     if not args.resume:
-        await _write(output, header_text(args.format))
+        await _write(output, header_text(args.format, args.delimiter or ","))
     requests = RequestTally()
     async with _client(args, requests) as client:
         # One small request for the count sizes the progress bar.
@@ -238,7 +245,14 @@ async def _export_to(args: argparse.Namespace, output: IO[str], tally: _Tally) -
                 async for page in listing.pages():
                     after = listing.resume_cursor
                     try:
-                        await _write_whole(output, page_text(page.results, args.format))
+                        text = page_text(
+                            page.results,
+                            args.format,
+                            tz=args.tz,
+                            day_start=args.day_start,
+                            delimiter=args.delimiter or ",",
+                        )
+                        await _write_whole(output, text)
                     except asyncio.CancelledError:
                         written = after
                         raise
@@ -405,8 +419,12 @@ async def _job_wait(args: argparse.Namespace) -> int:
 
 
 def _check_export(args: argparse.Namespace) -> str | None:
-    if problem := accepts.day_range(args.day, args.to):
+    if args.last is not None and args.to is not None:
+        return "argument --to: not allowed with --last (--last N ends with yesterday)"
+    if args.day is not None and (problem := accepts.day_range(args.day, args.to)):
         return problem
+    if args.delimiter is not None and args.format != "csv":
+        return f"argument --delimiter: only for --format csv, not {args.format}"
     if args.output in (None, "-"):
         return None
     folder = os.path.dirname(os.path.abspath(args.output))
@@ -422,6 +440,17 @@ def _check_export(args: argparse.Namespace) -> str | None:
 
 
 # --- the parser --------------------------------------------------------------------------------
+
+
+class _ColumnsAction(argparse.Action):
+    """``--columns``: print the column list and exit, as ``--help`` does."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"CSV columns (one row per receipt line):\n{columns_text()}")
+        parser.exit()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -489,7 +518,7 @@ def _parser() -> argparse.ArgumentParser:
     sandbox = command(
         "sandbox",
         sandbox_cli.DESCRIPTION[0].lower() + sandbox_cli.DESCRIPTION[1:].rstrip("."),
-        "bessa sandbox --port 8080 --faults '503:0.1,429:0.03@receipts/'",
+        "bessa sandbox --port 8080 --faults '503:0.1,429:0.03@receipts/'\n\n" + sandbox_cli.EPILOG,
     )
     sandbox_cli.add_options(sandbox)
     sandbox.set_defaults(run=sandbox_cli.serve, sync=True, check=sandbox_cli.check)
@@ -509,9 +538,11 @@ def _parser() -> argparse.ArgumentParser:
     get.add_argument("--all", action="store_true", help="follow next: one item per line (JSONL)")
     get.set_defaults(run=_get)
 
-    def day_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument(
-            "--day", type=accepts.day, required=True, help="local business day, YYYY-MM-DD"
+    def day_options(
+        sub: argparse.ArgumentParser, days: argparse._ActionsContainer | None = None
+    ) -> None:
+        (days or sub).add_argument(
+            "--day", type=accepts.day, required=days is None, help="local business day, YYYY-MM-DD"
         )
         sub.add_argument(
             "--tz",
@@ -529,12 +560,31 @@ def _parser() -> argparse.ArgumentParser:
     export = command(
         "export",
         "stream receipts of local business days to CSV or JSONL",
-        "bessa export receipts --day 2026-06-01 --to 2026-06-30 --output june.csv",
+        "bessa export receipts --day 2026-06-01 --to 2026-06-30 --output june.csv\n"
+        "         bessa export receipts --last 30 --delimiter ';' --output month.csv  # Excel (AT)"
+        f"\n\nCSV columns (one row per receipt line):\n{columns_text()}",
     )
     export.add_argument("what", choices=["receipts"], help="what to export")
-    day_options(export)
+    days = export.add_mutually_exclusive_group(required=True)
+    day_options(export, days)
+    days.add_argument(
+        "--last",
+        type=accepts.positive_int,
+        metavar="N",
+        help="the N local business days before today (in --tz), instead of --day/--to",
+    )
     export.add_argument("--to", type=accepts.day, help="last business day (default: --day)")
     export.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    export.add_argument(
+        "--delimiter",
+        type=accepts.delimiter,
+        help="CSV field separator, one character (default ','; ';' for Excel in Austria)",
+    )
+    export.add_argument(
+        "--columns",
+        action=_ColumnsAction,
+        help="list the CSV columns with what each holds, and exit",
+    )
     export.add_argument(
         "--output",
         help="file to write (default: stdout); written to OUTPUT.part and renamed when "
@@ -637,9 +687,17 @@ _ADVICE: Final[dict[type[BaseException], str]] = {
 }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``bessa`` and ``python -m bessa_async``; returns the exit code."""
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def main(argv: Sequence[str] | None = None, *, now: Callable[[], datetime] = _utc_now) -> int:
+    """Entry point of ``bessa`` and ``python -m bessa_async``; returns the exit code.
+
+    ``now`` (an aware datetime) says when "today" is, for ``export --last``.
+    """
     args = _parser().parse_args(argv)
+    args.now = now
     check: Callable[[argparse.Namespace], str | None] | None = getattr(args, "check", None)
     if check is not None and (problem := check(args)):
         args.usage.error(problem)  # exits 2, as argparse does for a bad value

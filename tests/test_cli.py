@@ -477,6 +477,10 @@ BAD_OPTIONS = [
     (["--day-start", "25:00"], "export", "argument --day-start: expected a time of day HH:MM"),
     (["--day", "2026-13-01"], "export", "argument --day: expected a date like 2026-06-15"),
     (["--format", "xml"], "export", "argument --format: invalid choice: 'xml'"),
+    (["--last", "3"], "export", "argument --last: not allowed with argument --day"),
+    (["--delimiter", ";;"], "export", "argument --delimiter: expected one character"),
+    (["--delimiter", '"'], "export", "argument --delimiter: '\"' cannot separate fields"),
+    (["--format", "jsonl", "--delimiter", ";"], "export", "argument --delimiter: only for"),
     (["--output", "/no/such/dir/june.csv"], "export", "argument --output: no directory"),
     (["--output", "."], "export", "argument --output: '.' is a directory"),
     (
@@ -487,6 +491,13 @@ BAD_OPTIONS = [
 ]
 BAD_COMMANDS = [
     *[([*EXPORT, *options], command, message) for options, command, message in BAD_OPTIONS],
+    (
+        [*EXPORT[:-2], "--last", "3", "--to", "2026-06-01"],
+        "export",
+        "--to: not allowed with --last",
+    ),
+    ([*EXPORT[:-2], "--last", "0"], "export", "argument --last: expected a whole number >= 1"),
+    (EXPORT[:-2], "export", "one of the arguments --day --last is required"),
     ([*REPORT, "--tz", "Mars/Olympus"], "report", "argument --tz: unknown time zone"),
     ([*REPORT, "--day-start", "6"], "report", "argument --day-start: expected a time of day"),
     (["demo", "--receipts", "0"], "demo", "argument --receipts: expected a whole number >= 1"),
@@ -504,6 +515,8 @@ BAD_COMMANDS = [
     (["sandbox", "--receipts", "-1"], "sandbox", "argument --receipts: expected a whole number"),
     (["sandbox", "--latency", "-5"], "sandbox", "argument --latency: expected milliseconds >= 0"),
     (["sandbox", "--max-limit", "0"], "sandbox", "argument --max-limit: expected a whole number"),
+    (["sandbox", "--days", "0"], "sandbox", "argument --days: expected a whole number >= 1"),
+    (["sandbox", "--start", "June"], "sandbox", "argument --start: expected a date like"),
     (["sandbox", "--next-style", "bare"], "sandbox", "argument --next-style: invalid choice"),
     (["sandbox", "--job-expiry", "inf"], "sandbox", "argument --job-expiry: expected seconds"),
     (["sandbox", "--job-duration-min", "2"], "sandbox", "--job-duration-min and --job-dur"),

@@ -18,6 +18,9 @@ the references that make a job fail with a given code, take long or never finish
 ``Sandbox(drift=True)`` answers the way a real API might differ from the library's model (see
 :class:`Drift`), to try ``bessa doctor`` and your own tolerance against.
 
+``Sandbox(control=True)`` also serves its controls over HTTP under ``/_sandbox/`` (loopback
+only), as the standalone ``bessa sandbox`` does: see :mod:`bessa_async.testing._control`.
+
 A pytest plugin (``bessa_sandbox``, ``bessa_client`` fixtures) is installed with the package.
 """
 

@@ -1,6 +1,9 @@
 """Run the sandbox standalone: ``python -m bessa_async.testing --port 8080``.
 
-``bessa sandbox`` takes the same options: :func:`add_options` declares them once for both.
+``bessa sandbox`` takes the same options: :func:`add_options` declares them once for both. Its
+receipts cover the 30 local days before today unless ``--start``/``--days`` say otherwise (the
+in-process ``Sandbox()`` keeps its fixed June 2026, so tests stay the same every day), and it
+serves the HTTP control endpoint (:mod:`._control`, ``EPILOG``) unless ``--no-control``.
 """
 
 from __future__ import annotations
@@ -10,24 +13,34 @@ import asyncio
 import math
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Final, TypeVar
 
+from ._calendar import VIENNA
+from ._control import endpoints_text
 from ._faults import _SPEC_HELP, Fault, parse_faults
 from ._server import Sandbox
 from ._throttle import parse_rate
 
-__all__ = ["DESCRIPTION", "add_options", "check", "main", "serve"]
+__all__ = ["DESCRIPTION", "EPILOG", "add_options", "check", "first_day", "main", "serve"]
 
 N = TypeVar("N", int, float)
 
 DESCRIPTION: Final = "Serve the bessa Public API sandbox on loopback until interrupted."
+EPILOG: Final = (
+    "control endpoint (JSON, no token, loopback clients only; off with --no-control):\n"
+    + endpoints_text()
+    + "\n\ne.g. curl -s localhost:8080/_sandbox/sales-points/online -d '{\"online\": false}'"
+)
+"""The control endpoint's calls, for both commands' ``--help``."""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bessa_async.testing",
         description=DESCRIPTION,
-        epilog="example: python -m bessa_async.testing --port 8080 --receipts 5000",
+        epilog="example: python -m bessa_async.testing --port 8080 --receipts 5000\n\n" + EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_options(parser)
     return parser
@@ -41,6 +54,18 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--receipts", type=_non_negative_int, default=2000, help="receipts of tenant A"
     )
+    parser.add_argument(
+        "--start",
+        type=_day,
+        metavar="YYYY-MM-DD",
+        help="first local trading day of the receipts (default: --days days before today)",
+    )
+    parser.add_argument(
+        "--days",
+        type=_positive_int,
+        default=30,
+        help="trading days the receipts cover (default 30: with no --start, up to yesterday)",
+    )
     parser.add_argument("--latency", type=_milliseconds, default=0.0, help="added latency in ms")
     parser.add_argument(
         "--next-style", choices=("url", "cursor"), default="url", help="form of next/previous"
@@ -52,6 +77,12 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         help="differ from the library's model the way a real API might (a renamed field, "
         "unknown fields, tables/ moved to table-plans/, bare cursors, a 'queued' job): "
         "try 'bessa doctor' against it",
+    )
+    parser.add_argument(
+        "--no-control",
+        dest="control",
+        action="store_false",
+        help="do not serve the control endpoint under /_sandbox/",
     )
     parser.add_argument("--faults", type=_faults, default=[], metavar="SPEC", help=_SPEC_HELP)
     parser.add_argument(
@@ -114,6 +145,20 @@ _seconds = _number(float, "seconds >= 0", lambda n: 0 <= n < math.inf)
 _milliseconds = _number(float, "milliseconds >= 0", lambda n: 0 <= n < math.inf)
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-06-01, got {text!r}") from None
+
+
+def first_day(start: date | None, days: int, now: datetime) -> date:
+    """The first trading day: ``start``, or so that ``days`` days end yesterday in Vienna."""
+    if start is not None:
+        return start
+    return now.astimezone(VIENNA).date() - timedelta(days=days)
+
+
 def _faults(spec: str) -> list[tuple[Fault, str | None, float]]:
     try:
         return parse_faults(spec)
@@ -143,9 +188,13 @@ def check(args: argparse.Namespace) -> str | None:
 
 
 async def _serve(args: argparse.Namespace, ready: asyncio.Event | None = None) -> None:
+    start = first_day(args.start, args.days, datetime.now(UTC))
     async with Sandbox(
         seed=args.seed,
         receipts=args.receipts,
+        start=start,
+        days=args.days,
+        control=args.control,
         latency=args.latency / 1000,
         next_style=args.next_style,
         host=args.host,
@@ -164,6 +213,10 @@ async def _serve(args: argparse.Namespace, ready: asyncio.Event | None = None) -
         print(f"  token (tenant A):        {sandbox.token}", flush=True)
         print(f"  token (tenant B):        {sandbox.other_token}", flush=True)
         print(f"  token (no receipts etc): {sandbox.restricted_token}", flush=True)
+        last = start + timedelta(days=args.days - 1)
+        print(f"  receipts:                {args.receipts} of {start}..{last} (Vienna)", flush=True)
+        if sandbox.control_url is not None:
+            print(f"  control:                 {sandbox.control_url}", flush=True)
         if args.faults:
             print(f"  faults: {len(args.faults)} rule(s) injected", flush=True)
         if args.throttle:

@@ -28,6 +28,7 @@ from typing import Literal, Self, final
 from aiohttp import web
 
 from ._answers import not_found, stamp
+from ._control import CONTROL_PREFIX, control_routes
 from ._cursor import Collection, Item
 from ._data import generate_tenant
 from ._drift import DEFAULT_DRIFT, Drift
@@ -80,6 +81,8 @@ class Sandbox:
             ``"30/s"`` or ``"100/minute"``: within any period a token gets that many answers;
             more are 429 with ``Retry-After`` and DRF's detail (``"Request was throttled.
             Expected available in 1 second."``), timed by ``clock``. See :meth:`set_throttle`.
+        control: also serve the HTTP control endpoint under ``/_sandbox/`` (loopback clients
+            only; see :mod:`bessa_async.testing._control`), e.g. for tests in another language.
     """
 
     def __init__(
@@ -102,6 +105,7 @@ class Sandbox:
         job_retry_after: float | None = None,
         drift: bool | Drift = False,
         throttle: str | None = None,
+        control: bool = False,
     ) -> None:
         if receipts < 0:
             raise ValueError("receipts must not be negative")
@@ -188,6 +192,7 @@ class Sandbox:
         """Requests being answered right now."""
         self.peak_in_flight = 0
         """The most requests that were being answered at once."""
+        self._control = control
         self._faults = FaultInjector(random.Random(f"bessa-sandbox-faults:{seed}"))
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
@@ -205,6 +210,8 @@ class Sandbox:
         if self._server is not None:
             return
         app = web.Application()
+        if self._control:  # before the API's catch-all route, which would answer these paths
+            app.router.add_routes(control_routes(self))
         app.router.add_route("*", "/{tail:.*}", self._handle)
         runner = web.AppRunner(
             app, access_log=None, handler_cancellation=True, shutdown_timeout=0.25
@@ -253,6 +260,13 @@ class Sandbox:
         if self._url is None:
             raise RuntimeError("the sandbox is not running; use 'async with Sandbox() as sb'")
         return self._url
+
+    @property
+    def control_url(self) -> str | None:
+        """The control endpoint's URL (``control=True``), e.g. ``http://127.0.0.1:8080/_sandbox/``."""
+        if not self._control:
+            return None
+        return self.url.removesuffix(PREFIX) + CONTROL_PREFIX
 
     def __repr__(self) -> str:
         where = self._url or "not running"

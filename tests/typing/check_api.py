@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, assert_type
+from typing import IO, Any, assert_type
 
-from bessa_async import BessaClient, RetryPolicy, Timeout
+from bessa_async import BessaClient, Receipt, RetryPolicy, Timeout
 
 
 async def usage() -> None:
@@ -140,3 +140,14 @@ async def per_call_options(client: BessaClient) -> None:
         return receipts.list(**june)
 
     helper(client.receipts)
+
+
+def export_rows(receipts: list[Receipt], out: IO[str]) -> None:
+    from collections.abc import Iterator, Mapping
+
+    from bessa_async import EXPORT_COLUMNS, receipt_rows, write_csv
+
+    assert_type(EXPORT_COLUMNS, Mapping[str, str])
+    rows = receipt_rows(receipts, tz="Europe/Vienna")
+    assert_type(rows, Iterator[dict[str, str]])
+    assert_type(write_csv(rows, out, delimiter=";"), int)

@@ -1,0 +1,274 @@
+"""The sandbox's HTTP control endpoint: its test controls for non-Python tests and manual tries.
+
+``Sandbox(control=True)`` (on by default for ``bessa sandbox`` and ``python -m
+bessa_async.testing``) serves it under ``/_sandbox/`` on the API's port, beside the API prefix.
+It needs no token but answers loopback clients only (403 otherwise). Bodies are JSON objects,
+and so is every answer; an error is ``{"detail": "..."}`` with 400 (a bad body), 404 (no such
+Sales Point, job or endpoint) or 403. Each call is one of :class:`Sandbox`'s public methods;
+control calls are not recorded in the request log. For example::
+
+    curl -s localhost:8080/_sandbox/sales-points/online -d '{"online": false}'
+    curl -s localhost:8080/_sandbox/faults -d '{"spec": "503@receipts/", "times": 2}'
+
+The endpoints::
+
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+from aiohttp import web
+
+from ._answers import detail, json_answer
+from ._faults import parse_faults
+
+if TYPE_CHECKING:
+    from ._server import Sandbox
+
+__all__ = ["CONTROL_PREFIX", "ENDPOINTS", "control_routes", "endpoints_text", "is_loopback"]
+
+CONTROL_PREFIX: Final = "/_sandbox/"
+
+ENDPOINTS: Final = (
+    ("GET", "", "", "these endpoints, and the API's URL"),
+    (
+        "POST",
+        "sales-points/online",
+        '{"online": false, "sales_point": ID}',
+        "a till (no sales_point: every till) offline or online",
+    ),
+    (
+        "POST",
+        "job-failure",
+        '{"code": "no_active_day", "detail": TEXT}',
+        "fail the jobs tills finish from now on; code null clears it",
+    ),
+    ("GET", "jobs?kind=order", "", "tenant A's order (or payment) jobs, as the API shows them"),
+    ("POST", "jobs/ID/status", '{"status": "processing"}', "force a job's status word"),
+    ("POST", "jobs/ID/cancel", "", "withdraw a job (cancelled if still pending)"),
+    (
+        "POST",
+        "faults",
+        '{"spec": "503:0.5@receipts/", "times": 3}',
+        "inject faults (spec as --faults); method, times optional",
+    ),
+    ("DELETE", "faults", "", "remove every injected fault"),
+    ("POST", "throttle", '{"rate": "30/s"}', "throttle every token; null stops it"),
+    ("GET", "requests?since=0", "", "the requests recorded from that index on (no tokens)"),
+    ("DELETE", "requests", "", "forget the recorded requests"),
+)
+"""(method, path under /_sandbox/, example body, what it does): the one list of endpoints."""
+
+
+def endpoints_text(indent: str = "  ") -> str:
+    """The endpoints as aligned lines, for the module docstring and ``--help``."""
+    calls = [f"{method:<6} {CONTROL_PREFIX}{path}" for method, path, _, _ in ENDPOINTS]
+    width = max(map(len, calls))
+    lines = []
+    for call, (_, _, body, does) in zip(calls, ENDPOINTS, strict=True):
+        lines.append(f"{indent}{call:<{width}}  {does}")
+        if body:
+            lines.append(f"{indent}{'':<{width}}  body: {body}")
+    return "\n".join(lines)
+
+
+if __doc__:  # not under python -OO
+    __doc__ += endpoints_text("    ") + "\n"
+
+
+class _BadBody(Exception):
+    """A control call whose body is not what the endpoint takes (answered 400)."""
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _optional(body: Mapping[str, Any], name: str, kind: type, default: object = None) -> Any:
+    value = body.get(name, default)
+    # JSON's true is a Python int as well: a count must not be a boolean.
+    fits = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+    if value is not None and not fits:
+        raise _BadBody(f"{name}: expected {kind.__name__} or null, got {value!r}")
+    return value
+
+
+def _required(body: Mapping[str, Any], name: str, kind: type) -> Any:
+    if body.get(name) is None:
+        raise _BadBody(f"{name}: required ({kind.__name__})")
+    return _optional(body, name, kind)
+
+
+async def _body(request: web.Request) -> Mapping[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise _BadBody("the body is not JSON; send a JSON object") from None
+    if not isinstance(body, dict):
+        raise _BadBody(f"expected a JSON object, got {type(body).__name__}")
+    return body
+
+
+def is_loopback(remote: str | None) -> bool:
+    """Whether a peer address is this machine's loopback (None, a Unix socket: no)."""
+    try:
+        return remote is not None and ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        return False
+
+
+def _plain(value: object) -> object:
+    """A recorded value as JSON takes it: bytes as text, mappings as objects."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
+def control_routes(sandbox: Sandbox) -> list[web.RouteDef]:
+    """The control endpoint's routes on ``sandbox`` (register them before the API's)."""
+
+    def guarded(handler: Callable[[web.Request], Awaitable[object]]) -> Handler:
+        async def answer(request: web.Request) -> web.StreamResponse:
+            if not is_loopback(request.remote):
+                return detail(403, "the sandbox's control endpoint answers loopback clients only")
+            try:
+                return json_answer(await handler(request))
+            except _BadBody as exc:
+                return detail(400, str(exc))
+            except KeyError as exc:
+                return detail(404, str(exc.args[0]) if exc.args else "Not found.")
+
+        return answer
+
+    def point(body: Mapping[str, Any]) -> str | None:
+        sales_point: str | None = _optional(body, "sales_point", str)
+        known = {str(p["id"]) for p in sandbox.data.sales_points}
+        if sales_point is not None and sales_point not in known:
+            raise KeyError(f"no Sales Point {sales_point!r} in tenant A")
+        return sales_point
+
+    def job(job_id: str) -> dict[str, Any]:
+        try:
+            wanted = str(uuid.UUID(job_id))
+        except ValueError:
+            wanted = job_id
+        for kind in ("order", "payment"):
+            for item in sandbox.jobs(kind):
+                if str(item["id"]) == wanted:
+                    return dict(item)
+        raise KeyError(f"no job {job_id!r} in tenant A")
+
+    async def index(request: web.Request) -> object:
+        endpoints = [
+            {"method": m, "path": CONTROL_PREFIX + p, "body": b or None, "does": d}
+            for m, p, b, d in ENDPOINTS
+        ]
+        return {"api": sandbox.url, "endpoints": endpoints}
+
+    async def online(request: web.Request) -> object:
+        body = await _body(request)
+        is_online: bool = _required(body, "online", bool)
+        sales_point = point(body)
+        sandbox.set_sales_point_online(sales_point, is_online)
+        return {"sales_point": sales_point, "online": is_online}
+
+    async def failure(request: web.Request) -> object:
+        body = await _body(request)
+        code: str | None = _optional(body, "code", str)
+        text: str | None = _optional(body, "detail", str)
+        sales_point = point(body)
+        sandbox.set_job_failure(code, text, sales_point=sales_point)
+        return {"code": code, "detail": text, "sales_point": sales_point}
+
+    async def jobs(request: web.Request) -> object:
+        kind = request.query.get("kind", "order")
+        if kind not in ("order", "payment"):
+            raise _BadBody(f"kind: expected order or payment, got {kind!r}")
+        return {"results": sandbox.jobs("order" if kind == "order" else "payment")}
+
+    async def status(request: web.Request) -> object:
+        job_id = request.match_info["job"]
+        word: str = _required(await _body(request), "status", str)
+        job(job_id)
+        sandbox.set_job_status(job_id, word)
+        return job(job_id)
+
+    async def cancel(request: web.Request) -> object:
+        job_id = request.match_info["job"]
+        job(job_id)
+        sandbox.cancel_job(job_id)
+        return job(job_id)
+
+    async def inject(request: web.Request) -> object:
+        body = await _body(request)
+        spec: str = _required(body, "spec", str)
+        method: str | None = _optional(body, "method", str)
+        times: int | None = _optional(body, "times", int)
+        if times is not None and times < 1:
+            raise _BadBody(f"times: expected a whole number >= 1 or null, got {times}")
+        try:
+            parsed = parse_faults(spec)
+        except ValueError as exc:
+            raise _BadBody(f"spec: {exc}") from None
+        if not parsed:
+            raise _BadBody("spec: no fault given, e.g. '503@receipts/'")
+        rules = [
+            sandbox.inject(fault, path=path, method=method, times=times, rate=rate)
+            for fault, path, rate in parsed
+        ]
+        return {"injected": [attrs.asdict(rule) for rule in rules]}
+
+    async def clear_faults(request: web.Request) -> object:
+        sandbox.clear_faults()
+        return {"faults": 0}
+
+    async def throttle(request: web.Request) -> object:
+        rate: str | None = _optional(await _body(request), "rate", str)
+        try:
+            sandbox.set_throttle(rate)
+        except ValueError as exc:
+            raise _BadBody(f"rate: {exc}") from None
+        return {"rate": rate}
+
+    async def requests(request: web.Request) -> object:
+        since_text = request.query.get("since", "0")
+        if not since_text.isdigit():
+            raise _BadBody(f"since: expected a whole number >= 0, got {since_text!r}")
+        recorded = sandbox.requests[int(since_text) :]
+        results = [attrs.asdict(r, value_serializer=lambda _, __, v: _plain(v)) for r in recorded]
+        return {"count": len(sandbox.requests), "results": results}
+
+    async def clear_requests(request: web.Request) -> object:
+        sandbox.clear_requests()
+        return {"count": 0}
+
+    async def unknown(request: web.Request) -> object:
+        raise KeyError(
+            f"no control endpoint {request.method} {request.path}; GET {CONTROL_PREFIX} lists them"
+        )
+
+    at = CONTROL_PREFIX
+    return [
+        web.get(at, guarded(index)),
+        web.post(at + "sales-points/online", guarded(online)),
+        web.post(at + "job-failure", guarded(failure)),
+        web.get(at + "jobs", guarded(jobs)),
+        web.post(at + "jobs/{job}/status", guarded(status)),
+        web.post(at + "jobs/{job}/cancel", guarded(cancel)),
+        web.post(at + "faults", guarded(inject)),
+        web.delete(at + "faults", guarded(clear_faults)),
+        web.post(at + "throttle", guarded(throttle)),
+        web.get(at + "requests", guarded(requests)),
+        web.delete(at + "requests", guarded(clear_requests)),
+        web.route("*", at + "{tail:.*}", guarded(unknown)),
+    ]
