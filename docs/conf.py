@@ -69,6 +69,7 @@ PAGES: dict[str, tuple[str, str, str]] = {
     "bessa_async._hooks": ("observability", "Hooks and OpenTelemetry", ""),
     "bessa_async._otel": ("observability", "Hooks and OpenTelemetry", ""),
     "bessa_async._doctor": ("doctor", "Doctor", "What `client.doctor()` reports."),
+    "bessa_async._export": ("export", "Exports", "The rows `bessa export` writes, from Python."),
     "bessa_async.testing": ("testing", "The sandbox", "A stateful fake of the API on loopback."),
 }
 
