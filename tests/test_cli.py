@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import io
 import json
 import shlex
 import signal
 import socket
-import sys
-from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from cli_process import running_cli
 
 from bessa_async import BessaClient, Order, OrderLine, RetryPolicy, ServerError, business_days
 from bessa_async._cli import main
@@ -26,33 +24,6 @@ from bessa_async.testing import FakeClock, Fault, Sandbox
 from bessa_async.testing._faults import parse_faults
 
 SANDBOX = ["--sandbox", "--sandbox-receipts", "400"]
-
-
-# A shell's background job starts with SIGINT ignored, and a child inherits that, so the tests'
-# Ctrl-C would go unheard: the child gets Python's own handler back, as a terminal leaves it.
-_BOOT = (
-    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "runpy.run_module('bessa_async', run_name='__main__', alter_sys=True)"
-)
-
-
-@contextlib.asynccontextmanager
-async def running_cli(*argv: str) -> AsyncIterator[asyncio.subprocess.Process]:
-    """``python -m bessa_async ARGV`` in a subprocess with piped output; killed if left running."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        _BOOT,
-        *argv,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        yield process
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await process.communicate()  # drains and closes the pipes
 
 
 async def read_until(stream: asyncio.StreamReader | None, prefix: str) -> str:

@@ -8,12 +8,11 @@ import contextlib
 import json
 import os
 import signal
-import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cli_process import running_cli
 
 from bessa_async import BessaClient
 from bessa_async._checkpoint import Checkpoint
@@ -357,23 +356,9 @@ class _HoldAfter:
         await self.released.wait()
 
 
-@contextlib.asynccontextmanager
-async def _running(*argv: str) -> AsyncIterator[asyncio.subprocess.Process]:
-    """``python -m bessa_async ARGV`` in a subprocess; killed if left running."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bessa_async",
-        *argv,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        yield process
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await process.communicate()
+def _running(*argv: str) -> contextlib.AbstractAsyncContextManager[asyncio.subprocess.Process]:
+    """``python -m bessa_async ARGV`` in a subprocess, stdout discarded; killed if left running."""
+    return running_cli(*argv, stdout=asyncio.subprocess.DEVNULL)
 
 
 def _line_count(path: Path) -> int:

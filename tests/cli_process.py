@@ -1,0 +1,34 @@
+"""The ``bessa`` command in a child process, started as a terminal would start it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+
+__all__ = ["running_cli"]
+
+# A shell's background job starts with SIGINT ignored, and a child inherits that, so the tests'
+# Ctrl-C would go unheard: the child gets Python's own handler back, as a terminal leaves it.
+_BOOT = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('bessa_async', run_name='__main__', alter_sys=True)"
+)
+
+
+@contextlib.asynccontextmanager
+async def running_cli(
+    *argv: str, stdout: int = asyncio.subprocess.PIPE
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``python -m bessa_async ARGV`` with piped stderr (and stdout unless told otherwise);
+    killed if left running."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _BOOT, *argv, stdout=stdout, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.communicate()  # drains and closes the pipes
