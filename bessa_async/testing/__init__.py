@@ -22,7 +22,7 @@ from __future__ import annotations
 from ._clock import FakeClock
 from ._drift import DEFAULT_DRIFT, Drift
 from ._faults import Fault, FaultRule
-from ._server import RecordedRequest, Sandbox
+from ._server import RecordedRequest, Sandbox, ServedPage
 
 __all__ = [
     "DEFAULT_DRIFT",
@@ -32,4 +32,5 @@ __all__ = [
     "FaultRule",
     "RecordedRequest",
     "Sandbox",
+    "ServedPage",
 ]

@@ -27,7 +27,7 @@ from ._selection import SPECS, page_limit, sales_window, selection
 from ._tenants import Tenant, Tenants
 from ._throttle import Throttle
 
-__all__ = ["PREFIX", "Routes", "Settings"]
+__all__ = ["PREFIX", "Listed", "Routes", "Settings"]
 
 PREFIX: Final = "/v1/public/"
 _RESTRICTED: Final = ("receipts", "reports/", "requests/")
@@ -50,6 +50,15 @@ _NAMES: Final = {
     "requests/orders": "Job",
     "requests/payments": "Job",
 }
+
+
+@attrs.frozen
+class Listed:
+    """A list page served: its resource, whether it was asked for without a cursor, items."""
+
+    resource: str
+    first: bool
+    items: tuple[Item, ...]
 
 
 @final
@@ -91,6 +100,7 @@ class Routes:
         self._schemas: dict[str, dict[str, Any]] = {}
         self.throttle: Throttle | None = None
         """Checked after authentication and permissions, as DRF does; None: no throttling."""
+        self._page: Listed | None = None
 
     async def respond(
         self,
@@ -101,19 +111,22 @@ class Routes:
         header: str | None,
         *,
         cycle: bool,
-    ) -> web.Response:
-        """The answer to ``relative``, with the API reference beside it and drift (if on) applied.
+    ) -> tuple[web.Response, Listed | None]:
+        """The answer to ``relative``, with the API reference beside it and drift (if on)
+        applied, and the list page it served (if it is one).
 
         ``cycle`` makes list pages name the page just served as their ``next``.
         """
         if relative == DOCS_PATH and request.method == "GET":
-            return await self._docs(header, query)
+            return await self._docs(header, query), None
         drift = self._settings.drift
         served = relative if drift is None else drift.route(relative)
         if served is None:
-            return not_found()
+            return not_found(), None
+        self._page = None
         answer = self._answer(request, served, query, body, header, cycle=cycle)
-        return answer if drift is None else drift.rewrite(served, answer)
+        page, self._page = self._page, None  # no await since it was set: this request's
+        return (answer if drift is None else drift.rewrite(served, answer)), page
 
     async def _docs(self, header: str | None, query: list[tuple[str, str]]) -> web.Response:
         """``docs/``: for token holders, an HTML page, or the OpenAPI schema as drf-yasg does."""
@@ -248,7 +261,7 @@ class Routes:
         results = page.items
         if resource in _JOB_PATHS:
             results = [public(job) for job in results]
-        return json_answer(
+        answer = json_answer(
             {
                 "count": page.count,
                 "next": self._link(request, query, next_cursor),
@@ -256,6 +269,8 @@ class Routes:
                 "results": results,
             }
         )
+        self._page = Listed(resource, cursor is None, tuple(page.items))
+        return answer
 
     def _link(
         self, request: web.Request, query: list[tuple[str, str]], cursor: Cursor | None

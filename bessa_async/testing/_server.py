@@ -20,9 +20,9 @@ import random
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, datetime, timedelta
 from types import TracebackType
-from typing import Literal, Self, final
+from typing import Any, Literal, Self, final
 
 from aiohttp import web
 
@@ -30,16 +30,18 @@ from ._answers import not_found, stamp
 from ._cursor import Collection, Item
 from ._data import generate_tenant
 from ._drift import DEFAULT_DRIFT, Drift
+from ._edits import Editor, ServedPage
 from ._faults import Fault, FaultRule
 from ._injection import FaultInjector, after_handler, before_handler
 from ._jobs import Duration, JobBook, JobKind, public
 from ._recording import RecordedRequest, RequestLog
-from ._routes import PREFIX, Routes, Settings
+from ._routes import PREFIX, Listed, Routes, Settings
 from ._tenant_data import TenantData
 from ._tenants import Tenant, Tenants, tokens
 from ._throttle import Throttle, parse_rate
+from ._wall import Precision, WallClock, prepare_item
 
-__all__ = ["RecordedRequest", "Sandbox"]
+__all__ = ["RecordedRequest", "Sandbox", "ServedPage"]
 
 
 @final
@@ -78,6 +80,16 @@ class Sandbox:
             ``"30/s"`` or ``"100/minute"``: within any period a token gets that many answers;
             more are 429 with ``Retry-After`` and DRF's detail (``"Request was throttled.
             Expected available in 1 second."``), timed by ``clock``. See :meth:`set_throttle`.
+        now: the server's wall-clock time at start (aware); it then moves with ``clock``.
+            Default: the system time.
+        server_offset: how far the server's clock (its ``updated`` stamps and ``Date``
+            headers) runs ahead of the client's (:meth:`client_now`); negative: behind.
+        updated_precision: ``"seconds"`` or ``"microseconds"``: how precise every ``created``,
+            ``updated`` and ``deleted`` stamp is, generated or written.
+        soft_deletes: :meth:`delete` flags items with a ``deleted`` timestamp (every item
+            carries ``deleted``, null until then) instead of removing them.
+        commit_lag: how long after its ``updated`` stamp a write becomes visible (see
+            :meth:`edit`).
     """
 
     def __init__(
@@ -100,6 +112,11 @@ class Sandbox:
         job_retry_after: float | None = None,
         drift: bool | Drift = False,
         throttle: str | None = None,
+        now: datetime | None = None,
+        server_offset: timedelta = timedelta(0),
+        updated_precision: Precision = "microseconds",
+        soft_deletes: bool = False,
+        commit_lag: timedelta = timedelta(0),
     ) -> None:
         if receipts < 0:
             raise ValueError("receipts must not be negative")
@@ -109,6 +126,7 @@ class Sandbox:
             raise ValueError('next_style must be "url" or "cursor"')
         if throttle is not None:
             parse_rate(throttle)  # refuse a bad rate before generating any data
+        self._wall = WallClock(clock, start=now, offset=server_offset, precision=updated_precision)
         self.seed = seed
         self.latency = latency
         self.drift: Drift | None = (
@@ -148,12 +166,24 @@ class Sandbox:
                     duration=job_duration,
                     rng=random.Random(f"bessa-sandbox-jobs:{seed}:{data.name}"),
                     receipts=receipts,
+                    wall=self._wall.now,
+                    stamp=self._wall.stamp,
                 )
 
             return make
 
-        tenant_a = Tenant(data_a, book(data_a))
-        tenant_b = Tenant(data_b, book(data_b))
+        prepare = prepare_item(precision=updated_precision, soft_deletes=soft_deletes)
+        tenant_a = Tenant(data_a, book(data_a), prepare)
+        tenant_b = Tenant(data_b, book(data_b), prepare)
+        self._editor = Editor(
+            tenant_a,
+            self._wall,
+            soft_deletes=soft_deletes,
+            commit_lag=commit_lag,
+            rng=random.Random(f"bessa-sandbox-edits:{seed}"),
+        )
+        self._after_page: Callable[[ServedPage], object] | None = None
+        self._pages_served: dict[str, int] = {}
         if self.drift is not None:
             self.drift.seed(tenant_a.jobs, data_a)
         self._tenants = Tenants(seed, tenant_a, tenant_b)
@@ -167,7 +197,8 @@ class Sandbox:
             ),
         )
         self.data = data_a
-        """Tenant A's generated data (what :attr:`token` reads)."""
+        """Tenant A's data as generated (what :attr:`token` reads; :meth:`items` is what it
+        serves now)."""
         self.other_data = data_b
         """Tenant B's generated data (what :attr:`other_token` reads)."""
         self._clock = clock
@@ -343,6 +374,81 @@ class Sandbox:
             raise KeyError(f"no job {job_id!r}")
         return job
 
+    # -- changes over time ------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The server's time now: what it stamps ``updated`` with and sends as ``Date``."""
+        return self._wall.now()
+
+    def client_now(self) -> datetime:
+        """The client's time now: the server's less ``server_offset``."""
+        return self._wall.client_now()
+
+    def items(self, resource: str) -> list[Item]:
+        """Tenant A's items a list of ``resource`` (``"receipts"``, ``"articles"``, ...)
+        serves now, in list order; treat them as read-only."""
+        return self._editor.items(resource)
+
+    def insert(self, resource: str, *, lag: timedelta | None = None, **fields: Any) -> Item:
+        """Add an item to tenant A, created and updated now: a copy of one of the resource's
+        items (for ``receipts`` an invoice, of ``sales_point`` if given, renumbered) with a
+        new id and ``fields`` over it. ``lag`` overrides ``commit_lag``. Returns the item.
+
+        Raises:
+            ValueError: an unknown resource, stamps in ``fields``, or an identity in use.
+        """
+        return self._editor.insert(resource, fields, lag)
+
+    def edit(
+        self, resource: str, item_id: str, *, lag: timedelta | None = None, **fields: Any
+    ) -> Item:
+        """Change an item of tenant A: ``fields`` set and ``updated`` now. The new version
+        becomes visible ``lag`` (default ``commit_lag``) after that stamp; until then lists
+        serve the old one. Stock levels are named ``"<article>/<location>"``. Returns the
+        new version.
+
+        Raises:
+            KeyError: no such item.
+            ValueError: an unknown resource, or ``id``/stamps in ``fields``.
+        """
+        return self._editor.edit(resource, item_id, fields, lag)
+
+    def delete(self, resource: str, item_id: str, *, lag: timedelta | None = None) -> Item:
+        """Delete an item of tenant A: with ``soft_deletes`` it is flagged (``deleted`` and
+        ``updated`` now) and still listed; otherwise it is gone. Returns the flagged item,
+        or the removed one.
+
+        Raises:
+            KeyError: no such item.
+        """
+        return self._editor.delete(resource, item_id, lag)
+
+    def upload_late(
+        self,
+        *,
+        sales_point: str | None = None,
+        count: int = 1,
+        hours_ago: float = 6.0,
+        lag: timedelta | None = None,
+    ) -> list[Item]:
+        """An offline till reconnects: ``count`` receipts of ``sales_point`` (default: the
+        first with invoices) whose ``timestamp`` is ``hours_ago`` hours old, a minute apart,
+        and whose ``created``/``updated`` is now. Returns them."""
+        return self._editor.upload_late(sales_point, count, hours_ago, lag)
+
+    @property
+    def pending_writes(self) -> int:
+        """Writes that commit lag keeps invisible right now."""
+        self._editor.commit()
+        return self._editor.pending
+
+    def after_page(self, callback: Callable[[ServedPage], object] | None) -> None:
+        """Call ``callback`` after each list page is answered (before the client reads the
+        next one), with a :class:`ServedPage`; for changes in the middle of a walk. None
+        removes it; page numbers count from here."""
+        self._after_page = callback
+        self._pages_served = {}
+
     # -- the HTTP side ----------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -376,13 +482,25 @@ class Sandbox:
         if delay > 0:
             await self._sleep(delay)
         if decisive is not None and (early := before_handler(decisive, request)) is not None:
-            return stamp(early)
+            return stamp(early, self._wall.http_date())
+        self._editor.commit()
+        listed: Listed | None = None
         if not path.startswith(PREFIX):
             answer: web.StreamResponse = not_found()
         else:
             query = urllib.parse.parse_qsl(raw_query, keep_blank_values=True)
             cycle = decisive is not None and decisive.kind == "cycle_next"
-            answer = await self._routes.respond(request, relative, query, body, header, cycle=cycle)
+            answer, listed = await self._routes.respond(
+                request, relative, query, body, header, cycle=cycle
+            )
         if decisive is not None:
             answer = await after_handler(decisive, request, answer)
-        return stamp(answer)
+        stamp(answer, self._wall.http_date())
+        if listed is not None and self._after_page is not None:
+            resource = listed.resource
+            number = self._pages_served[resource] = self._pages_served.get(resource, 0) + 1
+            page = ServedPage(
+                resource=resource, number=number, first=listed.first, items=listed.items
+            )
+            self._after_page(page)
+        return answer
