@@ -11,6 +11,8 @@ How a pass works, and why:
   pass; one that becomes visible late (commit lag) is read if it is at most ``overlap`` late.
 - Re-reading the overlap repeats nothing: the versions delivered inside it, ``(id, updated,
   content digest)``, travel in the checkpoint and are skipped at the edge.
+- A run resumed from a batch's checkpoint finishes that pass, then reads a new one: the old
+  pass began before the run, and what changed behind its cursor since is not in it.
 - Concurrency splits a pass by the business time (``timestamp``), which edits never change, into
   contiguous windows whose outer ones are open; resources without one are read by one chain.
 - The filter is inferred, so it is checked: an item older than the bound sent means the server
@@ -262,6 +264,18 @@ class ChangeFeed(Generic[T]):
         return query
 
     async def _run(self) -> AsyncGenerator[ChangeBatch[T]]:
+        # A run resumed in the middle of a pass finishes that pass, which began before this
+        # run did: a change made in between, behind its cursor, is only read by a new pass,
+        # so one follows (a run that starts after a change must deliver it).
+        resumed = self._state.current is not None
+        for _ in range(2 if resumed else 1):
+            async with aclosing(self._pass()) as passing:
+                async for batch in passing:
+                    yield batch
+            self._since = None
+
+    async def _pass(self) -> AsyncGenerator[ChangeBatch[T]]:
+        self._first_date = None  # this pass's start is the server's time at its first answer
         state = self._state
         if state.current is None:
             watermark = state.watermark
