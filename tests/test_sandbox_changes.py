@@ -352,3 +352,41 @@ async def test_after_page_runs_between_two_pages_of_a_walk(clock: FakeClock) -> 
     assert [p.first for p in articles] == [True] + [False] * (len(articles) - 1)
     assert sum(len(p.items) for p in articles) == len(sb.data.articles)
     assert [p.resource for p in heard].count("tax-rates") == 1
+
+
+async def test_an_async_after_page_callback_is_awaited(clock: FakeClock) -> None:
+    """A coroutine function works as the callback too; each page is told once."""
+    heard: list[int] = []
+    async with _sandbox(clock) as sb, _client(sb, clock) as client:
+
+        async def note(page: ServedPage) -> None:
+            heard.append(page.number)
+
+        sb.after_page(note)
+        await client.tables.list(limit=5).collect()
+    assert heard == list(range(1, len(heard) + 1))
+    assert len(heard) == -(-len(sb.data.tables) // 5)
+
+
+async def test_a_row_inserted_into_a_group_of_equal_timestamps_mid_walk_is_delivered(
+    clock: FakeClock,
+) -> None:
+    """A receipt inserted during a pass with the timestamp of one just read (a tie in the
+    list order) reaches the consumer by the end of the next run."""
+    async with _sandbox(clock) as sb, _client(sb, clock) as client:
+        inserted: list[dict[str, Any]] = []
+
+        def tie(page: ServedPage) -> None:
+            if page.resource == "receipts" and page.number == 2:
+                inserted.append(sb.insert("receipts", timestamp=page.items[-1]["timestamp"]))
+
+        sb.after_page(tie)
+        first = client.receipts.changes(limit=10)
+        ids = [str(r.id) async for batch in first for r in batch.items]
+        sb.after_page(None)
+        clock.advance(1)
+        again = client.receipts.changes(since=first.checkpoint, limit=10)
+        ids += [str(r.id) async for batch in again for r in batch.items]
+    (row,) = inserted
+    assert ids.count(row["id"]) == 1
+    assert sorted(ids) == sorted(r["id"] for r in sb.items("receipts"))

@@ -11,6 +11,11 @@ purpose; ``FakeClock`` gives a client (and the sandbox's Sales Points) virtual t
         sb.inject(Fault.status(503), path="articles/", times=1)
         page = await client.request("GET", "articles/")   # retried, then succeeds
 
+The tenant can change while it is served, on the sandbox's clock: ``Sandbox.edit``,
+``insert``, ``delete`` (soft with ``soft_deletes=True``) and ``upload_late``, with
+``commit_lag``, ``server_offset``, ``updated_precision`` and an ``after_page`` hook between two
+pages of a walk, to stage what a changes feed must survive.
+
 ``Sandbox(drift=True)`` answers the way a real API might differ from the library's model (see
 :class:`Drift`), to try ``bessa doctor`` and your own tolerance against.
 

@@ -9,13 +9,16 @@ cursor``); ``next``/``previous`` as absolute URLs, or bare cursors with ``next_s
 
 Every request is recorded (without its ``Authorization`` header) in :attr:`Sandbox.requests`,
 and faults can be injected per route (:mod:`._faults`). The endpoints are in :mod:`._routes`,
-the tenants and their tokens in :mod:`._tenants`, the fault answers in :mod:`._injection`; this
-module starts and stops the server and runs each request through them.
+the tenants and their tokens in :mod:`._tenants`, the fault answers in :mod:`._injection`, the
+server's wall clock (``Date``, ``updated`` stamps) in :mod:`._wall` and writes made while it runs
+(edits, deletes, late uploads, commit lag) in :mod:`._edits`; this module starts and stops the
+server and runs each request through them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 import time
 import urllib.parse
@@ -53,6 +56,16 @@ class Sandbox:
         async with Sandbox(receipts=500) as sb:
             async with BessaClient(sb.token, base_url=sb.url) as client:
                 ...
+
+    To stage what a changes feed must survive, give it a :class:`FakeClock` and a start time,
+    then change the data as the tenant would::
+
+        clock = FakeClock()
+        async with Sandbox(clock=clock, now=datetime(2026, 7, 1, tzinfo=UTC),
+                           soft_deletes=True, commit_lag=timedelta(seconds=5)) as sb:
+            sb.edit("articles", article_id, price="4.20")  # updated = now, visible in 5 s
+            sb.upload_late(count=20, hours_ago=6)          # old timestamps, updated now
+            clock.advance(10)
 
     Args:
         seed: seeds the generated data and the tokens (same seed, same data and tokens).
@@ -443,9 +456,10 @@ class Sandbox:
         return self._editor.pending
 
     def after_page(self, callback: Callable[[ServedPage], object] | None) -> None:
-        """Call ``callback`` after each list page is answered (before the client reads the
-        next one), with a :class:`ServedPage`; for changes in the middle of a walk. None
-        removes it; page numbers count from here."""
+        """Call ``callback`` (a function or a coroutine function) with a :class:`ServedPage`
+        after each list page is made, before it is sent, so a change it makes falls between
+        two pages of a walk. An exception it raises becomes a 500 answer. None removes it;
+        page numbers count from here."""
         self._after_page = callback
         self._pages_served = {}
 
@@ -502,5 +516,6 @@ class Sandbox:
             page = ServedPage(
                 resource=resource, number=number, first=listed.first, items=listed.items
             )
-            self._after_page(page)
+            if inspect.isawaitable(outcome := self._after_page(page)):
+                await outcome
         return answer
