@@ -103,6 +103,9 @@ class Sandbox:
             carries ``deleted``, null until then) instead of removing them.
         commit_lag: how long after its ``updated`` stamp a write becomes visible (see
             :meth:`edit`).
+        drf_cursor: cursors as DRF makes them: the position (first ordering field) plus an
+            offset inside a group of equal positions, so a row entering or leaving that group
+            behind the cursor makes the next page skip or repeat a row; no ``previous`` links.
     """
 
     def __init__(
@@ -130,6 +133,7 @@ class Sandbox:
         updated_precision: Precision = "microseconds",
         soft_deletes: bool = False,
         commit_lag: timedelta = timedelta(0),
+        drf_cursor: bool = False,
     ) -> None:
         if receipts < 0:
             raise ValueError("receipts must not be negative")
@@ -207,6 +211,7 @@ class Sandbox:
                 next_style=self.next_style,
                 job_retry_after=job_retry_after,
                 drift=self.drift,
+                drf_cursor=drf_cursor,
             ),
         )
         self.data = data_a
