@@ -182,6 +182,8 @@ class ChangeFeed(Generic[T]):
         self._overlap = overlap
         self._equalities = tuple(encode_params(self._params))
         self._ignored: set[str] = set()
+        self._tails: dict[int, set[Version]] = {}
+        """Per chain, the versions of its last page older than the overlap (see _take)."""
         self._started = False
         self._first_date: str | None = None
         self.stats = SyncStats()
@@ -276,6 +278,7 @@ class ChangeFeed(Generic[T]):
 
     async def _pass(self) -> AsyncGenerator[ChangeBatch[T]]:
         self._first_date = None  # this pass's start is the server's time at its first answer
+        self._tails = {}
         state = self._state
         if state.current is None:
             watermark = state.watermark
@@ -383,19 +386,30 @@ class ChangeFeed(Generic[T]):
         chain = current.chains[raw.index]
         keep_from = current.start - self._overlap
         seen = set(state.seen)
+        tail: set[Version] = set()
         fresh: list[Any] = []
         created: list[datetime | None] = []
         for item in raw.page.results:
             version = self._version(item, current.bound, chain)
             if version is None:
                 continue
-            if version in seen:
+            repeat = version in seen
+            if datetime.fromisoformat(version[1]) < keep_from:
+                tail.add(version)
+            elif not repeat:
+                seen.add(version)
+            if repeat:
                 self.stats.repeats += 1
                 continue
-            if datetime.fromisoformat(version[1]) >= keep_from:
-                seen.add(version)
             fresh.append(item)
             created.append(instant(item.get("created")) if isinstance(item, dict) else None)
+        # DRF's cursor is a position plus a count of rows into a group of equal positions: a
+        # row entering that group behind the cursor makes the next page show rows of this one
+        # again. So this page's versions are remembered, whatever their age, until the chain's
+        # next page is taken (one page per chain: the checkpoint stays small).
+        seen -= self._tails.pop(raw.index, set())
+        self._tails[raw.index] = tail
+        seen |= tail
         chains = list(current.chains)
         chains[raw.index] = attrs.evolve(chain, cursor=raw.following, done=raw.following is None)
         current = attrs.evolve(current, chains=tuple(chains))

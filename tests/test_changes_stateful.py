@@ -12,7 +12,9 @@ Invariants, judged by what a consumer stores (the batches whose checkpoint it sa
   every edit here changes, and its ``deleted`` stamp: with whole-second stamps two changes in
   one second share ``updated`` and are still two versions.
 
-Both precisions of ``updated`` and concurrency 1 and 4 are run. Each example drives its own
+Both precisions of ``updated``, concurrency 1 and 4, and the sandbox's key cursors as well as
+DRF's position-plus-offset ones (where rows entering a group of equal timestamps behind the
+cursor make a page show rows again) are run. Each example drives its own
 event loop (``asyncio.Runner``) through its rules, on a fake clock.
 """
 
@@ -56,6 +58,7 @@ class ChangesMachine(RuleBasedStateMachine):
 
     precision: ClassVar[str] = "microseconds"
     concurrency: ClassVar[int] = 1
+    drf_cursor: ClassVar[bool] = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -68,6 +71,7 @@ class ChangesMachine(RuleBasedStateMachine):
             now=NOW,
             updated_precision=self.precision,  # type: ignore[arg-type]
             soft_deletes=True,
+            drf_cursor=self.drf_cursor,
         )
         self.client: BessaClient | None = None
         self.saved: str | None = None
@@ -130,6 +134,14 @@ class ChangesMachine(RuleBasedStateMachine):
     def insert(self, lag: timedelta) -> None:
         self.sb.insert("receipts", lag=lag)
 
+    @rule(count=st.integers(2, 8), index=st.integers(0, 10_000))
+    def insert_ties(self, count: int, index: int) -> None:
+        """Receipts sharing one timestamp (a row's): a group DRF's cursor counts into."""
+        receipts = self.sb.items("receipts")
+        moment = receipts[index % len(receipts)]["timestamp"]
+        for _ in range(count):
+            self.sb.insert("receipts", timestamp=moment)
+
     @rule(index=st.integers(0, 10_000), lag=lags)
     def edit(self, index: int, lag: timedelta) -> None:
         self.sb.edit("receipts", self._pick(index), number=self._number(), lag=lag)
@@ -154,7 +166,8 @@ class ChangesMachine(RuleBasedStateMachine):
     )
     def arm_mid_pass_change(self, page: int, where: str, action: str, seconds: float) -> None:
         """The next run changes a row after its ``page``-th page: one it read (behind the
-        cursor), the last of the list (ahead of it), or one sharing a read row's timestamp."""
+        cursor), the last of the list (ahead of it), or it adds one to the page's biggest group
+        of equal timestamps (which DRF's cursor counts into)."""
 
         def change(served: ServedPage) -> None:
             if served.resource != "receipts" or served.number != page or not served.items:
@@ -165,7 +178,11 @@ class ChangesMachine(RuleBasedStateMachine):
                 target = served.items[0] if where == "behind" else served.items[-1]
                 if where == "ahead":
                     target = self.sb.items("receipts")[-1]
-                if action == "insert" or where == "tie":
+                if where == "tie":  # into the page's biggest group of equal timestamps
+                    stamps = [item["timestamp"] for item in served.items]
+                    moment = max(reversed(stamps), key=stamps.count)
+                    self.sb.insert("receipts", timestamp=moment)
+                elif action == "insert":
                     self.sb.insert("receipts", timestamp=target["timestamp"])
                 elif action == "edit":
                     self.sb.edit("receipts", target["id"], number=self._number())
@@ -252,20 +269,24 @@ class ChangesMachine(RuleBasedStateMachine):
         assert not missing, f"never delivered: {sorted(missing)[:3]}"
 
 
+@pytest.mark.parametrize("cursor", ["key", "drf"])
 @pytest.mark.parametrize("concurrency", [1, 4])
 @pytest.mark.parametrize("precision", ["seconds", "microseconds"])
-def test_the_changes_feed_loses_and_repeats_nothing(precision: str, concurrency: int) -> None:
+def test_the_changes_feed_loses_and_repeats_nothing(
+    precision: str, concurrency: int, cursor: str
+) -> None:
     """Whatever happens to the tenant between and during runs, a full run delivers every
-    version visible at its start, and no saved batch repeats a stored version."""
+    version visible at its start, and no saved batch repeats a stored version; with the
+    sandbox's key cursors and with DRF's position-plus-offset ones."""
     machine = type(
-        f"ChangesMachine_{precision}_{concurrency}",
+        f"ChangesMachine_{precision}_{concurrency}_{cursor}",
         (ChangesMachine,),
-        {"precision": precision, "concurrency": concurrency},
+        {"precision": precision, "concurrency": concurrency, "drf_cursor": cursor == "drf"},
     )
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=30,
+            max_examples=16,
             stateful_step_count=30,
             deadline=None,
             # The explain phase traces every line, and its path lookups block the loop.
