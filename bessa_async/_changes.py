@@ -11,6 +11,8 @@ How a pass works, and why:
   pass; one that becomes visible late (commit lag) is read if it is at most ``overlap`` late.
 - Re-reading the overlap repeats nothing: the versions delivered inside it, ``(id, updated,
   content digest)``, travel in the checkpoint and are skipped at the edge.
+- A run resumed from a batch's checkpoint finishes that pass, then reads a new one: the old
+  pass began before the run, and what changed behind its cursor since is not in it.
 - Concurrency splits a pass by the business time (``timestamp``), which edits never change, into
   contiguous windows whose outer ones are open; resources without one are read by one chain.
 - The filter is inferred, so it is checked: an item older than the bound sent means the server
@@ -180,6 +182,8 @@ class ChangeFeed(Generic[T]):
         self._overlap = overlap
         self._equalities = tuple(encode_params(self._params))
         self._ignored: set[str] = set()
+        self._tails: dict[int, set[Version]] = {}
+        """Per chain, the versions of its last page older than the overlap (see _take)."""
         self._started = False
         self._first_date: str | None = None
         self.stats = SyncStats()
@@ -262,6 +266,19 @@ class ChangeFeed(Generic[T]):
         return query
 
     async def _run(self) -> AsyncGenerator[ChangeBatch[T]]:
+        # A run resumed in the middle of a pass finishes that pass, which began before this
+        # run did: a change made in between, behind its cursor, is only read by a new pass,
+        # so one follows (a run that starts after a change must deliver it).
+        resumed = self._state.current is not None
+        for _ in range(2 if resumed else 1):
+            async with aclosing(self._pass()) as passing:
+                async for batch in passing:
+                    yield batch
+            self._since = None
+
+    async def _pass(self) -> AsyncGenerator[ChangeBatch[T]]:
+        self._first_date = None  # this pass's start is the server's time at its first answer
+        self._tails = {}
         state = self._state
         if state.current is None:
             watermark = state.watermark
@@ -369,19 +386,30 @@ class ChangeFeed(Generic[T]):
         chain = current.chains[raw.index]
         keep_from = current.start - self._overlap
         seen = set(state.seen)
+        tail: set[Version] = set()
         fresh: list[Any] = []
         created: list[datetime | None] = []
         for item in raw.page.results:
             version = self._version(item, current.bound, chain)
             if version is None:
                 continue
-            if version in seen:
+            repeat = version in seen
+            if datetime.fromisoformat(version[1]) < keep_from:
+                tail.add(version)
+            elif not repeat:
+                seen.add(version)
+            if repeat:
                 self.stats.repeats += 1
                 continue
-            if datetime.fromisoformat(version[1]) >= keep_from:
-                seen.add(version)
             fresh.append(item)
             created.append(instant(item.get("created")) if isinstance(item, dict) else None)
+        # DRF's cursor is a position plus a count of rows into a group of equal positions: a
+        # row entering that group behind the cursor makes the next page show rows of this one
+        # again. So this page's versions are remembered, whatever their age, until the chain's
+        # next page is taken (one page per chain: the checkpoint stays small).
+        seen -= self._tails.pop(raw.index, set())
+        self._tails[raw.index] = tail
+        seen |= tail
         chains = list(current.chains)
         chains[raw.index] = attrs.evolve(chain, cursor=raw.following, done=raw.following is None)
         current = attrs.evolve(current, chains=tuple(chains))

@@ -19,7 +19,7 @@ from bessa_async import (
 )
 from bessa_async._changes import server_time
 from bessa_async._checkpoint import Chain, Checkpoint, Pass, read_checkpoint
-from bessa_async.testing import Sandbox
+from bessa_async.testing import FakeClock, Sandbox
 
 # --- checkpoints, pure ------------------------------------------------------------------------
 
@@ -245,3 +245,47 @@ async def test_reconcile_names_the_ids_no_longer_listed(client: BessaClient) -> 
     rates = [r.id async for batch in feed for r in batch.items]
     gone = "00000000-0000-4000-8000-000000000000"
     assert await feed.reconcile([*rates, gone]) == {gone}
+
+
+async def test_a_resumed_run_also_reads_what_changed_behind_its_cursor(clock: FakeClock) -> None:
+    """A run resumed in the middle of a pass finishes it, then reads a new pass: a change made
+    before the run started, behind the saved cursor, is delivered by this run."""
+    now = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
+    async with (
+        Sandbox(receipts=60, clock=clock, sleep=clock.sleep, now=now) as sb,
+        BessaClient(sb.token, base_url=sb.url, clock=clock, sleep=clock.sleep) as client,
+    ):
+        async for batch in client.receipts.changes(limit=10):
+            saved, behind = batch.checkpoint, str(batch.items[0].id)
+            break
+        clock.advance(3)
+        sb.edit("receipts", behind, number="E-1")
+        feed = client.receipts.changes(since=saved, limit=10)
+        got = [r async for batch in feed for r in batch.items]
+    assert [r.number for r in got if str(r.id) == behind] == ["E-1"]
+    assert len(got) == len({r.id for r in got}) == len(sb.data.receipts) - 10 + 1
+
+
+async def test_rows_entering_ahead_of_a_drf_offset_repeat_nothing(clock: FakeClock) -> None:
+    """DRF's cursor inside a page-wide group of equal timestamps is a bare offset: a row that
+    enters the filtered list before it (an old receipt edited) makes the next page show a row
+    of the last one again. The feed delivers that row once."""
+    now = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
+    async with (
+        Sandbox(receipts=30, clock=clock, sleep=clock.sleep, now=now, drf_cursor=True) as sb,
+        BessaClient(sb.token, base_url=sb.url, clock=clock, sleep=clock.sleep) as client,
+    ):
+        first = client.receipts.changes(limit=6)
+        async for _ in first:
+            pass
+        tied = {sb.insert("receipts")["id"] for _ in range(7)}  # one timestamp: now
+        clock.advance(400)
+        async for batch in client.receipts.changes(since=first.checkpoint, limit=6):
+            saved, ids = batch.checkpoint, [str(r.id) for r in batch.items]
+            break
+        old = sb.data.receipts[0]["id"]
+        sb.edit("receipts", old, number="E-1")  # enters the list before the offset
+        feed = client.receipts.changes(since=saved, limit=6)
+        ids += [str(r.id) async for batch in feed for r in batch.items]
+    assert sorted(ids) == sorted([*tied, old])
+    assert feed.stats.repeats >= 1

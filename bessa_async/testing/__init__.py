@@ -15,6 +15,11 @@ purpose; ``FakeClock`` gives a client (and the sandbox's Sales Points) virtual t
 inactive Sales Point, articles, tables, payment methods), and :mod:`bessa_async.testing.magic`
 the references that make a job fail with a given code, take long or never finish.
 
+The tenant can change while it is served, on the sandbox's clock: ``Sandbox.edit``,
+``insert``, ``delete`` (soft with ``soft_deletes=True``) and ``upload_late``, with
+``commit_lag``, ``server_offset``, ``updated_precision`` and an ``after_page`` hook between two
+pages of a walk, to stage what a changes feed must survive.
+
 ``Sandbox(drift=True)`` answers the way a real API might differ from the library's model (see
 :class:`Drift`), to try ``bessa doctor`` and your own tolerance against.
 
@@ -30,7 +35,7 @@ from ._clock import FakeClock
 from ._drift import DEFAULT_DRIFT, Drift
 from ._faults import Fault, FaultRule
 from ._fixtures import Fixtures
-from ._server import RecordedRequest, Sandbox
+from ._server import RecordedRequest, Sandbox, ServedPage
 
 __all__ = [
     "DEFAULT_DRIFT",
@@ -41,4 +46,5 @@ __all__ = [
     "Fixtures",
     "RecordedRequest",
     "Sandbox",
+    "ServedPage",
 ]

@@ -38,7 +38,9 @@ def reason(code: int) -> str:
         return "Error"
 
 
-def stamp(answer: web.StreamResponse) -> web.StreamResponse:
-    """Give an answer its ``X-Request-ID``, as every answer of the API carries one."""
+def stamp(answer: web.StreamResponse, date: str) -> web.StreamResponse:
+    """Give an answer its ``X-Request-ID`` and ``Date`` (the server's clock), as every answer
+    of the API carries them."""
     answer.headers["X-Request-ID"] = uuid.uuid4().hex
+    answer.headers["Date"] = date
     return answer

@@ -141,6 +141,21 @@ class Collection:
         self.updated.insert(at, _stamp(item["updated"]))
         self._changed()
 
+    def remove(self, item: Item) -> None:
+        """Take an item out (it must be stored under its current key)."""
+        index = bisect_left(self.keys, self._key(item))
+        if index >= len(self.items) or self.items[index] is not item:
+            raise KeyError("the item is not in this collection")
+        del self.keys[index], self.items[index], self.updated[index]
+        if self._id_field:
+            self.by_id.pop(item[self._id_field], None)
+        self._changed()
+
+    def replace(self, old: Item, new: Item) -> None:
+        """Serve ``new`` instead of ``old`` (at the place of its own key)."""
+        self.remove(old)
+        self.add(new)
+
     def _changed(self) -> None:
         self.version += 1
         self._cache.clear()

@@ -147,6 +147,8 @@ class JobBook:
         duration: Duration | None = None,
         rng: random.Random | None = None,
         receipts: Collection | None = None,
+        wall: Callable[[], datetime] | None = None,
+        stamp: Callable[[datetime], str] = format_timestamp,
     ) -> None:
         self._data = data
         self._clock = clock
@@ -171,6 +173,8 @@ class JobBook:
             for choice in option["choices"]
         }
         self._anchor = (datetime.now(UTC), clock())
+        self._wall_clock = wall
+        self._stamp = stamp
         self.jobs: dict[JobKind, Collection] = {
             "order": Collection((), key=_job_key),
             "payment": Collection((), key=_job_key),
@@ -250,13 +254,15 @@ class JobBook:
 
     def now(self) -> datetime:
         """The wall-clock time the sandbox's clock stands at (what jobs are stamped with)."""
+        if self._wall_clock is not None:
+            return self._wall_clock()
         wall, at = self._anchor
         return wall + timedelta(seconds=self._clock() - at)
 
     def _set(self, job: Item, moment: float, **changes: Any) -> None:
         old = _job_key(job)
         job.update(changes)
-        job["updated"] = format_timestamp(self._wall(job, moment))
+        job["updated"] = self._stamp(self._wall(job, moment))
         self.jobs[job["type"]].rekey(job, old)  # listed by updated: a change moves it last
 
     def _expire(self, job: Item, moment: float) -> None:
@@ -357,6 +363,14 @@ class JobBook:
         point = self._points.get(sales_point)
         return point["main"] or sales_point if point is not None else sales_point
 
+    def next_number(self, sales_point: str, moment: datetime) -> str:
+        """The next receipt number of a Sales Point's main one (signing order), e.g.
+        ``"2026-000412"``."""
+        main = self._main_of(sales_point)
+        self._numbers[main] += 1
+        year = moment.astimezone(VIENNA).year
+        return f"{year}-{self._numbers[main]:06d}"
+
     def _invoice(
         self,
         job: Item,
@@ -369,9 +383,8 @@ class JobBook:
         """The signed invoice a payment produces, added to ``receipts/``."""
         point = self._points[job["sales_point"]]
         main = self._points[self._main_of(point["id"])]
-        self._numbers[main["id"]] += 1
+        number = self.next_number(point["id"], moment)
         local = moment.astimezone(VIENNA).replace(tzinfo=None, microsecond=0)
-        number = f"{local.year}-{self._numbers[main['id']]:06d}"
         by_rate: dict[Decimal, Decimal] = defaultdict(Decimal)
         lines = []
         for article, quantity, unit, rate in order.lines:
@@ -392,7 +405,7 @@ class JobBook:
         gross = {t["rate"]: t["gross"].replace(".", ",") for t in taxes}
         amounts = "_".join(gross.get(rate, "0,00") for rate in ("20.00", "10.00", "13.00"))
         signature = f"{self._rng.getrandbits(128):032x}"
-        stamp = format_timestamp(moment)
+        stamp = self._stamp(moment)
         receipt: Item = {
             "id": str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),
             "number": number,
@@ -461,7 +474,7 @@ class JobBook:
                 raise IdempotencyConflict
             return self.advance(self.jobs[kind].by_id[seen[1]]), False
         created = self.now()
-        now = format_timestamp(created)
+        now = self._stamp(created)
         job: Item = {
             "id": str(uuid.uuid4()),
             "type": kind,

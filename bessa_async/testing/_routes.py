@@ -17,17 +17,18 @@ import attrs
 from aiohttp import web
 
 from ._answers import detail, json_answer, not_found
-from ._cursor import Cursor, Item, Selection, paginate
+from ._cursor import Collection, Cursor, Item, Selection, paginate
 from ._drift import Drift
 from ._filters import parse_uuid
 from ._jobs import IdempotencyConflict, JobKind, public
+from ._offset_cursor import OffsetCursor, paginate_offset
 from ._reports import sales_report
 from ._schema import DOCS_PATH, docs_page, openapi
 from ._selection import SPECS, page_limit, sales_window, selection
 from ._tenants import Tenant, Tenants
 from ._throttle import Throttle
 
-__all__ = ["PREFIX", "Routes", "Settings"]
+__all__ = ["PREFIX", "Listed", "Routes", "Settings"]
 
 PREFIX: Final = "/v1/public/"
 _RESTRICTED: Final = ("receipts", "reports/", "requests/")
@@ -52,6 +53,18 @@ _NAMES: Final = {
 }
 
 
+_Cut = tuple[list[Item], int, Cursor | OffsetCursor | None, Cursor | None, bool]
+
+
+@attrs.frozen
+class Listed:
+    """A list page served: its resource, whether it was asked for without a cursor, items."""
+
+    resource: str
+    first: bool
+    items: tuple[Item, ...]
+
+
 @final
 @attrs.frozen(kw_only=True)
 class Settings:
@@ -61,6 +74,7 @@ class Settings:
     next_style: Literal["url", "cursor"]
     job_retry_after: float | None
     drift: Drift | None
+    drf_cursor: bool = False
 
 
 def _strict_constant(name: str) -> object:
@@ -91,6 +105,7 @@ class Routes:
         self._schemas: dict[str, dict[str, Any]] = {}
         self.throttle: Throttle | None = None
         """Checked after authentication and permissions, as DRF does; None: no throttling."""
+        self._page: Listed | None = None
 
     async def respond(
         self,
@@ -101,19 +116,22 @@ class Routes:
         header: str | None,
         *,
         cycle: bool,
-    ) -> web.Response:
-        """The answer to ``relative``, with the API reference beside it and drift (if on) applied.
+    ) -> tuple[web.Response, Listed | None]:
+        """The answer to ``relative``, with the API reference beside it and drift (if on)
+        applied, and the list page it served (if it is one).
 
         ``cycle`` makes list pages name the page just served as their ``next``.
         """
         if relative == DOCS_PATH and request.method == "GET":
-            return await self._docs(header, query)
+            return await self._docs(header, query), None
         drift = self._settings.drift
         served = relative if drift is None else drift.route(relative)
         if served is None:
-            return not_found()
+            return not_found(), None
+        self._page = None
         answer = self._answer(request, served, query, body, header, cycle=cycle)
-        return answer if drift is None else drift.rewrite(served, answer)
+        page, self._page = self._page, None  # no await since it was set: this request's
+        return (answer if drift is None else drift.rewrite(served, answer)), page
 
     async def _docs(self, header: str | None, query: list[tuple[str, str]]) -> web.Response:
         """``docs/``: for token holders, an HTML page, or the OpenAPI schema as drf-yasg does."""
@@ -236,29 +254,56 @@ class Routes:
             for job in list(collection.items):
                 tenant.jobs.advance(job)
         limit = page_limit(query, self._settings.max_limit)
-        cursor: Cursor | None = None
-        if text := dict(query).get("cursor"):
-            cursor = Cursor.decode(text)
-            if cursor is None:
-                return not_found("Invalid cursor")
-        page = paginate(collection, collection.select(chosen), cursor, limit)
-        next_cursor = page.next
-        if cycle:
-            next_cursor = cursor or Cursor(None)
-        results = page.items
+        cut = self._cut(resource, collection, chosen, dict(query).get("cursor"), limit, cycle)
+        if cut is None:
+            return not_found("Invalid cursor")
+        items, count, next_cursor, previous, first = cut
+        results = items
         if resource in _JOB_PATHS:
             results = [public(job) for job in results]
-        return json_answer(
+        answer = json_answer(
             {
-                "count": page.count,
+                "count": count,
                 "next": self._link(request, query, next_cursor),
-                "previous": self._link(request, query, page.previous),
+                "previous": self._link(request, query, previous),
                 "results": results,
             }
         )
+        self._page = Listed(resource, first, tuple(items))
+        return answer
+
+    def _cut(
+        self,
+        resource: str,
+        collection: Collection,
+        chosen: Selection,
+        text: str | None,
+        limit: int,
+        cycle: bool,
+    ) -> _Cut | None:
+        """The page a cursor names: items, count, next and previous cursors, and whether it
+        was asked for without one; None for a cursor that is not one."""
+        matches = collection.select(chosen)
+        if self._settings.drf_cursor:
+            timed = SPECS[resource].time is not None
+            drf = None if not text else OffsetCursor.decode(text, timed=timed)
+            if text and drf is None:
+                return None
+            cut = paginate_offset(collection, matches, drf, limit, timed=timed)
+            following = (drf or OffsetCursor(None)) if cycle else cut.next
+            return cut.items, cut.count, following, None, drf is None
+        cursor = None if not text else Cursor.decode(text)
+        if text and cursor is None:
+            return None
+        page = paginate(collection, matches, cursor, limit)
+        after = (cursor or Cursor(None)) if cycle else page.next
+        return page.items, page.count, after, page.previous, cursor is None
 
     def _link(
-        self, request: web.Request, query: list[tuple[str, str]], cursor: Cursor | None
+        self,
+        request: web.Request,
+        query: list[tuple[str, str]],
+        cursor: Cursor | OffsetCursor | None,
     ) -> str | None:
         if cursor is None:
             return None

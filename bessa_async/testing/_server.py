@@ -9,21 +9,24 @@ cursor``); ``next``/``previous`` as absolute URLs, or bare cursors with ``next_s
 
 Every request is recorded (without its ``Authorization`` header) in :attr:`Sandbox.requests`,
 and faults can be injected per route (:mod:`._faults`). The endpoints are in :mod:`._routes`,
-the tenants and their tokens in :mod:`._tenants`, the fault answers in :mod:`._injection`; this
-module starts and stops the server and runs each request through them.
+the tenants and their tokens in :mod:`._tenants`, the fault answers in :mod:`._injection`, the
+server's wall clock (``Date``, ``updated`` stamps) in :mod:`._wall` and writes made while it runs
+(edits, deletes, late uploads, commit lag) in :mod:`._edits`; this module starts and stops the
+server and runs each request through them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 import time
 import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, datetime, timedelta
 from types import TracebackType
-from typing import Literal, Self, final
+from typing import Any, Literal, Self, final
 
 from aiohttp import web
 
@@ -32,17 +35,19 @@ from ._control import CONTROL_PREFIX, control_routes
 from ._cursor import Collection, Item
 from ._data import generate_tenant
 from ._drift import DEFAULT_DRIFT, Drift
+from ._edits import Editor, ServedPage
 from ._faults import Fault, FaultRule
 from ._fixtures import Fixtures, mobile_sales_point
 from ._injection import FaultInjector, after_handler, before_handler
 from ._jobs import Duration, JobBook, JobKind, public
 from ._recording import RecordedRequest, RequestLog
-from ._routes import PREFIX, Routes, Settings
+from ._routes import PREFIX, Listed, Routes, Settings
 from ._tenant_data import TenantData
 from ._tenants import Tenant, Tenants, tokens
 from ._throttle import Throttle, parse_rate
+from ._wall import Precision, WallClock, prepare_item
 
-__all__ = ["RecordedRequest", "Sandbox"]
+__all__ = ["RecordedRequest", "Sandbox", "ServedPage"]
 
 
 @final
@@ -54,6 +59,16 @@ class Sandbox:
         async with Sandbox(receipts=500) as sb:
             async with BessaClient(sb.token, base_url=sb.url) as client:
                 ...
+
+    To stage what a changes feed must survive, give it a :class:`FakeClock` and a start time,
+    then change the data as the tenant would::
+
+        clock = FakeClock()
+        async with Sandbox(clock=clock, now=datetime(2026, 7, 1, tzinfo=UTC),
+                           soft_deletes=True, commit_lag=timedelta(seconds=5)) as sb:
+            sb.edit("articles", article_id, price="4.20")  # updated = now, visible in 5 s
+            sb.upload_late(count=20, hours_ago=6)          # old timestamps, updated now
+            clock.advance(10)
 
     Args:
         seed: seeds the generated data and the tokens (same seed, same data and tokens).
@@ -81,6 +96,19 @@ class Sandbox:
             ``"30/s"`` or ``"100/minute"``: within any period a token gets that many answers;
             more are 429 with ``Retry-After`` and DRF's detail (``"Request was throttled.
             Expected available in 1 second."``), timed by ``clock``. See :meth:`set_throttle`.
+        now: the server's wall-clock time at start (aware); it then moves with ``clock``.
+            Default: the system time.
+        server_offset: how far the server's clock (its ``updated`` stamps and ``Date``
+            headers) runs ahead of the client's (:meth:`client_now`); negative: behind.
+        updated_precision: ``"seconds"`` or ``"microseconds"``: how precise every ``created``,
+            ``updated`` and ``deleted`` stamp is, generated or written.
+        soft_deletes: :meth:`delete` flags items with a ``deleted`` timestamp (every item
+            carries ``deleted``, null until then) instead of removing them.
+        commit_lag: how long after its ``updated`` stamp a write becomes visible (see
+            :meth:`edit`).
+        drf_cursor: cursors as DRF makes them: the position (first ordering field) plus an
+            offset inside a group of equal positions, so a row entering or leaving that group
+            behind the cursor makes the next page skip or repeat a row; no ``previous`` links.
         control: also serve the HTTP control endpoint under ``/_sandbox/`` (loopback clients
             only; see :mod:`bessa_async.testing._control`), e.g. for tests in another language.
     """
@@ -105,6 +133,12 @@ class Sandbox:
         job_retry_after: float | None = None,
         drift: bool | Drift = False,
         throttle: str | None = None,
+        now: datetime | None = None,
+        server_offset: timedelta = timedelta(0),
+        updated_precision: Precision = "microseconds",
+        soft_deletes: bool = False,
+        commit_lag: timedelta = timedelta(0),
+        drf_cursor: bool = False,
         control: bool = False,
     ) -> None:
         if receipts < 0:
@@ -115,6 +149,7 @@ class Sandbox:
             raise ValueError('next_style must be "url" or "cursor"')
         if throttle is not None:
             parse_rate(throttle)  # refuse a bad rate before generating any data
+        self._wall = WallClock(clock, start=now, offset=server_offset, precision=updated_precision)
         self.seed = seed
         self.latency = latency
         self.drift: Drift | None = (
@@ -154,12 +189,24 @@ class Sandbox:
                     duration=job_duration,
                     rng=random.Random(f"bessa-sandbox-jobs:{seed}:{data.name}"),
                     receipts=receipts,
+                    wall=self._wall.now,
+                    stamp=self._wall.stamp,
                 )
 
             return make
 
-        tenant_a = Tenant(data_a, book(data_a))
-        tenant_b = Tenant(data_b, book(data_b))
+        prepare = prepare_item(precision=updated_precision, soft_deletes=soft_deletes)
+        tenant_a = Tenant(data_a, book(data_a), prepare)
+        tenant_b = Tenant(data_b, book(data_b), prepare)
+        self._editor = Editor(
+            tenant_a,
+            self._wall,
+            soft_deletes=soft_deletes,
+            commit_lag=commit_lag,
+            rng=random.Random(f"bessa-sandbox-edits:{seed}"),
+        )
+        self._after_page: Callable[[ServedPage], object] | None = None
+        self._pages_served: dict[str, int] = {}
         for tenant in (tenant_a, tenant_b):  # the food truck's till starts offline
             tenant.jobs.set_online(mobile_sales_point(tenant.data)["id"], False)
         if self.drift is not None:
@@ -172,10 +219,12 @@ class Sandbox:
                 next_style=self.next_style,
                 job_retry_after=job_retry_after,
                 drift=self.drift,
+                drf_cursor=drf_cursor,
             ),
         )
         self.data = data_a
-        """Tenant A's generated data (what :attr:`token` reads)."""
+        """Tenant A's data as generated (what :attr:`token` reads; :meth:`items` is what it
+        serves now)."""
         self.other_data = data_b
         """Tenant B's generated data (what :attr:`other_token` reads)."""
         self.fixtures = Fixtures.of(data_a)
@@ -376,6 +425,82 @@ class Sandbox:
             raise KeyError(f"no job {job_id!r}")
         return job
 
+    # -- changes over time ------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The server's time now: what it stamps ``updated`` with and sends as ``Date``."""
+        return self._wall.now()
+
+    def client_now(self) -> datetime:
+        """The client's time now: the server's less ``server_offset``."""
+        return self._wall.client_now()
+
+    def items(self, resource: str) -> list[Item]:
+        """Tenant A's items a list of ``resource`` (``"receipts"``, ``"articles"``, ...)
+        serves now, in list order; treat them as read-only."""
+        return self._editor.items(resource)
+
+    def insert(self, resource: str, *, lag: timedelta | None = None, **fields: Any) -> Item:
+        """Add an item to tenant A, created and updated now: a copy of one of the resource's
+        items (for ``receipts`` an invoice, of ``sales_point`` if given, renumbered) with a
+        new id and ``fields`` over it. ``lag`` overrides ``commit_lag``. Returns the item.
+
+        Raises:
+            ValueError: an unknown resource, stamps in ``fields``, or an identity in use.
+        """
+        return self._editor.insert(resource, fields, lag)
+
+    def edit(
+        self, resource: str, item_id: str, *, lag: timedelta | None = None, **fields: Any
+    ) -> Item:
+        """Change an item of tenant A: ``fields`` set and ``updated`` now. The new version
+        becomes visible ``lag`` (default ``commit_lag``) after that stamp; until then lists
+        serve the old one. Stock levels are named ``"<article>/<location>"``. Returns the
+        new version.
+
+        Raises:
+            KeyError: no such item.
+            ValueError: an unknown resource, or ``id``/stamps in ``fields``.
+        """
+        return self._editor.edit(resource, item_id, fields, lag)
+
+    def delete(self, resource: str, item_id: str, *, lag: timedelta | None = None) -> Item:
+        """Delete an item of tenant A: with ``soft_deletes`` it is flagged (``deleted`` and
+        ``updated`` now) and still listed; otherwise it is gone. Returns the flagged item,
+        or the removed one.
+
+        Raises:
+            KeyError: no such item.
+        """
+        return self._editor.delete(resource, item_id, lag)
+
+    def upload_late(
+        self,
+        *,
+        sales_point: str | None = None,
+        count: int = 1,
+        hours_ago: float = 6.0,
+        lag: timedelta | None = None,
+    ) -> list[Item]:
+        """An offline till reconnects: ``count`` receipts of ``sales_point`` (default: the
+        first with invoices) whose ``timestamp`` is ``hours_ago`` hours old, a minute apart,
+        and whose ``created``/``updated`` is now. Returns them."""
+        return self._editor.upload_late(sales_point, count, hours_ago, lag)
+
+    @property
+    def pending_writes(self) -> int:
+        """Writes that commit lag keeps invisible right now."""
+        self._editor.commit()
+        return self._editor.pending
+
+    def after_page(self, callback: Callable[[ServedPage], object] | None) -> None:
+        """Call ``callback`` (a function or a coroutine function) with a :class:`ServedPage`
+        after each list page is made, before it is sent, so a change it makes falls between
+        two pages of a walk. An exception it raises becomes a 500 answer. None removes it;
+        page numbers count from here."""
+        self._after_page = callback
+        self._pages_served = {}
+
     # -- the HTTP side ----------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -410,15 +535,28 @@ class Sandbox:
             await self._sleep(delay)
         if decisive is not None and (early := before_handler(decisive, request)) is not None:
             self._log.answered(index, early.status)
-            return stamp(early)
+            return stamp(early, self._wall.http_date())
+        self._editor.commit()
+        listed: Listed | None = None
         if not path.startswith(PREFIX):
             answer: web.StreamResponse = not_found()
         else:
             query = urllib.parse.parse_qsl(raw_query, keep_blank_values=True)
             cycle = decisive is not None and decisive.kind == "cycle_next"
-            answer = await self._routes.respond(request, relative, query, body, header, cycle=cycle)
+            answer, listed = await self._routes.respond(
+                request, relative, query, body, header, cycle=cycle
+            )
         if decisive is not None:
             answer = await after_handler(decisive, request, answer)
+        stamp(answer, self._wall.http_date())
         if decisive is None or decisive.kind != "drop":  # a dropped one was never answered
             self._log.answered(index, answer.status)
-        return stamp(answer)
+        if listed is not None and self._after_page is not None:
+            resource = listed.resource
+            number = self._pages_served[resource] = self._pages_served.get(resource, 0) + 1
+            page = ServedPage(
+                resource=resource, number=number, first=listed.first, items=listed.items
+            )
+            if inspect.isawaitable(outcome := self._after_page(page)):
+                await outcome
+        return answer

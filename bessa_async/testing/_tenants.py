@@ -13,7 +13,7 @@ from typing import Final, final
 from aiohttp import web
 
 from ._answers import detail
-from ._cursor import Collection
+from ._cursor import Collection, Item
 from ._jobs import JobBook
 from ._selection import SPECS, key_for
 from ._tenant_data import TenantData
@@ -36,11 +36,16 @@ def tokens(seed: int) -> tuple[str, str, str]:
 class Tenant:
     """One tenant's served collections (in list order), its job book and lookup tables."""
 
-    def __init__(self, data: TenantData, book: Callable[[Collection], JobBook]) -> None:
+    def __init__(
+        self,
+        data: TenantData,
+        book: Callable[[Collection], JobBook],
+        prepare: Callable[[Item], Item] | None = None,
+    ) -> None:
         self.data = data
         self.collections: dict[str, Collection] = {
             path: Collection(
-                items,
+                items if prepare is None else map(prepare, items),
                 key=key_for(SPECS[path]),
                 id_field="id" if items and "id" in items[0] else None,
             )
