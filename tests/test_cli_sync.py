@@ -8,7 +8,7 @@ import contextlib
 import json
 import os
 import signal
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from bessa_async._checkpoint import Checkpoint
 from bessa_async._cli import main
 from bessa_async._registry import DEFAULT_PATHS
 from bessa_async._sync_cli import SYNCABLE, _cut_torn_tail
-from bessa_async.testing import Fault, Sandbox
+from bessa_async.testing import Fault, Sandbox, ServedPage
 
 
 def _argv(sandbox: Sandbox, tmp_path: Path, resource: str = "receipts", *more: str) -> list[str]:
@@ -123,32 +123,26 @@ async def _served(sandbox: Sandbox, path: str) -> dict[object, object]:
         return {item["id"]: item async for item in client.resource(path).list()}
 
 
-def _edit(sandbox: Sandbox, resource: str, item_id: str, **fields: object) -> None:
-    """Change an item in place and bump its ``updated``, as the API does on an edit."""
-    collection = sandbox._tenants.primary.collections[DEFAULT_PATHS[resource].rstrip("/")]
-    item = collection.by_id[item_id]
-    item.update(fields, updated=datetime.now(UTC).isoformat().replace("+00:00", "Z"))
-    collection.touch(item)
-
-
 async def test_changed_and_deleted_items_are_appended_and_flagged(
-    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An edit and a soft delete after a run: the next run appends just those two, the deleted
     one with its ``deleted`` timestamp, and counts them in its summary."""
-    argv = _argv(sandbox, tmp_path, "articles")
-    assert await asyncio.to_thread(main, argv) == 0
-    first = await _read_lines(tmp_path / "out.jsonl")
-    renamed, removed = str(first[0]["id"]), str(first[1]["id"])
-    _edit(sandbox, "articles", renamed, name="Almdudler 0.5")
-    _edit(sandbox, "articles", removed, deleted="2026-12-01T10:00:00Z")
-    capsys.readouterr()
-    assert await asyncio.to_thread(main, argv) == 0
-    added = (await _read_lines(tmp_path / "out.jsonl"))[len(first) :]
+    async with Sandbox(receipts=20, soft_deletes=True) as sandbox:
+        argv = _argv(sandbox, tmp_path, "articles")
+        assert await asyncio.to_thread(main, argv) == 0
+        first = await _read_lines(tmp_path / "out.jsonl")
+        renamed, removed = str(first[0]["id"]), str(first[1]["id"])
+        sandbox.edit("articles", renamed, name="Almdudler 0.5")
+        flagged = sandbox.delete("articles", removed)
+        capsys.readouterr()
+        assert await asyncio.to_thread(main, argv) == 0
+        added = (await _read_lines(tmp_path / "out.jsonl"))[len(first) :]
     assert {item["id"]: item.get("deleted") for item in added} == {
         renamed: None,
-        removed: "2026-12-01T10:00:00Z",
+        removed: flagged["deleted"],
     }
+    assert flagged["deleted"] is not None
     assert next(item for item in added if item["id"] == renamed)["name"] == "Almdudler 0.5"
     assert ": 0 new, 2 changed, 1 deleted; " in capsys.readouterr().err.splitlines()[-1]
 
@@ -191,10 +185,14 @@ async def test_a_run_that_fails_keeps_what_earlier_runs_saved(
     earlier = b'{"id": "an earlier run\'s line"}\n'
     await asyncio.to_thread(output.write_bytes, earlier)
     argv = _argv(sandbox, tmp_path, "receipts", "--limit", "10", "--concurrency", "1")
-    served = sandbox._tenants.primary.collections["receipts"].items
-    total = served[14]["total"]
-    served[14]["total"] = 1.5  # a float amount: the second page cannot be read
+
+    def break_the_second_page(page: ServedPage) -> None:
+        if page.number == 1:  # every read after the first page answers a body that is not JSON
+            sandbox.inject(Fault.malformed_json(), path="receipts/")
+
+    sandbox.after_page(break_the_second_page)
     assert await asyncio.to_thread(main, argv) == 8
+    sandbox.after_page(None)
     text = await asyncio.to_thread(output.read_bytes)
     assert text.startswith(earlier)
     assert len(text[len(earlier) :].splitlines()) == 10
@@ -206,7 +204,6 @@ async def test_a_run_that_fails_keeps_what_earlier_runs_saved(
         f"sync stopped: {state} stands after the 10 items of the 1 batch this run appended to "
         f"{output}; run the same command to go on"
     )
-    served[14]["total"] = total
     sandbox.clear_faults()
     sandbox.inject(Fault.status(404), path="receipts/")  # now the first request fails
     assert await asyncio.to_thread(main, argv) == 8
