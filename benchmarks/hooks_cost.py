@@ -81,7 +81,7 @@ class Plan:
     name: str
     mode: str  # hooks_child.MODES
     tree: Path  # what PYTHONPATH puts first: the bessa_async the child imports
-    hooks: bool  # whether that package has hooks (checked: the right tree was imported)
+    hooks: bool | None  # whether that package has hooks (checked, unless None)
 
 
 # --------------------------------------------------------------------------- the old tree
@@ -179,7 +179,7 @@ def workers(
                 module = Path(worker.info["module"]).resolve()
                 if not module.is_relative_to(worker.plan.tree.resolve()):
                     raise RuntimeError(f"{worker.plan.name}: imported {module}, not its tree")
-                if worker.info["has_hooks"] != worker.plan.hooks:
+                if worker.plan.hooks not in (None, worker.info["has_hooks"]):
                     raise RuntimeError(f"{worker.plan.name}: hooks present is not as expected")
             yield started
         finally:
@@ -283,9 +283,17 @@ def key_figures(h1: H1) -> list[str]:
             f"{_cpu_us(side, receipts) - _cpu_us(today, receipts):+.2f} µs per item, "
             f"{_cpu_us(side, pages) - _cpu_us(today, pages):+.0f} µs per request"
         )
-    cost = 1 - sc.ratio(OTEL, TODAY)
+    for side in sc.sides:
+        if side.name.startswith("at "):
+            rate, paired = sc.ratio(side.name, h1.before), sc.paired(side.name, h1.before)
+            lines.append(
+                f"- {side.name} ÷ before hooks: **{rate:.3f}** (per round {min(paired):.3f} to "
+                f"{max(paired):.3f}); CPU "
+                f"{_cpu_us(side, receipts) - _cpu_us(before, receipts):+.2f} µs per item"
+            )
+    change = sc.ratio(OTEL, TODAY) - 1
     lines += [
-        f"- OpenTelemetry's cost: {cost:.1%} of the items/s of hooks=None "
+        f"- OpenTelemetry's cost: {change:+.1%} items/s against hooks=None "
         f"({_cpu_us(otel, pages) - _cpu_us(today, pages):+.0f} µs of client CPU per request, "
         f"{h1.events[OTEL] / pages:.2f} spans per request recorded in memory); "
         f"the counting hooks counted {h1.events[COUNTING]} requests per listing, as sent",
@@ -333,6 +341,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--before", default=BEFORE_HOOKS, help=f"the commit before hooks ({BEFORE_HOOKS})"
     )
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="REF",
+        help="one more side: the library at REF, hooks=None (e.g. 0a322bf, the hooks commit)",
+    )
     parser.add_argument("--startup-timeout", type=float, default=120.0)
     parser.add_argument("--no-write", action="store_true", help="do not touch README.md")
     args = parser.parse_args(argv)
@@ -342,7 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     source = source_state()
     pages = -(-args.receipts // args.page_size)
     load_start = os.getloadavg()[0]
-    with old_tree(args.before) as (tmp, before_commit):
+    with contextlib.ExitStack() as trees:
+        tmp, before_commit = trees.enter_context(old_tree(args.before))
         before = before_name(before_commit)
         plans = [
             Plan(RAW, "raw", ROOT, hooks=True),
@@ -352,6 +368,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             Plan(COUNTING, "counting", ROOT, hooks=True),
             Plan(OTEL, "otel", ROOT, hooks=True),
         ]
+        for ref in args.also:
+            tree, commit = trees.enter_context(old_tree(ref))
+            plans.append(Plan(f"at {commit}, typed, hooks=None", "typed", tree, hooks=None))
         print(f"H1: starting a sandbox with {args.receipts} receipts ...", flush=True)
         started = time.perf_counter()
         with sandbox_process(
