@@ -18,8 +18,11 @@ Every receipt of a sandbox with ``--receipts`` (50 000) receipts, in pages of ``
 Every side is a child process of its own (``hooks_child.py``) with ``PYTHONPATH`` set to its
 tree, so the old package and today's are imported and measured alike; each keeps one client
 for the whole run. The parent only sends ``run`` and reads the result, so it takes no CPU from
-them. Each side is warmed up once, then the sides take turns, the order rotated every round,
-so drift hits all alike. Wall and CPU time are the child's own (``perf_counter``,
+them. Each side is warmed up once, then the sides take turns in a balanced order (a Williams
+design: over a cycle of rounds every side runs in every position, and right after every other
+side, equally often), so drift and whatever one listing leaves to the next hit all alike. A
+second child running today's library with hooks=None is the control: the two should differ
+only by the run's noise. Wall and CPU time are the child's own (``perf_counter``,
 ``process_time``); the counting side must count every request, and the OpenTelemetry side
 must record spans, or the run fails.
 
@@ -67,6 +70,7 @@ BEFORE_HOOKS = "68ff004"  # the parent of 0a322bf, which added hooks
 
 RAW = "raw aiohttp, dicts"
 TODAY = "today, typed, hooks=None"
+CONTROL = "today, typed, hooks=None (again: the control)"
 EMPTY = "today, typed, Hooks() with none set"
 COUNTING = "today, typed, counting hooks (RequestTally)"
 OTEL = "today, typed, OpenTelemetry (SDK, in-memory)"
@@ -211,18 +215,36 @@ class H1:
     load: tuple[float, float]  # 1-min load average at the start and at the end
 
 
+def balanced_orders(n: int) -> list[list[int]]:
+    """A Williams design: ``n`` orders of ``n`` sides (``2n`` when ``n`` is odd) in which every
+    side takes every position, and follows every other side, equally often.
+
+    Rotating one order would keep each side's predecessor fixed, so an effect of one listing on
+    the next (the sandbox's garbage, say) would always fall on the same side.
+    """
+    first, low, high = [0], 1, n - 1
+    while len(first) < n:
+        first.append(low)
+        low += 1
+        if len(first) < n:
+            first.append(high)
+            high -= 1
+    orders = [[(k + i) % n for k in first] for i in range(n)]
+    return orders + [order[::-1] for order in orders] if n % 2 else orders
+
+
 def measure(
     plans: Sequence[Plan], url: str, token: str, *, receipts: int, page_size: int, repeats: int
 ) -> tuple[list[Side], dict[str, int]]:
-    """Warm each side up once, then ``repeats`` rounds, the order rotated every round."""
+    """Warm each side up once, then ``repeats`` rounds in :func:`balanced_orders`."""
     timeout = max(120.0, receipts / 500)  # 500 items/s would be a hung side, not a slow one
     with workers(plans, url, token, page_size, timeout) as started:
         found: dict[str, list[dict[str, Any]]] = {w.plan.name: [] for w in started}
         for worker in started:
             worker.run(timeout)
         for i in range(repeats):
-            shift = i % len(started)
-            for worker in [*started[shift:], *started[:shift]]:
+            orders = balanced_orders(len(started))
+            for worker in [started[k] for k in orders[i % len(orders)]]:
                 result = worker.run(timeout)
                 if result["items"] != receipts:
                     raise RuntimeError(
@@ -296,7 +318,7 @@ def compare(sc: Listing, name: str, ref: str) -> Compared:
 
 def comparisons(h1: H1) -> list[Compared]:
     sc = h1.listing
-    found = [compare(sc, TODAY, h1.before)]
+    found = [compare(sc, TODAY, h1.before), compare(sc, CONTROL, TODAY)]
     found += [compare(sc, s.name, h1.before) for s in sc.sides if s.name.startswith("at ")]
     found += [compare(sc, name, TODAY) for name in (EMPTY, COUNTING, OTEL)]
     return found
@@ -333,7 +355,11 @@ def key_figures(h1: H1) -> list[str]:
     )
     cpu_met = 0.98 <= key.cpu <= 1.02
     per_request = key.cpu_delta_us * h1.page_size
+    control = compare(sc, CONTROL, TODAY)
     return [
+        f"- **The control** (the same library, mode and tree in a second child) ÷ today, "
+        f"hooks=None: **{control.rate:.3f}** in items/s, CPU per item x{control.cpu:.3f}: "
+        "the run's noise floor; a difference of that size between other sides is no finding",
         f"- **Hooks off, today ÷ before hooks: {key.rate:.3f}** in items/s (the two sides' ratios "
         f"to raw aiohttp: {sc.ratio(TODAY):.3f} ÷ {sc.ratio(h1.before):.3f}); target 0.98 to "
         f"1.02: {'met' if met else '**missed**'}, {noise}",
@@ -365,7 +391,8 @@ def section(h1: H1, command: str, repeats: int, source: str, before_commit: str)
         f"- Today: {source}; before hooks: commit {before_commit} (`git archive` into a temporary "
         "directory)",
         f"- Each side a child process with its tree on `PYTHONPATH`, one sandbox process; "
-        f"{repeats} rounds after one warm-up per side, the order rotated every round; ratio = "
+        f"{repeats} rounds after one warm-up per side, in a balanced order (every side in every "
+        "position and after every other equally often, per cycle of rounds); ratio = "
         "median rate ÷ median rate of raw aiohttp (in brackets: the range of the per-round "
         "ratios); client CPU: the child's own",
         "",
@@ -387,7 +414,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--receipts", type=int, default=50_000, help="receipts listed (50000)")
     parser.add_argument("--page-size", type=int, default=100, help="limit= of every page (100)")
-    parser.add_argument("--repeats", type=int, default=12, help="rounds after the warm-up (12)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=14,
+        help="rounds after the warm-up (14: one balanced cycle of the 7 default sides)",
+    )
     parser.add_argument(
         "--before", default=BEFORE_HOOKS, help=f"the commit before hooks ({BEFORE_HOOKS})"
     )
@@ -414,6 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         plans = [
             Plan(RAW, "raw", ROOT, hooks=True),
             Plan(TODAY, "typed", ROOT, hooks=True),
+            Plan(CONTROL, "typed", ROOT, hooks=True),
             Plan(before, "typed", tmp, hooks=False),
             Plan(EMPTY, "empty", ROOT, hooks=True),
             Plan(COUNTING, "counting", ROOT, hooks=True),
