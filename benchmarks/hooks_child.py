@@ -4,7 +4,8 @@
 whatever ``PYTHONPATH`` puts first (today's tree, or the library before hooks), opens one
 client (one session) for its whole life, prints a ``H1 {...}`` line saying which package it
 imported, then for each ``run`` line on stdin streams every receipt once and prints a
-``H1 {...}`` line with the wall and CPU seconds and the items seen. It imports nothing from
+``H1 {...}`` line with the wall and CPU seconds and the items seen (for ``count``, the
+function calls of one listing under cProfile). It imports nothing from
 the benchmarks (the old tree must not see today's modules) and nothing of the library that
 its mode does not use (the old tree has no hooks).
 """
@@ -13,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import cProfile
 import gc
 import json
+import pstats
 import sys
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
@@ -114,6 +117,17 @@ async def _once(listing: Callable[[], AsyncIterable[Any]], seen: Callable[[], in
     _say(seconds=seconds, cpu=cpu, items=items, events=seen() - before)
 
 
+async def _count_calls(listing: Callable[[], AsyncIterable[Any]]) -> None:
+    """One listing under cProfile: the function calls it made, a figure no load disturbs."""
+    profile = cProfile.Profile()
+    items = 0
+    profile.enable()
+    async for _ in listing():
+        items += 1
+    profile.disable()
+    _say(calls=pstats.Stats(profile).total_calls, items=items)  # type: ignore[attr-defined]
+
+
 def main(argv: list[str]) -> int:
     mode, url, token, page_size = argv[0], argv[1], argv[2], int(argv[3])
     if mode not in MODES:
@@ -130,9 +144,12 @@ def main(argv: list[str]) -> int:
             version=bessa_async.__version__,
         )
         for line in sys.stdin:
-            if line.strip() != "run":
+            if line.strip() == "run":
+                runner.run(_once(listing, seen))
+            elif line.strip() == "count":
+                runner.run(_count_calls(listing))
+            else:
                 break
-            runner.run(_once(listing, seen))
         runner.run(stack.aclose())
     return 0
 

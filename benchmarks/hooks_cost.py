@@ -144,9 +144,9 @@ class Worker:
         found: dict[str, Any] = json.loads(line)
         return found
 
-    def run(self, timeout: float) -> dict[str, Any]:
+    def run(self, timeout: float, command: str = "run") -> dict[str, Any]:
         assert self.proc.stdin is not None
-        self.proc.stdin.write("run\n")
+        self.proc.stdin.write(f"{command}\n")
         self.proc.stdin.flush()
         return self.read(timeout)
 
@@ -212,6 +212,7 @@ class H1:
     pages: int
     page_size: int
     events: dict[str, int]  # events the hooks of a side saw per listing (requests, spans)
+    calls: dict[str, int]  # function calls of one listing under cProfile, per side
     load: tuple[float, float]  # 1-min load average at the start and at the end
 
 
@@ -235,7 +236,7 @@ def balanced_orders(n: int) -> list[list[int]]:
 
 def measure(
     plans: Sequence[Plan], url: str, token: str, *, receipts: int, page_size: int, repeats: int
-) -> tuple[list[Side], dict[str, int]]:
+) -> tuple[list[Side], dict[str, int], dict[str, int]]:
     """Warm each side up once, then ``repeats`` rounds in :func:`balanced_orders`."""
     timeout = max(120.0, receipts / 500)  # 500 items/s would be a hung side, not a slow one
     with workers(plans, url, token, page_size, timeout) as started:
@@ -252,6 +253,12 @@ def measure(
                     )
                 found[worker.plan.name].append(result)
             print(f"    round {i + 1}/{repeats} done", flush=True)
+        calls = {}
+        for worker in started:
+            counted = worker.run(timeout, "count")
+            if counted["items"] != receipts:
+                raise RuntimeError(f"{worker.plan.name} counted {counted['items']} items")
+            calls[worker.plan.name] = counted["calls"]
     sides, events = [], {}
     for plan in plans:
         rounds = found[plan.name]
@@ -262,7 +269,7 @@ def measure(
         if len(counts) != 1:
             raise RuntimeError(f"{plan.name}: its hooks saw {sorted(counts)} events per listing")
         events[plan.name] = counts.pop()
-    return sides, events
+    return sides, events, calls
 
 
 def check_events(events: dict[str, int], pages: int) -> None:
@@ -356,7 +363,13 @@ def key_figures(h1: H1) -> list[str]:
     cpu_met = 0.98 <= key.cpu <= 1.02
     per_request = key.cpu_delta_us * h1.page_size
     control = compare(sc, CONTROL, TODAY)
+    calls = h1.calls
+    extra = (calls[TODAY] - calls[h1.before]) / pages
     return [
+        f"- **Function calls, hooks off, today minus before hooks: {extra:+.2f} per request** "
+        f"({calls[TODAY]:,} against {calls[h1.before]:,} in one listing under cProfile, a count "
+        "no load disturbs); per request for each side: "
+        + ", ".join(f"{name} {count / pages:,.1f}" for name, count in calls.items()),
         f"- **The control** (the same library, mode and tree in a second child) ÷ today, "
         f"hooks=None: **{control.rate:.3f}** in items/s, CPU per item x{control.cpu:.3f}: "
         "the run's noise floor; a difference of that size between other sides is no finding",
@@ -464,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_limit=max(500, args.page_size),
         ) as info:
             print(f"    ready in {time.perf_counter() - started:.1f} s", flush=True)
-            sides, events = measure(
+            sides, events, calls = measure(
                 plans,
                 info.url,
                 info.token,
@@ -481,12 +494,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         sides=sides,
         base=RAW,
     )
-    h1 = H1(listing, before, pages, args.page_size, events, (load_start, os.getloadavg()[0]))
+    h1 = H1(listing, before, pages, args.page_size, events, calls, (load_start, os.getloadavg()[0]))
     text = section(h1, command, args.repeats, source, before_commit)
     table = [*listing_table([listing]), "", *comparison_table(comparisons(h1))]
     print("\n".join([*table, "", *key_figures(h1)]))
     if args.json is not None:
-        rounds = {"command": command, "events": events, "sides": [vars(side) for side in sides]}
+        rounds = {
+            "command": command,
+            "events": events,
+            "calls": calls,
+            "sides": [vars(side) for side in sides],
+        }
         args.json.write_text(json.dumps(rounds, indent=1) + "\n", encoding="utf-8")
     if not args.no_write:
         write_section(text, begin_mark=BEGIN_MARK, end_mark=END_MARK, heading="H1 figures")
