@@ -312,7 +312,7 @@ class BessaClient:
 
     @property
     def hooks(self) -> Hooks | None:
-        """The hooks given to the client (None: no events are built)."""
+        """The hooks given to the client (None without any hook set: no events are built)."""
         return self._sender.hooks
 
     @property

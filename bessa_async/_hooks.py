@@ -108,11 +108,14 @@ class Hooks:
 
 
 def check_hooks(value: object) -> Hooks | None:
-    """``value`` if it is a :class:`Hooks` or None, else ``InvalidTypeError``."""
+    """``value`` if it is a :class:`Hooks` with a hook set; None for None or ``Hooks()`` (so
+    no event is built when none would be seen); else ``InvalidTypeError``."""
     if value is not None and not isinstance(value, Hooks):
         raise InvalidTypeError(
             f"hooks must be a bessa_async.Hooks (or None), got {type(value).__name__}"
         )
+    if value is None or all(getattr(value, f.name) is None for f in attrs.fields(Hooks)):
+        return None
     return value
 
 

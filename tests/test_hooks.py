@@ -402,3 +402,10 @@ async def test_trace_configs_and_a_borrowed_session_do_not_mix(sandbox: Sandbox)
                 session=session,
                 trace_configs=[aiohttp.TraceConfig()],
             )
+
+
+def test_hooks_with_none_set_build_no_events() -> None:
+    """Hooks() is the same as no hooks: the client takes the path that builds no events."""
+    assert BessaClient("t0ken", hooks=Hooks()).hooks is None
+    counting = Hooks(on_call=lambda event: None)
+    assert BessaClient("t0ken", hooks=counting).hooks is counting
