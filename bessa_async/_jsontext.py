@@ -1,0 +1,28 @@
+"""JSON text from outside (answers, tokens, checkpoints, state files), read without surprises."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads``, where every way the text can fail is a ``ValueError``. Pure.
+
+    Nesting deep enough to exhaust the interpreter's stack raises ``RecursionError`` in
+    ``json.loads`` and integers longer than the interpreter's limit ``ValueError``; both are
+    reported here as ``ValueError``, so a caller's one ``except ValueError`` turns any bad text
+    into its own error.
+    """
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to read") from None
+
+
+def version_of(body: object) -> int | None:
+    """The integer version ``v`` of a token's JSON object, or None (``true`` is not a version)."""
+    if not isinstance(body, dict):
+        return None
+    value = body.get("v")
+    return value if type(value) is int else None
