@@ -18,6 +18,7 @@ import shlex
 import signal
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -29,6 +30,7 @@ from bessa_async import (
     AuthenticationError,
     BessaClient,
     BessaError,
+    ConflictError,
     InputError,
     JobFailedError,
     JobHandle,
@@ -350,10 +352,15 @@ def _read_order(path: str) -> Order:
                 options=options,
             )
         )
+    if not isinstance(data.get("reference"), str) or not data["reference"]:
+        raise ValueError(
+            f'{path}: no "reference": give the order one of your own (e.g. "webshop-10045"); '
+            "running the command again with it finds this order instead of placing another"
+        )
     return Order(
         sales_point=data.get("sales_point", ""),
         lines=lines,
-        reference=data.get("reference"),
+        reference=data["reference"],
         table=data.get("table"),
         note=data.get("note"),
     )
@@ -397,10 +404,30 @@ async def _follow(handle: JobHandle, timeout: float | None) -> int:
     return EXIT_CODES["ok"]
 
 
+def _order_key(reference: str) -> str:
+    """The ``Idempotency-Key`` an order's reference stands for (as the FastAPI example makes it):
+    the same reference, the same key, so submitting the same file again answers the first job."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, reference))
+
+
 async def _order_submit(args: argparse.Namespace) -> int:
     order = await asyncio.to_thread(_read_order, args.file)
+    assert order.reference is not None  # _read_order requires one
+    key = args.idempotency_key or _order_key(order.reference)
     async with _client(args) as client:
-        handle = await client.orders.submit(order)
+        try:
+            handle = await client.orders.submit(order, idempotency_key=key)
+        except ConflictError:
+            ref = order.reference
+            what = "--idempotency-key" if args.idempotency_key else f"reference {ref!r}"
+            print(
+                f"error: an order with this {what} was submitted before with a different "
+                "body; the API refused this one, so no second order was placed. To place it "
+                "as a new order, give it a new reference; to see the first: "
+                f"bessa get requests/orders/ --param reference={ref}",
+                file=sys.stderr,
+            )
+            return EXIT_CODES["validation"]
         print(f"submitted order job {handle.id} ({handle.status})", file=sys.stderr)
         print(f"resume with: bessa job wait {shlex.quote(handle.to_token())}", file=sys.stderr)
         if not args.wait:
@@ -639,6 +666,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     order.add_argument("what", choices=["submit"], help="what to do")
     order.add_argument("file", help="the order as JSON (sales_point, lines, reference, ...)")
+    order.add_argument(
+        "--idempotency-key",
+        type=accepts.idempotency_key,
+        metavar="KEY",
+        help="the submission's Idempotency-Key (default: derived from the order's reference, "
+        "so running the command again never places the order twice)",
+    )
     order.add_argument("--wait", action="store_true", help="wait for the Sales Point's result")
     order.add_argument(
         "--timeout", type=accepts.positive_seconds, default=120.0, help="seconds to wait (--wait)"

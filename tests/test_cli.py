@@ -475,6 +475,11 @@ BAD_COMMANDS = [
     (["demo", "--seed", "x"], "demo", "argument --seed: invalid int value: 'x'"),
     (["get", "companies/", "--param", "limit"], "get", "argument --param: expected NAME=VALUE"),
     (["order", "submit", "o.json", "--timeout", "0"], "order", "argument --timeout: expected"),
+    (
+        ["order", "submit", "o.json", "--idempotency-key", "a b"],
+        "order",
+        "argument --idempotency-key: idempotency_key must be 1-255 visible ASCII",
+    ),
     (["order", "submit", "o.json", "--timeout", "nan"], "order", "argument --timeout: expected"),
     (["job", "wait", JOB_ID, "--timeout", "-1"], "job", "argument --timeout: expected seconds"),
     (["job", "wait", "not-a-token"], "job", "argument job: expected a job token"),
@@ -550,3 +555,82 @@ async def test_a_failed_export_says_how_to_resume_and_the_resume_completes_it(
     sandbox.clear_faults()
     assert await asyncio.to_thread(main, ["--token", sandbox.token, *words[1:]]) == 0
     assert await asyncio.to_thread(target.read_bytes) == await asyncio.to_thread(clean.read_bytes)
+
+
+# --- the same order file twice -----------------------------------------------------------------
+
+
+def _cli(sandbox: Sandbox, *argv: str) -> list[str]:
+    return ["--base-url", sandbox.url, "--token", sandbox.token, *argv]
+
+
+async def _write_order(sandbox: Sandbox, target: Path, reference: str, quantity: int) -> None:
+    data = {
+        "sales_point": next(p["id"] for p in sandbox.data.sales_points if p["status"] == "active"),
+        "reference": reference,
+        "lines": [{"article": sandbox.data.articles[0]["id"], "quantity": quantity}],
+    }
+    await asyncio.to_thread(target.write_text, json.dumps(data), encoding="utf-8")
+
+
+async def test_the_same_order_file_submitted_twice_places_one_order(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run twice (a retrying script, Enter pressed twice): the second run answers the first job."""
+    order = tmp_path / "order.json"
+    await _write_order(sandbox, order, "twice-1", 2)
+    argv = _cli(sandbox, "order", "submit", str(order))
+    assert await asyncio.to_thread(main, argv) == 0
+    first = json.loads(capsys.readouterr().out)["id"]
+    assert await asyncio.to_thread(main, argv) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == first
+    assert [job["id"] for job in sandbox.jobs() if job["reference"] == "twice-1"] == [first]
+
+
+async def test_the_same_reference_with_another_body_exits_4_and_places_nothing(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An edited file under a reference already used: exit 4, saying so; still one order."""
+    order = tmp_path / "order.json"
+    await _write_order(sandbox, order, "edited-1", 2)
+    argv = _cli(sandbox, "order", "submit", str(order))
+    assert await asyncio.to_thread(main, argv) == 0
+    await _write_order(sandbox, order, "edited-1", 3)
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, argv) == 4
+    err = capsys.readouterr().err
+    assert "reference 'edited-1' was submitted before with a different body" in err
+    assert "give it a new reference" in err
+    assert len([job for job in sandbox.jobs() if job["reference"] == "edited-1"]) == 1
+
+
+async def test_order_submit_sends_the_idempotency_key_given(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--idempotency-key is the key sent; without it the key follows from the reference."""
+    order = tmp_path / "order.json"
+    await _write_order(sandbox, order, "keyed-1", 1)
+    argv = _cli(sandbox, "order", "submit", str(order))
+    assert await asyncio.to_thread(main, [*argv, "--idempotency-key", "shop-order-77"]) == 0
+    await _write_order(sandbox, order, "keyed-2", 1)
+    assert await asyncio.to_thread(main, argv) == 0
+    posts = [r for r in sandbox.requests if r.method == "POST"]
+    keys = [r.headers["Idempotency-Key"] for r in posts]
+    assert keys[0] == "shop-order-77"
+    assert keys[1] != keys[0]
+    await _write_order(sandbox, order, "keyed-2", 1)
+    assert await asyncio.to_thread(main, argv) == 0  # the same file: the same key again
+    assert [r.headers["Idempotency-Key"] for r in sandbox.requests if r.method == "POST"][
+        2
+    ] == keys[1]
+
+
+async def test_an_order_file_without_a_reference_is_refused_before_sending(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a reference a second run could not be recognised: refused, nothing sent."""
+    order = tmp_path / "order.json"
+    await _write_order(sandbox, order, "", 1)
+    assert await asyncio.to_thread(main, _cli(sandbox, "order", "submit", str(order))) == 8
+    assert 'no "reference"' in capsys.readouterr().err
+    assert not sandbox.requests
