@@ -50,7 +50,7 @@ from . import _sync_cli as sync_cli
 from ._atomic import PART_SUFFIX, AtomicFile
 from ._config import BASE_URL_ENV
 from ._doctor import doctor_table
-from ._export import business_day_of, columns_text, header_text, page_text
+from ._export import LAYOUTS, business_day_of, columns_text, header_text, page_text
 from ._interrupts import Terminated, run_until_signal
 from ._progress import Progress
 from ._status import watch_status
@@ -216,6 +216,8 @@ def _resume_command(args: argparse.Namespace, token: str) -> str:
     words += ["--format", args.format, "--concurrency", str(args.concurrency)]
     if args.delimiter is not None:
         words += ["--delimiter", args.delimiter]
+    if args.format == "csv":
+        words += ["--layout", args.layout]
     words += ["--limit", str(args.limit)]
     if args.output not in (None, "-"):
         words += ["--output", args.output]
@@ -228,7 +230,7 @@ async def _export_to(args: argparse.Namespace, output: IO[str], tally: _Tally) -
     start, end = windows[args.day][0], windows[last][1]
     began = time.perf_counter()
     if not args.resume:
-        await _write(output, header_text(args.format, args.delimiter or ","))
+        await _write(output, header_text(args.format, args.delimiter or ",", args.layout))
     requests = RequestTally()
     async with _client(args, requests) as client:
         # One small request for the count sizes the progress bar.
@@ -253,6 +255,7 @@ async def _export_to(args: argparse.Namespace, output: IO[str], tally: _Tally) -
                             tz=args.tz,
                             day_start=args.day_start,
                             delimiter=args.delimiter or ",",
+                            layout=args.layout,
                         )
                         await _write_whole(output, text)
                     except asyncio.CancelledError:
@@ -452,6 +455,8 @@ def _check_export(args: argparse.Namespace) -> str | None:
         return problem
     if args.delimiter is not None and args.format != "csv":
         return f"argument --delimiter: only for --format csv, not {args.format}"
+    if args.layout != "receipts" and args.format != "csv":
+        return f"argument --layout: only for --format csv, not {args.format}"
     if args.output in (None, "-"):
         return None
     folder = os.path.dirname(os.path.abspath(args.output))
@@ -476,8 +481,14 @@ class _ColumnsAction(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
 
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
-        print(f"CSV columns (one row per receipt line):\n{columns_text()}")
+        print(_COLUMNS_HELP)
         parser.exit()
+
+
+_COLUMNS_HELP: Final = (
+    f"CSV columns (one row per receipt, the default):\n{columns_text('receipts')}\n\n"
+    f"CSV columns with --layout lines (one row per receipt line):\n{columns_text('lines')}"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -589,7 +600,7 @@ def _parser() -> argparse.ArgumentParser:
         "stream receipts of local business days to CSV or JSONL",
         "bessa export receipts --day 2026-06-01 --to 2026-06-30 --output june.csv\n"
         "         bessa export receipts --last 30 --delimiter ';' --output month.csv  # Excel (AT)"
-        f"\n\nCSV columns (one row per receipt line):\n{columns_text()}",
+        f"\n\n{_COLUMNS_HELP}",
     )
     export.add_argument("what", choices=["receipts"], help="what to export")
     days = export.add_mutually_exclusive_group(required=True)
@@ -606,6 +617,13 @@ def _parser() -> argparse.ArgumentParser:
         "--delimiter",
         type=accepts.delimiter,
         help="CSV field separator, one character (default ','; ';' for Excel in Austria)",
+    )
+    export.add_argument(
+        "--layout",
+        choices=list(LAYOUTS),
+        default="receipts",
+        help="CSV rows: one per receipt, whose total sums to the sales report (default), or one "
+        "per receipt line, without receipt amounts",
     )
     export.add_argument(
         "--columns",

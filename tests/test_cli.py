@@ -99,8 +99,10 @@ def test_api_validation_error_exits_4(capsys: pytest.CaptureFixture[str]) -> Non
     assert "timestamp__gte" in capsys.readouterr().err
 
 
-def test_export_csv_has_a_row_per_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """export writes stable columns, one row per receipt line, every receipt of the days once."""
+def test_export_csv_has_a_row_per_receipt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """export writes stable columns, one row per receipt, every receipt of the days once."""
     target = tmp_path / "june.csv"
     args = ["export", "receipts", "--day", "2026-06-10", "--to", "2026-06-16"]
     assert main([*SANDBOX, *args, "--output", str(target), "--concurrency", "4"]) == 0
@@ -111,11 +113,10 @@ def test_export_csv_has_a_row_per_line(tmp_path: Path, capsys: pytest.CaptureFix
     windows = business_days(datetime(2026, 6, 10).date(), datetime(2026, 6, 16).date())
     start, end = windows[min(windows)][0], windows[max(windows)][1]
     assert all(start <= datetime.fromisoformat(row[3]) < end for row in rows[1:])
+    assert len(receipts) == len(rows) - 1
     err = capsys.readouterr().err
     assert f"exported {len(receipts)} receipts" in err
-    for row in rows[1:]:
-        if row[8]:  # a line: quantity * unit price - discount is the line total
-            assert len(row) == len(CSV_COLUMNS)
+    assert all(len(row) == len(CSV_COLUMNS) for row in rows)
 
 
 def test_export_jsonl_round_trips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -439,6 +440,8 @@ EXPORT = [*SANDBOX, "export", "receipts", "--day", "2026-06-10"]
 REPORT = [*SANDBOX, "report", "sales", "--day", "2026-06-13"]
 JOB_ID = "5eae070f-f62f-4e49-aab8-2b2d4b8b1e5a"
 BAD_OPTIONS = [
+    (["--layout", "line"], "export", "argument --layout: invalid choice: 'line'"),
+    (["--format", "jsonl", "--layout", "lines"], "export", "--layout: only for --format csv"),
     (["--tz", "Europe/Wien"], "export", "argument --tz: unknown time zone 'Europe/Wien'"),
     (["--tz", "../etc/passwd"], "export", "argument --tz: unknown time zone"),
     (["--to", "2026-06-01"], "export", "argument --to: 2026-06-01 is before --day 2026-06-10"),
