@@ -1,7 +1,8 @@
 """The ``bessa`` command (also ``python -m bessa_async``): the library's first user.
 
-It uses only the public API. Errors print one line saying what went wrong and what to do (a
-traceback only with ``-v``), and the exit code says what kind of failure it was (see ``--help``).
+It uses only the public API. Errors print one line saying what went wrong and what to do (after
+a traceback with ``-v``), and the exit code says what kind of failure it was (see ``--help``),
+with or without ``-v``.
 Progress bars appear only on a terminal; elsewhere (CI logs, pipes) plain lines are printed.
 """
 
@@ -18,6 +19,7 @@ import shlex
 import signal
 import sys
 import time
+import traceback
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -774,8 +776,8 @@ def main(argv: Sequence[str] | None = None, *, now: Callable[[], datetime] = _ut
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_CODES["ok"]
     except (BessaError, OSError, ValueError, TypeError) as exc:
-        if args.verbose:
-            raise
+        if args.verbose:  # the traceback as well; the exit code stays what the error means
+            traceback.print_exception(exc, file=sys.stderr)
         advice = next((a for kind, a in _ADVICE.items() if isinstance(exc, kind)), "")
         hint = f" ({advice})" if advice else ""
         print(f"error: {type(exc).__name__}: {exc}{hint}", file=sys.stderr)

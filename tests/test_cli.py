@@ -637,3 +637,53 @@ async def test_an_order_file_without_a_reference_is_refused_before_sending(
     assert await asyncio.to_thread(main, _cli(sandbox, "order", "submit", str(order))) == 8
     assert 'no "reference"' in capsys.readouterr().err
     assert not sandbox.requests
+
+
+# --- exit codes do not depend on -v ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("verbosity", [[], ["-v"], ["-vv"]], ids=["quiet", "-v", "-vv"])
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [("token refused", 3), ("foreign origin", 8), ("order refused", 4), ("malformed order", 8)],
+)
+async def test_the_exit_code_is_the_same_with_v_and_vv(
+    sandbox: Sandbox,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    verbosity: list[str],
+    case: str,
+    code: int,
+) -> None:
+    """-v and -vv add a traceback and request lines, never another exit code; the one-line
+    error still ends the output, without the token."""
+    order = tmp_path / "order.json"
+    await _write_order(sandbox, order, "refused-1", 1)
+    token = sandbox.token
+    if case == "order refused":  # an unknown Sales Point: a 400
+        data = json.loads(await asyncio.to_thread(order.read_text, encoding="utf-8"))
+        data["sales_point"] = "00000000-0000-4000-8000-000000000000"
+        await asyncio.to_thread(order.write_text, json.dumps(data), encoding="utf-8")
+    if case == "malformed order":
+        await asyncio.to_thread(order.write_text, '{"lines": [{}]}', encoding="utf-8")
+    command = {
+        "token refused": ["get", "companies/"],
+        "foreign origin": ["get", "https://evil.example/companies/"],
+        "order refused": ["order", "submit", str(order)],
+        "malformed order": ["order", "submit", str(order)],
+    }[case]
+    if case == "token refused":
+        token = "s3cr3t-but-wrong-token"
+    argv = [*verbosity, "--base-url", sandbox.url, "--token", token, *command]
+    assert await asyncio.to_thread(main, argv) == code
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith("error: ")
+    assert ("Traceback" in err) == bool(verbosity)
+    assert token not in err
+
+
+def test_connection_refused_exits_8_with_v(capsys: pytest.CaptureFixture[str]) -> None:
+    """Nothing listening, with -v: exit 8 as without it (after the client's retries)."""
+    url = f"http://127.0.0.1:{_free_port()}/v1/public/"
+    assert main(["-v", "--base-url", url, "--token", "t0k3n-for-nobody", "get", "a/"]) == 8
+    assert "error: ConnectError" in capsys.readouterr().err
