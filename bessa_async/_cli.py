@@ -149,10 +149,13 @@ async def _write(output: IO[str], text: str) -> None:
 class _Tally:
     """How far an export got (what was written, for the note if it stops)."""
 
-    def __init__(self) -> None:
+    def __init__(self, resume: str | None) -> None:
         self.receipts = 0
-        self.resume: str | None = None
-        """The listing's resume token after the last page written in full."""
+        """Receipts this run wrote (a resumed export's ``.part`` holds more)."""
+        self.resumed: Final = resume is not None
+        self.resume = resume
+        """The listing's resume token after the last page written in full: until this run
+        writes a page, the one it started from."""
 
 
 async def _write_whole(output: IO[str], text: str) -> None:
@@ -171,7 +174,7 @@ def _export(args: argparse.Namespace) -> int:
         # Fixed here, so the resume command names the same days tomorrow.
         today = business_day_of(args.now(), args.tz, args.day_start)
         args.day, args.to = today - timedelta(days=args.last), today - timedelta(days=1)
-    tally = _Tally()
+    tally = _Tally(args.resume)
     if args.output in (None, "-"):
         return run_until_signal(_export_to(args, sys.stdout, tally))
     # Written beside the target and renamed over it at the end, so that a failed, interrupted
@@ -199,6 +202,11 @@ def _files_after_stop(target: AtomicFile, tally: _Tally) -> str:
     if target.part is None:
         return f"{target.path} is not a regular file and was written to directly"
     kept = f"{target.path} is unchanged"
+    if tally.resumed:
+        return (
+            f"{kept}; {target.part} holds the receipts exported before the resume and "
+            f"{tally.receipts} more from this run"
+        )
     if not target.opened:
         return kept
     return f"{kept}; the {tally.receipts} receipts exported so far are in {target.part}"

@@ -687,3 +687,28 @@ def test_connection_refused_exits_8_with_v(capsys: pytest.CaptureFixture[str]) -
     url = f"http://127.0.0.1:{_free_port()}/v1/public/"
     assert main(["-v", "--base-url", url, "--token", "t0k3n-for-nobody", "get", "a/"]) == 8
     assert "error: ConnectError" in capsys.readouterr().err
+
+
+async def test_a_resumed_export_that_fails_at_once_keeps_its_resume_command(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A resumed export whose first request fails: the .part keeps every row, the note does not
+    call them 0, and it prints the same resume command again."""
+    target = tmp_path / "june.csv"
+    sandbox.inject(Fault.cycle_next(), path="receipts/")  # the listing fails after a page
+    argv = _export_argv(sandbox, target)
+    assert await asyncio.to_thread(main, argv) == 8
+    line = capsys.readouterr().err.splitlines()[-1]
+    words = shlex.split(line.partition("; resume with: ")[2])
+    part = Path(f"{target}.part")
+    before = await asyncio.to_thread(part.read_bytes)
+    assert before.count(b"\r\n") > 1  # the header and rows
+    sandbox.clear_faults()
+    sandbox.inject(Fault.status(404), path="receipts/")  # the resumed run's first request fails
+    resumed = ["--token", sandbox.token, *words[1:]]
+    assert await asyncio.to_thread(main, resumed) == 8
+    again = capsys.readouterr().err.splitlines()[-1]
+    assert "the 0 receipts" not in again
+    assert f"{target}.part holds the receipts exported before the resume and 0 more" in again
+    assert shlex.split(again.partition("; resume with: ")[2]) == words
+    assert await asyncio.to_thread(part.read_bytes) == before
