@@ -678,7 +678,7 @@ def _parser() -> argparse.ArgumentParser:
         "page shape, fields, type words, time filters with offsets, the OpenAPI schema, the "
         "job list. The token is never shown.",
         epilog="exit codes: 0 everything matches, 1 differences found, 2 could not check "
-        "(token refused, unreachable, server errors)\n\n"
+        "(token refused, unreachable, throttled, server errors)\n\n"
         "example: bessa doctor --json > doctor.json   # attach it to a bug report",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
