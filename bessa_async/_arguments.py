@@ -8,7 +8,6 @@ before anything runs. Rules that join two options are checked after parsing (:fu
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import uuid
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from zoneinfo import ZoneInfo
 from ._errors import ConfigurationError, InvalidValueError
 from ._export import delimiter_problem
 from ._jobs.resources import _check_key
+from ._jsontext import parse_json
 from ._urls import validate_base_url
 
 __all__ = [
@@ -127,7 +127,7 @@ def job_reference(text: str) -> str:
     except ValueError:
         pass
     try:
-        is_object = isinstance(json.loads(text), dict)
+        is_object = isinstance(parse_json(text), dict)
     except ValueError:
         is_object = False
     if not is_object:

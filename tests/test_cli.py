@@ -486,6 +486,7 @@ BAD_COMMANDS = [
     (["order", "submit", "o.json", "--timeout", "nan"], "order", "argument --timeout: expected"),
     (["job", "wait", JOB_ID, "--timeout", "-1"], "job", "argument --timeout: expected seconds"),
     (["job", "wait", "not-a-token"], "job", "argument job: expected a job token"),
+    (["job", "wait", "[" * 100_000], "job", "argument job: expected a job token"),
     (["job", "wait", JOB_ID, "--kind", "refund"], "job", "argument --kind: invalid choice"),
     (["doctor", "--json=yes"], "doctor", "argument --json: ignored explicit argument"),
     (["sandbox", "--port", "70000"], "sandbox", "argument --port: expected a port number"),
