@@ -79,7 +79,8 @@ DOCTOR_EXIT_CODES: Final = {"ok": 0, "differences": 1, "error": 2}
 """``bessa doctor``: everything matches, differences were found, or it could not check."""
 
 _EPILOG: Final = """exit codes: 0 ok, 1 a figure did not match, 2 usage, 3 token refused (401/403),
-4 validation error (400), 5 job failed, 6 timed out, 7 submission outcome unknown, 8 other error,
+4 validation error (400; an order reference reused with another body: 409), 5 job failed,
+6 timed out, 7 submission outcome unknown, 8 other error,
 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 
 Global options go before the command: bessa --sandbox get companies/"""
@@ -437,7 +438,7 @@ async def _order_submit(args: argparse.Namespace) -> int:
                 f"error: an order with this {what} was submitted before with a different "
                 "body; the API refused this one, so no second order was placed. To place it "
                 "as a new order, give it a new reference; to see the first: "
-                f"bessa get requests/orders/ --param reference={ref}",
+                f"bessa get requests/orders/ --param {shlex.quote(f'reference={ref}')}",
                 file=sys.stderr,
             )
             return EXIT_CODES["validation"]
@@ -693,7 +694,9 @@ def _parser() -> argparse.ArgumentParser:
         '             "lines": [{"article": "<uuid>", "quantity": "2"}]}',
     )
     order.add_argument("what", choices=["submit"], help="what to do")
-    order.add_argument("file", help="the order as JSON (sales_point, lines, reference, ...)")
+    order.add_argument(
+        "file", help="the order as JSON: sales_point, lines, a reference of your own; table, note"
+    )
     order.add_argument(
         "--idempotency-key",
         type=accepts.idempotency_key,
