@@ -8,7 +8,6 @@ before anything runs. Rules that join two options are checked after parsing (:fu
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import uuid
 from collections.abc import Callable
@@ -16,8 +15,10 @@ from datetime import date, datetime, time
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, InvalidValueError
 from ._export import delimiter_problem
+from ._jobs.resources import _check_key
+from ._jsontext import parse_json
 from ._urls import validate_base_url
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "day",
     "day_range",
     "delimiter",
+    "idempotency_key",
     "job_reference",
     "non_negative_int",
     "param",
@@ -125,7 +127,7 @@ def job_reference(text: str) -> str:
     except ValueError:
         pass
     try:
-        is_object = isinstance(json.loads(text), dict)
+        is_object = isinstance(parse_json(text), dict)
     except ValueError:
         is_object = False
     if not is_object:
@@ -134,6 +136,14 @@ def job_reference(text: str) -> str:
             f"got {text!r}"
         )
     return text
+
+
+def idempotency_key(text: str) -> str:
+    """An ``Idempotency-Key`` the client sends: 1-255 visible ASCII characters."""
+    try:
+        return _check_key(text)
+    except InvalidValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def day_range(first: date, last: date | None) -> str | None:

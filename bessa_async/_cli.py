@@ -1,7 +1,8 @@
 """The ``bessa`` command (also ``python -m bessa_async``): the library's first user.
 
-It uses only the public API. Errors print one line saying what went wrong and what to do (a
-traceback only with ``-v``), and the exit code says what kind of failure it was (see ``--help``).
+It uses only the public API. Errors print one line saying what went wrong and what to do (after
+a traceback with ``-v``), and the exit code says what kind of failure it was (see ``--help``),
+with or without ``-v``.
 Progress bars appear only on a terminal; elsewhere (CI logs, pipes) plain lines are printed.
 """
 
@@ -18,6 +19,8 @@ import shlex
 import signal
 import sys
 import time
+import traceback
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -29,6 +32,7 @@ from bessa_async import (
     AuthenticationError,
     BessaClient,
     BessaError,
+    ConflictError,
     InputError,
     JobFailedError,
     JobHandle,
@@ -48,7 +52,7 @@ from . import _sync_cli as sync_cli
 from ._atomic import PART_SUFFIX, AtomicFile
 from ._config import BASE_URL_ENV
 from ._doctor import doctor_table
-from ._export import business_day_of, columns_text, header_text, page_text
+from ._export import LAYOUTS, business_day_of, columns_text, header_text, page_text
 from ._interrupts import Terminated, run_until_signal
 from ._progress import Progress
 from ._status import watch_status
@@ -75,7 +79,8 @@ DOCTOR_EXIT_CODES: Final = {"ok": 0, "differences": 1, "error": 2}
 """``bessa doctor``: everything matches, differences were found, or it could not check."""
 
 _EPILOG: Final = """exit codes: 0 ok, 1 a figure did not match, 2 usage, 3 token refused (401/403),
-4 validation error (400), 5 job failed, 6 timed out, 7 submission outcome unknown, 8 other error,
+4 validation error (400; an order reference reused with another body: 409), 5 job failed,
+6 timed out, 7 submission outcome unknown, 8 other error,
 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 
 Global options go before the command: bessa --sandbox get companies/"""
@@ -145,10 +150,13 @@ async def _write(output: IO[str], text: str) -> None:
 class _Tally:
     """How far an export got (what was written, for the note if it stops)."""
 
-    def __init__(self) -> None:
+    def __init__(self, resume: str | None) -> None:
         self.receipts = 0
-        self.resume: str | None = None
-        """The listing's resume token after the last page written in full."""
+        """Receipts this run wrote (a resumed export's ``.part`` holds more)."""
+        self.resumed: Final = resume is not None
+        self.resume = resume
+        """The listing's resume token after the last page written in full: until this run
+        writes a page, the one it started from."""
 
 
 async def _write_whole(output: IO[str], text: str) -> None:
@@ -167,7 +175,7 @@ def _export(args: argparse.Namespace) -> int:
         # Fixed here, so the resume command names the same days tomorrow.
         today = business_day_of(args.now(), args.tz, args.day_start)
         args.day, args.to = today - timedelta(days=args.last), today - timedelta(days=1)
-    tally = _Tally()
+    tally = _Tally(args.resume)
     if args.output in (None, "-"):
         return run_until_signal(_export_to(args, sys.stdout, tally))
     # Written beside the target and renamed over it at the end, so that a failed, interrupted
@@ -195,6 +203,11 @@ def _files_after_stop(target: AtomicFile, tally: _Tally) -> str:
     if target.part is None:
         return f"{target.path} is not a regular file and was written to directly"
     kept = f"{target.path} is unchanged"
+    if tally.resumed:
+        return (
+            f"{kept}; {target.part} holds the receipts exported before the resume and "
+            f"{tally.receipts} more from this run"
+        )
     if not target.opened:
         return kept
     return f"{kept}; the {tally.receipts} receipts exported so far are in {target.part}"
@@ -214,6 +227,8 @@ def _resume_command(args: argparse.Namespace, token: str) -> str:
     words += ["--format", args.format, "--concurrency", str(args.concurrency)]
     if args.delimiter is not None:
         words += ["--delimiter", args.delimiter]
+    if args.format == "csv":
+        words += ["--layout", args.layout]
     words += ["--limit", str(args.limit)]
     if args.output not in (None, "-"):
         words += ["--output", args.output]
@@ -226,7 +241,7 @@ async def _export_to(args: argparse.Namespace, output: IO[str], tally: _Tally) -
     start, end = windows[args.day][0], windows[last][1]
     began = time.perf_counter()
     if not args.resume:
-        await _write(output, header_text(args.format, args.delimiter or ","))
+        await _write(output, header_text(args.format, args.delimiter or ",", args.layout))
     requests = RequestTally()
     async with _client(args, requests) as client:
         # One small request for the count sizes the progress bar.
@@ -251,6 +266,7 @@ async def _export_to(args: argparse.Namespace, output: IO[str], tally: _Tally) -
                             tz=args.tz,
                             day_start=args.day_start,
                             delimiter=args.delimiter or ",",
+                            layout=args.layout,
                         )
                         await _write_whole(output, text)
                     except asyncio.CancelledError:
@@ -350,10 +366,15 @@ def _read_order(path: str) -> Order:
                 options=options,
             )
         )
+    if not isinstance(data.get("reference"), str) or not data["reference"]:
+        raise ValueError(
+            f'{path}: no "reference": give the order one of your own (e.g. "webshop-10045"); '
+            "running the command again with it finds this order instead of placing another"
+        )
     return Order(
         sales_point=data.get("sales_point", ""),
         lines=lines,
-        reference=data.get("reference"),
+        reference=data["reference"],
         table=data.get("table"),
         note=data.get("note"),
     )
@@ -397,10 +418,30 @@ async def _follow(handle: JobHandle, timeout: float | None) -> int:
     return EXIT_CODES["ok"]
 
 
+def _order_key(reference: str) -> str:
+    """The ``Idempotency-Key`` an order's reference stands for (as the FastAPI example makes it):
+    the same reference, the same key, so submitting the same file again answers the first job."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, reference))
+
+
 async def _order_submit(args: argparse.Namespace) -> int:
     order = await asyncio.to_thread(_read_order, args.file)
+    assert order.reference is not None  # _read_order requires one
+    key = args.idempotency_key or _order_key(order.reference)
     async with _client(args) as client:
-        handle = await client.orders.submit(order)
+        try:
+            handle = await client.orders.submit(order, idempotency_key=key)
+        except ConflictError:
+            ref = order.reference
+            what = "--idempotency-key" if args.idempotency_key else f"reference {ref!r}"
+            print(
+                f"error: an order with this {what} was submitted before with a different "
+                "body; the API refused this one, so no second order was placed. To place it "
+                "as a new order, give it a new reference; to see the first: "
+                f"bessa get requests/orders/ --param {shlex.quote(f'reference={ref}')}",
+                file=sys.stderr,
+            )
+            return EXIT_CODES["validation"]
         print(f"submitted order job {handle.id} ({handle.status})", file=sys.stderr)
         print(f"resume with: bessa job wait {shlex.quote(handle.to_token())}", file=sys.stderr)
         if not args.wait:
@@ -425,6 +466,8 @@ def _check_export(args: argparse.Namespace) -> str | None:
         return problem
     if args.delimiter is not None and args.format != "csv":
         return f"argument --delimiter: only for --format csv, not {args.format}"
+    if args.layout != "receipts" and args.format != "csv":
+        return f"argument --layout: only for --format csv, not {args.format}"
     if args.output in (None, "-"):
         return None
     folder = os.path.dirname(os.path.abspath(args.output))
@@ -449,8 +492,14 @@ class _ColumnsAction(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
 
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
-        print(f"CSV columns (one row per receipt line):\n{columns_text()}")
+        print(_COLUMNS_HELP)
         parser.exit()
+
+
+_COLUMNS_HELP: Final = (
+    f"CSV columns (one row per receipt, the default):\n{columns_text('receipts')}\n\n"
+    f"CSV columns with --layout lines (one row per receipt line):\n{columns_text('lines')}"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -562,7 +611,7 @@ def _parser() -> argparse.ArgumentParser:
         "stream receipts of local business days to CSV or JSONL",
         "bessa export receipts --day 2026-06-01 --to 2026-06-30 --output june.csv\n"
         "         bessa export receipts --last 30 --delimiter ';' --output month.csv  # Excel (AT)"
-        f"\n\nCSV columns (one row per receipt line):\n{columns_text()}",
+        f"\n\n{_COLUMNS_HELP}",
     )
     export.add_argument("what", choices=["receipts"], help="what to export")
     days = export.add_mutually_exclusive_group(required=True)
@@ -579,6 +628,13 @@ def _parser() -> argparse.ArgumentParser:
         "--delimiter",
         type=accepts.delimiter,
         help="CSV field separator, one character (default ','; ';' for Excel in Austria)",
+    )
+    export.add_argument(
+        "--layout",
+        choices=list(LAYOUTS),
+        default="receipts",
+        help="CSV rows: one per receipt, whose total sums to the sales report (default), or one "
+        "per receipt line, without receipt amounts",
     )
     export.add_argument(
         "--columns",
@@ -623,7 +679,7 @@ def _parser() -> argparse.ArgumentParser:
         "page shape, fields, type words, time filters with offsets, the OpenAPI schema, the "
         "job list. The token is never shown.",
         epilog="exit codes: 0 everything matches, 1 differences found, 2 could not check "
-        "(token refused, unreachable, server errors)\n\n"
+        "(token refused, unreachable, throttled, server errors)\n\n"
         "example: bessa doctor --json > doctor.json   # attach it to a bug report",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -638,7 +694,16 @@ def _parser() -> argparse.ArgumentParser:
         '             "lines": [{"article": "<uuid>", "quantity": "2"}]}',
     )
     order.add_argument("what", choices=["submit"], help="what to do")
-    order.add_argument("file", help="the order as JSON (sales_point, lines, reference, ...)")
+    order.add_argument(
+        "file", help="the order as JSON: sales_point, lines, a reference of your own; table, note"
+    )
+    order.add_argument(
+        "--idempotency-key",
+        type=accepts.idempotency_key,
+        metavar="KEY",
+        help="the submission's Idempotency-Key (default: derived from the order's reference, "
+        "so running the command again never places the order twice)",
+    )
     order.add_argument("--wait", action="store_true", help="wait for the Sales Point's result")
     order.add_argument(
         "--timeout", type=accepts.positive_seconds, default=120.0, help="seconds to wait (--wait)"
@@ -722,8 +787,8 @@ def main(argv: Sequence[str] | None = None, *, now: Callable[[], datetime] = _ut
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_CODES["ok"]
     except (BessaError, OSError, ValueError, TypeError) as exc:
-        if args.verbose:
-            raise
+        if args.verbose:  # the traceback as well; the exit code stays what the error means
+            traceback.print_exception(exc, file=sys.stderr)
         advice = next((a for kind, a in _ADVICE.items() if isinstance(exc, kind)), "")
         hint = f" ({advice})" if advice else ""
         print(f"error: {type(exc).__name__}: {exc}{hint}", file=sys.stderr)

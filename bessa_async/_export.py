@@ -12,17 +12,21 @@ import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from decimal import Decimal
 from types import MappingProxyType
-from typing import IO, Final
+from typing import IO, Final, Literal
 
 from ._convert import to_dict
 from ._days import DEFAULT_TZ, _zone
 from ._errors import InvalidTypeError, InvalidValueError
-from ._models import Receipt
+from ._models import Receipt, ReceiptPayment
 
 __all__ = [
     "CSV_COLUMNS",
     "EXPORT_COLUMNS",
+    "LAYOUTS",
+    "LINE_COLUMNS",
+    "Layout",
     "business_day_of",
     "columns_text",
     "delimiter_problem",
@@ -32,18 +36,39 @@ __all__ = [
     "write_csv",
 ]
 
+_RECEIPT: Final = {
+    "receipt_id": "the receipt's id (a UUID)",
+    "number": "the receipt number (counted per main Sales Point)",
+    "type": "invoice, cancellation, training, null, start, closing (revenue: the first two)",
+    "timestamp": "when the receipt was signed, UTC, ISO 8601 ending in Z",
+    "timestamp_local": "the same instant in the export's zone (--tz), ISO 8601 with offset",
+    "business_day": "the local business day it counts for (--tz, --day-start), YYYY-MM-DD",
+    "sales_point": "the Sales Point's id (a UUID)",
+    "location": "the location's id (a UUID)",
+}
+
 EXPORT_COLUMNS: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        "receipt_id": "the receipt's id (a UUID), repeated on each of its lines",
-        "number": "the receipt number (counted per main Sales Point)",
-        "type": "invoice, cancellation, training, null, start, closing (revenue: the first two)",
-        "timestamp": "when the receipt was signed, UTC, ISO 8601 ending in Z",
-        "timestamp_local": "the same instant in the export's zone (--tz), ISO 8601 with offset",
-        "business_day": "the local business day it counts for (--tz, --day-start), YYYY-MM-DD",
-        "sales_point": "the Sales Point's id (a UUID)",
-        "location": "the location's id (a UUID)",
-        "receipt_total": "the receipt's total in EUR, a decimal with a point; voids are negative",
-        "tip": "the tip in EUR (never revenue); empty if none",
+    _RECEIPT
+    | {
+        "total": "the receipt's total in EUR without the tip, a decimal with a point; voids "
+        "are negative; empty when not revenue, so a day's sum is its sales report's gross",
+        "tip": "the tip in EUR (never revenue); empty if none or not revenue",
+        "net": "the total without VAT, over all its rates; empty when not revenue",
+        "tax": "the VAT, over all its rates (total = net + tax); empty when not revenue",
+        "taxes": "per VAT rate 'RATE: NET + TAX', ' | ' between rates, e.g. "
+        "'20.00: 10.00 + 2.00 | 10.00: 4.55 + 0.45'; empty when not revenue",
+        "payment_method": "how it was paid: the payment types, '+' between several (cash+card)",
+        "payments": "each payment as 'TYPE AMOUNT' (the tip included), ' | ' between several; "
+        "empty when not revenue",
+    }
+)
+"""The export's columns in order, each with what it holds: one row per receipt. Training and
+zero receipts appear too, with their money columns empty (they are not revenue), so the sum of
+``total`` over a business day is that day's sales report ``gross``."""
+
+LINE_COLUMNS: Final[Mapping[str, str]] = MappingProxyType(
+    _RECEIPT
+    | {
         "line": "the line's position on the receipt from 1; empty for a receipt without lines",
         "article": "the article's id (a UUID); empty for a line without one",
         "name": "the line's text as printed",
@@ -54,17 +79,37 @@ EXPORT_COLUMNS: Final[Mapping[str, str]] = MappingProxyType(
         "tax_rate": "the line's VAT rate in percent, e.g. 20.00",
     }
 )
-"""The export's columns in order, each with what it holds: one row per receipt line (a receipt
-without lines gets one row with the line columns empty, so every receipt appears)."""
+"""The columns of the per-line layout (``layout="lines"``, ``bessa export --layout lines``): one
+row per receipt line (a receipt without lines gets one row with the line columns empty, so every
+receipt appears), and no receipt-level amount repeated on the lines."""
+
+Layout = Literal["receipts", "lines"]
+"""``receipts``: one row per receipt (:data:`EXPORT_COLUMNS`); ``lines``: one per receipt line
+(:data:`LINE_COLUMNS`)."""
+
+LAYOUTS: Final[Mapping[Layout, Mapping[str, str]]] = MappingProxyType(
+    {"receipts": EXPORT_COLUMNS, "lines": LINE_COLUMNS}
+)
+"""Each layout's columns."""
 
 CSV_COLUMNS: Final = tuple(EXPORT_COLUMNS)
-"""The column names alone, in order (the CSV header)."""
+"""The column names alone, in order (the default layout's CSV header)."""
 
 
-def columns_text() -> str:
-    """The column list as aligned text: ``name  what it holds``, one line each."""
-    width = max(map(len, EXPORT_COLUMNS))
-    return "\n".join(f"  {name:<{width}}  {what}" for name, what in EXPORT_COLUMNS.items())
+def _columns(layout: object) -> Mapping[str, str]:
+    """The columns of ``layout``, or the error naming the layouts there are."""
+    for name, columns in LAYOUTS.items():
+        if name == layout:
+            return columns
+    error = InvalidValueError if isinstance(layout, str) else InvalidTypeError
+    raise error(f"layout: expected one of {', '.join(LAYOUTS)}, got {layout!r}")
+
+
+def columns_text(layout: Layout = "receipts") -> str:
+    """The layout's column list as aligned text: ``name  what it holds``, one line each."""
+    columns = _columns(layout)
+    width = max(map(len, columns))
+    return "\n".join(f"  {name:<{width}}  {what}" for name, what in columns.items())
 
 
 def business_day_of(instant: datetime, tz: str | tzinfo, day_start: time = time(0)) -> date:
@@ -82,19 +127,68 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def _money(receipt: Receipt, value: object) -> str:
+    """A receipt-level amount: empty when the receipt is not revenue, so sums are revenue."""
+    return _text(value) if receipt.is_revenue else ""
+
+
+def _payment_word(payment: ReceiptPayment) -> str:
+    return _text(payment.type or payment.payment_method)
+
+
+def _receipt_row(receipt: Receipt, head: dict[str, str]) -> dict[str, str]:
+    net = sum((tax.net for tax in receipt.taxes), Decimal(0))
+    vat = sum((tax.tax for tax in receipt.taxes), Decimal(0))
+    taxes = " | ".join(f"{tax.rate}: {tax.net} + {tax.tax}" for tax in receipt.taxes)
+    paid = " | ".join(f"{_payment_word(p)} {p.amount}" for p in receipt.payments)
+    return head | {
+        "total": _money(receipt, receipt.total),
+        "tip": _money(receipt, receipt.tip),
+        "net": _money(receipt, net if receipt.taxes else None),
+        "tax": _money(receipt, vat if receipt.taxes else None),
+        "taxes": _money(receipt, taxes),
+        "payment_method": "+".join(dict.fromkeys(map(_payment_word, receipt.payments))),
+        "payments": _money(receipt, paid),
+    }
+
+
+def _line_rows(receipt: Receipt, head: dict[str, str]) -> Iterator[dict[str, str]]:
+    if not receipt.lines:
+        yield head | dict.fromkeys(tuple(LINE_COLUMNS)[len(head) :], "")
+    for n, line in enumerate(receipt.lines, start=1):
+        yield head | {
+            "line": str(n),
+            "article": _text(line.article),
+            "name": _text(line.name),
+            "quantity": str(line.quantity),
+            "unit_price": _text(line.unit_price),
+            "discount": _text(line.discount),
+            "line_total": str(line.total),
+            "tax_rate": _text(line.tax_rate),
+        }
+
+
 def receipt_rows(
-    receipts: Iterable[Receipt], *, tz: str | tzinfo = DEFAULT_TZ, day_start: time = time(0)
+    receipts: Iterable[Receipt],
+    *,
+    tz: str | tzinfo = DEFAULT_TZ,
+    day_start: time = time(0),
+    layout: Layout = "receipts",
 ) -> Iterator[dict[str, str]]:
-    """The export's rows of receipts: one dict per receipt line, keyed by :data:`EXPORT_COLUMNS`.
+    """The export's rows of receipts: one dict per receipt, keyed by :data:`EXPORT_COLUMNS`
+    (or with ``layout="lines"`` one per receipt line, keyed by :data:`LINE_COLUMNS`).
 
     Args:
         receipts: receipts, e.g. a page's ``results`` or ``client.receipts.list(...)`` collected.
         tz: the zone of the ``timestamp_local`` and ``business_day`` columns.
         day_start: the local time the business day starts (``business_day``).
+        layout: ``"receipts"`` or ``"lines"``.
 
     Raises:
         UnknownTimeZoneError: ``tz`` is no zone the system knows.
+        InvalidValueError: an unknown ``layout``.
     """
+    _columns(layout)
     zone = _zone(tz)
     for receipt in receipts:
         head = {
@@ -106,22 +200,11 @@ def receipt_rows(
             "business_day": business_day_of(receipt.timestamp, zone, day_start).isoformat(),
             "sales_point": _text(receipt.sales_point),
             "location": _text(receipt.location),
-            "receipt_total": str(receipt.total),
-            "tip": _text(receipt.tip),
         }
-        if not receipt.lines:
-            yield head | dict.fromkeys(CSV_COLUMNS[len(head) :], "")
-        for n, line in enumerate(receipt.lines, start=1):
-            yield head | {
-                "line": str(n),
-                "article": _text(line.article),
-                "name": _text(line.name),
-                "quantity": str(line.quantity),
-                "unit_price": _text(line.unit_price),
-                "discount": _text(line.discount),
-                "line_total": str(line.total),
-                "tax_rate": _text(line.tax_rate),
-            }
+        if layout == "lines":
+            yield from _line_rows(receipt, head)
+        else:
+            yield _receipt_row(receipt, head)
 
 
 def delimiter_problem(delimiter: object) -> str | None:
@@ -139,29 +222,32 @@ def write_csv(
     *,
     delimiter: str = ",",
     header: bool = True,
+    layout: Layout = "receipts",
 ) -> int:
     """Write rows as ``bessa export`` does: the header, then one line per row, ``\\r\\n`` ends.
 
     Open ``file`` with ``newline=""`` (and ``encoding="utf-8"``), as :mod:`csv` asks.
 
     Args:
-        rows: dicts keyed by :data:`EXPORT_COLUMNS` (from :func:`receipt_rows`).
+        rows: dicts keyed by the layout's columns (from :func:`receipt_rows`).
         file: a text file or buffer.
         delimiter: one character; ``";"`` is what Excel expects where the decimal mark is a
             comma (Austria, Germany).
         header: write the header line first.
+        layout: whose columns: ``"receipts"`` (:data:`EXPORT_COLUMNS`) or ``"lines"``
+            (:data:`LINE_COLUMNS`), as given to :func:`receipt_rows`.
 
     Returns:
         The number of rows written (the header not counted).
 
     Raises:
-        InvalidValueError: a delimiter that is not one usable character.
+        InvalidValueError: a delimiter that is not one usable character, an unknown layout.
     """
     if problem := delimiter_problem(delimiter):
         raise (InvalidValueError if isinstance(delimiter, str) else InvalidTypeError)(
             f"delimiter: {problem}"
         )
-    writer = csv.DictWriter(file, CSV_COLUMNS, delimiter=delimiter)
+    writer = csv.DictWriter(file, tuple(_columns(layout)), delimiter=delimiter)
     if header:
         writer.writeheader()
     count = 0
@@ -171,12 +257,12 @@ def write_csv(
     return count
 
 
-def header_text(form: str, delimiter: str = ",") -> str:
+def header_text(form: str, delimiter: str = ",", layout: Layout = "receipts") -> str:
     """What a file of this format (``csv`` or ``jsonl``) starts with: the CSV header, or nothing."""
     if form != "csv":
         return ""
     text = io.StringIO()
-    write_csv((), text, delimiter=delimiter)
+    write_csv((), text, delimiter=delimiter, layout=layout)
     return text.getvalue()
 
 
@@ -187,18 +273,22 @@ def page_text(
     tz: str | tzinfo = DEFAULT_TZ,
     day_start: time = time(0),
     delimiter: str = ",",
+    layout: Layout = "receipts",
 ) -> str:
-    """A page of receipts in the format: CSV rows (one per line) or one JSON object per line."""
+    """A page of receipts in the format: CSV rows (of the layout) or one JSON object per line."""
     if form == "csv":
         text = io.StringIO()
-        rows = receipt_rows(receipts, tz=tz, day_start=day_start)
-        write_csv(rows, text, delimiter=delimiter, header=False)
+        rows = receipt_rows(receipts, tz=tz, day_start=day_start, layout=layout)
+        write_csv(rows, text, delimiter=delimiter, header=False, layout=layout)
         return text.getvalue()
     return "".join(json.dumps(to_dict(r), ensure_ascii=False) + "\n" for r in receipts)
 
 
 if receipt_rows.__doc__:  # not under python -OO
     # The API reference shows the columns from the same table the command prints.
-    receipt_rows.__doc__ += "\n    Columns::\n\n" + "\n".join(
-        "    " + line for line in columns_text().splitlines()
+    receipt_rows.__doc__ += "".join(
+        f"\n    Columns of layout {layout!r}::\n\n"
+        + "\n".join("    " + line for line in columns_text(layout).splitlines())
+        + "\n"
+        for layout in LAYOUTS
     )

@@ -99,8 +99,10 @@ def test_api_validation_error_exits_4(capsys: pytest.CaptureFixture[str]) -> Non
     assert "timestamp__gte" in capsys.readouterr().err
 
 
-def test_export_csv_has_a_row_per_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """export writes stable columns, one row per receipt line, every receipt of the days once."""
+def test_export_csv_has_a_row_per_receipt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """export writes stable columns, one row per receipt, every receipt of the days once."""
     target = tmp_path / "june.csv"
     args = ["export", "receipts", "--day", "2026-06-10", "--to", "2026-06-16"]
     assert main([*SANDBOX, *args, "--output", str(target), "--concurrency", "4"]) == 0
@@ -111,11 +113,10 @@ def test_export_csv_has_a_row_per_line(tmp_path: Path, capsys: pytest.CaptureFix
     windows = business_days(datetime(2026, 6, 10).date(), datetime(2026, 6, 16).date())
     start, end = windows[min(windows)][0], windows[max(windows)][1]
     assert all(start <= datetime.fromisoformat(row[3]) < end for row in rows[1:])
+    assert len(receipts) == len(rows) - 1
     err = capsys.readouterr().err
     assert f"exported {len(receipts)} receipts" in err
-    for row in rows[1:]:
-        if row[8]:  # a line: quantity * unit price - discount is the line total
-            assert len(row) == len(CSV_COLUMNS)
+    assert all(len(row) == len(CSV_COLUMNS) for row in rows)
 
 
 def test_export_jsonl_round_trips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -439,6 +440,8 @@ EXPORT = [*SANDBOX, "export", "receipts", "--day", "2026-06-10"]
 REPORT = [*SANDBOX, "report", "sales", "--day", "2026-06-13"]
 JOB_ID = "5eae070f-f62f-4e49-aab8-2b2d4b8b1e5a"
 BAD_OPTIONS = [
+    (["--layout", "line"], "export", "argument --layout: invalid choice: 'line'"),
+    (["--format", "jsonl", "--layout", "lines"], "export", "--layout: only for --format csv"),
     (["--tz", "Europe/Wien"], "export", "argument --tz: unknown time zone 'Europe/Wien'"),
     (["--tz", "../etc/passwd"], "export", "argument --tz: unknown time zone"),
     (["--to", "2026-06-01"], "export", "argument --to: 2026-06-01 is before --day 2026-06-10"),
@@ -475,9 +478,15 @@ BAD_COMMANDS = [
     (["demo", "--seed", "x"], "demo", "argument --seed: invalid int value: 'x'"),
     (["get", "companies/", "--param", "limit"], "get", "argument --param: expected NAME=VALUE"),
     (["order", "submit", "o.json", "--timeout", "0"], "order", "argument --timeout: expected"),
+    (
+        ["order", "submit", "o.json", "--idempotency-key", "a b"],
+        "order",
+        "argument --idempotency-key: idempotency_key must be 1-255 visible ASCII",
+    ),
     (["order", "submit", "o.json", "--timeout", "nan"], "order", "argument --timeout: expected"),
     (["job", "wait", JOB_ID, "--timeout", "-1"], "job", "argument --timeout: expected seconds"),
     (["job", "wait", "not-a-token"], "job", "argument job: expected a job token"),
+    (["job", "wait", "[" * 100_000], "job", "argument job: expected a job token"),
     (["job", "wait", JOB_ID, "--kind", "refund"], "job", "argument --kind: invalid choice"),
     (["doctor", "--json=yes"], "doctor", "argument --json: ignored explicit argument"),
     (["sandbox", "--port", "70000"], "sandbox", "argument --port: expected a port number"),
@@ -550,3 +559,157 @@ async def test_a_failed_export_says_how_to_resume_and_the_resume_completes_it(
     sandbox.clear_faults()
     assert await asyncio.to_thread(main, ["--token", sandbox.token, *words[1:]]) == 0
     assert await asyncio.to_thread(target.read_bytes) == await asyncio.to_thread(clean.read_bytes)
+
+
+# --- the same order file twice -----------------------------------------------------------------
+
+
+def _cli(sandbox: Sandbox, *argv: str) -> list[str]:
+    return ["--base-url", sandbox.url, "--token", sandbox.token, *argv]
+
+
+async def _write_order(sandbox: Sandbox, target: Path, reference: str, quantity: int) -> None:
+    data = {
+        "sales_point": next(p["id"] for p in sandbox.data.sales_points if p["status"] == "active"),
+        "reference": reference,
+        "lines": [{"article": sandbox.data.articles[0]["id"], "quantity": quantity}],
+    }
+    await asyncio.to_thread(target.write_text, json.dumps(data), encoding="utf-8")
+
+
+async def test_the_same_order_file_submitted_twice_places_one_order(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run twice (a retrying script, Enter pressed twice): the second run answers the first job."""
+    order = tmp_path / "order.json"
+    await _write_order(sandbox, order, "twice-1", 2)
+    argv = _cli(sandbox, "order", "submit", str(order))
+    assert await asyncio.to_thread(main, argv) == 0
+    first = json.loads(capsys.readouterr().out)["id"]
+    assert await asyncio.to_thread(main, argv) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == first
+    assert [job["id"] for job in sandbox.jobs() if job["reference"] == "twice-1"] == [first]
+
+
+async def test_the_same_reference_with_another_body_exits_4_and_places_nothing(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An edited file under a reference already used: exit 4, saying so; still one order."""
+    order = tmp_path / "order.json"
+    await _write_order(sandbox, order, "edited-1", 2)
+    argv = _cli(sandbox, "order", "submit", str(order))
+    assert await asyncio.to_thread(main, argv) == 0
+    await _write_order(sandbox, order, "edited-1", 3)
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, argv) == 4
+    err = capsys.readouterr().err
+    assert "reference 'edited-1' was submitted before with a different body" in err
+    assert "give it a new reference" in err
+    assert len([job for job in sandbox.jobs() if job["reference"] == "edited-1"]) == 1
+
+
+async def test_order_submit_sends_the_idempotency_key_given(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--idempotency-key is the key sent; without it the key follows from the reference."""
+    order = tmp_path / "order.json"
+    await _write_order(sandbox, order, "keyed-1", 1)
+    argv = _cli(sandbox, "order", "submit", str(order))
+    assert await asyncio.to_thread(main, [*argv, "--idempotency-key", "shop-order-77"]) == 0
+    await _write_order(sandbox, order, "keyed-2", 1)
+    assert await asyncio.to_thread(main, argv) == 0
+    posts = [r for r in sandbox.requests if r.method == "POST"]
+    keys = [r.headers["Idempotency-Key"] for r in posts]
+    assert keys[0] == "shop-order-77"
+    assert keys[1] != keys[0]
+    await _write_order(sandbox, order, "keyed-2", 1)
+    assert await asyncio.to_thread(main, argv) == 0  # the same file: the same key again
+    assert [r.headers["Idempotency-Key"] for r in sandbox.requests if r.method == "POST"][
+        2
+    ] == keys[1]
+
+
+async def test_an_order_file_without_a_reference_is_refused_before_sending(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a reference a second run could not be recognised: refused, nothing sent."""
+    order = tmp_path / "order.json"
+    await _write_order(sandbox, order, "", 1)
+    assert await asyncio.to_thread(main, _cli(sandbox, "order", "submit", str(order))) == 8
+    assert 'no "reference"' in capsys.readouterr().err
+    assert not sandbox.requests
+
+
+# --- exit codes do not depend on -v ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("verbosity", [[], ["-v"], ["-vv"]], ids=["quiet", "-v", "-vv"])
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [("token refused", 3), ("foreign origin", 8), ("order refused", 4), ("malformed order", 8)],
+)
+async def test_the_exit_code_is_the_same_with_v_and_vv(
+    sandbox: Sandbox,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    verbosity: list[str],
+    case: str,
+    code: int,
+) -> None:
+    """-v and -vv add a traceback and request lines, never another exit code; the one-line
+    error still ends the output, without the token."""
+    order = tmp_path / "order.json"
+    await _write_order(sandbox, order, "refused-1", 1)
+    token = sandbox.token
+    if case == "order refused":  # an unknown Sales Point: a 400
+        data = json.loads(await asyncio.to_thread(order.read_text, encoding="utf-8"))
+        data["sales_point"] = "00000000-0000-4000-8000-000000000000"
+        await asyncio.to_thread(order.write_text, json.dumps(data), encoding="utf-8")
+    if case == "malformed order":
+        await asyncio.to_thread(order.write_text, '{"lines": [{}]}', encoding="utf-8")
+    command = {
+        "token refused": ["get", "companies/"],
+        "foreign origin": ["get", "https://evil.example/companies/"],
+        "order refused": ["order", "submit", str(order)],
+        "malformed order": ["order", "submit", str(order)],
+    }[case]
+    if case == "token refused":
+        token = "s3cr3t-but-wrong-token"
+    argv = [*verbosity, "--base-url", sandbox.url, "--token", token, *command]
+    assert await asyncio.to_thread(main, argv) == code
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith("error: ")
+    assert ("Traceback" in err) == bool(verbosity)
+    assert token not in err
+
+
+def test_connection_refused_exits_8_with_v(capsys: pytest.CaptureFixture[str]) -> None:
+    """Nothing listening, with -v: exit 8 as without it (after the client's retries)."""
+    url = f"http://127.0.0.1:{_free_port()}/v1/public/"
+    assert main(["-v", "--base-url", url, "--token", "t0k3n-for-nobody", "get", "a/"]) == 8
+    assert "error: ConnectError" in capsys.readouterr().err
+
+
+async def test_a_resumed_export_that_fails_at_once_keeps_its_resume_command(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A resumed export whose first request fails: the .part keeps every row, the note does not
+    call them 0, and it prints the same resume command again."""
+    target = tmp_path / "june.csv"
+    sandbox.inject(Fault.cycle_next(), path="receipts/")  # the listing fails after a page
+    argv = _export_argv(sandbox, target)
+    assert await asyncio.to_thread(main, argv) == 8
+    line = capsys.readouterr().err.splitlines()[-1]
+    words = shlex.split(line.partition("; resume with: ")[2])
+    part = Path(f"{target}.part")
+    before = await asyncio.to_thread(part.read_bytes)
+    assert before.count(b"\r\n") > 1  # the header and rows
+    sandbox.clear_faults()
+    sandbox.inject(Fault.status(404), path="receipts/")  # the resumed run's first request fails
+    resumed = ["--token", sandbox.token, *words[1:]]
+    assert await asyncio.to_thread(main, resumed) == 8
+    again = capsys.readouterr().err.splitlines()[-1]
+    assert "the 0 receipts" not in again
+    assert f"{target}.part holds the receipts exported before the resume and 0 more" in again
+    assert shlex.split(again.partition("; resume with: ")[2]) == words
+    assert await asyncio.to_thread(part.read_bytes) == before

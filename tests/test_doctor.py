@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
@@ -411,3 +412,50 @@ def test_cli_doctor_exits_2_on_errors(
     monkeypatch.setenv("BESSA_PATHS", "nonsense")
     assert main([*SANDBOX, "doctor"]) == 2
     assert "error: ConfigurationError: BESSA_PATHS" in capsys.readouterr().err
+
+
+# --- throttled everywhere -----------------------------------------------------------------------
+
+
+async def test_an_api_throttling_everything_could_not_be_checked(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    """429 on every read, after the client waited as told: no verdict on the token, no
+    difference, one error saying to try later; nothing more is asked of a throttled API."""
+    sandbox.inject(Fault.rate_limit(1))
+    async with _client(sandbox, clock) as client:
+        report = await client.doctor()
+        sent = len(sandbox.requests)
+    assert not report.token_accepted
+    assert report.differences == ()
+    [error] = report.errors
+    assert "429" in error
+    assert "try again later" in error
+    assert {r.path for r in sandbox.requests} == {"companies/"}  # the first read only
+    assert sent == len(sandbox.requests)
+
+
+async def test_a_throttled_resource_is_an_error_not_a_difference(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    """One resource that stays throttled: not checked (an error), never a path difference."""
+    sandbox.inject(Fault.rate_limit(1), path="users/")
+    async with _client(sandbox, clock) as client:
+        report = await client.doctor()
+    assert report.token_accepted
+    assert report.differences == ()
+    [error] = report.errors
+    assert error.startswith("users: users/")
+    assert "try again later" in error
+
+
+async def test_bessa_doctor_exits_2_when_every_read_is_throttled(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bessa doctor against a throttling API: exit 2 (could not check), never "token accepted"."""
+    sandbox.inject(Fault.rate_limit(0))
+    argv = ["--base-url", sandbox.url, "--token", sandbox.token, "doctor"]
+    assert await asyncio.to_thread(main, argv) == 2
+    out = capsys.readouterr().out
+    assert "token      accepted" not in out
+    assert "429" in out

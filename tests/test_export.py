@@ -27,7 +27,7 @@ from bessa_async import (
     write_csv,
 )
 from bessa_async._cli import main
-from bessa_async._export import columns_text
+from bessa_async._export import LINE_COLUMNS, Layout, columns_text
 from bessa_async.testing import Fault, Sandbox
 
 
@@ -142,8 +142,8 @@ async def test_a_semicolon_export_holds_the_same_fields(sandbox: Sandbox, tmp_pa
     ):
         assert list(csv.reader(a)) == list(csv.reader(b, delimiter=";"))
     out = io.StringIO()
-    row = dict.fromkeys(EXPORT_COLUMNS, "") | {"name": "Melange; groß"}
-    write_csv([row], out, delimiter=";", header=False)
+    row = dict.fromkeys(LINE_COLUMNS, "") | {"name": "Melange; groß"}
+    write_csv([row], out, delimiter=";", header=False, layout="lines")
     assert '"Melange; groß"' in out.getvalue()
 
 
@@ -181,15 +181,27 @@ def test_business_day_counts_a_late_night_to_the_day_before() -> None:
     )
 
 
-def test_rows_are_one_per_line_keyed_by_the_columns() -> None:
-    """Each row has exactly the documented columns in order; a receipt without lines gets one
-    row with the line columns empty."""
+def test_rows_are_one_per_receipt_keyed_by_the_columns() -> None:
+    """By default each receipt is one row with exactly the documented columns in order."""
     at = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
     rows = list(receipt_rows([_receipt(at, lines=2), _receipt(at, lines=0)]))
-    assert [tuple(row) for row in rows] == [tuple(EXPORT_COLUMNS)] * 3
+    assert [tuple(row) for row in rows] == [tuple(EXPORT_COLUMNS)] * 2
+    assert [row["total"] for row in rows] == ["9.80", "0.00"]
+
+
+def test_line_rows_are_one_per_line_without_receipt_amounts() -> None:
+    """layout="lines": one row per receipt line (a receipt without lines gets one row with the
+    line columns empty), and no receipt-level amount that a sum would count once per line."""
+    at = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
+    rows = list(receipt_rows([_receipt(at, lines=2), _receipt(at, lines=0)], layout="lines"))
+    assert [tuple(row) for row in rows] == [tuple(LINE_COLUMNS)] * 3
     assert [row["line"] for row in rows] == ["1", "2", ""]
-    assert rows[2]["receipt_total"] == "0.00"
     assert rows[2]["line_total"] == rows[2]["name"] == ""
+    receipt_amounts = set(EXPORT_COLUMNS) - set(LINE_COLUMNS)
+    assert receipt_amounts >= {"total", "tip", "net", "tax", "taxes", "payments"}
+    assert not {"receipt_total", *receipt_amounts} & set(LINE_COLUMNS)
+    with pytest.raises(InvalidValueError, match="layout: expected one of receipts, lines"):
+        list(receipt_rows([], layout="line"))  # type: ignore[arg-type]
 
 
 def test_bad_zone_and_delimiter_are_bessa_errors() -> None:
@@ -214,27 +226,34 @@ def test_the_column_list_is_documented_from_the_code(capsys: pytest.CaptureFixtu
     helped = capsys.readouterr().out
     assert columns_text() in listed
     assert columns_text() in helped
+    assert columns_text("lines") in listed
+    assert columns_text("lines") in helped
     doc = receipt_rows.__doc__ or ""
     for text in (listed, helped, doc):
-        documented = {
-            line.split()[0]: line.split(maxsplit=1)[1]
-            for line in text.splitlines()
-            if line.split()[:1] and line.split()[0] in EXPORT_COLUMNS
-        }
-        assert documented == dict(EXPORT_COLUMNS)
+        layouts = text.split("--layout lines" if text is not doc else "layout 'lines'")
+        assert len(layouts) == 2
+        for part, columns in zip(layouts, (EXPORT_COLUMNS, LINE_COLUMNS), strict=True):
+            documented = {
+                line.split()[0]: line.split(maxsplit=1)[1]
+                for line in part.splitlines()
+                if line.split()[:1] and line.split()[0] in columns
+            }
+            assert documented == dict(columns)
     out = io.StringIO()
     write_csv([], out)
     assert out.getvalue() == ",".join(EXPORT_COLUMNS) + "\r\n"
     assert {"EXPORT_COLUMNS", "receipt_rows", "write_csv"} <= set(bessa_async.__all__)
 
 
+@pytest.mark.parametrize("layout", ["receipts", "lines"])
 async def test_a_script_writes_the_same_bytes_as_the_command(
-    sandbox: Sandbox, tmp_path: Path
+    sandbox: Sandbox, tmp_path: Path, layout: Layout
 ) -> None:
     """receipt_rows + write_csv over the same receipts give the command's file byte for byte,
-    with a delimiter, another zone and a day start."""
+    with a delimiter, another zone, a day start and either layout."""
     by_cli, by_script = tmp_path / "cli.csv", tmp_path / "script.csv"
     options = ["--tz", "America/New_York", "--day-start", "06:00", "--delimiter", ";"]
+    options += ["--layout", layout]
     args = ["export", "receipts", "--day", "2026-06-10", "--to", "2026-06-11", *options]
     argv = [*_base(sandbox), *args, "--concurrency", "1", "--output", str(by_cli)]
     assert await asyncio.to_thread(main, argv) == 0
@@ -246,10 +265,11 @@ async def test_a_script_writes_the_same_bytes_as_the_command(
     async with BessaClient(sandbox.token, base_url=sandbox.url) as client:
         receipts = [r async for r in client.receipts.list(timestamp__gte=start, timestamp__lt=end)]
     text = io.StringIO(newline="")
-    rows = receipt_rows(receipts, tz="America/New_York", day_start=time(6))
-    written = write_csv(rows, text, delimiter=";")
+    rows = receipt_rows(receipts, tz="America/New_York", day_start=time(6), layout=layout)
+    written = write_csv(rows, text, delimiter=";", layout=layout)
     await asyncio.to_thread(by_script.write_text, text.getvalue(), encoding="utf-8", newline="")
-    assert written > len(receipts) > 0
+    assert written >= len(receipts) > 0
+    assert (written == len(receipts)) == (layout == "receipts")
     assert await asyncio.to_thread(by_script.read_bytes) == await asyncio.to_thread(
         by_cli.read_bytes
     )
@@ -271,4 +291,44 @@ async def test_a_stopped_last_n_export_resumes_with_its_own_days(
     assert "--last" not in words
     assert words[words.index("--day") + 1 :][:3] == ["2026-06-09", "--to", "2026-06-15"]
     assert words[words.index("--delimiter") + 1] == ";"
+    assert words[words.index("--layout") + 1] == "receipts"
     assert sandbox.token not in line
+
+
+async def test_the_sum_of_a_days_totals_is_its_sales_report(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Summed per business day, the default layout's total, net, tip and each rate's net and tax
+    are the sales report's figures (voids subtract, training receipts do not count)."""
+    target = tmp_path / "june.csv"
+    args = ["export", "receipts", "--day", "2026-06-01", "--to", "2026-06-30"]
+    assert await asyncio.to_thread(main, [*_base(sandbox), *args, "--output", str(target)]) == 0
+    with target.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    types = {row["type"] for row in rows}
+    assert {"invoice", "cancellation", "training", "start"} <= types  # the cases that matter
+    not_revenue = [row for row in rows if row["type"] not in ("invoice", "cancellation")]
+    assert all(row["total"] == row["net"] == row["payments"] == "" for row in not_revenue)
+
+    def money(row: dict[str, str], column: str) -> Decimal:
+        return Decimal(row[column] or 0)
+
+    async with BessaClient(sandbox.token, base_url=sandbox.url) as client:
+        for day in sorted({row["business_day"] for row in rows}):
+            of_day = [row for row in rows if row["business_day"] == day]
+            report = await client.reports.sales_for_day(date.fromisoformat(day))
+            assert sum(money(row, "total") for row in of_day) == report.gross, day
+            assert sum(money(row, "net") for row in of_day) == report.net, day
+            assert sum(money(row, "tip") for row in of_day) == report.tip, day
+            assert sum(money(row, "net") + money(row, "tax") for row in of_day) == report.gross
+            paid = [p.rpartition(" ")[2] for row in of_day for p in row["payments"].split(" | ")]
+            assert sum(map(Decimal, filter(None, paid))) == report.gross + (report.tip or 0)
+            by_rate: dict[Decimal, list[Decimal]] = {}
+            for row in of_day:
+                for part in filter(None, row["taxes"].split(" | ")):
+                    rate, _, amounts = part.partition(": ")
+                    net, _, tax = amounts.partition(" + ")
+                    sums = by_rate.setdefault(Decimal(rate), [Decimal(0), Decimal(0)])
+                    sums[0] += Decimal(net)
+                    sums[1] += Decimal(tax)
+            assert by_rate == {r.rate: [r.net, r.tax] for r in report.by_tax_rate}, day

@@ -166,7 +166,8 @@ class DoctorReport:
     Attributes:
         base_url: the API root checked.
         version: the bessa_async version that checked it.
-        token_accepted: whether the API accepted the token (it is never shown).
+        token_accepted: whether an answer showed the API accepted the token (it is never
+            shown); False too when every answer was a 429, a server error or none.
         companies: the tenant's company names (first page), to confirm the token's tenant.
         resources: one finding per typed resource, in the order checked.
         filters: the time-filter checks.

@@ -19,6 +19,7 @@ from .._errors import (
     DecodeError,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitError,
     RequestTimeout,
     ServerError,
     TransportError,
@@ -109,6 +110,11 @@ class _Answer:
     skipped: bool = False
     """Not sent: the run's deadline had passed (reported once, by :meth:`_Doctor.run`)."""
 
+    @property
+    def unchecked(self) -> bool:
+        """No verdict on the API's shape: no answer, throttled (429) or a server error."""
+        return self.status is None or self.status == 429 or self.status >= 500
+
 
 def _origin(url: str) -> str:
     scheme, _, rest = url.partition("://")
@@ -145,6 +151,8 @@ class _Doctor:
         self.clock = clock
         self.deadline = None if timeout is None else clock() + timeout
         self.skipped: list[str] = []
+        self.accepted = False
+        """Whether an answer showed the token was accepted (not 401, 429, 5xx or none)."""
         self.paths = client.paths
         self.differences: list[Difference] = []
         self.notes: list[str] = []
@@ -184,14 +192,17 @@ class _Doctor:
             self.skipped.append(path)
             return _Answer(None, None, limits, skipped=True)
         try:
-            answer = await self.client.request("GET", path, params=params, timeout=limits)
-            return _Answer(200, answer)
+            got = _Answer(
+                200, await self.client.request("GET", path, params=params, timeout=limits)
+            )
         except APIError as exc:
-            return _Answer(exc.status, None, exc)
+            got = _Answer(exc.status, None, exc)
         except DecodeError as exc:
-            return _Answer(exc.status, None, exc)
+            got = _Answer(exc.status, None, exc)
         except BessaError as exc:
-            return _Answer(None, None, exc)
+            got = _Answer(None, None, exc)
+        self.accepted = self.accepted or not (got.unchecked or got.status == 401)
+        return got
 
     def failed(self, name: str, path: str, answer: _Answer) -> None:
         """Record why ``path`` gave no usable answer."""
@@ -207,7 +218,7 @@ class _Doctor:
             )
         elif isinstance(error, AuthenticationError):
             self.errors.append(f"{name}: {path} answered 401: the token was refused")
-        elif isinstance(error, ServerError | TransportError):
+        elif isinstance(error, ServerError | TransportError | RateLimitError):
             self.errors.append(f"{name}: {path}: {error}; not checked, try again later")
         elif isinstance(error, DecodeError):
             self.errors.append(f"{name}: {path} answered, but not with JSON: {error}")
@@ -354,7 +365,7 @@ class _Doctor:
                 items=len(got),
                 detail=f"{window}: the answer matched",
             )
-        if answer.status is None or (answer.status or 0) >= 500:
+        if answer.unchecked:
             if not answer.skipped:
                 self.errors.append(
                     f"{name}: the {field} filter check got no answer: {answer.error}"
@@ -496,10 +507,13 @@ class _Doctor:
             base_url=self.client.base_url, version=__version__, token_accepted=False
         )
         first = await self.get(self.paths["companies"], {"limit": SAMPLE_LIMIT})
-        if first.status is None or first.status == 401:
+        if first.status is None or first.status in (401, 429):
             why = (
                 "the token was refused (401): check BESSA_TOKEN or --token"
                 if first.status == 401
+                else f"the API throttled the first read even after waiting as told (429): "
+                f"{first.error}; nothing checked, try again later"
+                if first.status == 429
                 else f"no answer from {self.client.base_url}: {first.error}"
             )
             return attrs.evolve(base, errors=(why,))
@@ -551,7 +565,7 @@ class _Doctor:
         }
         return attrs.evolve(
             base,
-            token_accepted=True,
+            token_accepted=self.accepted,
             companies=companies,
             resources=tuple(
                 attrs.evolve(finding, differences=by_resource[finding.name])

@@ -11,7 +11,7 @@ def doctor_table(report: DoctorReport) -> str:
     """The doctor's report as a readable table (``bessa doctor`` without ``--json``)."""
     lines = [f"bessa doctor: {report.base_url} (bessa_async {report.version})"]
     if not report.token_accepted:
-        lines.append("token      not accepted")
+        lines.append("token      not accepted, or no answer said (see the errors)")
     else:
         names = ", ".join(report.companies) or "(none visible)"
         lines.append(f"token      accepted; companies: {names}")
