@@ -78,8 +78,8 @@ def check_method(method: object) -> str:
         raise InvalidTypeError(f"method must be a str such as 'GET', got {type(method).__name__}")
     if not _TOKEN.fullmatch(method):
         raise InvalidValueError(
-            f"method {method!r} is not an HTTP method: letters only, such as 'GET' or 'POST'; "
-            "nothing was sent"
+            f"method {method!r} is not an HTTP method (one word without spaces, such as 'GET' "
+            "or 'POST'); nothing was sent"
         )
     return method.upper()
 

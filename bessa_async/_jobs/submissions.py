@@ -114,9 +114,11 @@ class OrderOption:
 @final
 @attrs.frozen(kw_only=True)
 class OrderLine:
-    """One line of an order: an article and a positive quantity (up to three decimals).
+    """One line of an order: an article and a positive quantity (up to three decimals and nine
+    digits before them).
 
-    ``unit_price`` overrides the article's price (two decimals); ``None`` lets the till price it.
+    ``unit_price`` overrides the article's price (two decimals, twelve digits before them);
+    ``None`` lets the till price it.
     """
 
     article: uuid.UUID = attrs.field(converter=_article)
@@ -136,8 +138,8 @@ class Order:
     ``None`` and one is generated.
 
     Raises:
-        InvalidValueError, InvalidTypeError: a malformed id, a float or inexact amount, no
-            lines (also ``ValueError`` / ``TypeError``); nothing was sent.
+        InvalidValueError, InvalidTypeError: a malformed id, a float, inexact or too large
+            amount, no lines (also ``ValueError`` / ``TypeError``); nothing was sent.
     """
 
     sales_point: uuid.UUID = attrs.field(converter=_sales_point)
@@ -153,12 +155,13 @@ class Payment:
     """A payment settling an order: the value :meth:`PaymentJobs.submit` sends.
 
     ``order`` is the order's id (``job.result.order``) or its order job's id; ``amount`` the
-    amount due (more than zero, two decimals); ``tip`` extra, not revenue. ``reference`` as for
+    amount due (more than zero, two decimals, twelve digits before them); ``tip`` extra, not
+    revenue. ``reference`` as for
     :class:`Order` (your payment provider's id, say).
 
     Raises:
-        InvalidValueError, InvalidTypeError: a malformed id, a float or inexact amount (also
-            ``ValueError`` / ``TypeError``); nothing was sent.
+        InvalidValueError, InvalidTypeError: a malformed id, a float, inexact or too large
+            amount (also ``ValueError`` / ``TypeError``); nothing was sent.
     """
 
     sales_point: uuid.UUID = attrs.field(converter=_sales_point)
