@@ -57,7 +57,7 @@ from ._interrupts import Terminated, run_until_signal
 from ._progress import Progress
 from ._status import watch_status
 from ._summary import RequestTally
-from ._validate import parse_uuid
+from ._validate import json_number, parse_uuid
 
 __all__ = ["DOCTOR_EXIT_CODES", "EXIT_CODES", "main"]
 
@@ -353,15 +353,15 @@ def _read_order(path: str) -> Order:
         if not isinstance(line, dict) or "article" not in line or "quantity" not in line:
             raise ValueError(f"{path}: line {n} needs an article and a quantity")
         options = [
-            OrderOption(option=o["option"], quantity=Decimal(str(o.get("quantity", 1))))
+            OrderOption(option=o["option"], quantity=json_number(o.get("quantity", 1)))
             for o in line.get("options") or []
         ]
         price = line.get("unit_price")
         lines.append(
             OrderLine(
                 article=line["article"],
-                quantity=Decimal(str(line["quantity"])),
-                unit_price=None if price is None else Decimal(str(price)),
+                quantity=json_number(line["quantity"]),
+                unit_price=json_number(price),
                 note=line.get("note"),
                 options=options,
             )

@@ -31,7 +31,7 @@ from ._filters import check_windows
 from ._hooks import Hooks, check_hooks
 from ._jobs.manager import JobManager
 from ._jobs.resources import Jobs, OrderJobs, PaymentJobs
-from ._options import check_headers, merge_headers
+from ._options import check_headers, check_method, merge_headers
 from ._raw import RawResponse, raw_response
 from ._registry import TYPED_RESOURCES, client_paths
 from ._resources import (
@@ -448,7 +448,9 @@ class BessaClient:
             params: query parameters; see :func:`bessa_async.encode_params` for the rules
                 (aware datetimes only, ``Decimal`` amounts, lists repeat the name).
             json: a JSON body; ``Decimal``, ``UUID`` and aware datetimes are sent as strings.
-            headers: extra headers (``Authorization`` is the client's own).
+            headers: extra headers; the library's own (``Authorization``, ``Idempotency-Key``,
+                ``User-Agent``, ``Accept``, ``Content-Type``, ``Host``, and the body's framing
+                such as ``Content-Length`` and ``Transfer-Encoding``) are refused.
             timeout: this call's deadline, overriding the client's.
             retry: this call's retry policy, overriding the client's.
             raw: answer a :class:`RawResponse` (status, headers, request id, and the decoded
@@ -459,15 +461,15 @@ class BessaClient:
             TransportError: no usable answer (``ConnectError``, ``RequestTimeout``, ...).
             DecodeError: a 2xx answer that is not JSON.
             ForeignOriginError: an absolute URL on another origin.
-            InvalidValueError, InvalidTypeError: a parameter that cannot be sent safely (also
-                ``ValueError`` / ``TypeError``); nothing was sent.
+            InvalidValueError, InvalidTypeError: a method, parameter, body or header that
+                cannot be sent safely (also ``ValueError`` / ``TypeError``); nothing was sent.
         """
         answer = await self._request_raw(
-            method,
+            check_method(method),
             path,
             params=params,
             json=json,
-            headers=headers,
+            headers=check_headers(headers, where="request(headers=)"),
             timeout=None if timeout is None else as_timeout(timeout),
             retry=retry,
         )

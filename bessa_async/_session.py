@@ -58,8 +58,6 @@ logger: Final = logging.getLogger("bessa_async")
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
-_RESERVED_HEADERS: Final = frozenset({"authorization", "host", "content-length"})
-
 
 _UNREAD: Final = object()
 
@@ -160,8 +158,25 @@ def _json_default(value: Any) -> Any:
 
 
 def encode_body(body: Any) -> bytes:
-    """Serialise a JSON body (``Decimal``, ``UUID`` and aware datetimes as strings)."""
-    return json.dumps(body, default=_json_default, separators=(",", ":"), allow_nan=False).encode()
+    """Serialise a JSON body (``Decimal``, ``UUID`` and aware datetimes as strings).
+
+    Raises:
+        InvalidValueError: NaN or infinity, an int over 4,300 digits, a value that contains
+            itself, nesting too deep.
+        InvalidTypeError: a value or a key JSON cannot hold.
+    """
+    try:
+        text = json.dumps(body, default=_json_default, separators=(",", ":"), allow_nan=False)
+    except (InvalidValueError, InvalidTypeError):
+        raise
+    except RecursionError as exc:
+        raise InvalidValueError("the JSON body is nested too deeply to be sent") from exc
+    except ValueError as exc:
+        why = "an int of more than 4,300 digits" if "digits" in str(exc) else str(exc)
+        raise InvalidValueError(f"the JSON body cannot be sent: {why}") from exc
+    except TypeError as exc:
+        raise InvalidTypeError(f"the JSON body cannot be sent: {exc}") from exc
+    return text.encode()
 
 
 def default_user_agent(extra: str | None = None) -> str:
@@ -380,14 +395,9 @@ class Sender:
         if has_body:
             headers["Content-Type"] = "application/json"
         headers.update(self.default_headers)
-        for name, value in (extra or {}).items():
-            if name.lower() in _RESERVED_HEADERS:
-                raise InvalidValueError(
-                    f"header {name!r} is set by the client and cannot be overridden"
-                )
-            if "\n" in value or "\r" in value:
-                raise InvalidValueError(f"header {name!r} contains a line break")
-            headers[name] = value
+        # A caller's headers were checked where they came in (_options.check_headers); the only
+        # other source is the job manager's Idempotency-Key.
+        headers.update(extra or {})
         return headers
 
     async def send(

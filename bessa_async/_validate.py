@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import TypeGuard, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from ._errors import InvalidTypeError, InvalidValueError
 
@@ -22,6 +22,7 @@ __all__ = [
     "check_uuid",
     "is_int",
     "is_number",
+    "json_number",
     "parse_uuid",
 ]
 
@@ -68,10 +69,17 @@ def check_uuid(name: str, value: object) -> uuid.UUID:
 
 
 def check_decimal(
-    name: str, value: object, *, places: int, minimum: Decimal, inclusive: bool
+    name: str,
+    value: object,
+    *,
+    places: int,
+    digits: int,
+    minimum: Decimal,
+    inclusive: bool,
 ) -> Decimal:
-    """``value`` as an exact ``Decimal`` with at most ``places`` decimals, at or above (or, not
-    ``inclusive``, above) ``minimum``. A ``float`` is refused: it cannot hold cents exactly."""
+    """``value`` as an exact ``Decimal`` with at most ``places`` decimals and at most ``digits``
+    digits in all (a DRF ``DecimalField``'s ``max_digits``), at or above (or, not ``inclusive``,
+    above) ``minimum``. A ``float`` is refused: it cannot hold cents exactly."""
     if isinstance(value, float):
         raise InvalidTypeError(
             f"{name} is a float ({value!r}); floats cannot hold cents exactly: "
@@ -79,9 +87,16 @@ def check_decimal(
         )
     if not (isinstance(value, Decimal) or is_int(value)):
         raise InvalidTypeError(f"{name} must be a decimal.Decimal, got {value!r}")
-    number = Decimal(value)
+    number = Decimal(value)  # exact, however long (str() of a huge int would fail)
     if not number.is_finite():
         raise InvalidValueError(f"{name} must be finite, got {value}")
+    whole = number.adjusted() + 1 if number else 0  # digits before the decimal point
+    if whole > digits - places:
+        # The value is not shown: an int of 4,300 digits or more cannot even be printed.
+        raise InvalidValueError(
+            f"{name} has {whole} digits before the decimal point; at most {digits - places} "
+            f"are allowed (less than {Decimal(10) ** (digits - places):f})"
+        )
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > places:
         raise InvalidValueError(f"{name}={value} has more than {places} decimals; round it first")
@@ -89,6 +104,17 @@ def check_decimal(
         relation = ">=" if inclusive else ">"
         raise InvalidValueError(f"{name} must be {relation} {minimum}, got {value}")
     return number
+
+
+def json_number(value: object) -> Any:  # Any: it goes on to a checked field
+    """A number's text read from JSON (``"2.5"``) as a ``Decimal``; anything else (a number,
+    ``true``, ``"abc"``) as it is, for :func:`check_decimal` to accept or refuse by name."""
+    if isinstance(value, str):
+        try:
+            return Decimal(value)
+        except ArithmeticError:  # decimal.InvalidOperation: not a number's text
+            return value
+    return value
 
 
 def check_text(name: str, value: object, limit: int) -> str | None:

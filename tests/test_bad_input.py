@@ -26,6 +26,7 @@ from bessa_async import (
     JobTimeoutError,
     Order,
     OrderLine,
+    OrderOption,
     PaginationLoopError,
     Payment,
     PollPolicy,
@@ -279,6 +280,51 @@ def _line(**fields: Any) -> Callable[[], object]:
     return lambda: OrderLine(**{"article": uuid.uuid4(), "quantity": Decimal(1), **fields})
 
 
+def _payment(amount: object) -> Action:
+    async def submit(client: BessaClient, sandbox: Sandbox) -> object:
+        payment = Payment(
+            sales_point=_point(sandbox),
+            order=str(uuid.uuid4()),
+            payment_method=str(uuid.uuid4()),
+            amount=amount,  # type: ignore[arg-type]
+        )
+        return await client.payments.submit(payment)
+
+    return submit
+
+
+def _order_line(**fields: Any) -> Action:
+    async def submit(client: BessaClient, sandbox: Sandbox) -> object:
+        line = OrderLine(**{"article": _article(sandbox), "quantity": Decimal(1), **fields})
+        return await client.orders.submit(Order(sales_point=_point(sandbox), lines=[line]))
+
+    return submit
+
+
+def _circular() -> dict[str, object]:
+    body: dict[str, object] = {}
+    body["self"] = body
+    return body
+
+
+def _view_headers(headers: Any) -> Action:
+    async def view(client: BessaClient, _: Sandbox) -> object:
+        return await client.with_options(headers=headers).request("GET", "articles/")
+
+    return view
+
+
+def _list_headers(headers: Any) -> Action:
+    async def listing(client: BessaClient, _: Sandbox) -> object:
+        return client.articles.list(extra_headers=headers)
+
+    return listing
+
+
+HUGE = 10**5000
+"""An int whose text is over Python's 4,300-digit limit: even ``str()`` of it fails."""
+
+
 ROWS = [
     Row("naive datetime", _receipts_naive, ValueError, "naive"),
     Row("date where a timestamp is needed", _receipts_date, ValueError, "business_day"),
@@ -478,7 +524,7 @@ ROWS = [
         "an Authorization header",
         _request(headers={"Authorization": "Token x"}),
         ValueError,
-        "set by the client",
+        "set by the library",
     ),
     Row(
         "a set in a JSON body",
@@ -587,6 +633,121 @@ ROWS = [
         _call(_line(unit_price="1.50")),
         TypeError,
         "unit_price must be a decimal.Decimal",
+    ),
+    # Money and quantities beyond any sale: refused where the value is made.
+    Row(
+        "an amount of 10**27",
+        _payment(10**27),
+        ValueError,
+        "amount has 28 digits before the decimal point; at most 12",
+    ),
+    Row("an amount over 4,300 digits", _payment(HUGE), ValueError, "amount has 5001 digits"),
+    Row(
+        "a unit price of 10**27",
+        _order_line(unit_price=Decimal(10**27)),
+        ValueError,
+        "unit_price has 28 digits",
+    ),
+    Row(
+        "a quantity of 1e29",
+        _order_line(quantity=Decimal("1e29")),
+        ValueError,
+        "quantity has 30 digits.*at most 9",
+    ),
+    Row("a quantity of True", _order_line(quantity=True), TypeError, "quantity must be a decimal"),
+    Row(
+        "an option quantity of 1e12",
+        _call(lambda: OrderOption(option=uuid.uuid4(), quantity=Decimal("1e12"))),
+        ValueError,
+        "quantity has 13 digits",
+    ),
+    # JSON bodies that cannot be encoded.
+    Row(
+        "an int over 4,300 digits in a JSON body",
+        _request("POST", "articles/", json={"n": HUGE}),
+        ValueError,
+        "4,300 digits",
+    ),
+    Row(
+        "a float NaN in a JSON body",
+        _request("POST", "articles/", json={"x": math.nan}),
+        ValueError,
+        "JSON body cannot be sent.*Out of range",
+    ),
+    Row(
+        "a circular JSON body",
+        _request("POST", "articles/", json=_circular()),
+        ValueError,
+        "JSON body cannot be sent.*Circular",
+    ),
+    Row(
+        "a tuple key in a JSON body",
+        _request("POST", "articles/", json={(1, 2): 1}),
+        TypeError,
+        "JSON body cannot be sent.*keys must be",
+    ),
+    # Methods and headers that are not HTTP, and headers the library sets itself.
+    Row("a method with a space", _request("G ET"), ValueError, "'G ET' is not an HTTP method"),
+    Row("a method that is not a str", _request(5), TypeError, "method must be a str"),  # type: ignore[arg-type]
+    Row(
+        "a header value with a NUL",
+        _request(headers={"X-Note": "a\x00b"}),
+        ValueError,
+        "X-Note.*control character",
+    ),
+    Row(
+        "a header value with an escape character",
+        _request(headers={"X-Note": "a\x1b[31m"}),
+        ValueError,
+        "control character",
+    ),
+    Row(
+        "a header value that is not a str",
+        _request(headers={"X-Count": 5}),
+        TypeError,
+        "'X-Count' must be a str, got a int",
+    ),
+    Row(
+        "a header name with a space",
+        _request(headers={"X Note": "a"}),
+        ValueError,
+        "header name 'X Note'",
+    ),
+    *(
+        Row(
+            f"{name} in request(headers=)",
+            _request(headers={name: value}),
+            ValueError,
+            f"request\\(headers=\\): header '{name}' is set by the library",
+        )
+        for name, value in [
+            ("Transfer-Encoding", "chunked"),
+            ("Idempotency-Key", str(uuid.UUID(int=1))),
+            ("User-Agent", "curl/8"),
+            ("accept", "text/html"),
+            ("Content-Type", "text/plain"),
+            ("Content-Length", "0"),
+            ("Host", "evil.example"),
+            ("Connection", "close"),
+        ]
+    ),
+    Row(
+        "a view header with a control character",
+        _view_headers({"X-Note": "a\x07"}),
+        ValueError,
+        "with_options\\(headers=\\).*control character",
+    ),
+    Row(
+        "a view Transfer-Encoding header",
+        _view_headers({"Transfer-Encoding": "chunked"}),
+        ValueError,
+        "set by the library",
+    ),
+    Row(
+        "a listing's header value that is not a str",
+        _list_headers({"X-Count": b"5"}),
+        TypeError,
+        "must be a str, got a bytes",
     ),
     # Tokens that cannot be a token: refused before sending, never shown.
     Row("an empty token", _with_token(""), ConfigurationError, "blank"),

@@ -18,7 +18,6 @@ from bessa_async import (
     AuthenticationError,
     BessaClient,
     ConfigurationError,
-    ConflictError,
     ConnectError,
     DecodeError,
     ForeignOriginError,
@@ -206,28 +205,6 @@ async def test_unknown_path_and_method(client: BessaClient) -> None:
     with pytest.raises(APIError, match='Method "DELETE" not allowed') as info:
         await client.request("DELETE", "articles/")
     assert info.value.status == 405
-
-
-async def test_idempotency_conflict_is_a_conflict_error(
-    client: BessaClient, sandbox: Sandbox
-) -> None:
-    """The same Idempotency-Key with another body answers 409."""
-    articles = await client.request("GET", "articles/", params={"active": True, "limit": 1})
-    points = await client.request("GET", "sales-points/", params={"limit": 1})
-    body = {
-        "sales_point": points["results"][0]["id"],
-        "reference": "webshop-1",
-        "lines": [{"article": articles["results"][0]["id"], "quantity": "1"}],
-    }
-    key = {"Idempotency-Key": "4a7f7f0e-5d55-4a3e-9d3f-1c2b3a4d5e6f"}
-    job = await client.request("POST", "requests/orders/", json=body, headers=key)
-    assert job["status"] == "pending"
-    again = await client.request("POST", "requests/orders/", json=body, headers=key)
-    assert again["id"] == job["id"]
-    with pytest.raises(ConflictError):
-        await client.request(
-            "POST", "requests/orders/", json={**body, "reference": "other"}, headers=key
-        )
 
 
 @pytest.mark.parametrize("body", ["json", "html", "empty"])

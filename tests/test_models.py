@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import Decimal, Inexact, localcontext
 from typing import Any
 
 import pytest
@@ -15,6 +15,11 @@ from bessa_async import (
     Article,
     Closing,
     DecodeError,
+    InvalidTypeError,
+    InvalidValueError,
+    Order,
+    OrderLine,
+    Payment,
     PaymentMethodType,
     Receipt,
     ReceiptType,
@@ -23,6 +28,7 @@ from bessa_async import (
     make_converter,
     to_dict,
 )
+from bessa_async._jobs.submissions import order_body, payment_body
 from bessa_async._registry import TYPED
 from bessa_async.testing._data import generate_tenant
 
@@ -233,3 +239,38 @@ def test_unknown_fields_round_trip(extra: dict[str, Any]) -> None:
     """Whatever unknown fields arrive, to_dict gives back exactly what came in."""
     item = {**RECEIPT, **extra}
     assert to_dict(from_dict(Receipt, item)) == item
+
+
+# --- orders and payments: every value is refused at construction or sent exactly --------------
+
+_NUMBERS = st.one_of(
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(10**40), max_value=10**40),
+    st.builds(
+        lambda m, e: Decimal(m).scaleb(e), st.integers(-(10**20), 10**20), st.integers(-40, 40)
+    ),
+)
+
+
+@given(amount=_NUMBERS, price=_NUMBERS, quantity=_NUMBERS)
+def test_money_and_quantities_are_refused_or_sent_exactly(
+    amount: Decimal | int, price: Decimal | int, quantity: Decimal | int
+) -> None:
+    """Any number either fails construction with an input error, or is sent as the same value
+    (and a line's total, quantity x price, is exact in decimal's default context)."""
+    ids = uuid.uuid4()
+    try:
+        payment = Payment(sales_point=ids, order=ids, payment_method=ids, amount=amount)
+    except (InvalidValueError, InvalidTypeError):
+        pass
+    else:
+        assert Decimal(payment_body(payment, "r")["amount"]) == amount
+    try:
+        line = OrderLine(article=uuid.uuid4(), quantity=quantity, unit_price=price)
+    except (InvalidValueError, InvalidTypeError):
+        return
+    sent = order_body(Order(sales_point=uuid.uuid4(), lines=[line]), "r")["lines"][0]
+    assert (Decimal(sent["quantity"]), Decimal(sent["unit_price"])) == (quantity, price)
+    with localcontext() as exact:
+        exact.traps[Inexact] = True
+        (line.quantity * (line.unit_price or 0)).quantize(Decimal("0.01"))

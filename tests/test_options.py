@@ -16,6 +16,7 @@ import pytest
 
 from bessa_async import (
     BessaClient,
+    ConflictError,
     InvalidTypeError,
     InvalidValueError,
     Order,
@@ -30,6 +31,7 @@ from bessa_async import (
     ServerError,
     Timeout,
 )
+from bessa_async._options import OWNED_HEADERS
 from bessa_async._registry import TYPED_RESOURCES
 from bessa_async.testing import FakeClock, Fault, RecordedRequest, Sandbox
 
@@ -322,6 +324,76 @@ def _order(sandbox: Sandbox) -> Order:
     point = next(p["id"] for p in sandbox.data.sales_points if p["status"] == "active")
     article = next(a for a in sandbox.data.articles if a["active"] and a["type"] == "standard")
     return Order(sales_point=point, lines=[OrderLine(article=article["id"], quantity=Decimal(1))])
+
+
+_HEADER_PATHS: dict[str, Callable[[BessaClient, Sandbox, dict[str, str]], Awaitable[object]]] = {
+    "request(headers=)": lambda c, _, h: c.request("GET", "articles/", headers=h),
+    "request(raw=True)": lambda c, _, h: c.request("GET", "articles/", headers=h, raw=True),
+    "with_options(headers=)": lambda c, _, h: asyncio.sleep(0, c.with_options(headers=h)),
+    "list(extra_headers=)": lambda c, _, h: c.receipts.list(extra_headers=h).collect(),
+    "get(extra_headers=)": lambda c, _, h: c.companies.get(uuid.uuid4(), extra_headers=h),
+    "changes(extra_headers=)": lambda c, _, h: asyncio.sleep(
+        0, c.articles.changes(extra_headers=h)
+    ),
+    "resource().list(extra_headers=)": (
+        lambda c, _, h: c.resource("articles/").list(extra_headers=h).collect()
+    ),
+    "reports.sales(extra_headers=)": lambda c, _, h: c.reports.sales(
+        start=datetime(2026, 6, 1, tzinfo=UTC),
+        end=datetime(2026, 6, 2, tzinfo=UTC),
+        extra_headers=h,
+    ),
+    "orders.submit(extra_headers=)": lambda c, s, h: c.orders.submit(_order(s), extra_headers=h),
+    "orders.list(extra_headers=)": lambda c, _, h: c.orders.list(extra_headers=h).collect(),
+}
+
+
+@pytest.mark.parametrize("path", list(_HEADER_PATHS))
+@pytest.mark.parametrize("name", sorted(OWNED_HEADERS))
+async def test_every_path_refuses_every_library_header(
+    client: BessaClient, sandbox: Sandbox, path: str, name: str
+) -> None:
+    """One table of the library's headers, and every way in that takes headers refuses each of
+    them (in any case) before anything is sent: a Transfer-Encoding on a GET would otherwise
+    leave the server waiting for a body until the deadline."""
+    for spelling in (name, name.title(), name.upper()):
+        with pytest.raises(InvalidValueError, match=f"header '{spelling}' is set by the library"):
+            await _HEADER_PATHS[path](client, sandbox, {spelling: "chunked"})
+    assert sandbox.requests == []
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "a\x1bb", "a\x7fb", "a\rb", "a\nb", "a\x0bb"])
+@pytest.mark.parametrize("path", list(_HEADER_PATHS))
+async def test_every_path_refuses_control_characters(
+    client: BessaClient, sandbox: Sandbox, path: str, value: str
+) -> None:
+    """A control character in a header value (a NUL, an escape, a line break) is refused on
+    every way in; a tab is a legal part of a value and goes out."""
+    with pytest.raises(InvalidValueError, match="control character"):
+        await _HEADER_PATHS[path](client, sandbox, {"X-Note": value})
+    assert sandbox.requests == []
+
+
+async def test_a_tab_in_a_header_value_is_sent(client: BessaClient, sandbox: Sandbox) -> None:
+    """HTTP allows a tab inside a field value: it is not a control character to refuse."""
+    await client.request("GET", "articles/", headers={"X-Note": "a\tb"})
+    assert _headers(sandbox.requests[0])["x-note"] == "a\tb"
+
+
+async def test_the_same_idempotency_key_with_another_body_is_a_conflict(
+    client: BessaClient, sandbox: Sandbox
+) -> None:
+    """The key is submit()'s own: the same key and body answer the same job, another body 409."""
+    order = Order(
+        sales_point=_order(sandbox).sales_point, lines=_order(sandbox).lines, reference="a"
+    )
+    key = "4a7f7f0e-5d55-4a3e-9d3f-1c2b3a4d5e6f"
+    job = await client.orders.submit(order, idempotency_key=key)
+    assert (await client.orders.submit(order, idempotency_key=key)).id == job.id
+    other = Order(sales_point=order.sales_point, lines=order.lines, reference="other")
+    with pytest.raises(ConflictError):
+        await client.orders.submit(other, idempotency_key=key)
+    assert {_headers(r)["idempotency-key"] for r in sandbox.requests if r.method == "POST"} == {key}
 
 
 # --- raw answers: status, headers, request id ---------------------------------------------

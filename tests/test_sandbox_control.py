@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -20,7 +21,12 @@ from bessa_async._cli import main
 from bessa_async.testing import FakeClock, Sandbox
 from bessa_async.testing import __main__ as standalone
 from bessa_async.testing._calendar import VIENNA
-from bessa_async.testing._control import ENDPOINTS, endpoints_text, is_loopback
+from bessa_async.testing._control import (
+    ENDPOINTS,
+    endpoints_text,
+    is_loopback,
+    is_loopback_host,
+)
 
 
 @final
@@ -31,11 +37,18 @@ class Calls:
         self.sb = sandbox
         self.http = http
 
-    async def control(self, method: str, path: str, body: object = None) -> tuple[int, Any]:
-        """A control call; ``body`` sent as JSON."""
+    async def control(
+        self, method: str, path: str, body: object = None, **headers: str
+    ) -> tuple[int, Any]:
+        """A control call as a script makes it: ``body`` sent as JSON (a POST always says
+        ``Content-Type: application/json``), ``headers`` on top (``Origin="..."``)."""
         assert self.sb.control_url is not None
         data = None if body is None else json.dumps(body)
-        async with self.http.request(method, self.sb.control_url + path, data=data) as resp:
+        sent = {"Content-Type": "application/json"} if method == "POST" else {}
+        sent.update({name.replace("_", "-"): value for name, value in headers.items()})
+        async with self.http.request(
+            method, self.sb.control_url + path, data=data, headers=sent
+        ) as resp:
             return resp.status, json.loads(await resp.read())
 
     async def ok(self, method: str, path: str, body: object = None) -> Any:
@@ -271,10 +284,105 @@ async def test_an_unknown_control_call_is_a_404_naming_the_index(calls: Calls) -
         "no control endpoint GET /_sandbox/faults; GET /_sandbox/ lists them",
     )
     assert calls.sb.control_url is not None
-    async with calls.http.post(calls.sb.control_url + "faults", data="{spec") as resp:
-        assert resp.status == 400
-        assert "not JSON" in (await resp.json())["detail"]
+    for text in ("{spec", "[" * 100_000):  # cut, and nested too deeply to read
+        async with calls.http.post(
+            calls.sb.control_url + "faults",
+            data=text,
+            headers={"Content-Type": "application/json"},
+        ) as resp:
+            assert resp.status == 400
+            assert "not JSON" in (await resp.json())["detail"]
     assert calls.sb.requests == []
+
+
+FOREIGN = "attacker.example:8080"
+"""A web page's own name: what a DNS-rebound request carries in Host."""
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "message"),
+    [
+        ({"Content-Type": "text/plain"}, 415, "not text/plain"),
+        ({"Content-Type": "application/x-www-form-urlencoded"}, 415, "Content-Type: app"),
+        ({}, 415, "not no Content-Type"),
+        ({"Origin": "http://attacker.example"}, 403, "refuses requests from web pages"),
+        ({"Origin": "null"}, 403, "an Origin header was sent"),
+        ({"Origin": "http://localhost:8080"}, 403, "web pages"),
+        ({"Host": FOREIGN}, 403, "loopback Host .* not 'attacker.example:8080'"),
+        ({"Host": "127.0.0.1.attacker.example"}, 403, "loopback Host"),
+    ],
+    ids=["text/plain", "form", "no type", "origin", "null origin", "own origin", "host", "h2"],
+)
+async def test_a_web_page_cannot_drive_the_control_endpoint(
+    calls: Calls, headers: dict[str, str], status: int, message: str
+) -> None:
+    """What a page in the developer's browser can send (a text/plain or form POST, any Origin, a
+    DNS-rebound Host) is refused with a 4xx naming why, and changes nothing."""
+    assert calls.sb.control_url is not None
+    body = json.dumps({"spec": "503@companies/"})
+    sent = {"Content-Type": "application/json", **headers} if headers else {}
+    async with calls.http.post(
+        calls.sb.control_url + "faults",
+        data=body,
+        headers=sent,
+        skip_auto_headers=[] if headers else ["Content-Type"],
+    ) as resp:
+        assert resp.status == status
+        assert re.search(message, (await resp.json())["detail"])
+    assert (await calls.api("GET", "companies/"))[0] == 200  # no fault was injected
+
+
+@pytest.mark.parametrize(
+    "headers", [{"Host": FOREIGN}, {"Origin": "http://attacker.example"}], ids=["host", "origin"]
+)
+async def test_a_web_page_cannot_read_the_request_log(
+    calls: Calls, headers: dict[str, str]
+) -> None:
+    """A DNS-rebound page (its own name in Host) or a cross-site fetch cannot read what the
+    client sent: a 403, without the log."""
+    await calls.api("GET", "companies/")
+    for path in ("requests", ""):
+        status, answer = await calls.control("GET", path, **headers)
+        assert status == 403
+        assert set(answer) == {"detail"}
+    assert (await calls.control("DELETE", "requests", **headers))[0] == 403
+    assert len(calls.sb.requests) == 1
+
+
+async def test_scripts_with_a_loopback_host_and_json_are_answered(calls: Calls) -> None:
+    """Every loopback spelling of Host is answered, and a charset on the JSON type is fine."""
+    port = calls.sb.url.split(":")[2].split("/")[0]
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "LOCALHOST"):
+        assert (await calls.control("GET", "", Host=host))[0] == 200
+    typed = {"Content_Type": "application/json; charset=utf-8"}
+    assert (await calls.control("POST", "throttle", {"rate": None}, **typed))[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("localhost:8080", True),
+        ("localhost.:8080", True),
+        ("app.localhost:8080", True),
+        ("127.0.0.1:8080", True),
+        ("127.9.9.9", True),
+        ("[::1]:8080", True),
+        ("[::1]", True),
+        (None, False),
+        ("", False),
+        ("attacker.example:8080", False),
+        ("localhost.attacker.example", False),
+        ("127.0.0.1.nip.io:8080", False),
+        ("10.0.0.1:8080", False),
+        ("[::2]:8080", False),
+        ("[::1:8080", False),
+        ("0.0.0.0:8080", False),
+    ],
+)
+def test_a_loopback_host_is_a_loopback_name(host: str | None, loopback: bool) -> None:
+    """localhost (and names under it), 127.0.0.0/8 and [::1], with any port; nothing else."""
+    assert is_loopback_host(host) is loopback
 
 
 def test_only_loopback_clients_are_answered() -> None:
@@ -356,6 +464,30 @@ async def test_start_and_days_place_the_receipts(
         date(2026, 1, 5),
         date(2026, 1, 7),
     }
+
+
+async def test_the_standalone_sandbox_takes_the_documented_calls_only(
+    http: aiohttp.ClientSession, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m bessa_async.testing`: the --help example (a JSON POST, as curl --json sends
+    it) takes a till offline; the same body as text/plain, or from a page, changes nothing."""
+    assert "--json '{\"online\": false}'" in standalone.EPILOG
+    async with serving(["--port", "0", "--receipts", "5"], capsys) as banner:
+        control = banner.split("control:")[1].split()[0]
+        online = control + "sales-points/online"
+        body = json.dumps({"online": False})
+        as_json = {"Content-Type": "application/json"}
+        for headers, status in [
+            ({"Content-Type": "text/plain"}, 415),
+            ({**as_json, "Origin": "http://attacker.example"}, 403),
+            ({**as_json, "Host": "attacker.example"}, 403),
+            (as_json, 200),
+        ]:
+            async with http.post(online, data=body, headers=headers) as resp:
+                assert (resp.status, (await resp.json()).get("online")) == (
+                    status,
+                    False if status == 200 else None,
+                )
 
 
 def test_a_bad_start_or_days_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

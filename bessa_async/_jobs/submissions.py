@@ -1,7 +1,8 @@
 """What an order or a payment is, checked before anything is sent, and its request body.
 
 The values check locally: ids are UUIDs, money is a ``Decimal`` with at most two decimals (a
-``float`` is refused), quantities are positive with at most three, an order has a line.
+``float`` is refused) and twelve digits before them, quantities are positive with at most three
+decimals and nine digits before them, an order has a line.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ __all__ = [
 ]
 
 _CENT: Final = Decimal("0.01")
+# The API does not publish its fields' max_digits. These bounds are far beyond any sale, and
+# keep a line's total (quantity x unit price: at most 26 digits) exact within decimal's default
+# 28-digit context, wherever it is computed; a typo such as 10**27 is refused before sending.
+_MONEY: Final = {"places": 2, "digits": 14}
+_QUANTITY: Final = {"places": 3, "digits": 12}
 _REFERENCE_MAX: Final = 100
 _NOTE_MAX: Final = 500
 _ZERO: Final = Decimal(0)
@@ -59,24 +65,24 @@ def _payment_method(value: uuid.UUID | str) -> uuid.UUID:
 
 
 def _quantity(value: Decimal | int) -> Decimal:
-    return check_decimal("quantity", value, places=3, minimum=_ZERO, inclusive=False)
+    return check_decimal("quantity", value, **_QUANTITY, minimum=_ZERO, inclusive=False)
 
 
 def _unit_price(value: Decimal | int | None) -> Decimal | None:
     if value is None:
         return None
-    return check_decimal("unit_price", value, places=2, minimum=_ZERO, inclusive=True)
+    return check_decimal("unit_price", value, **_MONEY, minimum=_ZERO, inclusive=True)
 
 
 def _amount(value: Decimal | int) -> Decimal:
-    return check_decimal("amount", value, places=2, minimum=_ZERO, inclusive=False)
+    return check_decimal("amount", value, **_MONEY, minimum=_ZERO, inclusive=False)
 
 
 def _tip(value: Decimal | int | None) -> Decimal | None:
     return (
         None
         if value is None
-        else check_decimal("tip", value, places=2, minimum=_ZERO, inclusive=True)
+        else check_decimal("tip", value, **_MONEY, minimum=_ZERO, inclusive=True)
     )
 
 
@@ -108,9 +114,11 @@ class OrderOption:
 @final
 @attrs.frozen(kw_only=True)
 class OrderLine:
-    """One line of an order: an article and a positive quantity (up to three decimals).
+    """One line of an order: an article and a positive quantity (up to three decimals and nine
+    digits before them).
 
-    ``unit_price`` overrides the article's price (two decimals); ``None`` lets the till price it.
+    ``unit_price`` overrides the article's price (two decimals, twelve digits before them);
+    ``None`` lets the till price it.
     """
 
     article: uuid.UUID = attrs.field(converter=_article)
@@ -130,8 +138,8 @@ class Order:
     ``None`` and one is generated.
 
     Raises:
-        InvalidValueError, InvalidTypeError: a malformed id, a float or inexact amount, no
-            lines (also ``ValueError`` / ``TypeError``); nothing was sent.
+        InvalidValueError, InvalidTypeError: a malformed id, a float, inexact or too large
+            amount, no lines (also ``ValueError`` / ``TypeError``); nothing was sent.
     """
 
     sales_point: uuid.UUID = attrs.field(converter=_sales_point)
@@ -147,12 +155,13 @@ class Payment:
     """A payment settling an order: the value :meth:`PaymentJobs.submit` sends.
 
     ``order`` is the order's id (``job.result.order``) or its order job's id; ``amount`` the
-    amount due (more than zero, two decimals); ``tip`` extra, not revenue. ``reference`` as for
+    amount due (more than zero, two decimals, twelve digits before them); ``tip`` extra, not
+    revenue. ``reference`` as for
     :class:`Order` (your payment provider's id, say).
 
     Raises:
-        InvalidValueError, InvalidTypeError: a malformed id, a float or inexact amount (also
-            ``ValueError`` / ``TypeError``); nothing was sent.
+        InvalidValueError, InvalidTypeError: a malformed id, a float, inexact or too large
+            amount (also ``ValueError`` / ``TypeError``); nothing was sent.
     """
 
     sales_point: uuid.UUID = attrs.field(converter=_sales_point)

@@ -28,9 +28,11 @@ N = TypeVar("N", int, float)
 
 DESCRIPTION: Final = "Serve the bessa Public API sandbox on loopback until interrupted."
 EPILOG: Final = (
-    "control endpoint (JSON, no token, loopback clients only; off with --no-control):\n"
+    "control endpoint (JSON, no token; loopback clients with a loopback Host, no Origin, every\n"
+    "POST as Content-Type: application/json; off with --no-control):\n"
     + endpoints_text()
-    + "\n\ne.g. curl -s localhost:8080/_sandbox/sales-points/online -d '{\"online\": false}'"
+    + "\n\ne.g. curl -s localhost:8080/_sandbox/sales-points/online --json '{\"online\": false}'"
+    + "\n  (curl before 7.82: -H 'Content-Type: application/json' -d '{\"online\": false}')"
 )
 """The control endpoint's calls, for both commands' ``--help``."""
 

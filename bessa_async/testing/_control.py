@@ -2,13 +2,19 @@
 
 ``Sandbox(control=True)`` (on by default for ``bessa sandbox`` and ``python -m
 bessa_async.testing``) serves it under ``/_sandbox/`` on the API's port, beside the API prefix.
-It needs no token but answers loopback clients only (403 otherwise). Bodies are JSON objects,
-and so is every answer; an error is ``{"detail": "..."}`` with 400 (a bad body), 404 (no such
-Sales Point, job or endpoint) or 403. Each call is one of :class:`Sandbox`'s public methods;
-control calls are not recorded in the request log. For example::
+It needs no token, so it answers only what a web page cannot send: a loopback client, with a
+loopback name in ``Host`` (``localhost``, ``127.0.0.1``, ``[::1]``: a DNS-rebound name is
+refused), no ``Origin`` (a browser sends one from a page), and every POST as
+``Content-Type: application/json`` (what a form or a ``text/plain`` fetch cannot send without
+asking first). Bodies are JSON objects, and so is every answer; an error is
+``{"detail": "..."}`` with 400 (a bad body), 403 (a peer, ``Host`` or ``Origin`` refused), 404
+(no such Sales Point, job or endpoint) or 415 (a POST that is not JSON). Each call is one of
+:class:`Sandbox`'s public methods; control calls are not recorded in the request log. For
+example::
 
-    curl -s localhost:8080/_sandbox/sales-points/online -d '{"online": false}'
-    curl -s localhost:8080/_sandbox/faults -d '{"spec": "503@receipts/", "times": 2}'
+    curl -s localhost:8080/_sandbox/sales-points/online --json '{"online": false}'
+    curl -s localhost:8080/_sandbox/faults -H 'Content-Type: application/json' \\
+        -d '{"spec": "503@receipts/", "times": 2}'
 
 The endpoints::
 
@@ -31,7 +37,15 @@ from ._faults import parse_faults
 if TYPE_CHECKING:
     from ._server import Sandbox
 
-__all__ = ["CONTROL_PREFIX", "ENDPOINTS", "control_routes", "endpoints_text", "is_loopback"]
+__all__ = [
+    "CONTROL_PREFIX",
+    "ENDPOINTS",
+    "control_routes",
+    "endpoints_text",
+    "is_loopback",
+    "is_loopback_host",
+    "refusal",
+]
 
 CONTROL_PREFIX: Final = "/_sandbox/"
 
@@ -110,7 +124,7 @@ async def _body(request: web.Request) -> Mapping[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply to read
         raise _BadBody("the body is not JSON; send a JSON object") from None
     if not isinstance(body, dict):
         raise _BadBody(f"expected a JSON object, got {type(body).__name__}")
@@ -123,6 +137,52 @@ def is_loopback(remote: str | None) -> bool:
         return remote is not None and ipaddress.ip_address(remote).is_loopback
     except ValueError:
         return False
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """Whether a ``Host`` header names this machine: ``localhost`` (or a name under it), an
+    address in 127.0.0.0/8, or ``[::1]``, with any port. None (no header): no."""
+    if not host:
+        return False
+    name = host.strip().lower()
+    if name.startswith("["):  # [v6]:port
+        name = name[1 : name.find("]")] if "]" in name else ""
+    elif name.count(":") == 1:  # name:port (a bare v6 address without brackets is no Host)
+        name = name.partition(":")[0]
+    name = name.removesuffix(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    return is_loopback(name)
+
+
+def refusal(
+    method: str, *, remote: str | None, host: str | None, origin: str | None, content_type: str
+) -> tuple[int, str] | None:
+    """Why the control endpoint refuses a request (status, detail), or None. Pure.
+
+    A web page in the developer's browser must not drive the sandbox or read its request log: a
+    cross-site form or fetch carries an ``Origin`` or a non-JSON body; a DNS-rebound page
+    carries its own name in ``Host``.
+    """
+    if not is_loopback(remote):
+        return 403, "the sandbox's control endpoint answers loopback clients only"
+    if not is_loopback_host(host):
+        return 403, (
+            f"the sandbox's control endpoint answers only a loopback Host (localhost, "
+            f"127.0.0.1, [::1]), not {host!r}"
+        )
+    if origin is not None:
+        return 403, (
+            "the sandbox's control endpoint refuses requests from web pages (an Origin header "
+            "was sent); call it from a test, a script or curl"
+        )
+    if method == "POST" and content_type != "application/json":
+        return 415, (
+            f"a control call's body must be JSON sent as Content-Type: application/json, not "
+            f"{content_type or 'no Content-Type'} (curl: --json, or -H 'Content-Type: "
+            "application/json')"
+        )
+    return None
 
 
 def _plain(value: object) -> object:
@@ -139,8 +199,18 @@ def control_routes(sandbox: Sandbox) -> list[web.RouteDef]:
 
     def guarded(handler: Callable[[web.Request], Awaitable[object]]) -> Handler:
         async def answer(request: web.Request) -> web.StreamResponse:
-            if not is_loopback(request.remote):
-                return detail(403, "the sandbox's control endpoint answers loopback clients only")
+            # The declared type, not aiohttp's default for a missing one (octet-stream).
+            declared = request.headers.get("Content-Type", "")
+            content_type = request.content_type if declared else ""
+            refused = refusal(
+                request.method,
+                remote=request.remote,
+                host=request.headers.get("Host"),
+                origin=request.headers.get("Origin"),
+                content_type=content_type,
+            )
+            if refused is not None:
+                return detail(*refused)
             try:
                 return json_answer(await handler(request))
             except _BadBody as exc:
