@@ -50,10 +50,12 @@ The algorithm
 7. **Concurrency** is also bounded by the client's in-flight limit, and a 429 pauses every chain
    (the client's shared gate).
 8. **Resume.** Each chain remembers how far the consumer was handed its pages (the cursor of
-   the next one, the latest time handed over). A failure, or leaving the listing between
-   pages, gives a token naming the shards still open (:mod:`bessa_async._shard_token`); read
-   back, they go on from those cursors, and what no page was handed over from is cut afresh.
-   Pages read but not handed over are read again; nothing is handed over twice.
+   the next one, the latest time handed over). A failure, or leaving the listing, gives a
+   token naming the shards still open (:mod:`bessa_async._shard_token`); read back, they go on
+   from those cursors, and what no page was handed over from is cut afresh. A page the
+   consumer left part-way is named by its own cursor and the number of its owned items taken,
+   which the resumed chain leaves out. Pages read but not handed over are read again; nothing
+   is handed over twice.
 
 Sharding applies when both bounds of the window are given; with one bound or none the listing is
 a single chain (the window cannot be cut without its ends). ``updated__gte``/``__lt`` windows are
@@ -147,6 +149,12 @@ class _Mark:
     after: datetime | None
     """The latest time the chain has handed over with this page."""
     ascending: bool
+    page: str | None = None
+    """The cursor of this page (None: the chain's first page)."""
+    skipped: int = 0
+    """Owned items of this page left out, handed over before a resume."""
+    pending: int = 0
+    """Owned items still to leave out from the next page on."""
 
 
 @attrs.define
@@ -156,13 +164,15 @@ class _Handed:
     any: bool = False
     finished: bool = False
     cursor: str | None = None
+    skip: int = 0
     after: datetime | None = None
     ascending: bool = True
 
     def take(self, mark: _Mark) -> None:
         self.any = True
         self.finished = mark.next is None
-        self.cursor, self.after, self.ascending = mark.next, mark.after, mark.ascending
+        self.cursor, self.skip = mark.next, mark.pending
+        self.after, self.ascending = mark.after, mark.ascending
 
 
 @attrs.define(eq=False)
@@ -186,6 +196,8 @@ class _Chain(Generic[T]):
     done: bool = False
     cursor: str | None = None
     """Where the chain starts reading (a resumed chain), else its first page."""
+    skip: int = 0
+    """Owned items to leave out first: a resumed chain's items handed over before."""
     handed: _Handed = attrs.Factory(_Handed)
     """What the consumer has been handed of this chain."""
     reserved: int = 0
@@ -253,6 +265,8 @@ class _Listing(Generic[T]):
         )
         self._warned_order = False
         self._error: BaseException | None = None
+        self._last: tuple[_Chain[T], _Mark] | None = None
+        """The chain and place of the page handed to the consumer last."""
 
     # -- the chains -------------------------------------------------------------------------
 
@@ -474,6 +488,7 @@ class _Listing(Generic[T]):
         target: str = self._path
         query: Mapping[str, Any] | None = params
         seen: set[str] = set()
+        here = chain.cursor
         if chain.cursor is not None:  # resumed where the consumer was last handed a page
             target, query, identity = (
                 follow(chain.cursor, path=self._path, params=params)
@@ -491,6 +506,10 @@ class _Listing(Generic[T]):
                     seconds = max((chain.end - chain.start).total_seconds(), 1e-6)
                     chain.density = raw.count / seconds
                 kept, stop = self._accept(chain, raw.results)
+                dropped = min(chain.skip, len(kept))
+                if dropped:  # handed over before this listing was resumed
+                    chain.skip -= dropped
+                    kept = kept[dropped:]
                 try:
                     results = tuple(self._decode(kept))
                 except DecodeError as exc:
@@ -509,11 +528,18 @@ class _Listing(Generic[T]):
                 await self._emit(
                     chain,
                     Page(results=results, count=raw.count, next=raw.next, previous=raw.previous),
-                    _Mark(next=following, after=chain.progress, ascending=chain.ascending),
+                    _Mark(
+                        next=following,
+                        after=chain.progress,
+                        ascending=chain.ascending,
+                        page=here,
+                        skipped=dropped,
+                        pending=chain.skip,
+                    ),
                 )
                 if following is None:
                     break
-                identity = following
+                identity = here = following
                 if identity in seen:
                     raise PaginationLoopError(path=self._path, cursor=identity, pages=len(seen) + 1)
                 seen.add(identity)
@@ -561,16 +587,34 @@ class _Listing(Generic[T]):
         self._stats.peak_buffered = max(self._stats.peak_buffered, self._buffered)
         self._changed.set()
 
-    def resume_token(self) -> str | None:
+    def resume_token(self, cut: int | None = None) -> str | None:
         """The token that lists what the consumer has not been handed yet; None when nothing
-        was handed over (start again) or everything was."""
+        was handed over (start again) or everything was. ``cut``: the consumer took only that
+        many items of the page handed over last (the rest of it is still to hand over)."""
         if not self._chains:
             return None if self._resume is None else make_token(self._identity, self._resume)
         shards: list[OpenShard] = []
         handed = self._resume is not None
+        partial = self._last if cut is not None else None
         for chain in self._chains:
             done = chain.handed
             handed = handed or done.any
+            if partial is not None and partial[0] is chain:
+                # Back to the page in the consumer's hands: its cursor, less what was taken.
+                # A split never fell inside it (splits fall after everything read).
+                mark = partial[1]
+                shards.append(
+                    OpenShard(
+                        start=chain.start,
+                        end=chain.end,
+                        cutoff=chain.cutoff,
+                        cursor=mark.page,
+                        skip=mark.skipped + (cut or 0),
+                        after=mark.after,
+                        ascending=mark.ascending,
+                    )
+                )
+                continue
             if done.finished:
                 continue
             if done.any:
@@ -580,13 +624,14 @@ class _Listing(Generic[T]):
                         end=chain.end,
                         cutoff=chain.cutoff,
                         cursor=done.cursor,
+                        skip=done.skip,
                         after=done.after,
                         ascending=done.ascending,
                     )
                 )
             elif chain.start < chain.cutoff:  # nothing handed over: its owned window, afresh
                 last = shards[-1] if shards else None
-                if last is not None and last.cursor is None and last.cutoff == chain.start:
+                if last is not None and last.fresh and last.cutoff == chain.start:
                     shards[-1] = OpenShard(start=last.start, end=chain.cutoff, cutoff=chain.cutoff)
                 else:
                     shards.append(
@@ -599,23 +644,29 @@ class _Listing(Generic[T]):
     def _resumed(self, shards: list[OpenShard]) -> list[_Chain[T]]:
         """The chains of a resumed listing: open shards go on from their cursor; windows read
         from their start are cut as a fresh listing's would be."""
-        fresh = [s.cutoff - s.start for s in shards if s.cursor is None]
+        fresh = [s.cutoff - s.start for s in shards if s.fresh]
         total = sum(fresh, timedelta(0))
         wanted = self._plan.concurrency * SHARDS_PER_SLOT
         chains: list[_Chain[T]] = []
         for shard in shards:
-            if shard.cursor is not None:
+            if not shard.fresh:
                 chain = _Chain[T](
                     start=shard.start,
                     end=shard.end,
                     cutoff=shard.cutoff,
                     cursor=shard.cursor,
+                    skip=shard.skip,
                     progress=shard.after,  # a split never falls before what was handed over
-                    last=None if shard.after is None else (shard.after, ""),
+                    # A page read again from its start goes back in time to its first item.
+                    last=None if shard.after is None or shard.skip else (shard.after, ""),
                     ascending=shard.ascending,
                 )
                 chain.handed = _Handed(
-                    any=True, cursor=shard.cursor, after=shard.after, ascending=shard.ascending
+                    any=True,
+                    cursor=shard.cursor,
+                    skip=shard.skip,
+                    after=shard.after,
+                    ascending=shard.ascending,
                 )
                 chains.append(chain)
                 continue
@@ -655,6 +706,7 @@ class _Listing(Generic[T]):
                     chain, page, mark = item
                     chain.handed.take(mark)
                     if page.results:
+                        self._last = (chain, mark)
                         yield page
         except BessaError as exc:
             exc.resume_cursor = self.resume_token()
@@ -690,6 +742,7 @@ class _Listing(Generic[T]):
                 self._buffered -= len(page.results)
                 self._dispatch()  # room in the buffer: chains held back may go on
                 if page.results:
+                    self._last = (head, mark)
                     yield page
                     # A backlog of buffered pages would otherwise be handed over without ever
                     # suspending, starving the chains: their answers wait unread, no request
