@@ -10,7 +10,10 @@ The algorithm
    how many pages there are. If there is more than one, the rest of the window (after the last
    item read) is cut into ``min(4 x concurrency, pages)`` shards of equal duration. Each shard
    ``i`` queries ``field__gte=s_i&field__lt=e_i`` and *owns* ``[s_i, cutoff_i)``, with
-   ``cutoff_i = e_i`` at first. Owned windows partition ``[start, end)``.
+   ``cutoff_i = e_i`` at first. Owned windows partition ``[start, end)``. Every edge the
+   listing cuts (here, and the splits of step 4) falls on a whole second: an API whose time
+   filters compare whole seconds then still cuts exactly there, so nothing falls between two
+   shards, whatever the filters' precision.
 2. **Ownership makes it exactly-once.** A chain yields only items whose time lies in its owned
    window; anything else belongs to (and is yielded by) another chain. Within a chain, an item
    whose id was just yielded (in the current or the previous page) is skipped as a duplicate:
@@ -19,18 +22,18 @@ The algorithm
    page. Free slots go to waiting chains earliest first, and a chain gives its slot up before
    its next page when an earlier chain is waiting for one (the output needs that one first) or
    when the buffer holds it back (step 6).
-4. **Adaptive splitting.** Each chain's first page carries ``count``, the number of items in
-   its query window: with the window's duration, a density, and so an estimate of the items
-   left (density x the part of its owned window not yet read). A chain is split at the middle
-   ``m`` of that remaining part: it keeps ``[s, m)`` (its ``cutoff`` drops to ``m``; items at or
-   after ``m`` that still arrive on its pages are dropped) and a new chain right after it takes
-   ``[m, old cutoff)``. ``m`` lies strictly after the last item the chain yielded, so nothing
-   yielded is re-owned. A split happens when a slot would otherwise stay free (nobody admitted
-   is waiting), of a chain with at least two pages' worth left: the one with the most left, or
-   with ordered output the earliest (its new neighbour is next in line for the output). With
-   ordered output also when a slot is about to go to a chain while an earlier one still has
-   eight pages' worth left (``EARLY_SPLIT_PAGES``): the earlier one is split instead, so the
-   slots gather where the output is, and one busy Saturday does not serialise the month.
+4. **Adaptive splitting.** Each chain's first page carries ``count``, the number of items in its
+   query window: with the window's duration, a density, and so an estimate of the items left
+   (density x the part of its owned window not yet read). A chain is split at a whole second
+   ``m`` near the middle of that remaining part: it keeps ``[s, m)`` (its ``cutoff`` drops to
+   ``m``; items at or after ``m`` that still arrive on its pages are dropped) and a new chain
+   right after it takes ``[m, old cutoff)``. ``m`` lies strictly after the last item the chain
+   read, so nothing yielded is re-owned. A split happens when a slot would otherwise stay free
+   (nobody admitted is waiting), of a chain with at least two pages' worth left: the one with
+   the most left, or with ordered output the earliest (its new neighbour is next in line for the
+   output). With ordered output also when a slot is about to go to a chain while an earlier one
+   still has eight pages' worth left (``EARLY_SPLIT_PAGES``): the earlier one is split instead,
+   so the slots gather where the output is, and one busy Saturday does not serialise the month.
 5. **Early stop.** The API lists by time, then id. Once a chain has seen its items ascend and a
    page ends at or after its cutoff, every later page would lie beyond it too: the chain stops.
    If a chain ever sees time go backwards (an API that orders otherwise), it stops trusting the
@@ -83,7 +86,10 @@ __all__ = ["ShardPlan", "initial_shards", "sharded_pages", "split_point"]
 
 T = TypeVar("T")
 log = logging.getLogger("bessa_async")
-_TICK = timedelta(microseconds=1)
+_EDGE = timedelta(seconds=1)
+"""Every edge the listing cuts falls on a whole second (UTC): the coarsest precision an API's
+time filter may have. An API that compares whole seconds floors ``__gte``/``__lt`` to the
+second; an edge already there is cut where the shard says, so no item falls between shards."""
 EARLY_SPLIT_PAGES = 8
 """Ordered output: a chain with this many pages left is split rather than a later chain
 started (each split costs about one part-filled page; a later chain costs buffer)."""
@@ -114,30 +120,44 @@ class ShardPlan:
     under ~8 000) and costs garbage collection."""
 
 
+def _edge_at_or_before(moment: datetime) -> datetime:
+    return moment - timedelta(microseconds=moment.microsecond)
+
+
+def _edge_after(moment: datetime) -> datetime | None:
+    """The first whole second strictly after ``moment`` (None past the calendar's end)."""
+    try:
+        return _edge_at_or_before(moment) + _EDGE
+    except OverflowError:
+        return None
+
+
 def initial_shards(start: datetime, end: datetime, count: int) -> list[tuple[datetime, datetime]]:
     """Cut ``[start, end)`` into at most ``count`` touching shards of (nearly) equal duration.
 
-    Bounds fall on whole microseconds (the API's resolution) and strictly increase.
+    The inner bounds fall on whole seconds (see ``_EDGE``) and strictly increase; ``start`` and
+    ``end`` stay as given.
     """
     if end <= start:
         return [(start, end)]
     span = end - start
-    count = max(1, min(count, span // _TICK))
+    count = max(1, min(count, span // _EDGE))
     cuts = [start]
     for i in range(1, count):
-        bound = start + (span * i) // count  # timedelta // int floors to a microsecond
-        if bound > cuts[-1]:
+        bound = _edge_at_or_before(start + (span * i) // count)
+        if cuts[-1] < bound < end:
             cuts.append(bound)
     cuts.append(end)
     return list(itertools.pairwise(cuts))
 
 
 def split_point(progress: datetime, cutoff: datetime) -> datetime | None:
-    """The middle of ``(progress, cutoff)`` on a whole microsecond, or None if there is no room."""
-    middle = progress + (cutoff - progress) // 2
-    if middle <= progress:
-        middle = progress + _TICK
-    return middle if progress < middle < cutoff else None
+    """About the middle of ``(progress, cutoff)`` on a whole second, or None if no whole second
+    lies strictly between them."""
+    middle: datetime | None = _edge_at_or_before(progress + (cutoff - progress) // 2)
+    if middle is not None and middle <= progress:
+        middle = _edge_after(progress)
+    return middle if middle is not None and progress < middle < cutoff else None
 
 
 @attrs.frozen
@@ -279,10 +299,10 @@ class _Listing(Generic[T]):
 
     def _fan_out(self, first: _Chain[T], count: int | None) -> None:
         """Cut the rest of the first chain's window into shards sized by its first page."""
-        # The first chain keeps only what it has read (and items sharing the last timestamp):
-        # its query spans the whole window, so its own density cannot guide later splits.
-        frontier = (first.progress or first.start) + _TICK
-        if frontier >= first.cutoff:
+        # The first chain keeps what it has read and the rest of that second (whole-second
+        # edges): its query spans the whole window, so its own density cannot guide splits.
+        frontier = _edge_after(first.progress or first.start)
+        if frontier is None or frontier >= first.cutoff:
             return
         wanted = self._plan.concurrency * SHARDS_PER_SLOT
         if count is not None:
