@@ -12,7 +12,9 @@ The pure part reads a page body (:func:`read_page`) and works out the request fo
   early cancels the request in flight;
 - a failure part-way carries ``resume_cursor``: ``list(..., cursor=exc.resume_cursor)`` continues
   with the page that failed (for a sharded listing: a token naming the shards still open);
-  :attr:`Paginator.resume_cursor` says the same between pages, e.g. after leaving a loop;
+  :attr:`Paginator.resume_cursor` says where to go on after leaving a loop, even part-way
+  through a page: it stands for exactly the items the caller was handed (a page left part-way
+  resumes at that page, less the items already handed over);
 - lists with a business time can be read by several concurrent cursor chains over time shards
   (``concurrency=``; see :mod:`bessa_async._sharding`).
 """
@@ -32,6 +34,7 @@ from ._errors import BessaError, DecodeError, InvalidValueError, PaginationLoopE
 from ._events import OperationEvent, PageEvent
 from ._hooks import Hooks, emit
 from ._raw import LastResponse, RawResponse
+from ._shard_token import ChainPosition, make_chain_token, read_chain_token
 from ._validate import check_int, is_int
 
 __all__ = [
@@ -86,14 +89,41 @@ class Resumable(Protocol[T]):
 
     def pages(self) -> AsyncGenerator[Page[T]]: ...
 
-    def resume_token(self) -> str | None: ...
+    def resume_token(self, cut: int | None) -> str | None:
+        """Where to resume; ``cut``: how many items of the page handed over last the caller
+        took, when fewer than all."""
+        ...
 
 
 @attrs.define
 class _Position:
-    """Where a single chain stands: the cursor of the page after the last one handed over."""
+    """Where a single chain stands once a page is handed over."""
 
     cursor: str | None = None
+    """The cursor of the page after it (None: the chain ended, or nothing handed over yet and
+    the listing started from its beginning)."""
+    pending: int = 0
+    """Items of the page at ``cursor`` to leave out still (a resumed position's ``skip`` can
+    reach past the page it names when the page size changed)."""
+    page: str | None = None
+    """The cursor of the page handed over last (None: the first page)."""
+    skipped: int = 0
+    """Items of that page left out before it was handed over."""
+
+    def token(self, cut: int | None) -> str | None:
+        """Where to resume when the caller took ``cut`` items of the page (None: all)."""
+        if cut is not None:
+            return make_chain_token(ChainPosition(cursor=self.page, skip=self.skipped + cut))
+        if self.pending:
+            return make_chain_token(ChainPosition(cursor=self.cursor, skip=self.pending))
+        return self.cursor
+
+
+def _resume_at(cursor: str | None, skip: int) -> str | None:
+    """A failure's resume_cursor for the page at ``cursor``, ``skip`` items of it handed over."""
+    if skip:
+        return make_chain_token(ChainPosition(cursor=cursor, skip=skip))
+    return cursor
 
 
 def read_page(body: object, *, resource: str) -> Page[Any]:
@@ -213,19 +243,34 @@ async def decoded(
     decode: Decode[T],
     stats: ListingStats,
     position: _Position,
+    skip: int = 0,
 ) -> AsyncGenerator[Page[T]]:
     """Decode raw pages as the caller takes them, so that with prefetch the next request is
-    already on the wire while this page's items are being built."""
+    already on the wire while this page's items are being built. The first ``skip`` items
+    (handed over before a resume) are left out."""
+    pending = skip
     async with aclosing(source):
-        async for raw, identity, following in source:
+        pages = aiter(source)
+        while True:
             try:
-                results = tuple(decode(list(raw.results)))
+                raw, identity, following = await anext(pages)
+            except StopAsyncIteration:
+                return
             except BessaError as exc:
-                exc.resume_cursor = identity
+                exc.resume_cursor = _resume_at(exc.resume_cursor, pending)
                 raise
+            dropped = min(pending, len(raw.results))
+            try:
+                results = tuple(decode(list(raw.results[dropped:])))
+            except BessaError as exc:
+                exc.resume_cursor = _resume_at(identity, pending)
+                raise
+            pending -= dropped
             stats.items += len(results)
-            position.cursor = following
-            yield Page(results=results, count=raw.count, next=raw.next, previous=raw.previous)
+            position.cursor, position.pending = following, pending
+            position.page, position.skipped = identity, dropped
+            if results or not dropped:
+                yield Page(results=results, count=raw.count, next=raw.next, previous=raw.previous)
 
 
 async def observed_listing(
@@ -334,19 +379,30 @@ class Paginator(Generic[T]):
         self._hooks = hooks if hooks is not None and hooks.on_operation is not None else None
         self._clock = clock
         self._source: Resumable[T] | None = None
-        self._position = _Position(self._params.get("cursor"))
+        cursor = self._params.get("cursor")
+        self._start = read_chain_token(cursor) if isinstance(cursor, str) else None
+        if self._start is not None:  # a chain left part-way through a page
+            self._params.pop("cursor")
+            if self._start.cursor is not None:
+                self._params["cursor"] = self._start.cursor
+        self._position = _Position(cursor)
+        self._cut: int | None = None
+        """Items of the page handed over last that the caller took, when fewer than all."""
         self.stats = ListingStats()
         """Counters of the latest (or running) iteration."""
 
     @property
     def resume_cursor(self) -> str | None:
         """Where the latest iteration can be resumed: what ``BessaError.resume_cursor`` says
-        after a failure, and between pages the same for what was not handed over yet (pass it
-        as ``list(..., cursor=...)`` with the same filters). None before anything was handed
-        over (start again) and once everything was."""
+        after a failure, and after leaving a loop (between pages or part-way through one)
+        exactly what the caller was not handed yet (pass it as ``list(..., cursor=...)`` with
+        the same filters). None before anything was handed over (start again) and once
+        everything was."""
         if self._source is not None:
-            return self._source.resume_token()
-        return self._position.cursor
+            return self._source.resume_token(self._cut)
+        if self._sharded is not None:  # not iterated yet: where it was told to start
+            return self._sharded(ListingStats()).resume_token(None)
+        return self._position.token(self._cut)
 
     @property
     def last_response(self) -> RawResponse[Any] | None:
@@ -369,6 +425,7 @@ class Paginator(Generic[T]):
             BessaError: any request failure, with ``resume_cursor`` set.
         """
         self.stats = ListingStats()
+        self._cut = None
         if self._sharded is not None:
             self._source = self._sharded(self.stats)
             pages = self._source.pages()
@@ -377,8 +434,9 @@ class Paginator(Generic[T]):
                 self._fetch, self._path, self._params, resource=self._resource, stats=self.stats
             )
             ahead = prefetched(chain, self._prefetch) if self._prefetch else chain
-            self._position = _Position(self._params.get("cursor"))
-            pages = decoded(ahead, self._decode, self.stats, self._position)
+            skip = 0 if self._start is None else self._start.skip
+            self._position = _Position(self._params.get("cursor"), pending=skip)
+            pages = decoded(ahead, self._decode, self.stats, self._position, skip)
         if self._hooks is None:
             return pages
         return observed_listing(pages, self._hooks, self._resource, self.stats, self._clock)
@@ -387,7 +445,10 @@ class Paginator(Generic[T]):
         """Every item in order (what ``async for item in paginator`` iterates)."""
         async with aclosing(self.pages()) as pages:
             async for page in pages:
-                for item in page.results:
+                last = len(page.results) - 1
+                for index, item in enumerate(page.results):
+                    # Set before the item leaves: a caller that stops after it has it.
+                    self._cut = index + 1 if index < last else None
                     yield item
 
     def __aiter__(self) -> AsyncGenerator[T]:
@@ -402,9 +463,14 @@ class Paginator(Generic[T]):
             return items
         async with aclosing(self.pages()) as pages:
             async for page in pages:
+                room = None if max_items is None else max_items - len(items)
+                if room is not None and room < len(page.results):
+                    self._cut = room  # the rest of this page is where a resume goes on
+                    items.extend(page.results[:room])
+                    return items
                 items.extend(page.results)
                 if max_items is not None and len(items) >= max_items:
-                    return items[:max_items]
+                    return items
         return items
 
     async def count(self) -> int | None:

@@ -10,7 +10,10 @@ The algorithm
    how many pages there are. If there is more than one, the rest of the window (after the last
    item read) is cut into ``min(4 x concurrency, pages)`` shards of equal duration. Each shard
    ``i`` queries ``field__gte=s_i&field__lt=e_i`` and *owns* ``[s_i, cutoff_i)``, with
-   ``cutoff_i = e_i`` at first. Owned windows partition ``[start, end)``.
+   ``cutoff_i = e_i`` at first. Owned windows partition ``[start, end)``. Every edge the
+   listing cuts (here, and the splits of step 4) falls on a whole second: an API whose time
+   filters compare whole seconds then still cuts exactly there, so nothing falls between two
+   shards, whatever the filters' precision.
 2. **Ownership makes it exactly-once.** A chain yields only items whose time lies in its owned
    window; anything else belongs to (and is yielded by) another chain. Within a chain, an item
    whose id was just yielded (in the current or the previous page) is skipped as a duplicate:
@@ -19,18 +22,18 @@ The algorithm
    page. Free slots go to waiting chains earliest first, and a chain gives its slot up before
    its next page when an earlier chain is waiting for one (the output needs that one first) or
    when the buffer holds it back (step 6).
-4. **Adaptive splitting.** Each chain's first page carries ``count``, the number of items in
-   its query window: with the window's duration, a density, and so an estimate of the items
-   left (density x the part of its owned window not yet read). A chain is split at the middle
-   ``m`` of that remaining part: it keeps ``[s, m)`` (its ``cutoff`` drops to ``m``; items at or
-   after ``m`` that still arrive on its pages are dropped) and a new chain right after it takes
-   ``[m, old cutoff)``. ``m`` lies strictly after the last item the chain yielded, so nothing
-   yielded is re-owned. A split happens when a slot would otherwise stay free (nobody admitted
-   is waiting), of a chain with at least two pages' worth left: the one with the most left, or
-   with ordered output the earliest (its new neighbour is next in line for the output). With
-   ordered output also when a slot is about to go to a chain while an earlier one still has
-   eight pages' worth left (``EARLY_SPLIT_PAGES``): the earlier one is split instead, so the
-   slots gather where the output is, and one busy Saturday does not serialise the month.
+4. **Adaptive splitting.** Each chain's first page carries ``count``, the number of items in its
+   query window: with the window's duration, a density, and so an estimate of the items left
+   (density x the part of its owned window not yet read). A chain is split at a whole second
+   ``m`` near the middle of that remaining part: it keeps ``[s, m)`` (its ``cutoff`` drops to
+   ``m``; items at or after ``m`` that still arrive on its pages are dropped) and a new chain
+   right after it takes ``[m, old cutoff)``. ``m`` lies strictly after the last item the chain
+   read, so nothing yielded is re-owned. A split happens when a slot would otherwise stay free
+   (nobody admitted is waiting), of a chain with at least two pages' worth left: the one with
+   the most left, or with ordered output the earliest (its new neighbour is next in line for the
+   output). With ordered output also when a slot is about to go to a chain while an earlier one
+   still has eight pages' worth left (``EARLY_SPLIT_PAGES``): the earlier one is split instead,
+   so the slots gather where the output is, and one busy Saturday does not serialise the month.
 5. **Early stop.** The API lists by time, then id. Once a chain has seen its items ascend and a
    page ends at or after its cutoff, every later page would lie beyond it too: the chain stops.
    If a chain ever sees time go backwards (an API that orders otherwise), it stops trusting the
@@ -50,10 +53,12 @@ The algorithm
 7. **Concurrency** is also bounded by the client's in-flight limit, and a 429 pauses every chain
    (the client's shared gate).
 8. **Resume.** Each chain remembers how far the consumer was handed its pages (the cursor of
-   the next one, the latest time handed over). A failure, or leaving the listing between
-   pages, gives a token naming the shards still open (:mod:`bessa_async._shard_token`); read
-   back, they go on from those cursors, and what no page was handed over from is cut afresh.
-   Pages read but not handed over are read again; nothing is handed over twice.
+   the next one, the latest time handed over). A failure, or leaving the listing, gives a
+   token naming the shards still open (:mod:`bessa_async._shard_token`); read back, they go on
+   from those cursors, and what no page was handed over from is cut afresh. A page the
+   consumer left part-way is named by its own cursor and the number of its owned items taken,
+   which the resumed chain leaves out. Pages read but not handed over are read again; nothing
+   is handed over twice.
 
 Sharding applies when both bounds of the window are given; with one bound or none the listing is
 a single chain (the window cannot be cut without its ends). ``updated__gte``/``__lt`` windows are
@@ -81,7 +86,10 @@ __all__ = ["ShardPlan", "initial_shards", "sharded_pages", "split_point"]
 
 T = TypeVar("T")
 log = logging.getLogger("bessa_async")
-_TICK = timedelta(microseconds=1)
+_EDGE = timedelta(seconds=1)
+"""Every edge the listing cuts falls on a whole second (UTC): the coarsest precision an API's
+time filter may have. An API that compares whole seconds floors ``__gte``/``__lt`` to the
+second; an edge already there is cut where the shard says, so no item falls between shards."""
 EARLY_SPLIT_PAGES = 8
 """Ordered output: a chain with this many pages left is split rather than a later chain
 started (each split costs about one part-filled page; a later chain costs buffer)."""
@@ -112,30 +120,44 @@ class ShardPlan:
     under ~8 000) and costs garbage collection."""
 
 
+def _edge_at_or_before(moment: datetime) -> datetime:
+    return moment - timedelta(microseconds=moment.microsecond)
+
+
+def _edge_after(moment: datetime) -> datetime | None:
+    """The first whole second strictly after ``moment`` (None past the calendar's end)."""
+    try:
+        return _edge_at_or_before(moment) + _EDGE
+    except OverflowError:
+        return None
+
+
 def initial_shards(start: datetime, end: datetime, count: int) -> list[tuple[datetime, datetime]]:
     """Cut ``[start, end)`` into at most ``count`` touching shards of (nearly) equal duration.
 
-    Bounds fall on whole microseconds (the API's resolution) and strictly increase.
+    The inner bounds fall on whole seconds (see ``_EDGE``) and strictly increase; ``start`` and
+    ``end`` stay as given.
     """
     if end <= start:
         return [(start, end)]
     span = end - start
-    count = max(1, min(count, span // _TICK))
+    count = max(1, min(count, span // _EDGE))
     cuts = [start]
     for i in range(1, count):
-        bound = start + (span * i) // count  # timedelta // int floors to a microsecond
-        if bound > cuts[-1]:
+        bound = _edge_at_or_before(start + (span * i) // count)
+        if cuts[-1] < bound < end:
             cuts.append(bound)
     cuts.append(end)
     return list(itertools.pairwise(cuts))
 
 
 def split_point(progress: datetime, cutoff: datetime) -> datetime | None:
-    """The middle of ``(progress, cutoff)`` on a whole microsecond, or None if there is no room."""
-    middle = progress + (cutoff - progress) // 2
-    if middle <= progress:
-        middle = progress + _TICK
-    return middle if progress < middle < cutoff else None
+    """About the middle of ``(progress, cutoff)`` on a whole second, or None if no whole second
+    lies strictly between them."""
+    middle: datetime | None = _edge_at_or_before(progress + (cutoff - progress) // 2)
+    if middle is not None and middle <= progress:
+        middle = _edge_after(progress)
+    return middle if middle is not None and progress < middle < cutoff else None
 
 
 @attrs.frozen
@@ -147,6 +169,12 @@ class _Mark:
     after: datetime | None
     """The latest time the chain has handed over with this page."""
     ascending: bool
+    page: str | None = None
+    """The cursor of this page (None: the chain's first page)."""
+    skipped: int = 0
+    """Owned items of this page left out, handed over before a resume."""
+    pending: int = 0
+    """Owned items still to leave out from the next page on."""
 
 
 @attrs.define
@@ -156,13 +184,15 @@ class _Handed:
     any: bool = False
     finished: bool = False
     cursor: str | None = None
+    skip: int = 0
     after: datetime | None = None
     ascending: bool = True
 
     def take(self, mark: _Mark) -> None:
         self.any = True
         self.finished = mark.next is None
-        self.cursor, self.after, self.ascending = mark.next, mark.after, mark.ascending
+        self.cursor, self.skip = mark.next, mark.pending
+        self.after, self.ascending = mark.after, mark.ascending
 
 
 @attrs.define(eq=False)
@@ -186,6 +216,8 @@ class _Chain(Generic[T]):
     done: bool = False
     cursor: str | None = None
     """Where the chain starts reading (a resumed chain), else its first page."""
+    skip: int = 0
+    """Owned items to leave out first: a resumed chain's items handed over before."""
     handed: _Handed = attrs.Factory(_Handed)
     """What the consumer has been handed of this chain."""
     reserved: int = 0
@@ -253,6 +285,8 @@ class _Listing(Generic[T]):
         )
         self._warned_order = False
         self._error: BaseException | None = None
+        self._last: tuple[_Chain[T], _Mark] | None = None
+        """The chain and place of the page handed to the consumer last."""
 
     # -- the chains -------------------------------------------------------------------------
 
@@ -265,10 +299,10 @@ class _Listing(Generic[T]):
 
     def _fan_out(self, first: _Chain[T], count: int | None) -> None:
         """Cut the rest of the first chain's window into shards sized by its first page."""
-        # The first chain keeps only what it has read (and items sharing the last timestamp):
-        # its query spans the whole window, so its own density cannot guide later splits.
-        frontier = (first.progress or first.start) + _TICK
-        if frontier >= first.cutoff:
+        # The first chain keeps what it has read and the rest of that second (whole-second
+        # edges): its query spans the whole window, so its own density cannot guide splits.
+        frontier = _edge_after(first.progress or first.start)
+        if frontier is None or frontier >= first.cutoff:
             return
         wanted = self._plan.concurrency * SHARDS_PER_SLOT
         if count is not None:
@@ -474,6 +508,7 @@ class _Listing(Generic[T]):
         target: str = self._path
         query: Mapping[str, Any] | None = params
         seen: set[str] = set()
+        here = chain.cursor
         if chain.cursor is not None:  # resumed where the consumer was last handed a page
             target, query, identity = (
                 follow(chain.cursor, path=self._path, params=params)
@@ -491,6 +526,10 @@ class _Listing(Generic[T]):
                     seconds = max((chain.end - chain.start).total_seconds(), 1e-6)
                     chain.density = raw.count / seconds
                 kept, stop = self._accept(chain, raw.results)
+                dropped = min(chain.skip, len(kept))
+                if dropped:  # handed over before this listing was resumed
+                    chain.skip -= dropped
+                    kept = kept[dropped:]
                 try:
                     results = tuple(self._decode(kept))
                 except DecodeError as exc:
@@ -509,11 +548,18 @@ class _Listing(Generic[T]):
                 await self._emit(
                     chain,
                     Page(results=results, count=raw.count, next=raw.next, previous=raw.previous),
-                    _Mark(next=following, after=chain.progress, ascending=chain.ascending),
+                    _Mark(
+                        next=following,
+                        after=chain.progress,
+                        ascending=chain.ascending,
+                        page=here,
+                        skipped=dropped,
+                        pending=chain.skip,
+                    ),
                 )
                 if following is None:
                     break
-                identity = following
+                identity = here = following
                 if identity in seen:
                     raise PaginationLoopError(path=self._path, cursor=identity, pages=len(seen) + 1)
                 seen.add(identity)
@@ -561,16 +607,34 @@ class _Listing(Generic[T]):
         self._stats.peak_buffered = max(self._stats.peak_buffered, self._buffered)
         self._changed.set()
 
-    def resume_token(self) -> str | None:
+    def resume_token(self, cut: int | None = None) -> str | None:
         """The token that lists what the consumer has not been handed yet; None when nothing
-        was handed over (start again) or everything was."""
+        was handed over (start again) or everything was. ``cut``: the consumer took only that
+        many items of the page handed over last (the rest of it is still to hand over)."""
         if not self._chains:
             return None if self._resume is None else make_token(self._identity, self._resume)
         shards: list[OpenShard] = []
         handed = self._resume is not None
+        partial = self._last if cut is not None else None
         for chain in self._chains:
             done = chain.handed
             handed = handed or done.any
+            if partial is not None and partial[0] is chain:
+                # Back to the page in the consumer's hands: its cursor, less what was taken.
+                # A split never fell inside it (splits fall after everything read).
+                mark = partial[1]
+                shards.append(
+                    OpenShard(
+                        start=chain.start,
+                        end=chain.end,
+                        cutoff=chain.cutoff,
+                        cursor=mark.page,
+                        skip=mark.skipped + (cut or 0),
+                        after=mark.after,
+                        ascending=mark.ascending,
+                    )
+                )
+                continue
             if done.finished:
                 continue
             if done.any:
@@ -580,13 +644,14 @@ class _Listing(Generic[T]):
                         end=chain.end,
                         cutoff=chain.cutoff,
                         cursor=done.cursor,
+                        skip=done.skip,
                         after=done.after,
                         ascending=done.ascending,
                     )
                 )
             elif chain.start < chain.cutoff:  # nothing handed over: its owned window, afresh
                 last = shards[-1] if shards else None
-                if last is not None and last.cursor is None and last.cutoff == chain.start:
+                if last is not None and last.fresh and last.cutoff == chain.start:
                     shards[-1] = OpenShard(start=last.start, end=chain.cutoff, cutoff=chain.cutoff)
                 else:
                     shards.append(
@@ -599,23 +664,29 @@ class _Listing(Generic[T]):
     def _resumed(self, shards: list[OpenShard]) -> list[_Chain[T]]:
         """The chains of a resumed listing: open shards go on from their cursor; windows read
         from their start are cut as a fresh listing's would be."""
-        fresh = [s.cutoff - s.start for s in shards if s.cursor is None]
+        fresh = [s.cutoff - s.start for s in shards if s.fresh]
         total = sum(fresh, timedelta(0))
         wanted = self._plan.concurrency * SHARDS_PER_SLOT
         chains: list[_Chain[T]] = []
         for shard in shards:
-            if shard.cursor is not None:
+            if not shard.fresh:
                 chain = _Chain[T](
                     start=shard.start,
                     end=shard.end,
                     cutoff=shard.cutoff,
                     cursor=shard.cursor,
+                    skip=shard.skip,
                     progress=shard.after,  # a split never falls before what was handed over
-                    last=None if shard.after is None else (shard.after, ""),
+                    # A page read again from its start goes back in time to its first item.
+                    last=None if shard.after is None or shard.skip else (shard.after, ""),
                     ascending=shard.ascending,
                 )
                 chain.handed = _Handed(
-                    any=True, cursor=shard.cursor, after=shard.after, ascending=shard.ascending
+                    any=True,
+                    cursor=shard.cursor,
+                    skip=shard.skip,
+                    after=shard.after,
+                    ascending=shard.ascending,
                 )
                 chains.append(chain)
                 continue
@@ -655,6 +726,7 @@ class _Listing(Generic[T]):
                     chain, page, mark = item
                     chain.handed.take(mark)
                     if page.results:
+                        self._last = (chain, mark)
                         yield page
         except BessaError as exc:
             exc.resume_cursor = self.resume_token()
@@ -690,6 +762,7 @@ class _Listing(Generic[T]):
                 self._buffered -= len(page.results)
                 self._dispatch()  # room in the buffer: chains held back may go on
                 if page.results:
+                    self._last = (head, mark)
                     yield page
                     # A backlog of buffered pages would otherwise be handed over without ever
                     # suspending, starving the chains: their answers wait unread, no request

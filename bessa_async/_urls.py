@@ -9,7 +9,7 @@ import enum
 import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 from urllib.parse import quote
@@ -152,6 +152,13 @@ def _encode_value(name: str, value: Any) -> str:
                 "read it as UTC. Pass an aware datetime, e.g. "
                 "datetime(..., tzinfo=zoneinfo.ZoneInfo('Europe/Vienna'))"
             )
+        try:
+            value.astimezone(UTC)  # what the API (and a sharded listing) compares it as
+        except OverflowError:
+            raise InvalidValueError(
+                f"parameter {name!r} ({value.isoformat()}) lies outside the years 1 to 9999 "
+                "once in UTC; pass a time within them"
+            ) from None
         return value.isoformat()
     if isinstance(value, date):
         raise InvalidValueError(

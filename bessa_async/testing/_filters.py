@@ -85,9 +85,9 @@ def parse_timestamp(value: str) -> datetime | None:
             int((m["microsecond"] or "0").ljust(6, "0")),
             tzinfo=tz,
         )
-    except ValueError:
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # no such day, or outside the years 1..9999 in UTC
         return None
-    return parsed.astimezone(UTC)
 
 
 def micros(moment: datetime) -> int:

@@ -24,7 +24,7 @@ from ._jobs import IdempotencyConflict, JobKind, public
 from ._offset_cursor import OffsetCursor, paginate_offset
 from ._reports import sales_report
 from ._schema import DOCS_PATH, docs_page, openapi
-from ._selection import SPECS, page_limit, sales_window, selection
+from ._selection import SPECS, WindowPrecision, page_limit, sales_window, selection
 from ._tenants import Tenant, Tenants
 from ._throttle import Throttle
 
@@ -75,6 +75,7 @@ class Settings:
     job_retry_after: float | None
     drift: Drift | None
     drf_cursor: bool = False
+    window_precision: WindowPrecision = "microseconds"
 
 
 def _strict_constant(name: str) -> object:
@@ -246,7 +247,7 @@ class Routes:
     ) -> web.Response:
         drift = self._settings.drift
         honoured = query if drift is None or resource not in _JOB_PATHS else drift.job_query(query)
-        chosen = selection(SPECS[resource], honoured)
+        chosen = selection(SPECS[resource], honoured, precision=self._settings.window_precision)
         if not isinstance(chosen, Selection):
             return json_answer(chosen, 400)
         collection = tenant.collections[resource]

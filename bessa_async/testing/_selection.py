@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Final
+from typing import Final, Literal
 
 import attrs
 
@@ -30,6 +30,7 @@ __all__ = [
     "SPECS",
     "OneOf",
     "Spec",
+    "WindowPrecision",
     "Within",
     "key_for",
     "page_limit",
@@ -41,6 +42,11 @@ DEFAULT_LIMIT: Final = 25
 _RECEIPT_TYPES: Final = ("invoice", "cancellation", "start", "null", "closing", "training")
 _CLOSING_TYPES: Final = ("daily", "monthly", "yearly")
 _JOB_STATUSES: Final = ("pending", "processing", "completed", "failed", "expired", "cancelled")
+_SECOND: Final = 1_000_000  # in micros()
+
+WindowPrecision = Literal["seconds", "microseconds"]
+"""How precise the ``__gte``/``__lt`` time filters are: ``"seconds"`` floors both bounds to the
+whole second, as an API whose filter compares whole seconds would."""
 
 
 @attrs.frozen
@@ -144,8 +150,11 @@ def _uuid_equals(
     return equals
 
 
-def selection(spec: Spec, query: list[tuple[str, str]]) -> Selection | FieldErrors:
-    """The items a list request filters for, or the field errors of its bad values."""
+def selection(
+    spec: Spec, query: list[tuple[str, str]], *, precision: WindowPrecision = "microseconds"
+) -> Selection | FieldErrors:
+    """The items a list request filters for, or the field errors of its bad values; the time
+    windows' bounds as precise as ``precision``."""
     values = dict(query)  # Django's QueryDict.get: the last value wins.
     errors: FieldErrors = {}
     stamps: dict[str, int | None] = {}
@@ -160,7 +169,8 @@ def selection(spec: Spec, query: list[tuple[str, str]]) -> Selection | FieldErro
             if parsed is None:
                 errors[name] = [INVALID_DATETIME]
             else:
-                stamps[name] = micros(parsed)
+                stamp = micros(parsed)
+                stamps[name] = stamp - stamp % _SECOND if precision == "seconds" else stamp
     equals = _uuid_equals(values, spec.uuids, errors)
     for name in spec.bools:
         if values.get(name):

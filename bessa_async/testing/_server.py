@@ -42,6 +42,7 @@ from ._injection import FaultInjector, after_handler, before_handler
 from ._jobs import Duration, JobBook, JobKind, public
 from ._recording import RecordedRequest, RequestLog
 from ._routes import PREFIX, Listed, Routes, Settings
+from ._selection import WindowPrecision
 from ._tenant_data import TenantData
 from ._tenants import Tenant, Tenants, tokens
 from ._throttle import Throttle, parse_rate
@@ -111,6 +112,10 @@ class Sandbox:
             behind the cursor makes the next page skip or repeat a row; no ``previous`` links.
         control: also serve the HTTP control endpoint under ``/_sandbox/`` (loopback clients
             only; see :mod:`bessa_async.testing._control`), e.g. for tests in another language.
+        window_precision: ``"microseconds"`` or ``"seconds"``: how precise the time-window
+            filters (``timestamp__gte``/``__lt``, ``updated__*``, ...) are. ``"seconds"``
+            floors both bounds to the whole second, as an API whose filters compare whole
+            seconds would, while the items keep their microseconds.
     """
 
     def __init__(
@@ -140,6 +145,7 @@ class Sandbox:
         commit_lag: timedelta = timedelta(0),
         drf_cursor: bool = False,
         control: bool = False,
+        window_precision: WindowPrecision = "microseconds",
     ) -> None:
         if receipts < 0:
             raise ValueError("receipts must not be negative")
@@ -147,6 +153,8 @@ class Sandbox:
             raise ValueError("max_limit must be at least 1")
         if next_style not in ("url", "cursor"):
             raise ValueError('next_style must be "url" or "cursor"')
+        if window_precision not in ("seconds", "microseconds"):
+            raise ValueError('window_precision must be "seconds" or "microseconds"')
         if throttle is not None:
             parse_rate(throttle)  # refuse a bad rate before generating any data
         self._wall = WallClock(clock, start=now, offset=server_offset, precision=updated_precision)
@@ -220,6 +228,7 @@ class Sandbox:
                 job_retry_after=job_retry_after,
                 drift=self.drift,
                 drf_cursor=drf_cursor,
+                window_precision=window_precision,
             ),
         )
         self.data = data_a
