@@ -37,7 +37,9 @@ async def test_an_order_file_with_an_impossible_number_sends_nothing(
     article = next(a["id"] for a in sandbox.data.articles if a["active"])
     point = next(p["id"] for p in sandbox.data.sales_points if p["status"] == "active")
     choice = sandbox.data.article_options[0]["choices"][0]["id"]
-    text = json.dumps({"sales_point": point, "lines": [{"article": article, **line}]})
+    text = json.dumps(
+        {"reference": "shop-7", "sales_point": point, "lines": [{"article": article, **line}]}
+    )
     text = text.replace("CHOICE", str(choice))
     target = tmp_path / "order.json"
     await asyncio.to_thread(target.write_text, text, encoding="utf-8")
