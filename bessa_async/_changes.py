@@ -132,6 +132,11 @@ def server_time(date_header: str | None, *, resource: str) -> datetime:
         )
     if moment.utcoffset() is None:
         moment = moment.replace(tzinfo=UTC)
+    return _second(moment)
+
+
+def _second(moment: datetime) -> datetime:
+    """``moment`` as a watermark: to the second, less one second (a ``Date`` is whole seconds)."""
     return moment.astimezone(UTC).replace(microsecond=0) - _DATE_ROUNDING
 
 
@@ -150,15 +155,23 @@ class LocalClock:
         return datetime.now(UTC) + timedelta(seconds=lead)
 
 
-def pass_start(date: datetime, local: datetime) -> datetime:
-    """When a pass began, as the next watermark: the server's ``Date`` (see
-    :func:`server_time`), never later than this machine's clock at that answer. Pure.
+def pass_start(
+    date: datetime, local: datetime, previous: datetime | None, overlap: timedelta
+) -> datetime:
+    """When a pass began, as the next watermark. Pure.
 
-    A watermark too late loses every change stamped before it and not yet read; one too early
-    only re-reads what the overlap's versions then skip. A server behind this machine keeps its
-    own time, so nothing stamped by it is passed over.
+    The server's time (``date``, from :func:`server_time`), never later than this machine's
+    clock at that answer (``local``, rounded alike): a watermark too late passes over every
+    change stamped before it and not yet read, one too early only reads again what the
+    overlap's versions then skip. A server behind this machine keeps its own time. A step back
+    from the ``previous`` watermark within ``overlap`` (clocks a second apart) keeps the
+    previous one: the versions kept for the overlap start from it, and every stamp from now on
+    is still at or after the next bound. A larger step back is taken (reading again is safe).
     """
-    return min(date, local.astimezone(UTC).replace(microsecond=0))
+    start = min(date, _second(local))
+    if previous is not None and start < previous <= start + overlap:
+        return previous
+    return start
 
 
 def _digest(item: object) -> str:
@@ -304,7 +317,8 @@ class ChangeFeed(Generic[T]):
         """This pass's start (:func:`pass_start`), saying so when the clocks disagree."""
         date = server_time(self._first_date, resource=self._resource)
         local = self._first_local or self._now()
-        start = pass_start(date, local)
+        previous = self._state.watermark
+        start = pass_start(date, local, previous, self._overlap)
         if date - start > self._overlap:
             self._disagree(
                 "the server's Date is %s ahead of this machine's clock; the watermark follows "
@@ -312,12 +326,12 @@ class ChangeFeed(Generic[T]):
                 "again)",
                 date - start,
             )
-        previous = self._state.watermark
         if previous is not None and previous - start > self._overlap:
             self._disagree(
-                "the watermark goes back %s: the run that saved it met a clock that was ahead. "
-                "Changes stamped in between may have been passed over; to read them, run once "
-                "with since= a moment you trust before that run",
+                "the watermark goes back %s: the run that saved it met a clock that was ahead, "
+                "so changes stamped in between may have been passed over (to read them, run "
+                "once with since= a moment you trust before that run), and this run may "
+                "deliver again items delivered before",
                 previous - start,
             )
         return start

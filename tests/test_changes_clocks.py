@@ -38,11 +38,20 @@ async def _run(
     return got, feed.checkpoint, feed.stats.clocks_disagree
 
 
+MINUTE = timedelta(minutes=1)
+
+
 def test_the_watermark_never_passes_this_machines_clock() -> None:
-    date = datetime(2026, 12, 8, 13, 0, tzinfo=UTC)
+    """The server's time, never later than ours (rounded like a Date: to the second, less
+    one); a step back from the previous watermark within the overlap keeps the previous one,
+    a larger one is taken."""
     local = datetime(2026, 12, 8, 12, 0, 0, 700_000, tzinfo=UTC)
-    assert pass_start(date, local) == local.replace(microsecond=0)
-    assert pass_start(local - timedelta(seconds=30), local) == local - timedelta(seconds=30)
+    ours = datetime(2026, 12, 8, 11, 59, 59, tzinfo=UTC)
+    assert pass_start(local + timedelta(hours=1), local, None, MINUTE) == ours
+    behind = local - timedelta(seconds=30)
+    assert pass_start(behind, local, None, MINUTE) == behind
+    assert pass_start(behind, local, ours, MINUTE) == ours
+    assert pass_start(behind, local, ours + MINUTE, MINUTE) == behind
 
 
 async def test_one_run_with_a_date_an_hour_ahead_loses_nothing(
@@ -57,7 +66,7 @@ async def test_one_run_with_a_date_an_hour_ahead_loses_nothing(
             first, saved, disagree = await _run(client, None)
         assert len(first) == len(sb.data.articles)
         assert disagree
-        assert "Date is 0:59:5" in caplog.text  # an hour, less the Date's rounding
+        assert "Date is 1:00:00 ahead" in caplog.text or "Date is 0:59:59 ahead" in caplog.text
         watermark = saved
         _set_server_clock(sb, timedelta(0))
         clock.advance(300)
