@@ -356,7 +356,13 @@ class Resource(Generic[T]):
         start = Checkpoint(resource=self._name, filters=pairs)
         moment: datetime | None = None
         if isinstance(since, str):
-            start = read_checkpoint(since, resource=self._name, filters=pairs)
+            start = read_checkpoint(
+                since,
+                resource=self._name,
+                filters=pairs,
+                now=self._client._local_clock(),
+                allowance=overlap,
+            )
         elif isinstance(since, datetime):
             moment = check_timestamp("since", since).astimezone(UTC)
         elif since is not None:
