@@ -141,3 +141,25 @@ async def test_stamps_from_a_clock_ahead_are_delivered_once_and_logged(
         assert got == [(later, "Stamped right")]
         got, _, _ = await _run(client, saved)
         assert got == []
+
+
+async def test_a_watermark_that_goes_back_is_logged(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A checkpoint whose watermark is ten minutes after the server's time now (saved against a
+    clock that was ahead): the run reads from the earlier time, says so, and its checkpoint
+    stands at the server's time (a view of the client checks the same clock)."""
+    async with _tenant(clock) as (sb, client):
+        _, saved, _ = await _run(client, None)
+        clock.advance(60)
+        _set_server_clock(sb, timedelta(minutes=-10))
+        article = sb.data.articles[4]["id"]
+        sb.edit("articles", article, name="Stamped behind")  # ten minutes before the watermark
+        feed = client.with_options(timeout=5).articles.changes(since=saved)
+        with caplog.at_level(logging.WARNING, logger="bessa_async"):
+            got = [(str(a.id), a.name) async for batch in feed for a in batch.items]
+        assert feed.stats.clocks_disagree
+        assert "the watermark goes back 0:0" in caplog.text
+        assert got == []  # sent before the run knew: its bound was the old watermark's
+        again, _, _ = await _run(client, feed.checkpoint)
+    assert again == [(article, "Stamped behind")]
