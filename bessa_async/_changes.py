@@ -6,9 +6,15 @@ How a pass works, and why:
   an item's ``updated`` forward, never out of an open-ended filter, so DRF's cursor (a position
   plus an offset among equal ordering values) never shifts under a running pass.
 - The watermark is the server's time when a pass began, read from the ``Date`` header of its
-  first answer (to the second, less one second for that rounding), never the local clock. An
+  first answer (to the second, less one second for that rounding), but never later than this
+  machine's clock at that answer: a ``Date`` that runs ahead (a proxy, a server clock wrong for
+  a minute) would put the watermark past items not yet written, which no later pass reads. A
+  watermark too early only re-reads, and the versions kept for the overlap skip the repeats. An
   item changed during a pass, behind the cursor, has a later ``updated`` and is read by the next
   pass; one that becomes visible late (commit lag) is read if it is at most ``overlap`` late.
+- Where the server's ``Date``, this machine's clock, the items' ``updated`` stamps or the
+  previous watermark disagree by more than ``overlap``, the feed logs a warning and sets
+  :attr:`SyncStats.clocks_disagree`.
 - Re-reading the overlap repeats nothing: the versions delivered inside it, ``(id, updated,
   content digest)``, travel in the checkpoint and are skipped at the edge.
 - A run resumed from a batch's checkpoint finishes that pass, then reads a new one: the old
@@ -43,7 +49,16 @@ from ._hooks import Hook, Hooks, emit
 from ._pagination import ListingStats, Page, observe_pages, read_page, walk
 from ._urls import encode_params
 
-__all__ = ["DEFAULT_OVERLAP", "Answer", "ChangeBatch", "ChangeFeed", "SyncStats", "server_time"]
+__all__ = [
+    "DEFAULT_OVERLAP",
+    "Answer",
+    "ChangeBatch",
+    "ChangeFeed",
+    "LocalClock",
+    "SyncStats",
+    "pass_start",
+    "server_time",
+]
 
 T = TypeVar("T")
 log = logging.getLogger("bessa_async")
@@ -90,6 +105,10 @@ class SyncStats:
     chains: int = 0
     filter_ignored: bool = False
     """The server answered items older than ``updated__gte``; the feed filtered locally."""
+    clocks_disagree: bool = False
+    """The server's ``Date``, this machine's clock, the items' ``updated`` stamps or the
+    previous watermark disagreed by more than the overlap (logged); the watermark followed the
+    earlier clock, so nothing was lost, but check both clocks (NTP) and any proxy's ``Date``."""
 
 
 def server_time(date_header: str | None, *, resource: str) -> datetime:
@@ -113,7 +132,46 @@ def server_time(date_header: str | None, *, resource: str) -> datetime:
         )
     if moment.utcoffset() is None:
         moment = moment.replace(tzinfo=UTC)
+    return _second(moment)
+
+
+def _second(moment: datetime) -> datetime:
+    """``moment`` as a watermark: to the second, less one second (a ``Date`` is whole seconds)."""
     return moment.astimezone(UTC).replace(microsecond=0) - _DATE_ROUNDING
+
+
+@final
+class LocalClock:
+    """This machine's wall clock, moved by the client's injected monotonic ``clock``: the real
+    time plus however far ``clock`` has run ahead of the real monotonic clock since this was
+    made (nothing, with the default clock), so a test's ``FakeClock`` moves it too."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._lead = clock() - time.monotonic()
+
+    def __call__(self) -> datetime:
+        lead = self._clock() - time.monotonic() - self._lead
+        return datetime.now(UTC) + timedelta(seconds=lead)
+
+
+def pass_start(
+    date: datetime, local: datetime, previous: datetime | None, overlap: timedelta
+) -> datetime:
+    """When a pass began, as the next watermark. Pure.
+
+    The server's time (``date``, from :func:`server_time`), never later than this machine's
+    clock at that answer (``local``, rounded alike): a watermark too late passes over every
+    change stamped before it and not yet read, one too early only reads again what the
+    overlap's versions then skip. A server behind this machine keeps its own time. A step back
+    from the ``previous`` watermark within ``overlap`` (clocks a second apart) keeps the
+    previous one: the versions kept for the overlap start from it, and every stamp from now on
+    is still at or after the next bound. A larger step back is taken (reading again is safe).
+    """
+    start = min(date, _second(local))
+    if previous is not None and start < previous <= start + overlap:
+        return previous
+    return start
 
 
 def _digest(item: object) -> str:
@@ -165,6 +223,7 @@ class ChangeFeed(Generic[T]):
         concurrency: int,
         overlap: timedelta,
         hooks: Hooks | None = None,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self._resource = resource
         self._hooks = hooks
@@ -185,7 +244,10 @@ class ChangeFeed(Generic[T]):
         self._tails: dict[int, set[Version]] = {}
         """Per chain, the versions of its last page older than the overlap (see _take)."""
         self._started = False
+        self._now = now or LocalClock(time.monotonic)
+        """This machine's clock (the client's), against which the server's is checked."""
         self._first_date: str | None = None
+        self._first_local: datetime | None = None
         self.stats = SyncStats()
         """Counters of this run."""
 
@@ -247,8 +309,36 @@ class ChangeFeed(Generic[T]):
         body, date = await self._answer(target, query)
         if self._first_date is None:
             self._first_date = date or ""
+            self._first_local = self._now()
         self.stats.requests += 1
         return body
+
+    def _start(self) -> datetime:
+        """This pass's start (:func:`pass_start`), saying so when the clocks disagree."""
+        date = server_time(self._first_date, resource=self._resource)
+        local = self._first_local or self._now()
+        previous = self._state.watermark
+        start = pass_start(date, local, previous, self._overlap)
+        if date - start > self._overlap:
+            self._disagree(
+                "the server's Date is %s ahead of this machine's clock; the watermark follows "
+                "this machine's clock (nothing is lost, the next run reads the difference "
+                "again)",
+                date - start,
+            )
+        if previous is not None and previous - start > self._overlap:
+            self._disagree(
+                "the watermark goes back %s: the run that saved it met a clock that was ahead, "
+                "so changes stamped in between may have been passed over (to read them, run "
+                "once with since= a moment you trust before that run), and this run may "
+                "deliver again items delivered before",
+                previous - start,
+            )
+        return start
+
+    def _disagree(self, message: str, by: timedelta) -> None:
+        self.stats.clocks_disagree = True
+        log.warning("%s: " + message + "; check the clocks (NTP) and any proxy", self._resource, by)
 
     def _query(
         self, bound: datetime | None, chain: Chain | None, limit: int | None
@@ -278,6 +368,7 @@ class ChangeFeed(Generic[T]):
 
     async def _pass(self) -> AsyncGenerator[ChangeBatch[T]]:
         self._first_date = None  # this pass's start is the server's time at its first answer
+        self._first_local = None
         self._tails = {}
         state = self._state
         if state.current is None:
@@ -313,7 +404,7 @@ class ChangeFeed(Generic[T]):
             return attrs.evolve(current, chains=(Chain(),))
         body = await self._read(self._path, self._query(current.bound, None, 1))
         page = read_page(body, resource=self._resource)
-        start = server_time(self._first_date, resource=self._resource)
+        start = self._start()
         if page.next is None:
             # Nothing or one item: the probe was the pass (a lone item is taken, not re-read).
             return attrs.evolve(current, start=start, chains=(Chain(done=True),)), page
@@ -365,7 +456,7 @@ class ChangeFeed(Generic[T]):
                     continue
                 running = self._state.current
                 if running is not None and running.start is None:
-                    start = server_time(self._first_date, resource=self._resource)
+                    start = self._start()
                     self._state = attrs.evolve(
                         self._state, current=attrs.evolve(running, start=start)
                     )
@@ -389,12 +480,15 @@ class ChangeFeed(Generic[T]):
         tail: set[Version] = set()
         fresh: list[Any] = []
         created: list[datetime | None] = []
+        latest: datetime | None = None
         for item in raw.page.results:
             version = self._version(item, current.bound, chain)
             if version is None:
                 continue
             repeat = version in seen
-            if datetime.fromisoformat(version[1]) < keep_from:
+            updated = datetime.fromisoformat(version[1])
+            latest = updated if latest is None else max(latest, updated)
+            if updated < keep_from:
                 tail.add(version)
             elif not repeat:
                 seen.add(version)
@@ -403,6 +497,14 @@ class ChangeFeed(Generic[T]):
                 continue
             fresh.append(item)
             created.append(instant(item.get("created")) if isinstance(item, dict) else None)
+        if latest is not None and not self.stats.clocks_disagree:
+            ahead = latest - self._now()
+            if ahead > self._overlap:
+                self._disagree(
+                    "an item's updated is %s ahead of this machine's clock: the server stamps "
+                    "with a clock that is ahead (the watermark follows this machine's)",
+                    ahead,
+                )
         # DRF's cursor is a position plus a count of rows into a group of equal positions: a
         # row entering that group behind the cursor makes the next page show rows of this one
         # again. So this page's versions are remembered, whatever their age, until the chain's

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, final
 
 import attrs
 
 from ._errors import ResumeTokenError
+from ._jsontext import parse_json, version_of
 from ._urls import encode_params
 
 __all__ = [
@@ -32,6 +33,9 @@ __all__ = [
 
 CHECKPOINT_VERSION: Final = 1
 CHECKPOINT_KIND: Final = "bessa.changes"
+EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
+"""No moment of a checkpoint is earlier (none the API stamps is)."""
+_KEYS: Final = frozenset({"v", "kind", "resource", "filters", "watermark", "pass", "seen"})
 
 Version = tuple[str, str, str]
 """One delivered version of an item: ``(identity, updated, content digest)``."""
@@ -113,9 +117,8 @@ def _bad(why: str) -> ResumeTokenError:
     )
 
 
-def _moment(value: object, name: str) -> datetime | None:
-    if value is None:
-        return None
+def _instant(value: object, name: str) -> datetime:
+    """An aware ISO 8601 timestamp, in UTC."""
     if not isinstance(value, str):
         raise _bad(f"{name} is not a timestamp")
     try:
@@ -124,91 +127,140 @@ def _moment(value: object, name: str) -> datetime | None:
         raise _bad(f"{name} is not a timestamp") from None
     if moment.utcoffset() is None:
         raise _bad(f"{name} has no UTC offset")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it
+        raise _bad(f"{name} {value!r} is out of range") from None
 
 
-def _field(body: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
-    value = body.get(name)
-    if not isinstance(value, kind):
-        raise _bad(f"{name!r} is missing or malformed")
-    return value
+@attrs.frozen
+class _Moments:
+    """Where a checkpoint's own moments may lie: from :data:`EARLIEST` to this machine's
+    clock plus an allowance (the feed's overlap). The feed never saves one later than its
+    clock, so a later one was edited, or made against a clock that was ahead, and would read
+    nothing new on every run."""
+
+    now: datetime
+    allowance: timedelta
+
+    def read(self, value: object, name: str) -> datetime | None:
+        if value is None:
+            return None
+        moment = _instant(value, name)
+        if moment < EARLIEST:
+            raise _bad(f"{name} {value!r} is before {EARLIEST.year}")
+        if moment > self.now + self.allowance:
+            raise _bad(
+                f"{name} {value!r} is {moment - self.now} after this machine's clock, so every "
+                "run would read nothing new (was it edited, or made against a clock that was "
+                "ahead?). Go on with since= a moment you trust instead"
+            )
+        return moment
 
 
-def _chains(entries: Iterable[object]) -> tuple[Chain, ...]:
+def _chains(entries: Iterable[object], moments: _Moments) -> tuple[Chain, ...]:
     chains = []
     for entry in entries:
-        if not isinstance(entry, dict):
-            raise _bad("a chain is not an object")
-        cursor = entry.get("cursor")
+        if not isinstance(entry, dict) or set(entry) != {"lo", "hi", "cursor", "done"}:
+            raise _bad("a chain is not an object of lo, hi, cursor and done")
+        cursor = entry["cursor"]
         if cursor is not None and (not isinstance(cursor, str) or not cursor):
             raise _bad("a chain's cursor is not a string")
-        done = entry.get("done")
+        done = entry["done"]
         if not isinstance(done, bool):
             raise _bad("a chain's 'done' is not a boolean")
-        chains.append(
-            Chain(
-                lo=_moment(entry.get("lo"), "lo"),
-                hi=_moment(entry.get("hi"), "hi"),
-                cursor=cursor,
-                done=done,
-            )
-        )
+        lo, hi = moments.read(entry["lo"], "lo"), moments.read(entry["hi"], "hi")
+        if lo is not None and hi is not None and lo >= hi:
+            raise _bad("a chain's lo is not before its hi")
+        chains.append(Chain(lo=lo, hi=hi, cursor=cursor, done=done))
     return tuple(chains)
 
 
-def _seen(entries: Iterable[object]) -> frozenset[Version]:
+def _pass(body: object, moments: _Moments) -> Pass:
+    """A pass in progress: planned chains need its start, and one chain at least still open
+    (a pass whose chains are all done is saved as its watermark instead)."""
+    if not isinstance(body, dict) or set(body) != {"bound", "start", "chains"}:
+        raise _bad("'pass' is not an object of bound, start and chains")
+    if not isinstance(body["chains"], list):
+        raise _bad("'chains' is not a list")
+    chains = _chains(body["chains"], moments)
+    start = moments.read(body["start"], "start")
+    if chains and start is None:
+        raise _bad("a pass with chains has no start")
+    if chains and all(chain.done for chain in chains):
+        raise _bad("a pass whose chains are all done is not in progress")
+    return Pass(bound=moments.read(body["bound"], "bound"), start=start, chains=chains)
+
+
+def _seen(entries: object) -> frozenset[Version]:
+    if not isinstance(entries, list):
+        raise _bad("'seen' is not a list")
     seen: set[Version] = set()
     for entry in entries:
         if not (
             isinstance(entry, list) and len(entry) == 3 and all(isinstance(v, str) for v in entry)
         ):
             raise _bad("a delivered version is not [id, updated, digest]")
+        _instant(entry[1], "a delivered version's updated")  # compared as a time by the feed
         seen.add((entry[0], entry[1], entry[2]))
     return frozenset(seen)
 
 
+def _filters(value: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) for v in pair)
+        for pair in value
+    ):
+        raise _bad("'filters' is not a list of [name, value]")
+    return tuple((name, text) for name, text in value)
+
+
 def read_checkpoint(
-    text: str, *, resource: str, filters: tuple[tuple[str, str], ...]
+    text: str,
+    *,
+    resource: str,
+    filters: tuple[tuple[str, str], ...],
+    now: datetime,
+    allowance: timedelta,
 ) -> Checkpoint:
-    """Read a checkpoint made for ``resource`` with ``filters``.
+    """Read a checkpoint made for ``resource`` with ``filters``, checked whole before the feed
+    sends anything: the one place that says what a checkpoint may hold.
+
+    ``now`` is this machine's clock: the feed never saves a moment later than it, so one more
+    than ``allowance`` (the feed's overlap) after it is refused, as is one before 1970.
 
     Raises:
-        ResumeTokenError: not a checkpoint, a newer version, or one made for another resource
-            or other filters.
+        ResumeTokenError: not a checkpoint, a newer version, one made for another resource or
+            other filters, or one whose fields or moments cannot be what a feed saved.
     """
     try:
-        body = json.loads(text)
+        body = parse_json(text)
     except ValueError:
         raise _bad("it is not JSON") from None
     if not isinstance(body, dict) or body.get("kind") != CHECKPOINT_KIND:
         raise _bad("it is not a changes checkpoint (a sharded listing's token or a cursor?)")
-    if body.get("v") != CHECKPOINT_VERSION:
+    if version_of(body) != CHECKPOINT_VERSION:
         raise _bad(f"version {body.get('v')!r} is not {CHECKPOINT_VERSION}")
-    made_for = body.get("resource")
+    if set(body) != _KEYS:
+        raise _bad(f"its fields are {sorted(body)}, not {sorted(_KEYS)}")
+    made_for = body["resource"]
     if made_for != resource:
         raise ResumeTokenError(
             f"this checkpoint belongs to {made_for!r}, not {resource!r}: keep one checkpoint "
             "per resource and filter set (nothing was sent)"
         )
-    pairs = tuple(tuple(pair) for pair in _field(body, "filters", list) if isinstance(pair, list))
+    pairs = _filters(body["filters"])
     if pairs != filters:
         raise ResumeTokenError(
             f"this checkpoint was made with the filters {dict(pairs)!r}, not {dict(filters)!r}: "
             "a feed resumes only with the filters that made it (nothing was sent)"
         )
-    current = body.get("pass")
-    if current is not None:
-        if not isinstance(current, dict):
-            raise _bad("'pass' is not an object")
-        current = Pass(
-            bound=_moment(current.get("bound"), "bound"),
-            start=_moment(current.get("start"), "start"),
-            chains=_chains(_field(current, "chains", list)),
-        )
+    moments = _Moments(now.astimezone(UTC), allowance)
+    current = body["pass"]
     return Checkpoint(
         resource=resource,
         filters=filters,
-        watermark=_moment(body.get("watermark"), "watermark"),
-        current=current,
-        seen=_seen(_field(body, "seen", list)),
+        watermark=moments.read(body["watermark"], "watermark"),
+        current=None if current is None else _pass(current, moments),
+        seen=_seen(body["seen"]),
     )

@@ -13,6 +13,7 @@ from typing import Any, Literal, Self, TypeVar, final, overload
 import aiohttp
 from yarl import URL
 
+from ._changes import LocalClock
 from ._config import (
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_POLL,
@@ -214,6 +215,9 @@ class BessaClient:
             poll=poll,
             max_in_flight=max_in_flight,
         )
+        self._local_clock = LocalClock(clock)
+        """This machine's wall clock as ``clock`` moves it: what a changes feed checks the
+        server's ``Date`` against."""
         self._bind(sender, resolved, jobs, view_of=None)
 
     def _bind(
@@ -279,6 +283,7 @@ class BessaClient:
             headers=merge_headers(self._sender.default_headers, extra),
         )
         view = BessaClient.__new__(BessaClient)
+        view._local_clock = self._local_clock
         view._bind(
             sender,
             self._paths,

@@ -133,6 +133,11 @@ class Requester(Protocol):
         """The client's hooks, told of each page read."""
         ...
 
+    @property
+    def _local_clock(self) -> Callable[[], datetime]:
+        """This machine's wall clock (the injected clock's), checked against the server's."""
+        ...
+
     async def _get_dated(
         self,
         path: str,
@@ -351,7 +356,13 @@ class Resource(Generic[T]):
         start = Checkpoint(resource=self._name, filters=pairs)
         moment: datetime | None = None
         if isinstance(since, str):
-            start = read_checkpoint(since, resource=self._name, filters=pairs)
+            start = read_checkpoint(
+                since,
+                resource=self._name,
+                filters=pairs,
+                now=self._client._local_clock(),
+                allowance=overlap,
+            )
         elif isinstance(since, datetime):
             moment = check_timestamp("since", since).astimezone(UTC)
         elif since is not None:
@@ -372,6 +383,7 @@ class Resource(Generic[T]):
             concurrency=concurrency,
             overlap=overlap,
             hooks=self._client.hooks,
+            now=self._client._local_clock,
         )
 
     def _plan(self, query: Mapping[str, Any], concurrency: int, ordered: bool) -> ShardPlan | None:

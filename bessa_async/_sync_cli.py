@@ -2,11 +2,14 @@
 
 Each batch of the resource's changes feed is appended to ``--output`` (one API item per line,
 unknown fields kept; a soft-deleted item carries its ``deleted`` timestamp), flushed and
-fsynced; only then is ``--state`` replaced by the batch's checkpoint (a temporary file, fsynced,
-renamed). A run stopped at any point (an error, Ctrl-C, SIGTERM, SIGKILL, a power cut) and
-started again therefore loses nothing and repeats at most the lines of the one batch whose state
-it had not saved. Ctrl-C and SIGTERM let the batch being saved finish first, so they repeat
-nothing. A line torn by a kill is cut off the output before the next run appends.
+fsynced; only then is ``--state`` replaced by the batch's checkpoint, with the output's path and
+size at that moment (a temporary file, fsynced, renamed). A run stopped at any point (an error,
+Ctrl-C, SIGTERM, SIGKILL, a power cut) and started again therefore loses nothing and repeats at
+most the lines of the one batch whose state it had not saved. Ctrl-C and SIGTERM let the batch
+being saved finish first, so they repeat nothing. A line torn by a kill is cut off the output
+before the next run appends, and only that: bytes after the size the state recorded for this
+output, so a file the command did not write keeps every line. A run holds locks on the output
+and on the state (``STATE.lock``, kept beside it) while it lasts.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from . import _arguments as accepts
 from ._atomic import AtomicFile
 from ._filters import LIST_DEFAULTS
 from ._interrupts import run_until_signal
+from ._jsontext import parse_json, version_of
 from ._progress import Progress
 from ._registry import TYPED_RESOURCES
 from ._resources import Resource
@@ -75,6 +79,11 @@ EXAMPLE: Final = (
     "         (run it again, e.g. from cron: it appends only what is new or changed)"
 )
 _BOOLEANS: Final = {"true": True, "false": False}
+STATE_KIND: Final = "bessa.sync"
+STATE_VERSION: Final = 1
+LOCK_SUFFIX: Final = ".lock"
+"""The state's lock file: the state itself is replaced by a rename, so a lock on it would not
+hold across a save."""
 
 
 def _own_filters(cls: type[Resource[Any]]) -> frozenset[str]:
@@ -179,24 +188,75 @@ def check(args: argparse.Namespace) -> str | None:
 # --- the files (blocking: called in a worker thread) -------------------------------------------
 
 
-def _read_state(path: str) -> str | None:
-    """The saved checkpoint, or None when there is no state file yet."""
+@typing.final
+class _Written:
+    """What a state proves this command wrote: ``output`` (an absolute path) was ``size``
+    bytes long, every line whole, when the state was saved."""
+
+    __slots__ = ("output", "size")
+
+    def __init__(self, output: str, size: int) -> None:
+        self.output = output
+        self.size = size
+
+
+def _state_text(checkpoint: str, written: _Written) -> str:
+    body = {
+        "v": STATE_VERSION,
+        "kind": STATE_KIND,
+        "output": written.output,
+        "size": written.size,
+        "checkpoint": json.loads(checkpoint),
+    }
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def _read_state(path: str) -> tuple[str, _Written | None] | None:
+    """The saved checkpoint and what the state proves was written, or None when there is no
+    state file yet. A bare checkpoint (what earlier versions saved) proves nothing written.
+
+    Raises:
+        ResumeTokenError: a state file of this command that is not whole.
+    """
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read().strip()
+        with open(path, "rb") as handle:
+            raw = handle.read()
     except FileNotFoundError:
         return None
+    try:
+        text = raw.decode("utf-8").strip()
+        body = parse_json(text)
+    except ValueError:  # not text, not JSON: the checkpoint reader says so, in one place
+        return raw.decode("utf-8", "replace").strip(), None
+    if not isinstance(body, dict) or body.get("kind") != STATE_KIND:
+        return text, None
+    output, size = body.get("output"), body.get("size")
+    if (
+        version_of(body) != STATE_VERSION
+        or set(body) != {"v", "kind", "output", "size", "checkpoint"}
+        or not isinstance(output, str)
+        or type(size) is not int
+        or size < 0
+        or not isinstance(body["checkpoint"], dict)
+    ):
+        raise ResumeTokenError(
+            f"--state {path}: not a whole bessa sync state (version {body.get('v')!r} of "
+            f"{STATE_VERSION}, with output, size and checkpoint); remove it only to load "
+            "everything again (nothing was sent)"
+        )
+    return json.dumps(body["checkpoint"], separators=(",", ":")), _Written(output, size)
 
 
-def _write_state(path: str, checkpoint: str) -> None:
+def _write_state(path: str, checkpoint: str, written: _Written) -> None:
     state = AtomicFile(path)
     with state as handle:
-        handle.write(checkpoint + "\n")
+        handle.write(_state_text(checkpoint, written) + "\n")
 
 
-def _lock(output: IO[str], path: str) -> None:
-    """Hold an exclusive lock on the output while the run lasts (released when it closes, or
-    when the process dies): two runs appending to one file would repeat each other's batches.
+def _lock(handle: IO[str], path: str) -> None:
+    """Hold an exclusive lock on ``handle`` while the run lasts (released when it closes, or
+    when the process dies): two runs on one output would repeat each other's batches, two on
+    one state would each take over what the other half saved.
 
     Raises:
         BlockingIOError: another process holds it.
@@ -206,16 +266,17 @@ def _lock(output: IO[str], path: str) -> None:
     except ImportError:  # Windows: no advisory locks here; one run at a time is up to the user
         return
     try:
-        fcntl.flock(output.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         raise BlockingIOError(
-            f"{path} is being written by another bessa sync; let it finish (or stop it) "
-            "before starting this one"
+            f"{path} is in use by another bessa sync; let it finish (or stop it) before "
+            "starting this one"
         ) from None
 
 
-def _cut_torn_tail(path: str) -> int:
-    """Cut an incomplete last line off ``path`` (what a kill mid-write leaves); the bytes cut.
+def _cut_torn_tail(path: str, written: int) -> int:
+    """Cut an incomplete last line off ``path`` (what a kill mid-write leaves), never before
+    byte ``written`` (what the state proves whole); the bytes cut.
 
     Its batch's state was never saved (that comes after the fsync), so the run writes it again.
     """
@@ -228,20 +289,36 @@ def _cut_torn_tail(path: str) -> int:
             return 0
         size = handle.seek(0, os.SEEK_END)
         end = size
-        while end > 0:
-            start = max(0, end - 65536)
+        while end > written:
+            start = max(written, end - 65536)
             handle.seek(start)
             newline = handle.read(end - start).rfind(b"\n")
             if newline != -1:
                 end = start + newline + 1
                 break
             end = start
-        if end == size:
+        if end >= size:
             return 0
         handle.truncate(end)
         handle.flush()
         os.fsync(handle.fileno())
         return size - end
+
+
+def _ends_mid_line(path: str) -> bool:
+    """Whether the regular file ``path`` ends without a newline."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115
+    except FileNotFoundError:
+        return False
+    with handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return False
+        size = handle.seek(0, os.SEEK_END)
+        if size == 0:
+            return False
+        handle.seek(size - 1)
+        return handle.read(1) != b"\n"
 
 
 class _Run:
@@ -250,17 +327,43 @@ class _Run:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
+        self.output = os.path.abspath(args.output)
         self.batches = 0
         self.items = 0
         self.unsaved = False
         """Lines of a batch are being written and its state is not saved yet."""
         self.saved: str | None = None
         """The checkpoint in the state file (as this run last wrote or read it)."""
+        self.written: _Written | None = None
+        """What the state file proves this command wrote to the output."""
         self.opened = False
         self._durable = False
+        self._separate = False
+        """The output ends mid-line (a file this command did not write that far): the first
+        line appended starts on a new line."""
+        self._lock: IO[str] | None = None
+
+    def lock_state(self) -> None:
+        """Lock the state (its lock file) and read it: one run at a time goes on from it."""
+        path = self.args.state + LOCK_SUFFIX
+        lock = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        try:
+            _lock(lock, self.args.state)
+            read = _read_state(self.args.state)
+        except BaseException:
+            lock.close()
+            raise
+        self._lock = lock
+        if read is not None:
+            self.saved, self.written = read
+
+    def unlock_state(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
 
     def open_output(self) -> IO[str]:
-        """The output, locked against a second ``bessa sync`` writing it, its torn tail cut."""
+        """The output, locked against a second ``bessa sync`` writing it; a torn tail cut only
+        where the state proves what came before it whole."""
         path = self.args.output
         if self.saved is not None and not os.path.exists(path):
             print(
@@ -272,10 +375,19 @@ class _Run:
         try:
             _lock(output, path)
             # Only now: a run that holds the lock may be mid-line.
-            if cut := _cut_torn_tail(path):
+            written = self.written
+            proven = written is not None and written.output == self.output
+            if proven and written is not None and (cut := _cut_torn_tail(path, written.size)):
                 print(
                     f"cut an incomplete last line ({cut} bytes) off {path}: the run that wrote "
                     "it stopped before saving its state; this run writes it again",
+                    file=sys.stderr,
+                )
+            if _ends_mid_line(path):
+                self._separate = True
+                print(
+                    f"note: {path} ends without a newline, and {self.args.state} does not show "
+                    "this command wrote that line: it is kept, and this run starts on a new line",
                     file=sys.stderr,
                 )
             self._durable = stat.S_ISREG(os.fstat(output.fileno()).st_mode)
@@ -288,15 +400,23 @@ class _Run:
     def save(self, output: IO[str], text: str, checkpoint: str, items: int) -> None:
         """Append a batch's lines durably, then replace the state with its checkpoint."""
         self.unsaved = True
+        if self._separate and text:
+            text = "\n" + text
+            self._separate = False
         output.write(text)
         output.flush()
         if self._durable:
             os.fsync(output.fileno())
-        _write_state(self.args.state, checkpoint)
-        self.saved = checkpoint
+        self.save_state(output, checkpoint)
         self.unsaved = False
         self.batches += 1
         self.items += items
+
+    def save_state(self, output: IO[str], checkpoint: str) -> None:
+        """Replace the state: the checkpoint, and the output's size now (all of it whole)."""
+        written = _Written(self.output, os.fstat(output.fileno()).st_size)
+        _write_state(self.args.state, checkpoint, written)
+        self.saved, self.written = checkpoint, written
 
     def where(self) -> str:
         """Where the files stand after a stop, and how to go on: the one place that says it."""
@@ -332,9 +452,16 @@ async def _close(iterator: object) -> None:
 
 
 async def _run(run: _Run, client_factory: ClientFactory) -> int:
-    args = run.args
     began = time.perf_counter()
-    run.saved = await asyncio.to_thread(_read_state, args.state)
+    await asyncio.to_thread(run.lock_state)
+    try:
+        return await _locked(run, client_factory, began)
+    finally:
+        await asyncio.to_thread(run.unlock_state)
+
+
+async def _locked(run: _Run, client_factory: ClientFactory, began: float) -> int:
+    args = run.args
     since: str | datetime | None = run.saved if run.saved is not None else args.since
     requests = RequestTally()
     async with client_factory(args, requests) as client:
@@ -360,7 +487,7 @@ async def _run(run: _Run, client_factory: ClientFactory) -> int:
                     await _whole(save)
                     progress.advance(len(batch.items))
             if feed.checkpoint != run.saved:  # the pass ended: its start is the next watermark
-                await _whole(asyncio.to_thread(_write_state, args.state, feed.checkpoint))
+                await _whole(asyncio.to_thread(run.save_state, output, feed.checkpoint))
         finally:
             await _close(batches)
             await asyncio.to_thread(output.close)

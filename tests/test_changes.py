@@ -27,19 +27,24 @@ moments = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
 )
 texts = st.text(st.characters(codec="utf-8"), min_size=1, max_size=12)
+LATER = datetime(2100, 1, 1, tzinfo=UTC)
+"""This machine's clock for the pure checkpoints: after every moment they hold."""
 chains = st.builds(
     Chain,
     lo=st.none() | moments,
     hi=st.none() | moments,
     cursor=st.none() | texts,
     done=st.booleans(),
-)
-passes = st.builds(
+).filter(lambda c: c.lo is None or c.hi is None or c.lo < c.hi)
+planned = st.builds(
     Pass,
     bound=st.none() | moments,
-    start=st.none() | moments,
-    chains=st.lists(chains, max_size=4).map(tuple),
+    start=moments,
+    chains=st.lists(chains, min_size=1, max_size=4)
+    .map(tuple)
+    .filter(lambda cs: not all(c.done for c in cs)),
 )
+passes = planned | st.builds(Pass, bound=st.none() | moments, start=st.none() | moments)
 versions = st.tuples(texts, moments.map(lambda m: m.isoformat()), texts)
 checkpoints = st.builds(
     Checkpoint,
@@ -54,18 +59,34 @@ checkpoints = st.builds(
 @given(checkpoints)
 def test_a_checkpoint_reads_back_as_itself(checkpoint: Checkpoint) -> None:
     text = checkpoint.to_json()
-    back = read_checkpoint(text, resource=checkpoint.resource, filters=checkpoint.filters)
+    back = read_checkpoint(
+        text,
+        resource=checkpoint.resource,
+        filters=checkpoint.filters,
+        now=LATER,
+        allowance=timedelta(0),
+    )
     assert back == checkpoint
     assert json.loads(text)["kind"] == "bessa.changes"
 
 
 GOOD = Checkpoint(resource="receipts", filters=(("type", "invoice"),)).to_json()
+NOW = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
+"""This machine's clock for the bad checkpoints."""
 
 
 def _with(**changes: object) -> str:
     body = json.loads(GOOD)
     body.update(changes)
     return json.dumps(body)
+
+
+def _chain(**changes: object) -> dict[str, object]:
+    return {"lo": None, "hi": None, "cursor": None, "done": False, **changes}
+
+
+def _pass(**changes: object) -> dict[str, object]:
+    return {"bound": None, "start": "2026-07-15T11:00:00+00:00", "chains": [_chain()], **changes}
 
 
 @pytest.mark.parametrize(
@@ -82,15 +103,64 @@ def _with(**changes: object) -> str:
         (_with(seen=[["a", "b"]]), "[id, updated, digest]"),
         (_with(seen="x"), "'seen'"),
         (_with(**{"pass": 3}), "'pass'"),
-        (_with(**{"pass": {"bound": None, "chains": [{"done": "yes"}]}}), "'done'"),
-        (_with(**{"pass": {"bound": None, "chains": [{"done": True, "cursor": 7}]}}), "cursor"),
-        (_with(**{"pass": {"bound": None, "chains": [3]}}), "chain"),
+        (_with(**{"pass": _pass(chains=[_chain(done="yes")])}), "'done'"),
+        (_with(**{"pass": _pass(chains=[_chain(cursor=7)])}), "cursor"),
+        (_with(**{"pass": _pass(chains=[3])}), "chain"),
+        (_with(**{"pass": {"bound": None, "chains": []}}), "'pass'"),
+        # what tampering makes: a run that reads nothing new, or nothing at all, for ever
+        (_with(watermark="2026-07-15T12:02:00+00:00"), "0:02:00 after this machine's clock"),
+        (_with(**{"pass": _pass(start="2026-07-16T00:00:00+00:00")}), "start"),
+        (_with(**{"pass": _pass(start=None, chains=[_chain(done=True)])}), "no start"),
+        (_with(**{"pass": _pass(chains=[_chain(done=True)])}), "all done"),
+        (_with(v=True), "version True"),
+        (_with(v=1.0), "version 1.0"),
+        (_with(extra=1), "fields"),
+        (_with(filters=[["type"]]), "'filters'"),
+        (_with(filters=[["type", "invoice"], 3]), "'filters'"),
+        (_with(resource=None), "belongs to None"),
+        # bad input a run would have met only after sending requests
+        (_with(seen=[["a", "yesterday", "d"]]), "version's updated"),
+        (_with(seen=[["a", "2026-07-01T00:00:00", "d"]]), "no UTC offset"),
+        (_with(watermark="0001-01-01T00:00:00+00:00"), "before 1970"),
+        (_with(**{"pass": _pass(chains=[_chain(lo="0001-01-01T00:30:00+01:00")])}), "range"),
+        (_with(**{"pass": _pass(chains=[_chain(hi="9999-12-31T23:00:00-02:00")])}), "range"),
+        (
+            _with(
+                **{
+                    "pass": _pass(
+                        chains=[
+                            _chain(lo="2026-07-02T00:00:00+00:00", hi="2026-07-01T00:00:00+00:00")
+                        ]
+                    )
+                }
+            ),
+            "lo is not before its hi",
+        ),
+        ("[" * 100_000 + "]" * 100_000, "not JSON"),
     ],
 )
 def test_a_bad_checkpoint_says_what_is_wrong(text: str, words: str) -> None:
     with pytest.raises(ResumeTokenError, match="nothing was sent") as caught:
-        read_checkpoint(text, resource="receipts", filters=(("type", "invoice"),))
+        read_checkpoint(
+            text,
+            resource="receipts",
+            filters=(("type", "invoice"),),
+            now=NOW,
+            allowance=timedelta(seconds=60),
+        )
     assert words in str(caught.value)
+
+
+def test_a_checkpoint_within_the_allowance_of_this_machines_clock_is_read() -> None:
+    text = _with(watermark="2026-07-15T12:01:00+00:00")
+    read = read_checkpoint(
+        text,
+        resource="receipts",
+        filters=(("type", "invoice"),),
+        now=NOW,
+        allowance=timedelta(seconds=60),
+    )
+    assert read.watermark == datetime(2026, 7, 15, 12, 1, tzinfo=UTC)
 
 
 def test_the_watermark_is_the_servers_second_less_one() -> None:
@@ -196,9 +266,39 @@ async def test_a_feed_runs_once(client: BessaClient) -> None:
         feed.__aiter__()
 
 
+def _tampered(**changes: object) -> str:
+    """A receipts checkpoint with no filters, ``changes`` made to it by hand."""
+    body = json.loads(Checkpoint(resource="receipts", filters=()).to_json())
+    body.update(changes)
+    return json.dumps(body)
+
+
 @pytest.mark.parametrize(
     ("call", "error", "words"),
     [
+        (
+            lambda c: c.receipts.changes(since=_tampered(watermark="2100-01-01T00:00:00+00:00")),
+            ResumeTokenError,
+            "after this machine's clock",
+        ),
+        (
+            lambda c: c.receipts.changes(
+                since=_tampered(**{"pass": _pass(start=None, chains=[_chain(done=True)])})
+            ),
+            ResumeTokenError,
+            "no start",
+        ),
+        (lambda c: c.receipts.changes(since=_tampered(v=True)), ResumeTokenError, "True"),
+        (
+            lambda c: c.receipts.changes(since=_tampered(seen=[["a", "b", "c"]])),
+            ResumeTokenError,
+            "updated",
+        ),
+        (
+            lambda c: c.receipts.changes(since='{"a":' * 50_000 + "1" + "}" * 50_000),
+            ResumeTokenError,
+            "not JSON",
+        ),
         (lambda c: c.receipts.changes(since=GOOD), ResumeTokenError, "filters"),
         (lambda c: c.articles.changes(since=GOOD), ResumeTokenError, "belongs to 'receipts'"),
         (lambda c: c.receipts.changes(since="{}"), ResumeTokenError, "not a changes"),

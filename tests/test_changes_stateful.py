@@ -1,6 +1,7 @@
 """The receipts changes feed as a state machine against the sandbox: inserts, edits, late
-uploads, soft deletes, clock steps, commit lag and changes made between two pages of a running
-pass, read by runs that stop without saving, stop after saving, or read to the end.
+uploads, soft deletes, clock steps, commit lag, a server clock (its ``Date`` and its stamps) that
+runs ahead of the client's for a while, and changes made between two pages of a running pass,
+read by runs that stop without saving, stop after saving, or read to the end.
 
 Invariants, judged by what a consumer stores (the batches whose checkpoint it saved):
 
@@ -15,7 +16,9 @@ Invariants, judged by what a consumer stores (the batches whose checkpoint it sa
 Both precisions of ``updated``, concurrency 1 and 4, and the sandbox's key cursors as well as
 DRF's position-plus-offset ones (where rows entering a group of equal timestamps behind the
 cursor make a page show rows again) are run. Each example drives its own
-event loop (``asyncio.Runner``) through its rules, on a fake clock.
+event loop (``asyncio.Runner``) through its rules, on a fake clock. The sandbox starts at this
+machine's time, so the client's clock, which the feed checks the server's against, agrees with
+the server's until a rule sets it ahead.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_sta
 from bessa_async import BessaClient, Receipt
 from bessa_async.testing import FakeClock, Sandbox, ServedPage
 
-NOW = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
 LIMIT = 6
 Version = tuple[str, datetime, str, datetime | None]
 
@@ -68,7 +70,7 @@ class ChangesMachine(RuleBasedStateMachine):
             receipts=30,
             clock=self.clock,
             sleep=self.clock.sleep,
-            now=NOW,
+            now=datetime.now(UTC),
             updated_precision=self.precision,  # type: ignore[arg-type]
             soft_deletes=True,
             drf_cursor=self.drf_cursor,
@@ -157,6 +159,16 @@ class ChangesMachine(RuleBasedStateMachine):
     @rule(seconds=steps)
     def step(self, seconds: float) -> None:
         self.clock.advance(seconds)
+
+    @rule(ahead=st.sampled_from([timedelta(minutes=5), timedelta(hours=1)]))
+    def server_clock_ahead(self, ahead: timedelta) -> None:
+        """The server's clock runs ahead of the client's (its Date and the stamps it writes)
+        until the next ``server_clock_fixed``: a bad clock for a while, then corrected."""
+        self.sb._wall.offset = ahead
+
+    @rule()
+    def server_clock_fixed(self) -> None:
+        self.sb._wall.offset = timedelta(0)
 
     @rule(
         page=st.integers(1, 4),

@@ -83,7 +83,14 @@ async def test_a_first_run_writes_each_item_once_and_a_rerun_costs_one_request(
     expected = {_identity(item) for item in _items(sandbox, resource)}
     assert sorted(_identity(item) for item in written) == sorted(expected)
     state = json.loads(await asyncio.to_thread((tmp_path / "state.json").read_text))
-    assert (state["kind"], state["resource"], state["pass"]) == ("bessa.changes", resource, None)
+    checkpoint = state["checkpoint"]
+    assert (state["kind"], state["output"]) == ("bessa.sync", str(tmp_path / "out.jsonl"))
+    assert state["size"] == await asyncio.to_thread(os.path.getsize, tmp_path / "out.jsonl")
+    assert (checkpoint["kind"], checkpoint["resource"], checkpoint["pass"]) == (
+        "bessa.changes",
+        resource,
+        None,
+    )
     err = capsys.readouterr().err.splitlines()
     assert err[-1].startswith(f"synced {resource} to {tmp_path / 'out.jsonl'}: {len(expected)} new")
     text = await asyncio.to_thread((tmp_path / "out.jsonl").read_text)
@@ -155,6 +162,12 @@ BAD_STATES = [
     ('{"v": 1, "kind": "bessa.listing"}', "not a changes checkpoint"),
     (OTHER_RESOURCE, "belongs to 'articles', not 'receipts'"),
     (OTHER_FILTERS, "made with the filters {'type': 'invoice'}, not {}"),
+    ("[" * 100_000 + "]" * 100_000, "not JSON"),
+    ('{"v": 1, "kind": "bessa.sync", "output": "o", "size": true}', "not a whole bessa sync"),
+    (
+        json.dumps({"v": 1, "kind": "bessa.sync", "output": "o", "size": 0, "checkpoint": {}}),
+        "not a changes checkpoint",
+    ),
 ]
 
 
@@ -174,6 +187,16 @@ async def test_a_state_file_of_another_sync_is_refused_before_anything_is_sent(
     assert sandbox.requests == []
     assert await asyncio.to_thread(target.read_text, encoding="utf-8") == state
     assert not await asyncio.to_thread((tmp_path / "out.jsonl").exists)
+
+
+async def test_a_state_file_that_is_not_text_is_refused(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bytes that are not UTF-8: exit 2 naming the file, nothing sent."""
+    await asyncio.to_thread((tmp_path / "state.json").write_bytes, b'{"v": 1, "\xff"}')
+    assert await asyncio.to_thread(main, _argv(sandbox, tmp_path)) == 2
+    assert "ResumeTokenError: --state " in capsys.readouterr().err
+    assert sandbox.requests == []
 
 
 async def test_a_run_that_fails_keeps_what_earlier_runs_saved(
@@ -197,7 +220,7 @@ async def test_a_run_that_fails_keeps_what_earlier_runs_saved(
     assert text.startswith(earlier)
     assert len(text[len(earlier) :].splitlines()) == 10
     saved = await asyncio.to_thread(state.read_text)
-    assert json.loads(saved)["pass"] is not None  # mid-pass: the first batch's checkpoint
+    assert json.loads(saved)["checkpoint"]["pass"] is not None  # the first batch's checkpoint
     err = capsys.readouterr().err.splitlines()
     assert err[-2].startswith("error: DecodeError: ")
     assert err[-1] == (
@@ -217,28 +240,65 @@ async def test_a_run_that_fails_keeps_what_earlier_runs_saved(
 
 
 def test_a_torn_last_line_is_cut_off(tmp_path: Path) -> None:
-    """What a kill mid-write leaves after the last newline is cut; whole lines stay."""
+    """What a kill mid-write leaves after the last newline is cut; whole lines stay, and so
+    does every byte before the size the state proves whole."""
     target = tmp_path / "out.jsonl"
     target.write_bytes(b'{"id": 1}\n{"id": 2}\n{"id": 3, "na')
-    assert _cut_torn_tail(str(target)) == len(b'{"id": 3, "na')
+    assert _cut_torn_tail(str(target), 0) == len(b'{"id": 3, "na')
     assert target.read_bytes() == b'{"id": 1}\n{"id": 2}\n'
-    assert _cut_torn_tail(str(target)) == 0
+    assert _cut_torn_tail(str(target), 0) == 0
     target.write_bytes(b'{"id": 1, "no newline at all')
-    assert _cut_torn_tail(str(target)) == len(b'{"id": 1, "no newline at all')
+    assert _cut_torn_tail(str(target), 0) == len(b'{"id": 1, "no newline at all')
     assert target.read_bytes() == b""
-    assert _cut_torn_tail(str(tmp_path / "missing.jsonl")) == 0
+    target.write_bytes(b'{"id": 1, "theirs"}{"id": 2, "na')
+    assert _cut_torn_tail(str(target), 19) == len(b'{"id": 2, "na')
+    assert target.read_bytes() == b'{"id": 1, "theirs"}'
+    assert _cut_torn_tail(str(target), 19) == 0
+    assert _cut_torn_tail(str(tmp_path / "missing.jsonl"), 0) == 0
 
 
 async def test_a_torn_last_line_is_written_again_whole(
     sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An output ending in a torn line (a killed run): the run cuts it, says so, appends whole
-    lines only."""
+    """An output ending in a torn line after what the state saved (a killed run): the run
+    cuts it, says so, appends whole lines only."""
     output = tmp_path / "out.jsonl"
-    await asyncio.to_thread(output.write_bytes, b'{"id": "c5e')
-    assert await asyncio.to_thread(main, _argv(sandbox, tmp_path, "tax_rates")) == 0
-    assert len(await _read_lines(output)) == len(sandbox.data.tax_rates)
+    argv = _argv(sandbox, tmp_path, "tax_rates")
+    assert await asyncio.to_thread(main, argv) == 0
+    before = await asyncio.to_thread(output.read_bytes)
+    await asyncio.to_thread(output.write_bytes, before + b'{"id": "c5e')
+    sandbox.edit("tax-rates", sandbox.data.tax_rates[0]["id"], name="Edited")
+    assert await asyncio.to_thread(main, argv) == 0
+    lines = await _read_lines(output)
+    assert len(lines) == len(sandbox.data.tax_rates) + 1
+    assert lines[-1]["name"] == "Edited"
     assert "cut an incomplete last line (11 bytes) off" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("state", ["none", "of another output"])
+async def test_a_last_line_this_command_did_not_write_is_kept(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], state: str
+) -> None:
+    """A file whose last line has no newline, on a first run (no state) or with a state that
+    proves only another output written: that line is kept whole, and the run's lines start on
+    a new line."""
+    output = tmp_path / "out.jsonl"
+    if state != "none":
+        other = [*_argv(sandbox, tmp_path, "tax_rates")[:-1], str(tmp_path / "other.jsonl")]
+        assert await asyncio.to_thread(main, other) == 0
+        sandbox.edit("tax-rates", sandbox.data.tax_rates[0]["id"], name="Edited")
+    theirs = b'{"id": "theirs"}\n{"id": "their last line, no newline"}'
+    await asyncio.to_thread(output.write_bytes, theirs)
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, _argv(sandbox, tmp_path, "tax_rates")) == 0
+    text = await asyncio.to_thread(output.read_bytes)
+    assert text.startswith(theirs + b"\n")
+    lines = await _read_lines(output)
+    expected = 1 if state != "none" else len(sandbox.data.tax_rates)
+    assert len(lines) == 2 + expected
+    err = capsys.readouterr().err
+    assert "cut" not in err
+    assert "ends without a newline" in err
 
 
 def test_a_second_run_on_the_same_output_is_refused(
@@ -252,8 +312,25 @@ def test_a_second_run_on_the_same_output_is_refused(
     with output.open("a", encoding="utf-8") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         assert main(argv) == 8
-    assert "is being written by another bessa sync" in capsys.readouterr().err
+    assert "is in use by another bessa sync" in capsys.readouterr().err
     assert output.read_bytes() == b""
+    assert not state.exists()
+
+
+def test_a_second_run_on_the_same_state_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """While a run holds the state, another one with another output stops with exit 8 before
+    reading it, writing nothing."""
+    fcntl = pytest.importorskip("fcntl")
+    state = tmp_path / "state.json"
+    argv = ["--sandbox", "--sandbox-receipts", "20", "sync", "tax_rates"]
+    argv += ["--state", str(state), "--output", str(tmp_path / "other.jsonl")]
+    with (tmp_path / "state.json.lock").open("a", encoding="utf-8") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert main(argv) == 8
+    assert f"{state} is in use by another bessa sync" in capsys.readouterr().err
+    assert not (tmp_path / "other.jsonl").exists()
     assert not state.exists()
 
 
@@ -387,7 +464,8 @@ def _check_left_by_a_kill(folder: Path) -> None:
     whole JSON."""
     state = folder / "state.json"
     if state.exists():
-        assert json.loads(state.read_text(encoding="utf-8"))["kind"] == "bessa.changes"
+        saved = json.loads(state.read_text(encoding="utf-8"))
+        assert saved["checkpoint"]["kind"] == "bessa.changes"
     whole, _, _torn = (folder / "out.jsonl").read_bytes().rpartition(b"\n")
     assert all(json.loads(line) for line in whole.splitlines())
 
@@ -450,3 +528,23 @@ async def test_ctrl_c_stops_after_saving_the_batch_and_repeats_nothing(
         expected = sorted(r["id"] for r in sandbox.data.receipts)
     assert sorted(str(item["id"]) for item in await _read_lines(output)) == expected
     assert not await asyncio.to_thread(os.path.exists, f"{tmp_path / 'state.json'}.part")
+
+
+async def test_two_runs_on_one_state_with_two_outputs_cannot_interleave(tmp_path: Path) -> None:
+    """A run in progress holds its state: a second run on the same state with another output is
+    refused (exit 8) and writes nothing; the first then completes with every receipt once."""
+    hold = _HoldAfter(20)
+    async with Sandbox(receipts=400, sleep=hold) as sandbox:
+        sandbox.inject(Fault.latency(0.001), path="receipts/")
+        argv = _argv(sandbox, tmp_path, "receipts", "--limit", "10", "--concurrency", "1")
+        output, other = tmp_path / "out.jsonl", tmp_path / "other.jsonl"
+        async with _running(*argv) as process:
+            await _until_lines(output, 50, process)
+            second = [str(other) if arg == str(output) else arg for arg in argv]
+            assert await asyncio.to_thread(main, second) == 8
+            hold.released.set()
+            _, err = await process.communicate()
+            assert process.returncode == 0, err
+        expected = sorted(r["id"] for r in sandbox.data.receipts)
+    assert sorted(str(item["id"]) for item in await _read_lines(output)) == expected
+    assert not await asyncio.to_thread(other.exists)
