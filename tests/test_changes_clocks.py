@@ -27,7 +27,7 @@ async def _tenant(clock: FakeClock) -> AsyncIterator[tuple[Sandbox, BessaClient]
 
 def _set_server_clock(sb: Sandbox, ahead: timedelta) -> None:
     """The server's clock (its Date and the stamps it writes) from now on ``ahead`` of ours."""
-    sb._wall.offset = ahead
+    sb.server_offset = ahead
 
 
 async def _run(

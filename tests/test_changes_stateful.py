@@ -164,11 +164,11 @@ class ChangesMachine(RuleBasedStateMachine):
     def server_clock_ahead(self, ahead: timedelta) -> None:
         """The server's clock runs ahead of the client's (its Date and the stamps it writes)
         until the next ``server_clock_fixed``: a bad clock for a while, then corrected."""
-        self.sb._wall.offset = ahead
+        self.sb.server_offset = ahead
 
     @rule()
     def server_clock_fixed(self) -> None:
-        self.sb._wall.offset = timedelta(0)
+        self.sb.server_offset = timedelta(0)
 
     @rule(
         page=st.integers(1, 4),

@@ -86,6 +86,18 @@ async def test_a_server_offset_moves_stamps_and_date_but_not_the_client(
         assert parsedate_to_datetime(date) == (NOW + offset).replace(microsecond=0)
 
 
+async def test_the_server_offset_can_be_moved_mid_run(clock: FakeClock) -> None:
+    """Setting sb.server_offset moves the server's Date and stamps from then on."""
+    async with _sandbox(clock) as sb:
+        assert sb.server_offset == timedelta(0)
+        sb.server_offset = timedelta(hours=1)
+        assert sb.now() == NOW + timedelta(hours=1)
+        _, _, date = await _get(sb, "tax-rates/")
+        assert parsedate_to_datetime(date) == (NOW + timedelta(hours=1)).replace(microsecond=0)
+        sb.server_offset = timedelta(0)
+        assert sb.now() == sb.client_now() == NOW
+
+
 @pytest.mark.parametrize("seconds", [40, -40])
 async def test_a_feed_follows_the_servers_clock_whatever_the_offset(
     clock: FakeClock, seconds: int

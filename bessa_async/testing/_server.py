@@ -444,6 +444,16 @@ class Sandbox:
         """The client's time now: the server's less ``server_offset``."""
         return self._wall.client_now()
 
+    @property
+    def server_offset(self) -> timedelta:
+        """How far the server's clock runs ahead of the client's; set it to move it mid-run
+        (a proxy's wrong ``Date`` for a while, a server clock put right)."""
+        return self._wall.offset
+
+    @server_offset.setter
+    def server_offset(self, offset: timedelta) -> None:
+        self._wall.offset = offset
+
     def items(self, resource: str) -> list[Item]:
         """Tenant A's items a list of ``resource`` (``"receipts"``, ``"articles"``, ...)
         serves now, in list order; treat them as read-only."""
