@@ -86,6 +86,8 @@ __all__ = [
 #: Headers a server or proxy may use to name a request, checked in this order.
 REQUEST_ID_HEADERS: Final = ("X-Request-ID", "Request-ID", "X-Correlation-ID", "X-Amzn-Trace-Id")
 _SNIPPET_LIMIT: Final = 200
+#: How much of an error answer's body is read and kept on :attr:`APIError.body`: 64 KiB.
+ERROR_BODY_LIMIT: Final = 64 * 1024
 
 
 def snippet(body: bytes, limit: int = _SNIPPET_LIMIT) -> str:
@@ -338,7 +340,8 @@ class APIError(BessaError):
         path: path of the request, relative to the base URL.
         request_id: the server's request id header, if any (quote it to support).
         retry_after: seconds the server asked to wait (``Retry-After``), if any.
-        body: the raw body, for anything the fields above do not capture.
+        body: the raw body, for anything the fields above do not capture: its first
+            :data:`ERROR_BODY_LIMIT` bytes (64 KiB) at most, the rest was never read.
     """
 
     status_code: ClassVar[int | None] = None
@@ -504,7 +507,11 @@ def error_for_response(
     path: str,
     now: datetime | None = None,
 ) -> APIError:
-    """Map an error answer to the matching :class:`APIError` subclass. Pure; never raises."""
+    """Map an error answer to the matching :class:`APIError` subclass. Pure; never raises.
+
+    Only the first :data:`ERROR_BODY_LIMIT` bytes of ``body`` are read and kept.
+    """
+    body = body[:ERROR_BODY_LIMIT]
     retry_after = parse_retry_after(headers.get("Retry-After"), now=now)
     request_id = _request_id(headers)
     payload: Any = None

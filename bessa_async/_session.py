@@ -25,8 +25,9 @@ import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from ._config import RetryPolicy, Timeout
+from ._config import DEFAULT_MAX_ANSWER_BYTES, RetryPolicy, Timeout
 from ._errors import (
+    ERROR_BODY_LIMIT,
     ConfigurationError,
     ConnectError,
     DecodeError,
@@ -240,19 +241,39 @@ async def exchange(
     body: bytes | None,
     headers: CIMultiDict[str],
     timeout: aiohttp.ClientTimeout,
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
 ) -> Response:
-    """Send one request as given and read its answer in full: the only await on aiohttp.
+    """Send one request as given and read its answer: the only await on aiohttp.
 
-    Redirects are returned, not followed; ``path`` names the request in errors.
+    Redirects are returned, not followed; ``path`` names the request in errors. The answer is
+    read as it is decompressed, and no further than ``max_answer_bytes``; of an answer that is
+    not a success, only the first :data:`ERROR_BODY_LIMIT` bytes are read (the rest is never
+    decompressed, and the connection is closed instead of reused).
 
     Raises:
         TransportError: no usable answer (``ConnectError``, ``RequestTimeout``, ...).
+        DecodeError: a success whose body is larger than ``max_answer_bytes``.
     """
     try:
         async with session.request(
             method, url, data=body, headers=headers, allow_redirects=False, timeout=timeout
         ) as resp:
-            payload = await resp.read()
+            success = 200 <= resp.status < 300
+            limit = max_answer_bytes if success else min(max_answer_bytes, ERROR_BODY_LIMIT)
+            payload, whole = await _read_at_most(resp.content, limit)
+            if not whole:
+                resp.close()  # the rest stays unread: this connection cannot serve another
+                if success:
+                    content_type = resp.headers.get("Content-Type")
+                    raise DecodeError(
+                        f"the API's answer is larger than max_answer_bytes={limit:,} "
+                        "(counted decompressed); stopped reading it there",
+                        status=resp.status,
+                        content_type=content_type,
+                        body=payload,
+                        method=method,
+                        path=path,
+                    )
             return Response(
                 method=method,
                 url=resp.url,
@@ -266,7 +287,24 @@ async def exchange(
         build, keep_cause = next(
             (build, keep) for kind, build, keep in _WIRE_ERRORS if isinstance(exc, kind)
         )
-        raise build(exc, hop) from (exc if keep_cause else None)
+        failure, cause = build(exc, hop), (exc if keep_cause else None)
+    # Raised out here, not in the handler: there it would keep the aiohttp error as its
+    # __context__ even "from None", and a ClientResponseError's repr shows the request's
+    # headers, token included.
+    raise failure from cause
+
+
+async def _read_at_most(stream: aiohttp.StreamReader, limit: int) -> tuple[bytes, bool]:
+    """The body as aiohttp decompresses it, up to ``limit`` bytes; and whether that is all."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in stream.iter_any():
+        size += len(chunk)
+        if size > limit:
+            chunks.append(chunk[: len(chunk) - (size - limit)])
+            return b"".join(chunks), False
+        chunks.append(chunk)
+    return b"".join(chunks), True
 
 
 class _Connection:
@@ -329,8 +367,10 @@ class Sender:
         sleep: Sleep,
         hooks: Hooks | None = None,
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         self.base_url = base_url
+        self.max_answer_bytes = max_answer_bytes
         self.hooks = hooks
         self.timeout = timeout
         self.retry = retry
@@ -583,6 +623,7 @@ class Sender:
                 body=body,
                 headers=sent_headers,
                 timeout=client_timeout,
+                max_answer_bytes=self.max_answer_bytes,
             )
             target = redirect_target(
                 self.base_url,
