@@ -42,12 +42,14 @@ Raw aiohttp or tenacity exceptions never reach callers: they are mapped here and
 from __future__ import annotations
 
 import email.utils
-import json
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 from zoneinfo import ZoneInfoNotFoundError
+
+from ._jsontext import parse_json
+from ._readers import nests_deeper_than
 
 if TYPE_CHECKING:
     from ._jobs.handle import JobHandle
@@ -517,9 +519,11 @@ def error_for_response(
     payload: Any = None
     if body.strip():
         try:
-            payload = json.loads(body)
+            payload = parse_json(body)
         except ValueError:
             payload = None
+        if nests_deeper_than(payload):
+            payload = None  # kept as its snippet: its field errors would be walked later
 
     detail: str | None = None
     errors: dict[str, Any] = {}

@@ -39,6 +39,7 @@ from ._errors import (
     error_for_response,
 )
 from ._hooks import CallObserver, Hooks
+from ._jsontext import parse_json
 from ._retry import SAFE_METHODS, retry_call
 from ._secret import Secret
 from ._urls import (
@@ -115,7 +116,7 @@ class Response:
         if mime and mime != "application/json" and not mime.endswith("+json"):
             raise failure(f"expected JSON but the API answered {mime!r}")
         try:
-            return json.loads(self.body)
+            return parse_json(self.body)
         except ValueError as exc:
             raise failure(f"the API's answer is not valid JSON ({exc})") from exc
 

@@ -192,6 +192,11 @@ _BUILTIN_RAISES_ALLOWED: Final = {
         "a DecodeError naming each field; make_converter() users get cattrs' own convention",
     ),
     **dict.fromkeys(
+        [("_readers.py", "unknown_fields")],
+        "called from a model's structure hook and its compiled reader: decode() turns what it "
+        "raises into a DecodeError naming the item",
+    ),
+    **dict.fromkeys(
         [("_jsontext.py", "parse_json")],
         "the one reader of outside JSON text: every caller catches its ValueError and raises "
         "its own error (DecodeError, ResumeTokenError, ...)",
