@@ -139,17 +139,25 @@ class UnknownTimeZoneError(InvalidValueError, ZoneInfoNotFoundError):
 
 
 class ForeignOriginError(BessaError, ValueError):
-    """An absolute URL (given by a caller or in a page's ``next``) is not on the base URL's origin.
+    """An absolute URL (given by a caller, in a page's ``next`` or a redirect's ``Location``)
+    is not provably on the base URL's origin: another scheme, host or port, credentials
+    (``user:password@``), or not a URL at all (a backslash in the host, two ports, a host that
+    is not a valid name).
 
-    Following it would send the API token to another host, so it is refused before any request.
+    Following it could send the API token elsewhere, so it is refused before any request.
+
+    Attributes:
+        url: the URL as given.
+        expected_origin: the base URL's origin.
+        reason: why it was refused.
     """
 
-    def __init__(self, url: str, expected_origin: str) -> None:
+    def __init__(self, url: str, expected_origin: str, reason: str | None = None) -> None:
         self.url = url
         self.expected_origin = expected_origin
+        self.reason = reason or f"it is not on the API's origin {expected_origin!r}"
         super().__init__(
-            f"refusing to request {url!r}: it is not on the API's origin {expected_origin!r} "
-            "and the request would carry the API token"
+            f"refusing to request {url!r}: {self.reason}, and the request would carry the API token"
         )
 
 
