@@ -36,7 +36,10 @@ to pass instead. They are also the built-in :class:`ValueError` or :class:`TypeE
 expects, so ``except ValueError`` keeps working beside ``except BessaError``.
 
 Raw aiohttp or tenacity exceptions never reach callers: they are mapped here and chained
-(``raise ... from exc``). No message or ``repr`` ever contains the API token.
+(``raise ... from exc``), except aiohttp's errors that hold the request's headers, which are
+neither the cause nor the context of ours. No message, ``repr``, attribute, cause or context
+of an error raised here holds the API token. Every error survives ``pickle`` (a task queue
+stores a failed task's exception that way) with its attributes.
 """
 
 from __future__ import annotations
