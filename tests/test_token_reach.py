@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import pytest
@@ -54,7 +54,7 @@ def reachable(root: object) -> Iterator[object]:
         elif isinstance(obj, list | tuple | set | frozenset):
             stack += list(obj)
         elif attrs.has(type(obj)):
-            stack += [getattr(obj, field.name) for field in attrs.fields(type(obj))]
+            stack += [getattr(obj, field.name) for field in attrs.fields(cast("Any", type(obj)))]
         elif type(obj).__module__.split(".")[0] in ("aiohttp", "multidict", "yarl"):
             stack += list(getattr(obj, "__dict__", {}).values())
             for name in getattr(type(obj), "__slots__", ()):
