@@ -115,6 +115,19 @@ class BessaError(Exception):
 
     resume_cursor: str | None = None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own reduce calls ``cls(*args)``, which keyword-only constructors refuse;
+        # this one rebuilds the error from its args and attributes without calling __init__.
+        return (_rebuilt, (type(self), self.args, dict(vars(self))))
+
+
+def _rebuilt(cls: type[BessaError], args: tuple[Any, ...], state: dict[str, Any]) -> BessaError:
+    """An unpickled error: ``cls`` with ``args`` and attributes ``state``."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    vars(error).update(state)
+    return error
+
 
 class InputError(BessaError):
     """Caller input refused before any request: nothing was sent. Catch a subclass or this."""

@@ -223,6 +223,14 @@ class JobHandle:
         status = "unknown" if self._status is None else str(self._status)
         return f"<JobHandle {self._kind} {self._id} {status}>"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (inside a JobTimeoutError a task queue stores, say) without its client,
+        # which holds a session and the token; what comes back can be read, not polled.
+        return (
+            _unpickled,
+            (self._kind, self._id, self._path, self._job, self._reference, self._key, self._status),
+        )
+
     def to_token(self) -> str:
         """This handle as versioned JSON, to store and :meth:`Jobs.resume` later (no secrets)."""
         return encode_token(
@@ -320,3 +328,49 @@ class JobHandle:
         future = self._manager.watch(self, timeout=timeout, poll=poll)
         await future  # cancelling the waiting task cancels the future: the scheduler lets go
         return self.outcome()
+
+
+class _NoClient:
+    """The job source of an unpickled handle: it knows the job, but no client to poll with."""
+
+    hooks: Hooks | None = None
+
+    def clock(self) -> float:
+        raise self._refused()
+
+    async def read(self, path: str) -> Job:
+        raise self._refused()
+
+    def watch(
+        self, handle: JobHandle, *, timeout: float | None, poll: PollPolicy | None
+    ) -> asyncio.Future[None]:
+        raise self._refused()
+
+    @staticmethod
+    def _refused() -> InvalidValueError:
+        return InvalidValueError(
+            "this JobHandle was unpickled and belongs to no client: pass its to_token() to "
+            "client.jobs.resume() for one that can poll"
+        )
+
+
+def _unpickled(
+    kind: JobKind,
+    id: uuid.UUID,
+    path: str,
+    job: Job | None,
+    reference: str | None,
+    idempotency_key: str | None,
+    status: JobStatus | str | None,
+) -> JobHandle:
+    """A handle out of pickle: what it knew of its job, apart from any client."""
+    return JobHandle(
+        _NoClient(),
+        kind=kind,
+        id=id,
+        path=path,
+        job=job,
+        reference=reference,
+        idempotency_key=idempotency_key,
+        status=status,
+    )
