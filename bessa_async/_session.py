@@ -77,6 +77,8 @@ class Response:
     status: int
     headers: CIMultiDictProxy[str]
     body: bytes
+    cut_at: int | None = None
+    """The ``max_answer_bytes`` a success's body was cut at (``body`` is that much of it)."""
     _data: Any = attrs.field(default=_UNREAD, repr=False, eq=False)
 
     def decoded(self) -> Response:
@@ -91,7 +93,8 @@ class Response:
         """The decoded JSON body (``None`` for a 204 or a HEAD).
 
         Raises:
-            DecodeError: the body is empty, not JSON, or labelled as something else.
+            DecodeError: the body is empty, not JSON, labelled as something else, or was cut
+                at ``max_answer_bytes``.
         """
         return self._decode() if self._data is _UNREAD else self._data
 
@@ -111,6 +114,11 @@ class Response:
                 path=self.path,
             )
 
+        if self.cut_at is not None:
+            raise failure(
+                f"the API's answer is larger than max_answer_bytes={self.cut_at:,} (counted "
+                "decompressed); stopped reading it there"
+            )
         if not self.body.strip():
             raise failure("the API answered with an empty body where JSON was expected")
         if mime and mime != "application/json" and not mime.endswith("+json"):
@@ -247,13 +255,14 @@ async def exchange(
     """Send one request as given and read its answer: the only await on aiohttp.
 
     Redirects are returned, not followed; ``path`` names the request in errors. The answer is
-    read as it is decompressed, and no further than ``max_answer_bytes``; of an answer that is
-    not a success, only the first :data:`ERROR_BODY_LIMIT` bytes are read (the rest is never
-    decompressed, and the connection is closed instead of reused).
+    read as it is decompressed, and no further than ``max_answer_bytes``: a success cut there
+    is returned with :attr:`Response.cut_at` set, and decoding it is a ``DecodeError`` (what a
+    write's caller does with an accepted answer it cannot read). Of an answer that is not a
+    success, only the first :data:`ERROR_BODY_LIMIT` bytes are read. The rest of a cut answer
+    is never decompressed, and its connection is closed instead of reused.
 
     Raises:
         TransportError: no usable answer (``ConnectError``, ``RequestTimeout``, ...).
-        DecodeError: a success whose body is larger than ``max_answer_bytes``.
     """
     try:
         async with session.request(
@@ -264,17 +273,6 @@ async def exchange(
             payload, whole = await _read_at_most(resp.content, limit)
             if not whole:
                 resp.close()  # the rest stays unread: this connection cannot serve another
-                if success:
-                    content_type = resp.headers.get("Content-Type")
-                    raise DecodeError(
-                        f"the API's answer is larger than max_answer_bytes={limit:,} "
-                        "(counted decompressed); stopped reading it there",
-                        status=resp.status,
-                        content_type=content_type,
-                        body=payload,
-                        method=method,
-                        path=path,
-                    )
             return Response(
                 method=method,
                 url=resp.url,
@@ -282,6 +280,7 @@ async def exchange(
                 status=resp.status,
                 headers=resp.headers,
                 body=payload,
+                cut_at=None if whole or not success else limit,
             )
     except _ANY_WIRE_ERROR as exc:
         hop = _Hop(method=method, url=url, path=path, read_timeout=timeout.sock_read)

@@ -57,17 +57,24 @@ def gzip_bomb(inflated: int) -> bytes:
 
 
 class ScriptedServer:
-    """Answers each path with its script (404 otherwise) and counts what it sent."""
+    """Answers each request with the script for ``"METHOD /path"``, else for ``"/path"``, else
+    a 404; and counts what it sent."""
 
     def __init__(self) -> None:
         self.url = ""
         self.scripts: dict[str, Scripted] = {}
         self.requests: list[str] = []
+        self.methods: list[str] = []
         self.sent_bytes = 0
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(request.path_qs)
-        script = self.scripts.get(request.path, Scripted(404, dict(JSON), lambda: (b"{}",)))
+        self.methods.append(request.method)
+        script = (
+            self.scripts.get(f"{request.method} {request.path}")
+            or self.scripts.get(request.path)
+            or Scripted(404, dict(JSON), lambda: (b"{}",))
+        )
         answer = web.StreamResponse(status=script.status, headers=script.headers)
         await answer.prepare(request)
         try:

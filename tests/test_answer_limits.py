@@ -7,7 +7,9 @@ from __future__ import annotations
 import functools
 import json
 import tracemalloc
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -21,6 +23,8 @@ from bessa_async import (
     ConfigurationError,
     DecodeError,
     NotFoundError,
+    Order,
+    OrderLine,
     RetryPolicy,
     ServerError,
 )
@@ -131,3 +135,31 @@ async def test_the_default_is_far_above_the_largest_page(sandbox: Sandbox) -> No
 def test_a_bad_limit_is_refused(value: object) -> None:
     with pytest.raises(ConfigurationError, match="max_answer_bytes"):
         BessaClient("t0ken", max_answer_bytes=value)  # type: ignore[arg-type]
+
+
+async def test_an_accepted_order_with_an_oversized_answer_is_looked_up_not_sent_again(
+    server: ScriptedServer,
+) -> None:
+    """A write's 2xx cut at the limit was accepted all the same: like any answer it cannot
+    read, the submission is found by its reference, never sent a second time."""
+    job = {
+        "id": str(uuid.uuid4()),
+        "type": "order",
+        "status": "pending",
+        "reference": "big-1",
+        "created": "2026-06-01T10:00:00Z",
+    }
+    head = json.dumps(job).encode()[:-1] + b', "pad": "'
+    oversized = repeated(b"z" * 65536, 2 * LIMIT, head=head, tail=b'"}')
+    server.scripts["POST /api/requests/orders/"] = Scripted(201, dict(JSON), oversized)
+    page = {"next": None, "previous": None, "results": [job]}
+    server.scripts["GET /api/requests/orders/"] = Scripted.body(json.dumps(page).encode())
+    order = Order(
+        sales_point=uuid.uuid4(),
+        lines=[OrderLine(article=uuid.uuid4(), quantity=Decimal(1))],
+        reference="big-1",
+    )
+    async with _client(server, max_answer_bytes=LIMIT) as client:
+        handle = await client.orders.submit(order)
+    assert str(handle.id) == job["id"]
+    assert server.methods.count("POST") == 1
