@@ -273,6 +273,8 @@ async def exchange(
             payload, whole = await _read_at_most(resp.content, limit)
             if not whole:
                 resp.close()  # the rest stays unread: this connection cannot serve another
+            if not success:  # kept on the error: a proxy's debug page may echo the headers
+                payload = _without_token(payload, headers)
             return Response(
                 method=method,
                 url=resp.url,
@@ -292,6 +294,12 @@ async def exchange(
     # __context__ even "from None", and a ClientResponseError's repr shows the request's
     # headers, token included.
     raise failure from cause
+
+
+def _without_token(body: bytes, headers: Mapping[str, str]) -> bytes:
+    """``body`` with the token the request carried masked, wherever the server echoed it."""
+    token = headers.get("Authorization", "").partition(" ")[2].encode()
+    return body.replace(token, b"********") if token and token in body else body
 
 
 async def _read_at_most(stream: aiohttp.StreamReader, limit: int) -> tuple[bytes, bool]:

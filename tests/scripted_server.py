@@ -7,6 +7,7 @@ answer is a status, headers and a body given as chunks (so a huge body is never 
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
@@ -25,6 +26,8 @@ class Scripted:
     status: int = 200
     headers: Mapping[str, str] = attrs.field(factory=lambda: dict(JSON))
     chunks: Callable[[], Iterable[bytes]] = lambda: ()
+    echo: bool = False
+    """Whether the body starts with the request's headers as JSON (a proxy's debug page)."""
 
     @classmethod
     def body(
@@ -78,6 +81,8 @@ class ScriptedServer:
         answer = web.StreamResponse(status=script.status, headers=script.headers)
         await answer.prepare(request)
         try:
+            if script.echo:
+                await answer.write(json.dumps(dict(request.headers)).encode())
             for chunk in script.chunks():
                 await answer.write(chunk)
                 self.sent_bytes += len(chunk)

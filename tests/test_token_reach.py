@@ -14,8 +14,16 @@ from typing import Any, cast
 
 import attrs
 import pytest
+from scripted_server import Scripted, scripted_server
 
-from bessa_async import BessaClient, BessaError, RetryPolicy, TransportError
+from bessa_async import (
+    APIError,
+    BessaClient,
+    BessaError,
+    RequestTimeout,
+    RetryPolicy,
+    TransportError,
+)
 from bessa_async._secret import Secret
 from bessa_async.testing import FakeClock, Fault, Sandbox
 
@@ -157,3 +165,29 @@ async def test_a_refused_token_and_a_closed_port_leave_no_token_reachable(
             await client.request("GET", "articles/")
     assert holding_the_token(refused.value, TOKEN) == []
     assert holding_the_token(closed.value, TOKEN) == []
+
+
+@pytest.mark.parametrize("status", [400, 502])
+async def test_an_error_body_echoing_the_headers_keeps_no_token(status: int) -> None:
+    """A proxy's debug page that echoes the request's headers: the token is masked in the
+    body an APIError keeps, and so in its detail and message."""
+    async with scripted_server() as server:
+        server.scripts["/api/articles/"] = Scripted(
+            status, {"Content-Type": "text/plain"}, echo=True
+        )
+        clock = FakeClock()
+        async with BessaClient(
+            TOKEN, base_url=server.url, clock=clock, sleep=clock.sleep, retry=RetryPolicy.disabled()
+        ) as client:
+            with pytest.raises(APIError) as caught:
+                await client.request("GET", "articles/")
+    assert b"Token ********" in caught.value.body
+    assert holding_the_token(caught.value, TOKEN) == []
+
+
+async def test_a_slow_answer_leaves_no_token_reachable(sandbox: Sandbox) -> None:
+    sandbox.inject(Fault.latency(5.0), path="articles/")
+    async with BessaClient(sandbox.token, base_url=sandbox.url, timeout=0.2) as client:
+        with pytest.raises(RequestTimeout) as caught:
+            await client.request("GET", "articles/")
+    assert holding_the_token(caught.value, sandbox.token) == []
