@@ -16,6 +16,7 @@ from ._changes import DEFAULT_OVERLAP, ChangeBatch, ChangeFeed, SyncStats
 from ._client import BessaClient
 from ._config import (
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_ANSWER_BYTES,
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_POLL,
     DEFAULT_RETRY,
@@ -146,6 +147,7 @@ from ._version import __version__
 __all__ = [
     "ALLOWED_QUERY_KEYS",
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_ANSWER_BYTES",
     "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_OVERLAP",
     "DEFAULT_PATHS",

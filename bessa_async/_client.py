@@ -15,6 +15,7 @@ from yarl import URL
 
 from ._changes import LocalClock
 from ._config import (
+    DEFAULT_MAX_ANSWER_BYTES,
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_POLL,
     DEFAULT_RETRY,
@@ -24,6 +25,7 @@ from ._config import (
     RetryPolicy,
     Timeout,
     as_timeout,
+    check_max_answer_bytes,
     configured_base_url,
 )
 from ._doctor import DoctorReport, diagnose
@@ -129,6 +131,8 @@ class BessaClient:
             pages, polls; ``opentelemetry_hooks()`` gives traces and metrics.
         trace_configs: ``aiohttp.TraceConfig`` objects for the session the client creates
             (aiohttp's own instrumentation); not with ``session=``, which has its own.
+        max_answer_bytes: the largest answer read, counted decompressed
+            (:data:`DEFAULT_MAX_ANSWER_BYTES`, 32 MiB); a larger one is a :class:`DecodeError`.
 
     Raises:
         ConfigurationError: no token or one that cannot be a token, an unsafe base URL, a bad
@@ -190,6 +194,7 @@ class BessaClient:
         poll: PollPolicy = DEFAULT_POLL,
         hooks: Hooks | None = None,
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         secret = check_token(token if token is not None else os.environ.get(TOKEN_ENV))
         resolved = client_paths(paths)
@@ -208,6 +213,7 @@ class BessaClient:
             sleep=sleep,
             hooks=check_hooks(hooks),
             trace_configs=configs,
+            max_answer_bytes=check_max_answer_bytes(max_answer_bytes),
         )
         jobs = JobManager(
             sender,

@@ -8,11 +8,12 @@ from typing import Any, Final, final
 
 import attrs
 
-from ._errors import InvalidTypeError, InvalidValueError
-from ._validate import is_number
+from ._errors import ConfigurationError, InvalidTypeError, InvalidValueError
+from ._validate import is_int, is_number
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_ANSWER_BYTES",
     "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_POLL",
     "DEFAULT_RETRY",
@@ -28,6 +29,10 @@ DEFAULT_BASE_URL: Final = "https://api.diekasse.app/v1/public/"
 #: Requests of one client in flight at once; more wait for a free slot. Kept low on purpose:
 #: against a throttled API every request in flight when the window fills draws a 429.
 DEFAULT_MAX_IN_FLIGHT: Final = 16
+#: The largest answer a client reads, counted after decompression (gzip, deflate, br): 32 MiB,
+#: some fifty times a page of 500 receipts. Reading stops there, so a compressed answer that
+#: would inflate to gigabytes costs no more memory than this.
+DEFAULT_MAX_ANSWER_BYTES: Final = 32 * 1024 * 1024
 #: Environment variables read when the constructor is not given a value.
 TOKEN_ENV: Final = "BESSA_TOKEN"
 BASE_URL_ENV: Final = "BESSA_BASE_URL"
@@ -46,6 +51,13 @@ def configured_base_url(base_url: str | None) -> tuple[str, str]:
 
 
 _RETRYABLE_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+
+
+def check_max_answer_bytes(value: int) -> int:
+    """A client's ``max_answer_bytes``, checked: a positive int."""
+    if not is_int(value) or value < 1:
+        raise ConfigurationError(f"max_answer_bytes must be a positive int, got {value!r}")
+    return value
 
 
 def _positive(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:

@@ -32,7 +32,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ._errors import DecodeError, InvalidTypeError
-from ._readers import reader
+from ._readers import reader, unknown_fields
 
 __all__ = [
     "EXTRA",
@@ -221,16 +221,18 @@ def make_converter(*, detailed_validation: bool = True) -> cattrs.Converter:
             if not isinstance(value, Mapping):
                 raise TypeError(f"expected an object, got {value!r}")
             model = build(value, cls)
-            unknown = value.keys() - names
-            if unknown:
+            if not names.issuperset(value):
                 # The model is frozen; this is its construction, finished.
-                object.__setattr__(model, EXTRA, {k: value[k] for k in value if k in unknown})
+                object.__setattr__(model, EXTRA, unknown_fields(value, names))
             return model
 
         return structure
 
     def model_unstructure(cls: type[Any]) -> Callable[[object], dict[str, Any]]:
-        dump = make_dict_unstructure_fn(cls, conv)
+        # ``extra`` is the API's JSON as it came, written back as it is: walking it with
+        # cattrs would cost a few frames per level, and a value nested as deeply as the JSON
+        # reader allows would exhaust the stack.
+        dump = make_dict_unstructure_fn(cls, conv, extra=override(omit=True))
         omit_if_none = [f.name for f in attrs.fields(cls) if f.metadata.get("omit_if_none")]
 
         def unstructure(value: object) -> dict[str, Any]:
@@ -238,7 +240,7 @@ def make_converter(*, detailed_validation: bool = True) -> cattrs.Converter:
             for name in omit_if_none:
                 if data.get(name, 0) is None:
                     del data[name]
-            extra = data.pop(EXTRA, None) or {}
+            extra: Mapping[str, Any] = getattr(value, EXTRA) or {}
             for key, item in extra.items():
                 data.setdefault(key, item)
             return data

@@ -36,18 +36,23 @@ to pass instead. They are also the built-in :class:`ValueError` or :class:`TypeE
 expects, so ``except ValueError`` keeps working beside ``except BessaError``.
 
 Raw aiohttp or tenacity exceptions never reach callers: they are mapped here and chained
-(``raise ... from exc``). No message or ``repr`` ever contains the API token.
+(``raise ... from exc``), except aiohttp's errors that hold the request's headers, which are
+neither the cause nor the context of ours. No message, ``repr``, attribute, cause or context
+of an error raised here holds the API token. Every error survives ``pickle`` (a task queue
+stores a failed task's exception that way) with its attributes.
 """
 
 from __future__ import annotations
 
 import email.utils
-import json
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 from zoneinfo import ZoneInfoNotFoundError
+
+from ._jsontext import parse_json
+from ._readers import nests_deeper_than
 
 if TYPE_CHECKING:
     from ._jobs.handle import JobHandle
@@ -86,6 +91,8 @@ __all__ = [
 #: Headers a server or proxy may use to name a request, checked in this order.
 REQUEST_ID_HEADERS: Final = ("X-Request-ID", "Request-ID", "X-Correlation-ID", "X-Amzn-Trace-Id")
 _SNIPPET_LIMIT: Final = 200
+#: How much of an error answer's body is read and kept on :attr:`APIError.body`: 64 KiB.
+ERROR_BODY_LIMIT: Final = 64 * 1024
 
 
 def snippet(body: bytes, limit: int = _SNIPPET_LIMIT) -> str:
@@ -107,6 +114,19 @@ class BessaError(Exception):
     """
 
     resume_cursor: str | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own reduce calls ``cls(*args)``, which keyword-only constructors refuse;
+        # this one rebuilds the error from its args and attributes without calling __init__.
+        return (_rebuilt, (type(self), self.args, dict(vars(self))))
+
+
+def _rebuilt(cls: type[BessaError], args: tuple[Any, ...], state: dict[str, Any]) -> BessaError:
+    """An unpickled error: ``cls`` with ``args`` and attributes ``state``."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    vars(error).update(state)
+    return error
 
 
 class InputError(BessaError):
@@ -135,17 +155,25 @@ class UnknownTimeZoneError(InvalidValueError, ZoneInfoNotFoundError):
 
 
 class ForeignOriginError(BessaError, ValueError):
-    """An absolute URL (given by a caller or in a page's ``next``) is not on the base URL's origin.
+    """An absolute URL (given by a caller, in a page's ``next`` or a redirect's ``Location``)
+    is not provably on the base URL's origin: another scheme, host or port, credentials
+    (``user:password@``), or not a URL at all (a backslash in the host, two ports, a host that
+    is not a valid name).
 
-    Following it would send the API token to another host, so it is refused before any request.
+    Following it could send the API token elsewhere, so it is refused before any request.
+
+    Attributes:
+        url: the URL as given.
+        expected_origin: the base URL's origin.
+        reason: why it was refused.
     """
 
-    def __init__(self, url: str, expected_origin: str) -> None:
+    def __init__(self, url: str, expected_origin: str, reason: str | None = None) -> None:
         self.url = url
         self.expected_origin = expected_origin
+        self.reason = reason or f"it is not on the API's origin {expected_origin!r}"
         super().__init__(
-            f"refusing to request {url!r}: it is not on the API's origin {expected_origin!r} "
-            "and the request would carry the API token"
+            f"refusing to request {url!r}: {self.reason}, and the request would carry the API token"
         )
 
 
@@ -338,7 +366,8 @@ class APIError(BessaError):
         path: path of the request, relative to the base URL.
         request_id: the server's request id header, if any (quote it to support).
         retry_after: seconds the server asked to wait (``Retry-After``), if any.
-        body: the raw body, for anything the fields above do not capture.
+        body: the raw body, for anything the fields above do not capture: its first
+            :data:`ERROR_BODY_LIMIT` bytes (64 KiB) at most, the rest was never read.
     """
 
     status_code: ClassVar[int | None] = None
@@ -504,15 +533,21 @@ def error_for_response(
     path: str,
     now: datetime | None = None,
 ) -> APIError:
-    """Map an error answer to the matching :class:`APIError` subclass. Pure; never raises."""
+    """Map an error answer to the matching :class:`APIError` subclass. Pure; never raises.
+
+    Only the first :data:`ERROR_BODY_LIMIT` bytes of ``body`` are read and kept.
+    """
+    body = body[:ERROR_BODY_LIMIT]
     retry_after = parse_retry_after(headers.get("Retry-After"), now=now)
     request_id = _request_id(headers)
     payload: Any = None
     if body.strip():
         try:
-            payload = json.loads(body)
+            payload = parse_json(body)
         except ValueError:
             payload = None
+        if nests_deeper_than(payload):
+            payload = None  # kept as its snippet: its field errors would be walked later
 
     detail: str | None = None
     errors: dict[str, Any] = {}

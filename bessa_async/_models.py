@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import types
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, final
@@ -49,7 +49,30 @@ __all__ = [
 ]
 
 
-NO_EXTRA: Final[Mapping[str, Any]] = types.MappingProxyType({})
+@final
+class _NoExtra(Mapping[str, Any]):
+    """An empty read-only mapping that pickles as a reference to :data:`NO_EXTRA` (a
+    ``mappingproxy`` cannot be pickled, and with it no model, nor an error carrying one)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> Any:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "{}"
+
+    def __reduce__(self) -> str:
+        return "NO_EXTRA"
+
+
+NO_EXTRA: Final[Mapping[str, Any]] = _NoExtra()
 """The ``extra`` of a model the API sent no unknown fields for (shared: it is read-only)."""
 
 

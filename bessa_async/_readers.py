@@ -40,7 +40,7 @@ from typing import Any, Final, TypeVar
 import attrs
 import cattrs
 
-__all__ = ["Reader", "reader"]
+__all__ = ["MAX_NESTING", "Reader", "nests_deeper_than", "reader", "unknown_fields"]
 
 T = TypeVar("T")
 Reader = Callable[[object], T]
@@ -48,6 +48,44 @@ Reader = Callable[[object], T]
 _CACHE_SIZE: Final = 8192
 _DECIMALS: dict[str, Decimal] = {}
 _UUIDS: dict[str, uuid.UUID] = {}
+
+
+#: How deeply JSON kept as it came may nest: the value of a field a model does not know (kept
+#: in ``extra``), an error answer's field errors. Such a value is walked later by whatever the
+#: caller does with it (``to_dict``, ``json.dumps``, ``pickle``); nested as deeply as the JSON
+#: reader allows, that walk would exhaust the stack. The API's own answers nest a few levels.
+MAX_NESTING: Final = 64
+
+
+def nests_deeper_than(value: object, limit: int = MAX_NESTING) -> bool:
+    """Whether ``value`` (parsed JSON) nests lists and objects more than ``limit`` deep."""
+    level: list[object] = [value]
+    for _ in range(limit + 1):
+        inner: list[object] = []
+        for item in level:
+            if type(item) is dict:
+                inner.extend(item.values())
+            elif type(item) is list:
+                inner.extend(item)
+        if not inner:
+            return False
+        level = inner
+    return True
+
+
+def unknown_fields(item: Mapping[str, Any], names: frozenset[str]) -> dict[str, Any]:
+    """The fields of ``item`` not in ``names``, kept as they came for a model's ``extra``.
+
+    Raises:
+        ValueError: one of them nests more than :data:`MAX_NESTING` levels deep.
+    """
+    kept = {key: item[key] for key in item if key not in names}
+    for key, value in kept.items():
+        if nests_deeper_than(value):
+            raise ValueError(  # read as a DecodeError by decode()
+                f"the unknown field {key!r} nests more than {MAX_NESTING} levels deep"
+            )
+    return kept
 
 
 class _NotFast(Exception):
@@ -122,6 +160,7 @@ class _Compiler:
             "_UTC": UTC,
             "_setattr": object.__setattr__,
             "_new": _NEW,
+            "_unknown": unknown_fields,
         }
 
     def name(self, prefix: str, value: object) -> str:
@@ -208,7 +247,7 @@ class _Compiler:
                 ]
             body.append(f"    {target} = a")
             arguments.append(f"{field.alias}={target}")
-        unknown = "{k: o[k] for k in o if k not in _names}"
+        unknown = "_unknown(o, _names)"
         setters = _slot_setters(self.cls)
         if setters is None:
             body += [

@@ -25,8 +25,9 @@ import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from ._config import RetryPolicy, Timeout
+from ._config import DEFAULT_MAX_ANSWER_BYTES, RetryPolicy, Timeout
 from ._errors import (
+    ERROR_BODY_LIMIT,
     ConfigurationError,
     ConnectError,
     DecodeError,
@@ -38,6 +39,7 @@ from ._errors import (
     error_for_response,
 )
 from ._hooks import CallObserver, Hooks
+from ._jsontext import parse_json
 from ._retry import SAFE_METHODS, retry_call
 from ._secret import Secret
 from ._urls import (
@@ -73,6 +75,8 @@ class Response:
     status: int
     headers: CIMultiDictProxy[str]
     body: bytes
+    cut_at: int | None = None
+    """The ``max_answer_bytes`` a success's body was cut at (``body`` is that much of it)."""
     _data: Any = attrs.field(default=_UNREAD, repr=False, eq=False)
 
     def decoded(self) -> Response:
@@ -87,7 +91,8 @@ class Response:
         """The decoded JSON body (``None`` for a 204 or a HEAD).
 
         Raises:
-            DecodeError: the body is empty, not JSON, or labelled as something else.
+            DecodeError: the body is empty, not JSON, labelled as something else, or was cut
+                at ``max_answer_bytes``.
         """
         return self._decode() if self._data is _UNREAD else self._data
 
@@ -107,12 +112,17 @@ class Response:
                 path=self.path,
             )
 
+        if self.cut_at is not None:
+            raise failure(
+                f"the API's answer is larger than max_answer_bytes={self.cut_at:,} (counted "
+                "decompressed); stopped reading it there"
+            )
         if not self.body.strip():
             raise failure("the API answered with an empty body where JSON was expected")
         if mime and mime != "application/json" and not mime.endswith("+json"):
             raise failure(f"expected JSON but the API answered {mime!r}")
         try:
-            return json.loads(self.body)
+            return parse_json(self.body)
         except ValueError as exc:
             raise failure(f"the API's answer is not valid JSON ({exc})") from exc
 
@@ -255,10 +265,16 @@ async def exchange(
     body: bytes | None,
     headers: CIMultiDict[str],
     timeout: aiohttp.ClientTimeout,
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
 ) -> Response:
-    """Send one request as given and read its answer in full: the only await on aiohttp.
+    """Send one request as given and read its answer: the only await on aiohttp.
 
-    Redirects are returned, not followed; ``path`` names the request in errors.
+    Redirects are returned, not followed; ``path`` names the request in errors. The answer is
+    read as it is decompressed, and no further than ``max_answer_bytes``: a success cut there
+    is returned with :attr:`Response.cut_at` set, and decoding it is a ``DecodeError`` (what a
+    write's caller does with an accepted answer it cannot read). Of an answer that is not a
+    success, only the first :data:`ERROR_BODY_LIMIT` bytes are read. The rest of a cut answer
+    is never decompressed, and its connection is closed instead of reused.
 
     Raises:
         TransportError: no usable answer (``ConnectError``, ``RequestTimeout``, ...).
@@ -267,7 +283,13 @@ async def exchange(
         async with session.request(
             method, url, data=body, headers=headers, allow_redirects=False, timeout=timeout
         ) as resp:
-            payload = await resp.read()
+            success = 200 <= resp.status < 300
+            limit = max_answer_bytes if success else min(max_answer_bytes, ERROR_BODY_LIMIT)
+            payload, whole = await _read_at_most(resp.content, limit)
+            if not whole:
+                resp.close()  # the rest stays unread: this connection cannot serve another
+            if not success:  # kept on the error: a proxy's debug page may echo the headers
+                payload = _without_token(payload, headers)
             return Response(
                 method=method,
                 url=resp.url,
@@ -275,13 +297,37 @@ async def exchange(
                 status=resp.status,
                 headers=resp.headers,
                 body=payload,
+                cut_at=None if whole or not success else limit,
             )
     except _ANY_WIRE_ERROR as exc:
         hop = _Hop(method=method, url=url, path=path, read_timeout=timeout.sock_read)
         build, keep_cause = next(
             (build, keep) for kind, build, keep in _WIRE_ERRORS if isinstance(exc, kind)
         )
-        raise build(exc, hop) from (exc if keep_cause else None)
+        failure, cause = build(exc, hop), (exc if keep_cause else None)
+    # Raised out here, not in the handler: there it would keep the aiohttp error as its
+    # __context__ even "from None", and a ClientResponseError's repr shows the request's
+    # headers, token included.
+    raise failure from cause
+
+
+def _without_token(body: bytes, headers: Mapping[str, str]) -> bytes:
+    """``body`` with the token the request carried masked, wherever the server echoed it."""
+    token = headers.get("Authorization", "").partition(" ")[2].encode()
+    return body.replace(token, b"********") if token and token in body else body
+
+
+async def _read_at_most(stream: aiohttp.StreamReader, limit: int) -> tuple[bytes, bool]:
+    """The body as aiohttp decompresses it, up to ``limit`` bytes; and whether that is all."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in stream.iter_any():
+        size += len(chunk)
+        if size > limit:
+            chunks.append(chunk[: len(chunk) - (size - limit)])
+            return b"".join(chunks), False
+        chunks.append(chunk)
+    return b"".join(chunks), True
 
 
 class _Connection:
@@ -344,8 +390,10 @@ class Sender:
         sleep: Sleep,
         hooks: Hooks | None = None,
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         self.base_url = base_url
+        self.max_answer_bytes = max_answer_bytes
         self.hooks = hooks
         self.timeout = timeout
         self.retry = retry
@@ -593,6 +641,7 @@ class Sender:
                 body=body,
                 headers=sent_headers,
                 timeout=client_timeout,
+                max_answer_bytes=self.max_answer_bytes,
             )
             target = redirect_target(
                 self.base_url,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 import functools
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -97,24 +97,51 @@ def resolve(base: URL, target: str | URL) -> URL:
     since every resource lives under it.
 
     Raises:
-        ForeignOriginError: an absolute URL on another scheme, host or port.
+        ForeignOriginError: an absolute URL on another scheme, host or port, with
+            credentials, or one that cannot be read as a URL.
         InvalidValueError: a path that climbs out of the base URL with ``..``.
     """
     return _resolve(base, str(target))
 
 
+def _readable(base: URL, text: str, make: Callable[[], URL]) -> URL:
+    """The URL ``make()`` builds from ``text``, read through; one yarl cannot read (a backslash
+    or two ports in the authority, a host that is no valid name) is refused like a foreign
+    one, since where it leads is unknown."""
+    try:
+        url = make()
+        url.host  # noqa: B018  (decoded on first use: a bad IDNA label fails here)
+        str(url)
+    except Exception as exc:  # ValueError, UnicodeError, and IndexError for "0://[]@"
+        raise ForeignOriginError(
+            text, str(base.origin()), f"it is not a URL that can be read ({exc})"
+        ) from None
+    return url
+
+
+def _parsed(base: URL, text: str) -> URL:
+    return _readable(base, text, lambda: URL(text))
+
+
 @functools.lru_cache(maxsize=512)  # the same few resource paths, request after request
 def _resolve(base: URL, text: str) -> URL:
-    candidate = URL(text)
+    candidate = _parsed(base, text)
     if candidate.is_absolute() or text.startswith("//"):
         if _origin(candidate) != _origin(base):
             raise ForeignOriginError(text, str(base.origin()))
+        if candidate.raw_user is not None or candidate.raw_password is not None:
+            raise ForeignOriginError(
+                text, str(base.origin()), "it carries credentials (user:password@)"
+            )
         return candidate
     path = text.lstrip("/")
     segments = candidate.path.split("/")
     if ".." in segments or "." in segments:
         raise InvalidValueError(f"path {text!r} must not contain '.' or '..' segments")
-    return base.join(URL(path))
+    joined = base.join(_parsed(base, path))
+    if _origin(joined) != _origin(base):  # a scheme without a host, such as "mailto:x"
+        raise ForeignOriginError(text, str(base.origin()))
+    return joined
 
 
 def redirect_target(
@@ -126,11 +153,12 @@ def redirect_target(
     target must stay on the base URL's origin, so the token never follows off-site.
 
     Raises:
-        ForeignOriginError: the ``Location`` points to another scheme, host or port.
+        ForeignOriginError: the ``Location`` points to another scheme, host or port, carries
+            credentials, or cannot be read as a URL.
     """
     if status not in _REDIRECTS or not location or method not in ("GET", "HEAD"):
         return None
-    return resolve(base, url.join(URL(location)))
+    return resolve(base, _readable(base, location, lambda: url.join(URL(location))))
 
 
 def relative_path(base: URL, url: URL) -> str:

@@ -10,6 +10,8 @@ from typing import Final
 from zoneinfo import ZoneInfoNotFoundError
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import bessa_async
 from bessa_async import (
@@ -33,7 +35,7 @@ from bessa_async import (
     ValidationError,
     business_day,
 )
-from bessa_async._errors import error_for_response, parse_retry_after
+from bessa_async._errors import ERROR_BODY_LIMIT, error_for_response, parse_retry_after
 
 
 def _map(status: int, body: object = None, **headers: str) -> APIError:
@@ -192,6 +194,11 @@ _BUILTIN_RAISES_ALLOWED: Final = {
         "a DecodeError naming each field; make_converter() users get cattrs' own convention",
     ),
     **dict.fromkeys(
+        [("_readers.py", "unknown_fields")],
+        "called from a model's structure hook and its compiled reader: decode() turns what it "
+        "raises into a DecodeError naming the item",
+    ),
+    **dict.fromkeys(
         [("_cli.py", "_read_order")],
         "the bessa command's reading of an order file: main() reports it on stderr with an "
         "exit code, no Python caller sees it",
@@ -242,3 +249,26 @@ def test_library_code_raises_no_bare_builtin_input_errors() -> None:
                 offenders.append(f"{relative}:{line} in {function or 'the module'}")
     assert offenders == [], "raise InvalidValueError / InvalidTypeError instead"
     assert allowed_seen == set(_BUILTIN_RAISES_ALLOWED), "an allow-list entry no longer applies"
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@given(
+    status=st.integers(min_value=300, max_value=599),
+    body=st.one_of(st.binary(max_size=300), _JSON.map(lambda v: json.dumps(v).encode())),
+    retry_after=st.one_of(st.none(), st.text(max_size=30)),
+)
+def test_error_for_response_never_raises(status: int, body: bytes, retry_after: str | None) -> None:
+    """Documented as never raising: any status, any body, any Retry-After gives an APIError."""
+    headers = {} if retry_after is None else {"Retry-After": retry_after}
+    error = error_for_response(status, headers, body, method="GET", path="x/")
+    assert isinstance(error, APIError)
+    assert error.status == status
+    assert error.body == body[:ERROR_BODY_LIMIT]

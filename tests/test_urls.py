@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from yarl import URL
 
-from bessa_async import ConfigurationError, ForeignOriginError, encode_params
+from bessa_async import BessaError, ConfigurationError, ForeignOriginError, encode_params
 from bessa_async._urls import (
     is_loopback,
     redirect_target,
@@ -154,6 +154,86 @@ def test_redirect_target_refuses_another_origin(location: str) -> None:
     """A redirect off the base origin would carry the token there: refused."""
     with pytest.raises(ForeignOriginError, match="not on the API's origin"):
         redirect_target(BASE, "GET", ARTICLES, 302, location)
+
+
+HOSTILE = [
+    pytest.param("https://u:p@api.diekasse.app/v1/public/articles/", "credentials", id="userinfo"),
+    pytest.param("https://u@api.diekasse.app/v1/public/articles/", "credentials", id="user"),
+    pytest.param("//u:p@api.diekasse.app/v1/public/", "origin|credentials", id="//userinfo"),
+    pytest.param("https://api.diekasse.app\\@evil.example/v1/", "backslash", id="backslash"),
+    pytest.param("https://api.diekasse.app:443:443/v1/public/", "port", id="two ports"),
+    pytest.param("https://xn--a.example/v1/public/", "idna", id="bad IDNA label"),
+    pytest.param("https://[::1/v1/public/", "IPv6", id="half an IPv6 address"),
+]
+
+
+@pytest.mark.parametrize(("url", "why"), HOSTILE)
+def test_resolve_refuses_hostile_urls_as_foreign(url: str, why: str) -> None:
+    """A URL with credentials, or one yarl cannot read, is not provably on the origin: refused
+    as a ForeignOriginError (a BessaError) saying why, never a bare ValueError/UnicodeError."""
+    with pytest.raises(ForeignOriginError, match=why) as info:
+        resolve(BASE, url)
+    assert info.value.url == url
+
+
+@pytest.mark.parametrize(("location", "why"), HOSTILE)
+def test_redirect_target_refuses_hostile_locations(location: str, why: str) -> None:
+    with pytest.raises(ForeignOriginError, match=why):
+        redirect_target(BASE, "GET", ARTICLES, 302, location)
+
+
+_URLISH = st.builds(
+    "".join,
+    st.lists(
+        st.sampled_from(
+            [
+                "https://",
+                "http://",
+                "//",
+                "api.diekasse.app",
+                "u",
+                ":p",
+                "@",
+                ":443",
+                ":",
+                "\\",
+                "[",
+                "]",
+                "::1",
+                "xn--",
+                "\x80",
+                "ä",
+                "/v1/public/",
+                "..",
+                "?",
+                "#",
+                "%",
+                " ",
+                "é",
+            ]
+        ),
+        max_size=8,
+    ),
+)
+
+
+@given(text=st.one_of(st.text(), _URLISH))
+def test_any_next_or_location_is_followed_on_the_origin_or_refused(text: str) -> None:
+    """Whatever a server puts in a ``next`` or a ``Location``: a URL on the base origin with
+    no credentials, or a BessaError; nothing else escapes."""
+    for as_location in (False, True):
+        try:
+            target = (
+                redirect_target(BASE, "GET", ARTICLES, 302, text)
+                if as_location
+                else resolve(BASE, text)
+            )
+        except BessaError:
+            continue
+        if target is not None:
+            assert (target.scheme, target.host, target.port) == ("https", BASE.host, 443)
+            assert target.user is None
+            assert target.password is None
 
 
 @given(

@@ -15,6 +15,7 @@ from typing import Any, Final, Protocol, final
 from .._config import PollPolicy
 from .._errors import InvalidTypeError, InvalidValueError, JobFailedError
 from .._hooks import Hooks, operation
+from .._jsontext import parse_json, version_of
 from .._validate import parse_uuid
 from .model import Job, JobKind, JobStatus, job_state
 
@@ -69,6 +70,14 @@ def encode_token(
     )
 
 
+def _shown(value: object) -> str:
+    """A token's value for a message: a word or number as written, anything else by its type
+    (a list nested thousands deep has no repr worth reading, nor one made without a risk)."""
+    if value is None or isinstance(value, str | int | float):
+        return repr(value) if not isinstance(value, str) or len(value) <= 80 else "a long string"
+    return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
+
+
 def decode_token(token: str) -> dict[str, Any]:
     """Read and check a token made by :func:`encode_token`. Pure.
 
@@ -78,23 +87,25 @@ def decode_token(token: str) -> dict[str, Any]:
     if not isinstance(token, str | bytes):
         raise InvalidTypeError(f"a job token is a str, got {type(token).__name__}")
     try:
-        data = json.loads(token)
+        data = parse_json(token)
     except ValueError:
         raise InvalidValueError(
             "not a job token: not JSON (pass what JobHandle.to_token() gave)"
         ) from None
     if not isinstance(data, dict) or "v" not in data:
         raise InvalidValueError("not a job token: expected a JSON object with a version 'v'")
-    if data["v"] != TOKEN_VERSION:
+    version = version_of(data)
+    if version != TOKEN_VERSION:
         raise InvalidValueError(
-            f"job token version {data['v']!r} is not readable by this version of bessa_async "
-            f"(it reads version {TOKEN_VERSION}); upgrade the library"
+            f"job token version {_shown(data['v'])} is not readable by this version of "
+            f"bessa_async (it reads version {TOKEN_VERSION}); upgrade the library"
         )
     if data.get("kind") not in ("order", "payment"):
-        raise InvalidValueError(f"not a job token: unknown kind {data.get('kind')!r}")
-    job_id = parse_uuid(str(data.get("id")))
+        raise InvalidValueError(f"not a job token: unknown kind {_shown(data.get('kind'))}")
+    raw_id = data.get("id")
+    job_id = parse_uuid(raw_id) if isinstance(raw_id, str) else None
     if job_id is None:
-        raise InvalidValueError(f"not a job token: bad id {data.get('id')!r}")
+        raise InvalidValueError(f"not a job token: bad id {_shown(raw_id)}")
     for name in ("reference", "idempotency_key", "status"):
         if data.get(name) is not None and not isinstance(data[name], str):
             raise InvalidValueError(f"not a job token: {name} must be a string")
@@ -212,6 +223,14 @@ class JobHandle:
         status = "unknown" if self._status is None else str(self._status)
         return f"<JobHandle {self._kind} {self._id} {status}>"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (inside a JobTimeoutError a task queue stores, say) without its client,
+        # which holds a session and the token; what comes back can be read, not polled.
+        return (
+            _unpickled,
+            (self._kind, self._id, self._path, self._job, self._reference, self._key, self._status),
+        )
+
     def to_token(self) -> str:
         """This handle as versioned JSON, to store and :meth:`Jobs.resume` later (no secrets)."""
         return encode_token(
@@ -309,3 +328,49 @@ class JobHandle:
         future = self._manager.watch(self, timeout=timeout, poll=poll)
         await future  # cancelling the waiting task cancels the future: the scheduler lets go
         return self.outcome()
+
+
+class _NoClient:
+    """The job source of an unpickled handle: it knows the job, but no client to poll with."""
+
+    hooks: Hooks | None = None
+
+    def clock(self) -> float:
+        raise self._refused()
+
+    async def read(self, path: str) -> Job:
+        raise self._refused()
+
+    def watch(
+        self, handle: JobHandle, *, timeout: float | None, poll: PollPolicy | None
+    ) -> asyncio.Future[None]:
+        raise self._refused()
+
+    @staticmethod
+    def _refused() -> InvalidValueError:
+        return InvalidValueError(
+            "this JobHandle was unpickled and belongs to no client: pass its to_token() to "
+            "client.jobs.resume() for one that can poll"
+        )
+
+
+def _unpickled(
+    kind: JobKind,
+    id: uuid.UUID,
+    path: str,
+    job: Job | None,
+    reference: str | None,
+    idempotency_key: str | None,
+    status: JobStatus | str | None,
+) -> JobHandle:
+    """A handle out of pickle: what it knew of its job, apart from any client."""
+    return JobHandle(
+        _NoClient(),
+        kind=kind,
+        id=id,
+        path=path,
+        job=job,
+        reference=reference,
+        idempotency_key=idempotency_key,
+        status=status,
+    )
