@@ -76,7 +76,9 @@ class RetryPolicy:
         initial_backoff: upper bound of the first jittered wait, in seconds.
         max_backoff: upper bound of any jittered wait, in seconds.
         multiplier: growth of the bound per attempt.
-        max_retry_after: the longest ``Retry-After`` honoured by sleeping, in seconds.
+        max_retry_after: the longest wait the server may impose, in seconds: a
+            ``Retry-After`` (on a 429 or a 5xx) beyond it is not slept through, and the
+            client-wide pause after a 429 never lasts longer.
         statuses: answer statuses retried for reads (429 also for writes).
     """
 
@@ -96,6 +98,15 @@ class RetryPolicy:
     def disabled(cls) -> RetryPolicy:
         """A policy that never retries."""
         return cls(attempts=1)
+
+    def capped_wait(self, seconds: float) -> float:
+        """``seconds`` the server asked to wait, cut to :attr:`max_retry_after` (the one cap on
+        every wait a server imposes: ``Retry-After`` and the pause after a 429)."""
+        return min(seconds, self.max_retry_after)
+
+    def honours_wait(self, seconds: float) -> bool:
+        """Whether a wait the server asked for is short enough to sleep through."""
+        return self.capped_wait(seconds) >= seconds
 
     def backoff_bound(self, retry_number: int) -> float:
         """Upper bound of the jittered wait before retry number ``retry_number`` (1-based)."""

@@ -30,14 +30,15 @@ def is_retryable(method: str, exc: BaseException, policy: RetryPolicy) -> bool:
 
     A write is retried only when the failure proves it was not processed: the request never
     left (connection not opened) or the server throttled it (429). A ``Retry-After`` beyond
-    ``policy.max_retry_after`` is never slept through. A 2xx whose body is not JSON (cut by a
-    proxy, a captive portal's page) is retried like a 503 for a read; a write it answered was
-    accepted, and is never sent again for it.
+    ``policy.max_retry_after`` is never slept through, on a 429 or a 5xx alike. A 2xx whose
+    body is not JSON (cut by a proxy, a captive portal's page) is retried like a 503 for a
+    read; a write it answered was accepted, and is never sent again for it.
     """
+    wait = exc.retry_after if isinstance(exc, APIError) else None
+    if wait is not None and not policy.honours_wait(wait):
+        return False
     if isinstance(exc, RateLimitError):
-        return 429 in policy.statuses and (
-            exc.retry_after is None or exc.retry_after <= policy.max_retry_after
-        )
+        return 429 in policy.statuses
     if isinstance(exc, TransportError):
         return method.upper() in SAFE_METHODS or not exc.request_sent
     if isinstance(exc, DecodeError):

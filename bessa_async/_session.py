@@ -512,7 +512,8 @@ class Sender:
                 response.status, response.headers, response.body, method=method, path=path
             )
             if response.status == 429 and error.retry_after is not None:
-                self.gate.block(error.retry_after)
+                # Capped: a huge Retry-After must not shut the client for good.
+                self.gate.block(policy.capped_wait(error.retry_after))
             raise error
         if response.status >= 300:
             raise error_for_response(
@@ -547,7 +548,7 @@ class Sender:
                 return
             self._slots.release()
             remaining = self._remaining(deadline)
-            if wait > policy.max_retry_after or (remaining is not None and wait >= remaining):
+            if not policy.honours_wait(wait) or (remaining is not None and wait >= remaining):
                 raise RateLimitError(
                     status=429,
                     detail="the API throttled this client; waiting would pass this call's "

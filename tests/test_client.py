@@ -515,3 +515,43 @@ async def test_one_debug_line_per_attempt(
     assert len(lines) == 2
     assert lines[0].startswith("GET articles/?limit=2 -> 503 (attempt 1, ")
     assert lines[1].startswith("GET articles/?limit=2 -> 200 (attempt 2, ")
+
+
+# --- one cap for every wait a server imposes ------------------------------------------------
+
+
+@pytest.mark.parametrize("retry_after", ["3600", "1e9"])
+@pytest.mark.parametrize("total", [60.0, None])
+async def test_a_5xx_retry_after_beyond_the_cap_raises_at_once(
+    sandbox: Sandbox, clock: FakeClock, retry_after: str, total: float | None
+) -> None:
+    """A 503 asking for an hour (or 1e9 s) is not slept through, with or without a deadline:
+    ServerError at once, as a 429 beyond max_retry_after."""
+    sandbox.inject(Fault.status(503, retry_after=retry_after), path="articles/")
+    async with BessaClient(
+        sandbox.token,
+        base_url=sandbox.url,
+        timeout=Timeout(total=total),
+        clock=clock,
+        sleep=clock.sleep,
+    ) as client:
+        with pytest.raises(ServerError) as info:
+            await client.request("GET", "articles/")
+    assert info.value.retry_after == float(retry_after)
+    assert clock.sleeps == []
+    assert len(sandbox.requests) == 1
+
+
+@pytest.mark.parametrize("retry_after", ["1e12", "Fri, 01 Jan 2099 00:00:00 GMT"])
+async def test_a_huge_429_pauses_the_client_no_longer_than_the_cap(
+    client: BessaClient, sandbox: Sandbox, clock: FakeClock, retry_after: str
+) -> None:
+    """One 429 asking for 1e12 s (or until 2099) fails its call at once and pauses the client
+    for max_retry_after at most: the next call waits that long, then goes through."""
+    sandbox.inject(Fault.rate_limit(retry_after=retry_after), path="articles/", times=1)
+    with pytest.raises(RateLimitError):
+        await client.request("GET", "articles/")
+    assert clock.sleeps == []
+    await client.request("GET", "companies/", timeout=120)  # a deadline beyond the pause
+    assert clock.sleeps == [client.retry.max_retry_after]
+    assert _paths(sandbox) == ["articles/", "companies/"]
