@@ -9,7 +9,7 @@ from typing import Any, Final, final
 import attrs
 
 from ._errors import InvalidTypeError, InvalidValueError
-from ._validate import is_number
+from ._validate import is_int, is_number
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -80,6 +80,12 @@ class RetryPolicy:
             ``Retry-After`` (on a 429 or a 5xx) beyond it is not slept through, and the
             client-wide pause after a 429 never lasts longer.
         statuses: answer statuses retried for reads (429 also for writes).
+        budget_reserve: the retry budget of a long read (a listing, a changes feed, an
+            export) before any of its requests succeeded: a request of it may go beyond
+            ``attempts`` while other requests succeed meanwhile and all the read's retries
+            stay within ``budget_reserve`` plus ``budget_ratio`` of its successes.
+        budget_ratio: retries such a read earns per request that succeeds (0 and a reserve
+            of 0: every request keeps its ``attempts``).
     """
 
     attempts: int = attrs.field(default=4)
@@ -88,6 +94,18 @@ class RetryPolicy:
     multiplier: float = attrs.field(default=2.0, validator=_positive)
     max_retry_after: float = attrs.field(default=60.0, validator=_positive)
     statuses: frozenset[int] = attrs.field(default=_RETRYABLE_STATUSES, converter=frozenset)
+    budget_reserve: int = attrs.field(default=20)
+    budget_ratio: float = attrs.field(default=0.25)
+
+    @budget_reserve.validator
+    def _check_reserve(self, attribute: attrs.Attribute[int], value: int) -> None:
+        if not is_int(value) or value < 0:
+            raise InvalidValueError(f"budget_reserve must be an int >= 0, got {value!r}")
+
+    @budget_ratio.validator
+    def _check_ratio(self, attribute: attrs.Attribute[float], value: float) -> None:
+        if not is_number(value) or not 0 <= value < math.inf:
+            raise InvalidValueError(f"budget_ratio must be a number >= 0, got {value!r}")
 
     @attempts.validator
     def _check_attempts(self, attribute: attrs.Attribute[int], value: int) -> None:

@@ -38,7 +38,7 @@ from ._errors import (
     error_for_response,
 )
 from ._hooks import CallObserver, Hooks
-from ._retry import SAFE_METHODS, retry_call
+from ._retry import SAFE_METHODS, current_read, retry_call
 from ._secret import Secret
 from ._urls import (
     MAX_REDIRECTS,
@@ -421,6 +421,13 @@ class Sender:
         own = None if limits.total is None else self.clock() + limits.total
         deadline = own if deadline is None else deadline if own is None else min(own, deadline)
         session = self._ensure_session()
+        # A page of a long read: its retries draw on the read's budget, and its on_page hook
+        # keeps this request's deadline.
+        read = current_read()
+        budget = None
+        if read is not None:
+            read.started(deadline, self.clock)
+            budget = read.budget if method in SAFE_METHODS else None
 
         async def attempt(number: int) -> Response:
             return await self._attempt(
@@ -437,9 +444,16 @@ class Sender:
                 clock=self.clock,
                 sleep=self.sleep,
                 rng=self._rng,
+                budget=budget,
             )
         call = CallObserver(
-            hooks, method=method, url=url, base_url=self.base_url, clock=self.clock, gate=self.gate
+            hooks,
+            method=method,
+            url=url,
+            base_url=self.base_url,
+            clock=self.clock,
+            gate=self.gate,
+            deadline=deadline,
         )
         try:
             response = await retry_call(
@@ -451,6 +465,7 @@ class Sender:
                 sleep=self.sleep,
                 rng=self._rng,
                 on_retry=call.retried,
+                budget=budget,
             )
         except BaseException as exc:
             await call.ended(None, exc)
