@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final, final
+from urllib.parse import urlencode
 from uuid import UUID
 
 import aiohttp
@@ -37,6 +38,7 @@ from ._errors import (
     TransportError,
     error_for_response,
 )
+from ._events import redact_query
 from ._hooks import CallObserver, Hooks
 from ._retry import SAFE_METHODS, current_read, retry_call
 from ._secret import Secret
@@ -627,15 +629,17 @@ class Sender:
         sent: float,
         answered: float | None = None,
     ) -> None:
-        """One DEBUG line per attempt: the time at the server (the exchange, redirects
-        included) apart from the time spent waiting to be sent, for an in-flight slot or a
-        429's pause; both also on the record, as ``elapsed`` and ``waited`` (seconds)."""
+        """One DEBUG line per attempt: method, path, the query with only the values
+        :func:`redact_query` keeps, the outcome, and the time at the server (the exchange,
+        redirects included) apart from the time spent waiting to be sent, for an in-flight
+        slot or a 429's pause; both also on the record, as ``elapsed`` and ``waited``
+        (seconds)."""
         if logger.isEnabledFor(logging.DEBUG):
             elapsed = (time.perf_counter() if answered is None else answered) - sent
             waited = sent - queued
             target = relative_path(self.base_url, url)
-            if url.raw_query_string:
-                target += "?" + url.raw_query_string
+            if url.raw_query_string:  # filter values redacted, as in the hooks' events
+                target += "?" + urlencode(redact_query(url.query.items()), safe=",:")
             logger.debug(
                 "%s %s -> %s (attempt %d, %.3f s, after %.3f s waiting to be sent)",
                 method,

@@ -8,6 +8,7 @@ import logging
 import socket
 from datetime import datetime, timedelta, timezone
 from typing import Literal
+from urllib.parse import parse_qsl
 
 import aiohttp
 import pytest
@@ -22,9 +23,11 @@ from bessa_async import (
     ConnectError,
     DecodeError,
     ForeignOriginError,
+    Hooks,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RequestEvent,
     RequestTimeout,
     RetryPolicy,
     ServerError,
@@ -32,6 +35,7 @@ from bessa_async import (
     TransportError,
     ValidationError,
 )
+from bessa_async._events import REDACTED
 from bessa_async.testing import FakeClock, Fault, Sandbox
 
 VIENNA_SUMMER = timezone(timedelta(hours=2))
@@ -515,6 +519,42 @@ async def test_one_debug_line_per_attempt(
     assert len(lines) == 2
     assert lines[0].startswith("GET articles/?limit=2 -> 503 (attempt 1, ")
     assert lines[1].startswith("GET articles/?limit=2 -> 200 (attempt 2, ")
+
+
+async def test_debug_lines_redact_filter_values_as_the_hooks_do(
+    sandbox: Sandbox, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A filter value never reaches a log line: the query is the one hook events carry (values
+    kept only for cursors, page sizes and time bounds), redacted by the same function."""
+    requests: list[RequestEvent] = []
+    caplog.set_level(logging.DEBUG, logger="bessa_async")
+    params = {
+        "name": "secret-filter-value",
+        "reference": "Müller & Söhne",
+        "limit": 2,
+        "updated__gte": "2026-06-01T00:00:00+00:00",
+    }
+    async with BessaClient(
+        sandbox.token,
+        base_url=sandbox.url,
+        clock=clock,
+        sleep=clock.sleep,
+        hooks=Hooks(on_request=requests.append),
+    ) as client:
+        await client.request("GET", "articles/", params=params)
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "bessa_async"]
+    for value in ("secret", "Müller", "M%C3%BCller"):
+        assert value not in line
+    target = line.split(" ")[1]
+    assert target.startswith("articles/?")
+    logged = tuple(parse_qsl(target.split("?", 1)[1]))
+    assert logged == requests[0].query
+    assert dict(logged) == {
+        "name": REDACTED,
+        "reference": REDACTED,
+        "limit": "2",
+        "updated__gte": "2026-06-01T00:00:00+00:00",
+    }
 
 
 # --- one cap for every wait a server imposes ------------------------------------------------
