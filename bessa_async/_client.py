@@ -129,6 +129,9 @@ class BessaClient:
         trace_configs: ``aiohttp.TraceConfig`` objects for the session the client creates
             (aiohttp's own instrumentation); not with ``session=``, which has its own.
 
+    A client may be created outside any event loop; it belongs to the loop it is first used
+    in, and raises :class:`WrongEventLoopError` in any other (or after ``os.fork()``).
+
     Raises:
         ConfigurationError: no token or one that cannot be a token, an unsafe base URL, a bad
             option (all before anything is sent).
@@ -370,9 +373,14 @@ class BessaClient:
 
         On a view (:meth:`with_options`) it does nothing: the view shares the session and the
         poller of the client it came from, and closing that client ends both.
+
+        Raises:
+            WrongEventLoopError: called from another event loop than the client's.
         """
         if self._view_of is not None:
             return
+        if not self.closed:
+            self._sender.check_loop()  # its tasks and connections are only its loop's to end
         await self._jobs.aclose()
         await self._sender.close()
 

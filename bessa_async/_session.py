@@ -11,6 +11,7 @@ import asyncio
 import copy
 import json
 import logging
+import os
 import platform
 import random
 import time
@@ -36,6 +37,7 @@ from ._errors import (
     RateLimitError,
     RequestTimeout,
     TransportError,
+    WrongEventLoopError,
     error_for_response,
 )
 from ._events import redact_query
@@ -272,8 +274,9 @@ async def exchange(
 
 
 class _Connection:
-    """What a client shares with its views: the aiohttp session (owned or borrowed) and
-    whether the client was closed."""
+    """What a client shares with its views: the aiohttp session (owned or borrowed), whether
+    the client was closed, and the event loop (and process) it belongs to: the one it was
+    first used in, since a client may be built before any loop runs."""
 
     def __init__(
         self,
@@ -286,6 +289,31 @@ class _Connection:
         self.max_in_flight = max_in_flight
         self.trace_configs = list(trace_configs) if trace_configs else None
         self.closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid: int | None = None
+
+    def check_loop(self) -> None:
+        """Bind the client to the running loop on its first use; later, refuse any other.
+
+        Raises:
+            WrongEventLoopError: another loop, or a process forked after the first use.
+        """
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop, self._pid = loop, os.getpid()
+        elif self._pid != os.getpid():
+            raise WrongEventLoopError(
+                "this BessaClient was used in the parent process before os.fork(); its "
+                "connections belong to the parent: create a new BessaClient in this process "
+                "(nothing was sent)"
+            )
+        elif loop is not self._loop:
+            raise WrongEventLoopError(
+                "this BessaClient belongs to another event loop (the one it was first used "
+                "in); its connections cannot be used from this one: create one BessaClient per "
+                "event loop (per thread, per asyncio.run(), per Celery task or pytest event "
+                "loop scope) and close it in its own loop (nothing was sent)"
+            )
 
     @property
     def owns_open_session(self) -> bool:
@@ -294,6 +322,7 @@ class _Connection:
     def ensure_session(self) -> aiohttp.ClientSession:
         if self.closed:
             raise RuntimeError("this BessaClient is closed; create a new one")
+        self.check_loop()
         if self.session is None:
             self.session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(
@@ -308,6 +337,8 @@ class _Connection:
         return self.session
 
     async def close(self) -> None:
+        if self.owns_open_session:
+            self.check_loop()  # a session is closed in its own loop, or not at all
         self.closed = True
         if self.owns_open_session:
             assert self.session is not None
@@ -371,6 +402,10 @@ class Sender:
 
     async def open(self) -> None:
         self._ensure_session()
+
+    def check_loop(self) -> None:
+        """Refuse a loop (or a forked process) the client does not belong to."""
+        self._connection.check_loop()
 
     async def close(self) -> None:
         await self._connection.close()
