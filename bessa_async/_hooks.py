@@ -207,7 +207,7 @@ class CallObserver:
                 status = exc.status if isinstance(exc, APIError | DecodeError) else None
                 await self._response(number, status, type(exc).__name__, started)
                 if isinstance(exc, RateLimitError) and self._gate.until != gate:
-                    wait = exc.retry_after or 0.0
+                    wait = self._gate.pause  # as set: capped, not as the server asked
                     await emit(
                         hooks.on_rate_limited,
                         RateLimitedEvent(

@@ -130,9 +130,12 @@ class RateGate:
         self._clock = clock
         self._sleep = sleep
         self.until = 0.0
+        self.pause = 0.0
+        """The latest pause asked for, in seconds (as capped by the caller)."""
 
     def block(self, seconds: float) -> None:
         """Hold every request back for ``seconds`` from now (never shortens a longer pause)."""
+        self.pause = seconds
         self.until = max(self.until, self._clock() + seconds)
 
     def remaining(self) -> float:

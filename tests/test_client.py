@@ -26,6 +26,7 @@ from bessa_async import (
     Hooks,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitedEvent,
     RateLimitError,
     RequestEvent,
     RequestTimeout,
@@ -584,14 +585,24 @@ async def test_a_5xx_retry_after_beyond_the_cap_raises_at_once(
 
 @pytest.mark.parametrize("retry_after", ["1e12", "Fri, 01 Jan 2099 00:00:00 GMT"])
 async def test_a_huge_429_pauses_the_client_no_longer_than_the_cap(
-    client: BessaClient, sandbox: Sandbox, clock: FakeClock, retry_after: str
+    sandbox: Sandbox, clock: FakeClock, retry_after: str
 ) -> None:
     """One 429 asking for 1e12 s (or until 2099) fails its call at once and pauses the client
-    for max_retry_after at most: the next call waits that long, then goes through."""
+    for max_retry_after at most (as its event says): the next call waits that long, then goes
+    through."""
     sandbox.inject(Fault.rate_limit(retry_after=retry_after), path="articles/", times=1)
-    with pytest.raises(RateLimitError):
-        await client.request("GET", "articles/")
-    assert clock.sleeps == []
-    await client.request("GET", "companies/", timeout=120)  # a deadline beyond the pause
+    paused: list[RateLimitedEvent] = []
+    async with BessaClient(
+        sandbox.token,
+        base_url=sandbox.url,
+        clock=clock,
+        sleep=clock.sleep,
+        hooks=Hooks(on_rate_limited=paused.append),
+    ) as client:
+        with pytest.raises(RateLimitError):
+            await client.request("GET", "articles/")
+        assert clock.sleeps == []
+        assert [event.wait for event in paused] == [client.retry.max_retry_after]
+        await client.request("GET", "companies/", timeout=120)  # a deadline beyond the pause
     assert clock.sleeps == [client.retry.max_retry_after]
     assert _paths(sandbox) == ["articles/", "companies/"]
