@@ -129,13 +129,14 @@ async def emit(hook: Hook[E] | None, event: E, *, within: float | None = None) -
     """
     if hook is None:
         return
-    limit = None if within is None else asyncio.timeout(max(0.0, within))
+    limit: asyncio.Timeout | None = None
     try:
         result = hook(event)
         if inspect.isawaitable(result):
-            if limit is None:
+            if within is None:
                 await result
             else:
+                limit = asyncio.timeout(max(0.0, within))
                 async with limit:
                     await result
     except Exception:
