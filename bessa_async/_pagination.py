@@ -144,10 +144,10 @@ def follow(
 
 
 def observe_pages(fetch: Fetch, hooks: Hooks | None, resource: str) -> Fetch:
-    """``fetch`` telling ``hooks.on_page`` of each page it reads (``fetch`` itself without one).
+    """``fetch`` with one retry budget for all its pages, telling ``hooks.on_page`` (if set) of
+    each page it reads within the deadline of that page's request.
 
-    Wrapping the fetch covers every reader of pages alike: a chain, a sharded listing, ``first``;
-    its pages share one retry budget, and ``on_page`` keeps the deadline of its page's request.
+    Wrapping the fetch covers every reader of pages alike: a chain, a sharded listing, ``first``.
     """
     if hooks is None or hooks.on_page is None:
         return shared_budget(fetch)
