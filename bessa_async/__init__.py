@@ -61,6 +61,7 @@ from ._errors import (
     TransportError,
     UnknownTimeZoneError,
     ValidationError,
+    WrongEventLoopError,
 )
 from ._events import (
     ALLOWED_QUERY_KEYS,
@@ -275,6 +276,7 @@ __all__ = [
     "User",
     "Users",
     "ValidationError",
+    "WrongEventLoopError",
     "__version__",
     "business_day",
     "business_days",

@@ -134,6 +134,9 @@ class BessaClient:
         max_answer_bytes: the largest answer read, counted decompressed
             (:data:`DEFAULT_MAX_ANSWER_BYTES`, 32 MiB); a larger one is a :class:`DecodeError`.
 
+    A client may be created outside any event loop; it belongs to the loop it is first used
+    in, and raises :class:`WrongEventLoopError` in any other (or after ``os.fork()``).
+
     Raises:
         ConfigurationError: no token or one that cannot be a token, an unsafe base URL, a bad
             option (all before anything is sent).
@@ -381,9 +384,14 @@ class BessaClient:
 
         On a view (:meth:`with_options`) it does nothing: the view shares the session and the
         poller of the client it came from, and closing that client ends both.
+
+        Raises:
+            WrongEventLoopError: called from another event loop than the client's.
         """
         if self._view_of is not None:
             return
+        if not self.closed:
+            self._sender.check_loop()  # its tasks and connections are only its loop's to end
         await self._jobs.aclose()
         await self._sender.close()
 

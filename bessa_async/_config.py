@@ -88,8 +88,16 @@ class RetryPolicy:
         initial_backoff: upper bound of the first jittered wait, in seconds.
         max_backoff: upper bound of any jittered wait, in seconds.
         multiplier: growth of the bound per attempt.
-        max_retry_after: the longest ``Retry-After`` honoured by sleeping, in seconds.
+        max_retry_after: the longest wait the server may impose, in seconds: a
+            ``Retry-After`` (on a 429 or a 5xx) beyond it is not slept through, and the
+            client-wide pause after a 429 never lasts longer.
         statuses: answer statuses retried for reads (429 also for writes).
+        budget_reserve: the retry budget of a long read (a listing, a changes feed, an
+            export) before any of its requests succeeded: a request of it may go beyond
+            ``attempts`` while other requests succeed meanwhile and all the read's retries
+            stay within ``budget_reserve`` plus ``budget_ratio`` of its successes.
+        budget_ratio: retries such a read earns per request that succeeds (0 and a reserve
+            of 0: every request keeps its ``attempts``).
     """
 
     attempts: int = attrs.field(default=4)
@@ -98,6 +106,18 @@ class RetryPolicy:
     multiplier: float = attrs.field(default=2.0, validator=_positive)
     max_retry_after: float = attrs.field(default=60.0, validator=_positive)
     statuses: frozenset[int] = attrs.field(default=_RETRYABLE_STATUSES, converter=frozenset)
+    budget_reserve: int = attrs.field(default=20)
+    budget_ratio: float = attrs.field(default=0.25)
+
+    @budget_reserve.validator
+    def _check_reserve(self, attribute: attrs.Attribute[int], value: int) -> None:
+        if not is_int(value) or value < 0:
+            raise InvalidValueError(f"budget_reserve must be an int >= 0, got {value!r}")
+
+    @budget_ratio.validator
+    def _check_ratio(self, attribute: attrs.Attribute[float], value: float) -> None:
+        if not is_number(value) or not 0 <= value < math.inf:
+            raise InvalidValueError(f"budget_ratio must be a number >= 0, got {value!r}")
 
     @attempts.validator
     def _check_attempts(self, attribute: attrs.Attribute[int], value: int) -> None:
@@ -108,6 +128,15 @@ class RetryPolicy:
     def disabled(cls) -> RetryPolicy:
         """A policy that never retries."""
         return cls(attempts=1)
+
+    def capped_wait(self, seconds: float) -> float:
+        """``seconds`` the server asked to wait, cut to :attr:`max_retry_after` (the one cap on
+        every wait a server imposes: ``Retry-After`` and the pause after a 429)."""
+        return min(seconds, self.max_retry_after)
+
+    def honours_wait(self, seconds: float) -> bool:
+        """Whether a wait the server asked for is short enough to sleep through."""
+        return self.capped_wait(seconds) >= seconds
 
     def backoff_bound(self, retry_number: int) -> float:
         """Upper bound of the jittered wait before retry number ``retry_number`` (1-based)."""

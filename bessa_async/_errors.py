@@ -27,6 +27,7 @@ Every exception the library raises on purpose derives from :class:`BessaError`::
     │   └── ServerError                        5xx, also with an HTML or empty body
     ├── DecodeError                            a 2xx whose body is not the JSON expected
     ├── PaginationLoopError                    a list's ``next`` repeats an earlier page
+    ├── WrongEventLoopError (also RuntimeError) a client used from another event loop or process
     ├── JobFailedError                         a job ended failed, expired or cancelled
     ├── JobTimeoutError (also TimeoutError)    the caller's deadline for a job passed
     └── SubmissionOutcomeUnknownError          a POST may or may not have landed
@@ -84,6 +85,7 @@ __all__ = [
     "TransportError",
     "UnknownTimeZoneError",
     "ValidationError",
+    "WrongEventLoopError",
     "error_for_response",
     "parse_retry_after",
 ]
@@ -262,6 +264,18 @@ class PaginationLoopError(BessaError):
             f"the list {path} repeats a page after {pages} pages (next cursor seen before): "
             "the server's pagination is looping; stopped instead of reading forever"
         )
+
+
+class WrongEventLoopError(BessaError, RuntimeError):
+    """A client was used from an event loop other than the one it belongs to, or in a process
+    forked from the one that used it.
+
+    A client belongs to the event loop it first sends in (or is entered in with ``async
+    with``): its connections live in that loop, and no other loop (another thread's, a later
+    ``asyncio.run()``, a pytest fixture of another scope) can use them. Create one client per
+    event loop, and close it in its own loop; after ``os.fork()``, create a new one in the
+    child. Nothing was sent.
+    """
 
 
 class JobFailedError(BessaError):

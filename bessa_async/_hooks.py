@@ -2,12 +2,14 @@
 
 Every hook is optional and may be a plain function or a coroutine function; it is called in the
 task that made the call (so a span it opens has the caller's span as parent). A hook that raises
-is logged (``bessa_async.hooks``, WARNING) and the call goes on. A client without hooks pays one
-``is None`` test per call: nothing here runs.
+is logged (``bessa_async.hooks``, WARNING) and the call goes on. A call's hooks run within its
+deadline: an async hook still running when the deadline passes is cancelled, logged, and the
+call goes on. A client without hooks pays one ``is None`` test per call: nothing here runs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import itertools
@@ -119,18 +121,32 @@ def check_hooks(value: object) -> Hooks | None:
     return value
 
 
-async def emit(hook: Hook[E] | None, event: E) -> None:
-    """Call ``hook`` with ``event`` (awaiting it if async); an exception it raises is logged."""
+async def emit(hook: Hook[E] | None, event: E, *, within: float | None = None) -> None:
+    """Call ``hook`` with ``event`` (awaiting it if async); an exception it raises is logged.
+
+    ``within``: seconds left of the call's deadline (None: no deadline). An async hook still
+    running then is cancelled and logged; a plain function cannot be interrupted.
+    """
     if hook is None:
         return
+    limit: asyncio.Timeout | None = None
     try:
         result = hook(event)
         if inspect.isawaitable(result):
-            await result
+            if within is None:
+                await result
+            else:
+                limit = asyncio.timeout(max(0.0, within))
+                async with limit:
+                    await result
     except Exception:
-        # The event's name only: the hook's own message may say anything, the traceback is
-        # the user's code.
-        logger.warning("a hook failed on %s; the call goes on", type(event).__name__, exc_info=True)
+        name = type(event).__name__
+        if limit is not None and limit.expired():
+            logger.warning("a hook on %s was cut off by its call's deadline", name)
+        else:
+            # The event's name only: the hook's own message may say anything, the traceback is
+            # the user's code.
+            logger.warning("a hook failed on %s; the call goes on", name, exc_info=True)
 
 
 @final
@@ -138,10 +154,19 @@ class CallObserver:
     """The events of one logical call: wraps its attempts, hears its retries, ends it."""
 
     def __init__(
-        self, hooks: Hooks, *, method: str, url: URL, base_url: URL, clock: Clock, gate: RateGate
+        self,
+        hooks: Hooks,
+        *,
+        method: str,
+        url: URL,
+        base_url: URL,
+        clock: Clock,
+        gate: RateGate,
+        deadline: float | None = None,
     ) -> None:
         self._hooks = hooks
         self._clock = clock
+        self._deadline = deadline
         self._gate = gate
         self.call = next(_calls)
         self.method = method
@@ -150,6 +175,10 @@ class CallObserver:
         self.server = base_url.host or ""
         self.attempts = 0
         self._started = clock()
+
+    def _left(self) -> float | None:
+        """Seconds left of the call's deadline, which its hooks keep too."""
+        return None if self._deadline is None else self._deadline - self._clock()
 
     def attempts_of(
         self, attempt: Callable[[int], Awaitable[Response]]
@@ -169,6 +198,7 @@ class CallObserver:
                     server=self.server,
                     attempt=number,
                 ),
+                within=self._left(),
             )
             started = self._clock()
             gate = self._gate.until
@@ -178,12 +208,13 @@ class CallObserver:
                 status = exc.status if isinstance(exc, APIError | DecodeError) else None
                 await self._response(number, status, type(exc).__name__, started)
                 if isinstance(exc, RateLimitError) and self._gate.until != gate:
-                    wait = exc.retry_after or 0.0
+                    wait = self._gate.pause  # as set: capped, not as the server asked
                     await emit(
                         hooks.on_rate_limited,
                         RateLimitedEvent(
                             call=self.call, method=self.method, path=self.path, wait=wait
                         ),
+                        within=self._left(),
                     )
                 raise
             await self._response(number, response.status, None, started)
@@ -207,6 +238,7 @@ class CallObserver:
                 error=error,
                 elapsed=self._clock() - started,
             ),
+            within=self._left(),
         )
 
     async def retried(self, number: int, exc: BaseException, wait: float) -> None:
@@ -221,6 +253,7 @@ class CallObserver:
                 reason=retry_reason(exc),
                 wait=wait,
             ),
+            within=self._left(),
         )
 
     async def ended(self, status: int | None, exc: BaseException | None) -> None:
@@ -239,6 +272,7 @@ class CallObserver:
                 error=None if exc is None else type(exc).__name__,
                 elapsed=self._clock() - self._started,
             ),
+            within=self._left(),
         )
 
 

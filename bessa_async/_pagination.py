@@ -34,6 +34,7 @@ from ._errors import BessaError, DecodeError, InvalidValueError, PaginationLoopE
 from ._events import OperationEvent, PageEvent
 from ._hooks import Hooks, emit
 from ._raw import LastResponse, RawResponse
+from ._retry import current_read, shared_budget
 from ._shard_token import ChainPosition, make_chain_token, read_chain_token
 from ._validate import check_int, is_int
 
@@ -173,12 +174,13 @@ def follow(
 
 
 def observe_pages(fetch: Fetch, hooks: Hooks | None, resource: str) -> Fetch:
-    """``fetch`` telling ``hooks.on_page`` of each page it reads (``fetch`` itself without one).
+    """``fetch`` with one retry budget for all its pages, telling ``hooks.on_page`` (if set) of
+    each page it reads within the deadline of that page's request.
 
     Wrapping the fetch covers every reader of pages alike: a chain, a sharded listing, ``first``.
     """
     if hooks is None or hooks.on_page is None:
-        return fetch
+        return shared_budget(fetch)
     on_page = hooks.on_page
 
     async def fetched(target: str, params: Mapping[str, Any] | None) -> Any:
@@ -188,10 +190,11 @@ def observe_pages(fetch: Fetch, hooks: Hooks | None, resource: str) -> Fetch:
             page = PageEvent(
                 resource=resource, items=len(body["results"]), has_next=bool(body.get("next"))
             )
-            await emit(on_page, page)
+            read = current_read()
+            await emit(on_page, page, within=None if read is None else read.left())
         return body
 
-    return fetched
+    return shared_budget(fetched)
 
 
 async def walk(

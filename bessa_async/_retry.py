@@ -8,21 +8,113 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable
-from typing import Final, TypeVar
+from contextvars import ContextVar
+from typing import Final, ParamSpec, TypeVar, final
 
 import tenacity
 
 from ._config import RetryPolicy
 from ._errors import APIError, BessaError, DecodeError, RateLimitError, TransportError
 
-__all__ = ["SAFE_METHODS", "is_retryable", "retry_call", "wait_before_retry"]
+__all__ = [
+    "SAFE_METHODS",
+    "PageRead",
+    "RetryBudget",
+    "current_read",
+    "is_retryable",
+    "retry_call",
+    "shared_budget",
+    "wait_before_retry",
+]
 
 #: Methods whose repetition cannot change server state.
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 T = TypeVar("T")
+P = ParamSpec("P")
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+@final
+class RetryBudget:
+    """Retries shared by every request of one long read (a listing, a changes feed).
+
+    As Finagle's retry budget: it starts with ``policy.budget_reserve`` retries, every request
+    that succeeds adds ``policy.budget_ratio`` of one, and every retry draws one. A request
+    retries up to ``policy.attempts`` whatever the balance (as outside a long read); beyond
+    that, only while the balance lasts and other requests of the read succeed meanwhile.
+    Scattered faults thus never stop a read of several chains, while a server that is down
+    (nothing succeeds) gets no retry beyond the attempts: it fails as fast as before.
+    """
+
+    def __init__(self) -> None:
+        self.retries = 0
+        self.successes = 0
+
+    def succeeded(self) -> None:
+        """A request of the read succeeded."""
+        self.successes += 1
+
+    def draw(self, policy: RetryPolicy, *, beyond_attempts: bool, successes_before: int) -> bool:
+        """Take one retry: always within ``policy.attempts``; beyond it only while other
+        requests of the read succeed meanwhile (more than ``successes_before``, the count when
+        this request began: the server is up) and the balance lasts. Returns whether the retry
+        may go ahead."""
+        if beyond_attempts and (
+            policy.attempts <= 1
+            or self.successes <= successes_before
+            or self.retries + 1 > policy.budget_reserve + policy.budget_ratio * self.successes
+        ):
+            return False
+        self.retries += 1
+        return True
+
+
+@final
+class PageRead:
+    """One page of a long read, while it is read: the read's budget, and the deadline the
+    page's request was given (which its ``on_page`` hook must also keep)."""
+
+    def __init__(self, budget: RetryBudget) -> None:
+        self.budget = budget
+        self._deadline: float | None = None
+        self._clock: Clock | None = None
+
+    def started(self, deadline: float | None, clock: Clock) -> None:
+        """The page's request runs until ``deadline`` on ``clock``."""
+        self._deadline = deadline
+        self._clock = clock
+
+    def left(self) -> float | None:
+        """Seconds left of the page's deadline (None: no deadline, or no request yet)."""
+        if self._deadline is None or self._clock is None:
+            return None
+        return self._deadline - self._clock()
+
+
+_page: ContextVar[PageRead | None] = ContextVar("bessa_async page read", default=None)
+
+
+def current_read() -> PageRead | None:
+    """The page of a long read being read in this context, if any."""
+    return _page.get()
+
+
+def shared_budget(fetch: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """``fetch`` (one page per call) with one :class:`RetryBudget` shared by all its calls:
+    wrap the page reader of a long read once, and every page, chain and shard of it draws from
+    the same budget."""
+    budget = RetryBudget()
+
+    async def fetched(*args: P.args, **kwargs: P.kwargs) -> T:
+        token = _page.set(PageRead(budget))
+        try:
+            return await fetch(*args, **kwargs)
+        finally:
+            _page.reset(token)
+
+    return fetched
 
 
 def is_retryable(method: str, exc: BaseException, policy: RetryPolicy) -> bool:
@@ -30,14 +122,15 @@ def is_retryable(method: str, exc: BaseException, policy: RetryPolicy) -> bool:
 
     A write is retried only when the failure proves it was not processed: the request never
     left (connection not opened) or the server throttled it (429). A ``Retry-After`` beyond
-    ``policy.max_retry_after`` is never slept through. A 2xx whose body is not JSON (cut by a
-    proxy, a captive portal's page) is retried like a 503 for a read; a write it answered was
-    accepted, and is never sent again for it.
+    ``policy.max_retry_after`` is never slept through, on a 429 or a 5xx alike. A 2xx whose
+    body is not JSON (cut by a proxy, a captive portal's page) is retried like a 503 for a
+    read; a write it answered was accepted, and is never sent again for it.
     """
+    wait = exc.retry_after if isinstance(exc, APIError) else None
+    if wait is not None and not policy.honours_wait(wait):
+        return False
     if isinstance(exc, RateLimitError):
-        return 429 in policy.statuses and (
-            exc.retry_after is None or exc.retry_after <= policy.max_retry_after
-        )
+        return 429 in policy.statuses
     if isinstance(exc, TransportError):
         return method.upper() in SAFE_METHODS or not exc.request_sent
     if isinstance(exc, DecodeError):
@@ -67,23 +160,43 @@ async def retry_call(
     sleep: Sleep,
     rng: random.Random,
     on_retry: Callable[[int, BaseException, float], Awaitable[None]] | None = None,
+    budget: RetryBudget | None = None,
 ) -> T:
     """Run ``attempt(n)`` (n = 1, 2, ...) until it succeeds or a retry is not allowed.
 
     A retry is not started when its wait would end past ``deadline``: the last error is raised
     instead, since it says more than a timeout would. ``on_retry(n, error, wait)`` is awaited
-    before each wait, after attempt ``n`` failed with ``error``.
+    before each wait, after attempt ``n`` failed with ``error``. With a ``budget`` (a long
+    read's), every retry draws from it and a request may go beyond ``policy.attempts`` while
+    it lasts.
     """
+
+    # Successes of the read so far: going beyond the attempts needs more of them meanwhile.
+    successes_before = 0 if budget is None else budget.successes
+
+    def allowed(failed: int, delay: float) -> bool:
+        """Whether a retry after attempt ``failed`` (waiting ``delay``) may go ahead."""
+        if deadline is not None and clock() + delay >= deadline:
+            return False
+        beyond = failed >= policy.attempts
+        if budget is None:
+            return not beyond
+        return budget.draw(policy, beyond_attempts=beyond, successes_before=successes_before)
+
     # Fast path: most calls succeed at once, and building tenacity's machinery costs more than
     # the rest of the client's per-request work, so tenacity only takes over after a failure.
     try:
-        return await attempt(1)
+        result = await attempt(1)
     except BessaError as exc:
         first = exc
-    if not is_retryable(method, first, policy) or policy.attempts <= 1:
+    else:
+        if budget is not None:
+            budget.succeeded()
+        return result
+    if not is_retryable(method, first, policy):
         raise first
     delay = wait_before_retry(first, 1, policy, rng)
-    if deadline is not None and clock() + delay >= deadline:
+    if not allowed(1, delay):
         raise first
     if on_retry is not None:
         await on_retry(1, first, delay)
@@ -100,9 +213,7 @@ async def retry_call(
         return wait_before_retry(exc, state.attempt_number + 1, policy, rng)
 
     def stop(state: tenacity.RetryCallState) -> bool:
-        if state.attempt_number + 1 >= policy.attempts:
-            return True
-        return deadline is not None and clock() + state.upcoming_sleep >= deadline
+        return not allowed(state.attempt_number + 1, state.upcoming_sleep)
 
     async def before_sleep(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -120,7 +231,10 @@ async def retry_call(
     try:
         async for try_ in retrying:
             with try_:
-                return await attempt(try_.retry_state.attempt_number + 1)
+                result = await attempt(try_.retry_state.attempt_number + 1)
+                if budget is not None:
+                    budget.succeeded()
+                return result
     except tenacity.RetryError as exc:  # pragma: no cover - reraise=True prevents this
         last = exc.last_attempt.exception()
         if isinstance(last, BessaError):

@@ -11,6 +11,7 @@ import asyncio
 import copy
 import json
 import logging
+import os
 import platform
 import random
 import time
@@ -18,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final, final
+from urllib.parse import urlencode
 from uuid import UUID
 
 import aiohttp
@@ -36,11 +38,13 @@ from ._errors import (
     RateLimitError,
     RequestTimeout,
     TransportError,
+    WrongEventLoopError,
     error_for_response,
 )
+from ._events import redact_query
 from ._hooks import CallObserver, Hooks
 from ._jsontext import parse_json
-from ._retry import SAFE_METHODS, retry_call
+from ._retry import SAFE_METHODS, current_read, retry_call
 from ._secret import Secret
 from ._urls import (
     MAX_REDIRECTS,
@@ -134,9 +138,12 @@ class RateGate:
         self._clock = clock
         self._sleep = sleep
         self.until = 0.0
+        self.pause = 0.0
+        """The latest pause asked for, in seconds (as capped by the caller)."""
 
     def block(self, seconds: float) -> None:
         """Hold every request back for ``seconds`` from now (never shortens a longer pause)."""
+        self.pause = seconds
         self.until = max(self.until, self._clock() + seconds)
 
     def remaining(self) -> float:
@@ -331,8 +338,9 @@ async def _read_at_most(stream: aiohttp.StreamReader, limit: int) -> tuple[bytes
 
 
 class _Connection:
-    """What a client shares with its views: the aiohttp session (owned or borrowed) and
-    whether the client was closed."""
+    """What a client shares with its views: the aiohttp session (owned or borrowed), whether
+    the client was closed, and the event loop (and process) it belongs to: the one it was
+    first used in, since a client may be built before any loop runs."""
 
     def __init__(
         self,
@@ -345,6 +353,31 @@ class _Connection:
         self.max_in_flight = max_in_flight
         self.trace_configs = list(trace_configs) if trace_configs else None
         self.closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid: int | None = None
+
+    def check_loop(self) -> None:
+        """Bind the client to the running loop on its first use; later, refuse any other.
+
+        Raises:
+            WrongEventLoopError: another loop, or a process forked after the first use.
+        """
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop, self._pid = loop, os.getpid()
+        elif self._pid != os.getpid():
+            raise WrongEventLoopError(
+                "this BessaClient was used in the parent process before os.fork(); its "
+                "connections belong to the parent: create a new BessaClient in this process "
+                "(nothing was sent)"
+            )
+        elif loop is not self._loop:
+            raise WrongEventLoopError(
+                "this BessaClient belongs to another event loop (the one it was first used "
+                "in); its connections cannot be used from this one: create one BessaClient per "
+                "event loop (per thread, per asyncio.run(), per Celery task or pytest event "
+                "loop scope) and close it in its own loop (nothing was sent)"
+            )
 
     @property
     def owns_open_session(self) -> bool:
@@ -353,6 +386,7 @@ class _Connection:
     def ensure_session(self) -> aiohttp.ClientSession:
         if self.closed:
             raise RuntimeError("this BessaClient is closed; create a new one")
+        self.check_loop()
         if self.session is None:
             self.session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(
@@ -367,6 +401,8 @@ class _Connection:
         return self.session
 
     async def close(self) -> None:
+        if self.owns_open_session:
+            self.check_loop()  # a session is closed in its own loop, or not at all
         self.closed = True
         if self.owns_open_session:
             assert self.session is not None
@@ -433,6 +469,10 @@ class Sender:
     async def open(self) -> None:
         self._ensure_session()
 
+    def check_loop(self) -> None:
+        """Refuse a loop (or a forked process) the client does not belong to."""
+        self._connection.check_loop()
+
     async def close(self) -> None:
         await self._connection.close()
 
@@ -479,6 +519,13 @@ class Sender:
         own = None if limits.total is None else self.clock() + limits.total
         deadline = own if deadline is None else deadline if own is None else min(own, deadline)
         session = self._ensure_session()
+        # A page of a long read: its retries draw on the read's budget, and its on_page hook
+        # keeps this request's deadline.
+        read = current_read()
+        budget = None
+        if read is not None:
+            read.started(deadline, self.clock)
+            budget = read.budget if method in SAFE_METHODS else None
 
         async def attempt(number: int) -> Response:
             return await self._attempt(
@@ -495,9 +542,16 @@ class Sender:
                 clock=self.clock,
                 sleep=self.sleep,
                 rng=self._rng,
+                budget=budget,
             )
         call = CallObserver(
-            hooks, method=method, url=url, base_url=self.base_url, clock=self.clock, gate=self.gate
+            hooks,
+            method=method,
+            url=url,
+            base_url=self.base_url,
+            clock=self.clock,
+            gate=self.gate,
+            deadline=deadline,
         )
         try:
             response = await retry_call(
@@ -509,6 +563,7 @@ class Sender:
                 sleep=self.sleep,
                 rng=self._rng,
                 on_retry=call.retried,
+                budget=budget,
             )
         except BaseException as exc:
             await call.ended(None, exc)
@@ -570,7 +625,8 @@ class Sender:
                 response.status, response.headers, response.body, method=method, path=path
             )
             if response.status == 429 and error.retry_after is not None:
-                self.gate.block(error.retry_after)
+                # Capped: a huge Retry-After must not shut the client for good.
+                self.gate.block(policy.capped_wait(error.retry_after))
             raise error
         if response.status >= 300:
             raise error_for_response(
@@ -605,7 +661,7 @@ class Sender:
                 return
             self._slots.release()
             remaining = self._remaining(deadline)
-            if wait > policy.max_retry_after or (remaining is not None and wait >= remaining):
+            if not policy.honours_wait(wait) or (remaining is not None and wait >= remaining):
                 raise RateLimitError(
                     status=429,
                     detail="the API throttled this client; waiting would pass this call's "
@@ -670,15 +726,17 @@ class Sender:
         sent: float,
         answered: float | None = None,
     ) -> None:
-        """One DEBUG line per attempt: the time at the server (the exchange, redirects
-        included) apart from the time spent waiting to be sent, for an in-flight slot or a
-        429's pause; both also on the record, as ``elapsed`` and ``waited`` (seconds)."""
+        """One DEBUG line per attempt: method, path, the query with only the values
+        :func:`redact_query` keeps, the outcome, and the time at the server (the exchange,
+        redirects included) apart from the time spent waiting to be sent, for an in-flight
+        slot or a 429's pause; both also on the record, as ``elapsed`` and ``waited``
+        (seconds)."""
         if logger.isEnabledFor(logging.DEBUG):
             elapsed = (time.perf_counter() if answered is None else answered) - sent
             waited = sent - queued
             target = relative_path(self.base_url, url)
-            if url.raw_query_string:
-                target += "?" + url.raw_query_string
+            if url.raw_query_string:  # filter values redacted, as in the hooks' events
+                target += "?" + urlencode(redact_query(url.query.items()), safe=",:")
             logger.debug(
                 "%s %s -> %s (attempt %d, %.3f s, after %.3f s waiting to be sent)",
                 method,

@@ -8,6 +8,7 @@ import logging
 import socket
 from datetime import datetime, timedelta, timezone
 from typing import Literal
+from urllib.parse import parse_qsl
 
 import aiohttp
 import pytest
@@ -21,9 +22,12 @@ from bessa_async import (
     ConnectError,
     DecodeError,
     ForeignOriginError,
+    Hooks,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitedEvent,
     RateLimitError,
+    RequestEvent,
     RequestTimeout,
     RetryPolicy,
     ServerError,
@@ -31,6 +35,7 @@ from bessa_async import (
     TransportError,
     ValidationError,
 )
+from bessa_async._events import REDACTED
 from bessa_async.testing import FakeClock, Fault, Sandbox
 
 VIENNA_SUMMER = timezone(timedelta(hours=2))
@@ -492,3 +497,89 @@ async def test_one_debug_line_per_attempt(
     assert len(lines) == 2
     assert lines[0].startswith("GET articles/?limit=2 -> 503 (attempt 1, ")
     assert lines[1].startswith("GET articles/?limit=2 -> 200 (attempt 2, ")
+
+
+async def test_debug_lines_redact_filter_values_as_the_hooks_do(
+    sandbox: Sandbox, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A filter value never reaches a log line: the query is the one hook events carry (values
+    kept only for cursors, page sizes and time bounds), redacted by the same function."""
+    requests: list[RequestEvent] = []
+    caplog.set_level(logging.DEBUG, logger="bessa_async")
+    params = {
+        "name": "secret-filter-value",
+        "reference": "Müller & Söhne",
+        "limit": 2,
+        "updated__gte": "2026-06-01T00:00:00+00:00",
+    }
+    async with BessaClient(
+        sandbox.token,
+        base_url=sandbox.url,
+        clock=clock,
+        sleep=clock.sleep,
+        hooks=Hooks(on_request=requests.append),
+    ) as client:
+        await client.request("GET", "articles/", params=params)
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "bessa_async"]
+    for value in ("secret", "Müller", "M%C3%BCller"):
+        assert value not in line
+    target = line.split(" ")[1]
+    assert target.startswith("articles/?")
+    logged = tuple(parse_qsl(target.split("?", 1)[1]))
+    assert logged == requests[0].query
+    assert dict(logged) == {
+        "name": REDACTED,
+        "reference": REDACTED,
+        "limit": "2",
+        "updated__gte": "2026-06-01T00:00:00+00:00",
+    }
+
+
+# --- one cap for every wait a server imposes ------------------------------------------------
+
+
+@pytest.mark.parametrize("retry_after", ["3600", "1e9"])
+@pytest.mark.parametrize("total", [60.0, None])
+async def test_a_5xx_retry_after_beyond_the_cap_raises_at_once(
+    sandbox: Sandbox, clock: FakeClock, retry_after: str, total: float | None
+) -> None:
+    """A 503 asking for an hour (or 1e9 s) is not slept through, with or without a deadline:
+    ServerError at once, as a 429 beyond max_retry_after."""
+    sandbox.inject(Fault.status(503, retry_after=retry_after), path="articles/")
+    async with BessaClient(
+        sandbox.token,
+        base_url=sandbox.url,
+        timeout=Timeout(total=total),
+        clock=clock,
+        sleep=clock.sleep,
+    ) as client:
+        with pytest.raises(ServerError) as info:
+            await client.request("GET", "articles/")
+    assert info.value.retry_after == float(retry_after)
+    assert clock.sleeps == []
+    assert len(sandbox.requests) == 1
+
+
+@pytest.mark.parametrize("retry_after", ["1e12", "Fri, 01 Jan 2099 00:00:00 GMT"])
+async def test_a_huge_429_pauses_the_client_no_longer_than_the_cap(
+    sandbox: Sandbox, clock: FakeClock, retry_after: str
+) -> None:
+    """One 429 asking for 1e12 s (or until 2099) fails its call at once and pauses the client
+    for max_retry_after at most (as its event says): the next call waits that long, then goes
+    through."""
+    sandbox.inject(Fault.rate_limit(retry_after=retry_after), path="articles/", times=1)
+    paused: list[RateLimitedEvent] = []
+    async with BessaClient(
+        sandbox.token,
+        base_url=sandbox.url,
+        clock=clock,
+        sleep=clock.sleep,
+        hooks=Hooks(on_rate_limited=paused.append),
+    ) as client:
+        with pytest.raises(RateLimitError):
+            await client.request("GET", "articles/")
+        assert clock.sleeps == []
+        assert [event.wait for event in paused] == [client.retry.max_retry_after]
+        await client.request("GET", "companies/", timeout=120)  # a deadline beyond the pause
+    assert clock.sleeps == [client.retry.max_retry_after]
+    assert _paths(sandbox) == ["articles/", "companies/"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections import Counter
@@ -25,6 +26,7 @@ from bessa_async import (
     NotFoundError,
     Order,
     OrderLine,
+    RequestTimeout,
     RetryPolicy,
     ServerError,
 )
@@ -409,3 +411,100 @@ def test_hooks_with_none_set_build_no_events() -> None:
     assert BessaClient("t0ken", hooks=Hooks()).hooks is None
     counting = Hooks(on_call=lambda event: None)
     assert BessaClient("t0ken", hooks=counting).hooks is counting
+
+
+# --- a call's deadline covers its hooks ---------------------------------------------------------
+
+
+class Stuck:
+    """An async hook that never returns by itself; records the events it was cancelled on."""
+
+    def __init__(self) -> None:
+        self.cut: list[str] = []
+
+    async def __call__(self, event: object) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cut.append(type(event).__name__)
+            raise
+
+
+async def test_a_stuck_on_request_hook_is_cut_off_and_nothing_is_sent(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """timeout=0.2 and an on_request hook that never returns: the call ends with RequestTimeout
+    (nothing sent) instead of waiting for the hook; the hook was cancelled and logged."""
+    stuck = Stuck()
+    async with BessaClient(
+        sandbox.token, base_url=sandbox.url, timeout=0.2, hooks=Hooks(on_request=stuck)
+    ) as client:
+        with pytest.raises(RequestTimeout) as info:
+            async with asyncio.timeout(20):  # only a guard: the call must end by itself
+                await client.request("GET", "articles/")
+    assert not info.value.request_sent
+    assert sandbox.requests == []
+    assert stuck.cut == ["RequestEvent"]
+    assert "cut off by its call's deadline" in caplog.text
+
+
+@pytest.mark.parametrize("hook", ["on_response", "on_call"])
+async def test_a_hook_after_the_answer_is_cut_off_and_the_answer_returned(hook: str) -> None:
+    """The answer arrives as the 1 s deadline ends (virtual time); a stuck on_response or
+    on_call hook is cancelled at once and the call returns the answer it has."""
+    clock = FakeClock()
+    stuck = Stuck()
+    async with (
+        Sandbox(receipts=20, clock=clock, sleep=clock.sleep) as sb,
+        BessaClient(
+            sb.token,
+            base_url=sb.url,
+            timeout=1,
+            clock=clock,
+            sleep=clock.sleep,
+            hooks=Hooks(**{hook: stuck}),
+        ) as client,
+    ):
+        sb.inject(Fault.latency(1), path="articles/")
+        async with asyncio.timeout(20):  # only a guard: the call must end by itself
+            page = await client.request("GET", "articles/")
+    assert page["results"]
+    assert stuck.cut == [{"on_response": "ResponseEvent", "on_call": "CallEvent"}[hook]]
+
+
+async def test_a_stuck_on_page_hook_keeps_its_pages_deadline() -> None:
+    """A page that arrives as its deadline ends: the stuck on_page hook is cancelled and the
+    listing goes on with the page."""
+    clock = FakeClock()
+    stuck = Stuck()
+    async with (
+        Sandbox(receipts=20, clock=clock, sleep=clock.sleep) as sb,
+        BessaClient(
+            sb.token,
+            base_url=sb.url,
+            timeout=1,
+            clock=clock,
+            sleep=clock.sleep,
+            hooks=Hooks(on_page=stuck),
+        ) as client,
+    ):
+        sb.inject(Fault.latency(1), path="articles/")
+        async with asyncio.timeout(20):  # only a guard: the listing must end by itself
+            items = await client.articles.list(limit=1000).collect()
+    assert items
+    assert stuck.cut == ["PageEvent"]
+
+
+async def test_a_hook_within_the_deadline_runs_to_its_end(sandbox: Sandbox) -> None:
+    """A hook that awaits briefly, well within the deadline, is not disturbed."""
+    seen: list[str] = []
+
+    async def brief(event: object) -> None:
+        await asyncio.sleep(0)
+        seen.append(type(event).__name__)
+
+    async with BessaClient(
+        sandbox.token, base_url=sandbox.url, hooks=Hooks(on_request=brief, on_call=brief)
+    ) as client:
+        await client.request("GET", "articles/")
+    assert seen == ["RequestEvent", "CallEvent"]

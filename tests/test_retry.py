@@ -73,6 +73,24 @@ def test_retry_after_beyond_the_cap_is_not_slept_through() -> None:
     assert is_retryable("GET", _status(429, "3600"), RetryPolicy(max_retry_after=3600))
 
 
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_5xx_retry_after_beyond_the_cap_is_not_slept_through(status: int) -> None:
+    """The cap is the same for a 5xx as for a 429: a longer Retry-After raises at once."""
+    assert is_retryable("GET", _status(status, "60"), POLICY)
+    assert not is_retryable("GET", _status(status, "3600"), POLICY)
+    assert not is_retryable("GET", _status(status, "1e9"), POLICY)
+    assert not is_retryable("GET", _status(status, "Fri, 01 Jan 2099 00:00:00 GMT"), POLICY)
+
+
+@given(st.floats(min_value=0, max_value=1e12), st.floats(min_value=0.001, max_value=1e6))
+def test_one_cap_for_every_wait_a_server_imposes(seconds: float, cap: float) -> None:
+    """A wait is honoured exactly when the cap leaves it whole, and never exceeds the cap."""
+    policy = RetryPolicy(max_retry_after=cap)
+    assert policy.capped_wait(seconds) <= cap
+    assert policy.honours_wait(seconds) is (seconds <= cap)
+    assert is_retryable("GET", _status(503, repr(seconds)), policy) is (seconds <= cap)
+
+
 def test_wait_honours_retry_after() -> None:
     """The server's Retry-After is the wait, not the jittered backoff."""
     assert wait_before_retry(_status(503, "3"), 1, POLICY, random.Random(0)) == 3.0
