@@ -191,6 +191,11 @@ async def _lost(env: Env) -> object:
     return await env.client.orders.submit(env.order(reference="lost-3"))
 
 
+async def _other_loop(env: Env) -> object:
+    await env.client.request("GET", "articles/")  # the client now belongs to this loop
+    return await asyncio.to_thread(asyncio.run, env.client.request("GET", "companies/"))
+
+
 CASES: dict[str, tuple[type[BessaError], Callable[[Env], Awaitable[object]]]] = {
     "InvalidValueError": (bessa_async.InvalidValueError, _naive),
     "InvalidTypeError": (bessa_async.InvalidTypeError, _float),
@@ -216,6 +221,7 @@ CASES: dict[str, tuple[type[BessaError], Callable[[Env], Awaitable[object]]]] = 
     "JobFailedError": (bessa_async.JobFailedError, _job_failed),
     "JobTimeoutError": (bessa_async.JobTimeoutError, _job_timeout),
     "SubmissionOutcomeUnknownError": (bessa_async.SubmissionOutcomeUnknownError, _lost),
+    "WrongEventLoopError": (bessa_async.WrongEventLoopError, _other_loop),
 }
 
 
