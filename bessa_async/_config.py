@@ -92,12 +92,14 @@ class RetryPolicy:
             ``Retry-After`` (on a 429 or a 5xx) beyond it is not slept through, and the
             client-wide pause after a 429 never lasts longer.
         statuses: answer statuses retried for reads (429 also for writes).
-        budget_reserve: the retry budget of a long read (a listing, a changes feed, an
-            export) before any of its requests succeeded: a request of it may go beyond
-            ``attempts`` while other requests succeed meanwhile and all the read's retries
-            stay within ``budget_reserve`` plus ``budget_ratio`` of its successes.
-        budget_ratio: retries such a read earns per request that succeeds (0 and a reserve
-            of 0: every request keeps its ``attempts``).
+        budget_reserve: the retries a long read (a listing, a changes feed, an export) has
+            before any of its requests succeeded: a request of it may go beyond ``attempts``
+            while other requests succeed meanwhile and all the read's retries stay within
+            ``budget_reserve`` plus ``budget_ratio`` of its successes.
+        budget_ratio: retries such a read earns per request that succeeds. Without others
+            succeeding meanwhile (a single chain), a request may still retry up to
+            ``attempts`` more times, paid from these earnings alone (0: every request keeps
+            its ``attempts``).
     """
 
     attempts: int = attrs.field(default=4)

@@ -40,33 +40,48 @@ Sleep = Callable[[float], Awaitable[None]]
 class RetryBudget:
     """Retries shared by every request of one long read (a listing, a changes feed).
 
-    As Finagle's retry budget: it starts with ``policy.budget_reserve`` retries, every request
-    that succeeds adds ``policy.budget_ratio`` of one, and every retry draws one. A request
-    retries up to ``policy.attempts`` whatever the balance (as outside a long read); beyond
-    that, only while the balance lasts and other requests of the read succeed meanwhile.
-    Scattered faults thus never stop a read of several chains, while a server that is down
-    (nothing succeeds) gets no retry beyond the attempts: it fails as fast as before.
+    As Finagle's retry budget: every request that succeeds earns ``policy.budget_ratio`` of a
+    retry. A request retries up to ``policy.attempts`` whatever the balance (as outside a long
+    read). Beyond that it may go on in two ways, both within its deadline:
+
+    - while other requests of the read succeed meanwhile (the server is up, this request met
+      a fluke) and all the read's retries stay within ``policy.budget_reserve`` plus the
+      earned share: scattered faults never stop a read of several chains;
+    - without that proof (a single chain has no other request to tell a fluke from an
+      outage), at most ``policy.attempts`` more times per request, paid from the earned share
+      alone (no reserve) by every such retry of the read.
+
+    So a server down from the start gets nothing beyond the attempts (nothing was earned); one
+    that goes down after ``n`` good requests costs at most ``budget_ratio * n`` requests more
+    in all; and a request of a long single chain fails only after ``2 * attempts`` faults in a
+    row, the chance of ``attempts`` in a row squared.
     """
 
     def __init__(self) -> None:
         self.retries = 0
+        self.unproven = 0
         self.successes = 0
 
     def succeeded(self) -> None:
         """A request of the read succeeded."""
         self.successes += 1
 
-    def draw(self, policy: RetryPolicy, *, beyond_attempts: bool, successes_before: int) -> bool:
-        """Take one retry: always within ``policy.attempts``; beyond it only while other
-        requests of the read succeed meanwhile (more than ``successes_before``, the count when
-        this request began: the server is up) and the balance lasts. Returns whether the retry
-        may go ahead."""
-        if beyond_attempts and (
-            policy.attempts <= 1
-            or self.successes <= successes_before
-            or self.retries + 1 > policy.budget_reserve + policy.budget_ratio * self.successes
-        ):
+    def draw(self, policy: RetryPolicy, *, failed: int, successes_before: int) -> bool:
+        """Take a retry after attempt ``failed`` of a request that began when the read had
+        ``successes_before`` successes. Returns whether the retry may go ahead."""
+        if failed < policy.attempts:
+            self.retries += 1
+            return True
+        if policy.attempts <= 1:  # retries disabled: no budget overrides that
             return False
+        earned = policy.budget_ratio * self.successes
+        if self.successes > successes_before:
+            if self.retries + 1 > policy.budget_reserve + earned:
+                return False
+        elif failed >= 2 * policy.attempts or self.unproven + 1 > earned:
+            return False
+        else:
+            self.unproven += 1
         self.retries += 1
         return True
 
@@ -171,17 +186,16 @@ async def retry_call(
     it lasts.
     """
 
-    # Successes of the read so far: going beyond the attempts needs more of them meanwhile.
+    # Successes of the read so far: more of them meanwhile prove the server up.
     successes_before = 0 if budget is None else budget.successes
 
     def allowed(failed: int, delay: float) -> bool:
         """Whether a retry after attempt ``failed`` (waiting ``delay``) may go ahead."""
         if deadline is not None and clock() + delay >= deadline:
             return False
-        beyond = failed >= policy.attempts
         if budget is None:
-            return not beyond
-        return budget.draw(policy, beyond_attempts=beyond, successes_before=successes_before)
+            return failed < policy.attempts
+        return budget.draw(policy, failed=failed, successes_before=successes_before)
 
     # Fast path: most calls succeed at once, and building tenacity's machinery costs more than
     # the rest of the client's per-request work, so tenacity only takes over after a failure.

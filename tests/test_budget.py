@@ -24,17 +24,20 @@ SHORT = RetryPolicy(attempts=2, initial_backoff=0.01, max_backoff=0.1)
 
 
 @given(
-    st.lists(st.sampled_from(["success", "begin", "within", "beyond"]), max_size=300),
+    st.lists(
+        st.one_of(st.just("success"), st.just("begin"), st.integers(min_value=1, max_value=12)),
+        max_size=300,
+    ),
+    st.integers(min_value=1, max_value=5),
     st.integers(min_value=0, max_value=30),
     st.floats(min_value=0, max_value=1),
 )
-def test_retries_beyond_attempts_stay_a_share_of_successes(
-    steps: list[str], reserve: int, ratio: float
-) -> None:
-    """A retry within a request's attempts always goes ahead; one beyond them only when other
-    requests succeeded since the retried one began, and every retry of the read stays within
-    the reserve plus ``ratio`` of its successes."""
-    policy = RetryPolicy(budget_reserve=reserve, budget_ratio=ratio)
+def test_the_budget_rule(steps: list[str | int], attempts: int, reserve: int, ratio: float) -> None:
+    """A retry within a request's attempts always goes ahead. Beyond them: when other requests
+    succeeded since the retried one began, while every retry of the read stays within the
+    reserve plus ``ratio`` of its successes; else at most ``attempts`` more per request, while
+    those unproven retries of the read stay within ``ratio`` of its successes alone."""
+    policy = RetryPolicy(attempts=attempts, budget_reserve=reserve, budget_ratio=ratio)
     budget = RetryBudget()
     began = 0
     for step in steps:
@@ -44,25 +47,58 @@ def test_retries_beyond_attempts_stay_a_share_of_successes(
         if step == "begin":  # another request begins: the one retried from here on
             began = budget.successes
             continue
-        before = budget.retries
-        granted = budget.draw(policy, beyond_attempts=step == "beyond", successes_before=began)
-        if step == "within":
-            assert granted
+        assert isinstance(step, int)
+        retries, unproven = budget.retries, budget.unproven
+        granted = budget.draw(policy, failed=step, successes_before=began)
+        earned = ratio * budget.successes
+        if step < attempts:
+            expected = True
+        elif attempts == 1:
+            expected = False
+        elif budget.successes > began:
+            expected = retries + 1 <= reserve + earned
         else:
-            assert granted is (
-                budget.successes > began and before + 1 <= reserve + ratio * budget.successes
-            )
-        assert budget.retries == before + granted
+            expected = step < 2 * attempts and unproven + 1 <= earned
+        assert granted is expected
+        assert budget.retries == retries + granted
+        assert budget.unproven <= ratio * budget.successes
+
+
+@given(
+    st.integers(min_value=0, max_value=2_000),
+    st.integers(min_value=1, max_value=6),
+    st.floats(min_value=0, max_value=1),
+    st.lists(st.integers(min_value=1, max_value=20), max_size=200),
+)
+def test_a_server_that_goes_down_costs_a_share_of_what_went_well(
+    good: int, attempts: int, ratio: float, failures: list[int]
+) -> None:
+    """After ``good`` successes nothing succeeds: every request that begins then gets at most
+    ``attempts`` retries beyond its attempts, and all of them together at most ``ratio`` of
+    ``good`` (none when the server was down from the start)."""
+    policy = RetryPolicy(attempts=attempts, budget_ratio=ratio)
+    budget = RetryBudget()
+    for _ in range(good):
+        budget.succeeded()
+    beyond = 0
+    for failed_in_a_row in failures:  # one request after another, each failing
+        granted = 0
+        for failed in range(1, failed_in_a_row + 1):
+            if not budget.draw(policy, failed=failed, successes_before=good):
+                break
+            granted += 1
+        assert granted <= 2 * attempts - 1
+        beyond += max(0, granted - (attempts - 1))
+    assert beyond <= ratio * good
+    if good == 0:
+        assert beyond == 0
 
 
 def test_a_down_server_gets_nothing_beyond_the_attempts() -> None:
-    """Nothing succeeds while a request is retried: no retry beyond its attempts, however much
-    the read earned before."""
+    """Nothing ever succeeded: no retry beyond a request's attempts."""
     budget = RetryBudget()
-    for _ in range(100):
-        budget.succeeded()
     assert not any(
-        budget.draw(RetryPolicy(), beyond_attempts=True, successes_before=100) for _ in range(9)
+        budget.draw(RetryPolicy(), failed=failed, successes_before=0) for failed in range(4, 12)
     )
 
 
@@ -71,7 +107,8 @@ def test_no_retries_means_none_beyond_either() -> None:
     budget = RetryBudget()
     for _ in range(100):
         budget.succeeded()
-    assert not budget.draw(RetryPolicy.disabled(), beyond_attempts=True, successes_before=0)
+    assert not budget.draw(RetryPolicy.disabled(), failed=1, successes_before=0)
+    assert not budget.draw(RetryPolicy.disabled(), failed=1, successes_before=100)
 
 
 @pytest.mark.parametrize(("reserve", "ratio"), [(-1, 0.1), (1.5, 0.1), (True, 0.1), (1, -0.1)])
@@ -138,3 +175,85 @@ async def test_a_down_server_still_fails_fast(clock: FakeClock) -> None:
                 timestamp__gte=WINDOW[0], timestamp__lt=WINDOW[1], limit=25, concurrency=8
             ).collect()
     assert 0 < len(sandbox.requests) <= 8 * policy.attempts
+
+
+# --- a single chain earns its own extra retries -------------------------------------------------
+
+
+async def _sandbox(receipts: int, seed: int) -> Sandbox:
+    return await asyncio.to_thread(Sandbox, receipts=receipts, seed=seed)
+
+
+@pytest.mark.parametrize("seed", [1, 3, 4])
+async def test_a_long_single_chain_listing_rides_out_scattered_faults(seed: int) -> None:
+    """One chain, about 140 pages under 16 % faults with two attempts per request: a request
+    failing twice in a row (one in 40) stopped it; now it earns extra retries from its own
+    pages read, and delivers every receipt once."""
+    clock = FakeClock()
+    sandbox = await _sandbox(3_500, seed)
+    async with (
+        sandbox,
+        BessaClient(
+            sandbox.token, base_url=sandbox.url, retry=SHORT, clock=clock, sleep=clock.sleep
+        ) as client,
+    ):
+        expected = await asyncio.to_thread(_in_window, sandbox)
+        _weather(sandbox, "receipts/")
+        listing = client.receipts.list(
+            timestamp__gte=WINDOW[0], timestamp__lt=WINDOW[1], limit=25, concurrency=1
+        )
+        ids = [str(receipt.id) async for receipt in listing]
+    assert sorted(ids) == expected
+    assert listing.stats.duplicates == 0
+    assert len(sandbox.requests) > listing.stats.pages
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+async def test_a_changes_feed_on_one_chain_rides_out_scattered_faults(seed: int) -> None:
+    """The changes feed at its default concurrency (one chain) under the same weather: every
+    receipt once, where two attempts per request used to stop it."""
+    clock = FakeClock()
+    sandbox = await _sandbox(3_000, seed)
+    async with (
+        sandbox,
+        BessaClient(
+            sandbox.token, base_url=sandbox.url, retry=SHORT, clock=clock, sleep=clock.sleep
+        ) as client,
+    ):
+        expected = sorted(str(r["id"]) for r in sandbox.data.receipts)
+        _weather(sandbox, "receipts/")
+        ids = [str(r.id) async for batch in client.receipts.changes(limit=25) for r in batch.items]
+    assert sorted(ids) == expected
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("good_pages", [0, 4, 40])
+async def test_a_server_down_after_good_pages_fails_after_a_share_of_them(
+    good_pages: int,
+) -> None:
+    """A single chain reads ``good_pages`` pages, then every request is answered 503: it fails
+    after its attempts plus at most ``budget_ratio`` of the requests that succeeded (never more
+    than its attempts again), and after its attempts alone when nothing succeeded."""
+    clock = FakeClock()
+    policy = RetryPolicy(attempts=3, initial_backoff=0.01, max_backoff=0.1)
+    async with (
+        Sandbox(receipts=3_000) as sandbox,
+        BessaClient(
+            sandbox.token, base_url=sandbox.url, retry=policy, clock=clock, sleep=clock.sleep
+        ) as client,
+    ):
+        listing = client.receipts.list(limit=25, concurrency=1, prefetch=0)
+        pages = listing.pages()
+        for _ in range(good_pages):
+            await anext(pages)
+        good = len(sandbox.requests)
+        sandbox.inject(Fault.status(503), path="receipts/")
+        with pytest.raises(ServerError):
+            await anext(pages)
+        await pages.aclose()
+    after = len(sandbox.requests) - good
+    extra = min(policy.attempts, int(policy.budget_ratio * good))
+    assert good >= good_pages
+    assert after <= policy.attempts + extra
+    if good_pages == 0:
+        assert after == policy.attempts
