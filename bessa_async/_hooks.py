@@ -3,8 +3,9 @@
 Every hook is optional and may be a plain function or a coroutine function; it is called in the
 task that made the call (so a span it opens has the caller's span as parent). A hook that raises
 is logged (``bessa_async.hooks``, WARNING) and the call goes on. A call's hooks run within its
-deadline: an async hook still running when the deadline passes is cancelled, logged, and the
-call goes on. A client without hooks pays one ``is None`` test per call: nothing here runs.
+deadline (a job's polls and its wait: the wait's ``timeout``): an async hook still running when
+the deadline passes is cancelled, logged, and the call goes on. A client without hooks pays one
+``is None`` test per call: nothing here runs.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from ._jobs.model import Job
     from ._session import RateGate, Response
 
-__all__ = ["CallObserver", "Hooks", "emit", "emit_poll", "operation"]
+__all__ = ["CallObserver", "Hooks", "emit", "emit_poll", "left", "operation"]
 
 logger: Final = logging.getLogger("bessa_async.hooks")
 
@@ -121,6 +122,12 @@ def check_hooks(value: object) -> Hooks | None:
     return value
 
 
+def left(deadline: float | None, clock: Clock) -> float | None:
+    """Seconds from now on ``clock`` until ``deadline`` (None: no deadline): what a hook of a
+    call with that deadline is given, as ``emit(within=)``."""
+    return None if deadline is None else deadline - clock()
+
+
 async def emit(hook: Hook[E] | None, event: E, *, within: float | None = None) -> None:
     """Call ``hook`` with ``event`` (awaiting it if async); an exception it raises is logged.
 
@@ -178,7 +185,7 @@ class CallObserver:
 
     def _left(self) -> float | None:
         """Seconds left of the call's deadline, which its hooks keep too."""
-        return None if self._deadline is None else self._deadline - self._clock()
+        return left(self._deadline, self._clock)
 
     def attempts_of(
         self, attempt: Callable[[int], Awaitable[Response]]
@@ -276,8 +283,11 @@ class CallObserver:
         )
 
 
-async def emit_poll(hooks: Hooks, path: str, job: Job, next_delay: float | None) -> None:
-    """A :class:`PollEvent` for the answer ``job`` to a poll of ``path``."""
+async def emit_poll(
+    hooks: Hooks, path: str, job: Job, next_delay: float | None, *, within: float | None
+) -> None:
+    """A :class:`PollEvent` for the answer ``job`` to a poll of ``path``; ``within``: seconds
+    left of the latest deadline among the waits the poll served (None: one has none)."""
     if hooks.on_poll is None:
         return
     lag = None
@@ -291,17 +301,24 @@ async def emit_poll(hooks: Hooks, path: str, job: Job, next_delay: float | None)
         updated=job.updated,
         detection_lag=lag,
     )
-    await emit(hooks.on_poll, event)
+    await emit(hooks.on_poll, event, within=within)
 
 
 @contextlib.asynccontextmanager
 async def operation(
-    hooks: Hooks | None, name: str, *, clock: Clock = time.monotonic, **attributes: Attribute
+    hooks: Hooks | None,
+    name: str,
+    deadline: float | None = None,
+    /,
+    *,
+    clock: Clock = time.monotonic,
+    **attributes: Attribute,
 ) -> AsyncIterator[dict[str, Attribute]]:
     """Time a composite operation and end it with an :class:`OperationEvent`.
 
     Yields a dict of the event's attributes, to add facts learnt on the way (``pages``,
-    ``items``); ``clock`` is the client's (monotonic seconds). Without hooks (or without
+    ``items``); ``deadline`` is the operation's on ``clock`` (its ``on_operation`` hook keeps
+    it; None: no deadline), ``clock`` the client's (monotonic seconds). Without hooks (or without
     ``on_operation``) it only yields the dict::
 
         async with operation(client.hooks, "sync", **{"bessa.resource": "receipts"}) as facts:
@@ -323,4 +340,4 @@ async def operation(
         event = OperationEvent(
             name=name, attributes=tuple(facts.items()), error=error, elapsed=clock() - started
         )
-        await emit(hooks.on_operation, event)
+        await emit(hooks.on_operation, event, within=left(deadline, clock))

@@ -23,6 +23,7 @@ from bessa_async import (
     CallEvent,
     ConfigurationError,
     Hooks,
+    JobTimeoutError,
     NotFoundError,
     Order,
     OrderLine,
@@ -35,6 +36,7 @@ from bessa_async._events import REDACTED, path_template, redact_query, retry_rea
 from bessa_async._hooks import operation
 from bessa_async._summary import RequestTally, call_line
 from bessa_async.testing import FakeClock, Fault, Sandbox
+from bessa_async.testing.magic import NEVER_REFERENCE
 
 NAMES = (
     "on_request",
@@ -508,3 +510,46 @@ async def test_a_hook_within_the_deadline_runs_to_its_end(sandbox: Sandbox) -> N
     ) as client:
         await client.request("GET", "articles/")
     assert seen == ["RequestEvent", "CallEvent"]
+
+
+async def _never_ending_wait(hooks: Hooks, *, timeout: float) -> None:
+    """Submit an order whose job never ends and wait for it ``timeout`` seconds (virtual)."""
+    clock = FakeClock()
+    async with Sandbox(receipts=0, clock=clock, sleep=clock.sleep) as sb:
+        point = next(p for p in sb.data.sales_points if p["status"] == "active")
+        article = next(a for a in sb.data.articles if a["active"] and a["type"] == "standard")
+        async with BessaClient(
+            sb.token, base_url=sb.url, clock=clock, sleep=clock.sleep, hooks=hooks
+        ) as client:
+            handle = await client.orders.submit(
+                Order(
+                    sales_point=point["id"],
+                    lines=[OrderLine(article=article["id"], quantity=1)],
+                    reference=NEVER_REFERENCE,
+                )
+            )
+            with pytest.raises(JobTimeoutError):
+                async with asyncio.timeout(10):  # only a guard: the wait must end by itself
+                    await handle.wait(timeout=timeout)
+            assert clock() >= timeout
+
+
+async def test_a_stuck_on_operation_hook_keeps_the_waits_deadline(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """wait(timeout=1) on a job that never ends: JobTimeoutError at the deadline, though the
+    job.wait on_operation hook never returns; the hook is cancelled and logged."""
+    stuck = Stuck()
+    await _never_ending_wait(Hooks(on_operation=stuck), timeout=1)
+    assert stuck.cut == ["OperationEvent"]
+    assert "cut off by its call's deadline" in caplog.text
+
+
+async def test_a_stuck_on_poll_hook_keeps_the_waits_deadline() -> None:
+    """A poll's answer comes before the wait's deadline and its on_poll hook never returns:
+    the hook is cut off at that deadline, and the wait ends with JobTimeoutError (in virtual
+    time, where a hook holding the poller stopped the clock for good)."""
+    stuck = Stuck()
+    await _never_ending_wait(Hooks(on_poll=stuck), timeout=0.6)
+    assert stuck.cut
+    assert set(stuck.cut) == {"PollEvent"}

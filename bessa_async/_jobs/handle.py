@@ -18,6 +18,7 @@ from .._hooks import Hooks, operation
 from .._jsontext import parse_json, version_of
 from .._validate import parse_uuid
 from .model import Job, JobKind, JobStatus, job_state
+from .pacing import check_wait_timeout
 
 __all__ = [
     "TOKEN_VERSION",
@@ -319,7 +320,10 @@ class JobHandle:
         if hooks is None:
             return await self._wait(timeout, poll)
         facts = {"bessa.job.kind": self._kind}
-        async with operation(hooks, "job.wait", clock=self._manager.clock, **facts) as seen:
+        clock = self._manager.clock
+        seconds = check_wait_timeout(timeout)
+        deadline = None if seconds is None else clock() + seconds
+        async with operation(hooks, "job.wait", deadline, clock=clock, **facts) as seen:
             job = await self._wait(timeout, poll)
             seen["bessa.job.status"] = str(job.status)
             return job

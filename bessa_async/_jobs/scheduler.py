@@ -31,7 +31,7 @@ from .._errors import (
     ServerError,
     TransportError,
 )
-from .._hooks import Hooks, emit_poll
+from .._hooks import Hooks, emit_poll, left
 from .._pagination import follow, read_page
 from .handle import JobHandle
 from .model import Job, JobKind
@@ -110,6 +110,15 @@ class _Round:
 
 
 _Unit = _Watch | _Round
+
+
+def _until(waiters: list[_Waiter]) -> float | None:
+    """The latest deadline among ``waiters`` (None: one of them has none), taken as a poll for
+    them starts: its ``on_poll`` hook keeps it, though the poll may settle them first."""
+    deadlines = [waiter.deadline for waiter in waiters]
+    if not deadlines or None in deadlines:
+        return None
+    return max(d for d in deadlines if d is not None)
 
 
 @final
@@ -378,6 +387,7 @@ class PollScheduler:
 
     async def _poll(self, watch: _Watch) -> None:
         task = asyncio.current_task()
+        until = _until(watch.waiters)
         try:
             self.stats.polls += 1
             try:
@@ -409,7 +419,9 @@ class PollScheduler:
                 else:
                     delay = self._again(watch, job, retry_after)
                 if self.hooks is not None:
-                    await emit_poll(self.hooks, watch.path, job, delay)
+                    await emit_poll(
+                        self.hooks, watch.path, job, delay, within=left(until, self._clock)
+                    )
         finally:
             watch.task = None
             if task is not None:
@@ -441,6 +453,7 @@ class PollScheduler:
         started = self._clock()
         mode, query = state.mode, state.query(started)
         members = dict(rnd.members)
+        until = {watch.path: _until(watch.waiters) for watch in members.values()}
         seen: set[str] = set()
         stamps: list[Any] = []
         observed: list[tuple[str, Job]] = []
@@ -511,7 +524,13 @@ class PollScheduler:
         )
         if self.hooks is not None:
             for path, job in observed:
-                await emit_poll(self.hooks, path, job, None if job.finished else delay)
+                await emit_poll(
+                    self.hooks,
+                    path,
+                    job,
+                    None if job.finished else delay,
+                    within=left(until.get(path), self._clock),
+                )
 
     def _observe_listed(self, watch: _Watch, item: Mapping[str, Any]) -> bool:
         """Take a member's list entry; whether it showed a change."""
