@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 import functools
 import ipaddress
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -213,7 +214,15 @@ def _encode_value(name: str, value: Any) -> str:
             f"parameter {name!r} is a float ({value!r}); floats lose cents. "
             "Pass a decimal.Decimal or a str"
         )
-    if isinstance(value, int | str):
+    if isinstance(value, int):
+        try:
+            return str(value)
+        except ValueError:  # over Python's limit of digits: no API value is that long
+            raise InvalidValueError(
+                f"parameter {name!r} is an int of more than "
+                f"{sys.get_int_max_str_digits():,} digits; no API value is that long"
+            ) from None
+    if isinstance(value, str):
         return str(value)
     if isinstance(value, UUID):
         return str(value)
@@ -230,8 +239,8 @@ def encode_params(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     strings; bools ``true``/``false``; ``None`` is dropped; lists and tuples repeat the name.
 
     Raises:
-        InvalidValueError: a naive datetime, a bare date, or a Decimal that is not a 2-decimal
-            amount.
+        InvalidValueError: a naive datetime, a bare date, a Decimal that is not a 2-decimal
+            amount, or an int too long to be written as text.
         InvalidTypeError: a float or another unsupported type.
     """
     pairs: list[tuple[str, str]] = []

@@ -669,6 +669,12 @@ ROWS = [
         "4,300 digits",
     ),
     Row(
+        "an int over 4,300 digits in a query parameter",
+        _request("GET", "articles/", params={"n": HUGE}),
+        ValueError,
+        "parameter 'n' is an int of more than 4,300 digits",
+    ),
+    Row(
         "a float NaN in a JSON body",
         _request("POST", "articles/", json={"x": math.nan}),
         ValueError,
