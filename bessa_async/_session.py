@@ -81,6 +81,8 @@ class Response:
     body: bytes
     cut_at: int | None = None
     """The ``max_answer_bytes`` a success's body was cut at (``body`` is that much of it)."""
+    shown: bytes | None = attrs.field(default=None, repr=False, eq=False)
+    """``body`` as an error may show it (the token masked), when that differs from ``body``."""
     _data: Any = attrs.field(default=_UNREAD, repr=False, eq=False)
 
     def decoded(self) -> Response:
@@ -111,7 +113,7 @@ class Response:
                 message,
                 status=self.status,
                 content_type=content_type or None,
-                body=self.body,
+                body=self.body if self.shown is None else self.shown,
                 method=self.method,
                 path=self.path,
             )
@@ -128,7 +130,9 @@ class Response:
         try:
             return parse_json(self.body)
         except ValueError as exc:
-            raise failure(f"the API's answer is not valid JSON ({exc})") from exc
+            problem = str(exc)
+        # Raised out here, not chained: json's error keeps the whole document, token and all.
+        raise failure(f"the API's answer is not valid JSON ({problem})")
 
 
 class RateGate:
@@ -295,8 +299,11 @@ async def exchange(
             payload, whole = await _read_at_most(resp.content, limit)
             if not whole:
                 resp.close()  # the rest stays unread: this connection cannot serve another
-            if not success:  # kept on the error: a proxy's debug page may echo the headers
-                payload = _without_token(payload, headers)
+            # A proxy's debug page or a captive portal may echo the request's headers: an error
+            # body is kept masked; a success's data stays as sent, masked where an error shows it.
+            masked = _without_token(payload, headers)
+            if not success:
+                payload = masked
             return Response(
                 method=method,
                 url=resp.url,
@@ -305,6 +312,7 @@ async def exchange(
                 headers=resp.headers,
                 body=payload,
                 cut_at=None if whole or not success else limit,
+                shown=None if masked is payload else masked,
             )
     except _ANY_WIRE_ERROR as exc:
         hop = _Hop(method=method, url=url, path=path, read_timeout=timeout.sock_read)

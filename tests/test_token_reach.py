@@ -20,6 +20,7 @@ from bessa_async import (
     APIError,
     BessaClient,
     BessaError,
+    DecodeError,
     RequestTimeout,
     RetryPolicy,
     TransportError,
@@ -182,6 +183,26 @@ async def test_an_error_body_echoing_the_headers_keeps_no_token(status: int) -> 
             with pytest.raises(APIError) as caught:
                 await client.request("GET", "articles/")
     assert b"Token ********" in caught.value.body
+    assert holding_the_token(caught.value, TOKEN) == []
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/json"])
+async def test_a_success_echoing_the_headers_keeps_no_token_in_its_decode_error(
+    content_type: str,
+) -> None:
+    """A 2xx that is not JSON but echoes the request's headers (a captive portal's page): the
+    DecodeError's snippet shows the body with the token masked, as an error body is."""
+    async with scripted_server() as server:
+        server.scripts["/api/articles/"] = Scripted(
+            200, {"Content-Type": content_type}, lambda: (b" and then cut",), echo=True
+        )
+        clock = FakeClock()
+        async with BessaClient(
+            TOKEN, base_url=server.url, clock=clock, sleep=clock.sleep, retry=RetryPolicy.disabled()
+        ) as client:
+            with pytest.raises(DecodeError) as caught:
+                await client.request("GET", "articles/")
+    assert "Token ********" in caught.value.snippet
     assert holding_the_token(caught.value, TOKEN) == []
 
 
