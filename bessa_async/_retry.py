@@ -51,10 +51,11 @@ class RetryBudget:
       outage), at most ``policy.attempts`` more times per request, paid from the earned share
       alone (no reserve) by every such retry of the read.
 
-    So a server down from the start gets nothing beyond the attempts (nothing was earned); one
-    that goes down after ``n`` good requests costs at most ``budget_ratio * n`` requests more
-    in all; and a request of a long single chain fails only after ``2 * attempts`` faults in a
-    row, the chance of ``attempts`` in a row squared.
+    So a server down from the start gets nothing beyond the attempts (nothing was earned); once
+    one goes down after ``n`` good requests, the requests begun after that get at most
+    ``attempts`` more each and ``budget_ratio * n`` more in all; and a request of a long single
+    chain fails only after ``2 * attempts`` faults in a row, the chance of ``attempts`` in a
+    row squared.
     """
 
     def __init__(self) -> None:
