@@ -246,15 +246,19 @@ async def _export_to(args: argparse.Namespace, output: IO[str], tally: _Tally) -
         await _write(output, header_text(args.format, args.delimiter or ",", args.layout))
     requests = RequestTally()
     async with _client(args, requests) as client:
+        try:  # first, so a --resume token that is not this export's is refused before sending
+            listing = client.receipts.list(
+                timestamp__gte=start,
+                timestamp__lt=end,
+                limit=args.limit,
+                concurrency=args.concurrency,
+                cursor=args.resume,
+            )
+        except BessaError:
+            tally.resume = None  # the same command would be refused alike: none to print
+            raise
         # One small request for the count sizes the progress bar.
         total = await client.receipts.list(timestamp__gte=start, timestamp__lt=end).count()
-        listing = client.receipts.list(
-            timestamp__gte=start,
-            timestamp__lt=end,
-            limit=args.limit,
-            concurrency=args.concurrency,
-            cursor=args.resume,
-        )
         # Where to resume: after the last page written to the end.
         written: str | None = args.resume
         try:

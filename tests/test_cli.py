@@ -714,3 +714,28 @@ async def test_a_resumed_export_that_fails_at_once_keeps_its_resume_command(
     assert f"{target}.part holds the receipts exported before the resume and 0 more" in again
     assert shlex.split(again.partition("; resume with: ")[2]) == words
     assert await asyncio.to_thread(part.read_bytes) == before
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        '{"v":true}',
+        '{"v":1,"kind":"sharded listing"}',
+        '{"v":1,"kind":"listing position","cursor":null,"skip":0}',
+    ],
+)
+async def test_a_refused_resume_token_sends_nothing_and_is_not_offered_again(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], token: str
+) -> None:
+    """A --resume token this export did not print is a usage error before anything is sent,
+    and the note offers no command that would be refused the same way."""
+    target = tmp_path / "june.csv"
+    part = Path(f"{target}.part")
+    await asyncio.to_thread(part.write_bytes, b"the rows of a stopped export\r\n")
+    argv = [*_export_argv(sandbox, target), "--resume", token]
+    assert await asyncio.to_thread(main, argv) == EXIT_CODES["usage"]
+    err = capsys.readouterr().err
+    assert "resume with:" not in err
+    assert f"{part} holds the receipts exported before the resume" in err
+    assert sandbox.requests == []
+    assert await asyncio.to_thread(part.read_bytes) == b"the rows of a stopped export\r\n"
