@@ -23,7 +23,6 @@ import traceback
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import IO, Any, Final
 
 from bessa_async import (
@@ -34,6 +33,8 @@ from bessa_async import (
     BessaError,
     ConflictError,
     InputError,
+    InvalidTypeError,
+    InvalidValueError,
     JobFailedError,
     JobHandle,
     JobTimeoutError,
@@ -54,6 +55,7 @@ from ._config import BASE_URL_ENV
 from ._doctor import doctor_table
 from ._export import LAYOUTS, business_day_of, columns_text, header_text, page_text
 from ._interrupts import Terminated, run_until_signal
+from ._jsontext import parse_json
 from ._progress import Progress
 from ._status import watch_status
 from ._summary import RequestTally
@@ -244,15 +246,19 @@ async def _export_to(args: argparse.Namespace, output: IO[str], tally: _Tally) -
         await _write(output, header_text(args.format, args.delimiter or ",", args.layout))
     requests = RequestTally()
     async with _client(args, requests) as client:
+        try:  # first, so a --resume token that is not this export's is refused before sending
+            listing = client.receipts.list(
+                timestamp__gte=start,
+                timestamp__lt=end,
+                limit=args.limit,
+                concurrency=args.concurrency,
+                cursor=args.resume,
+            )
+        except BessaError:
+            tally.resume = None  # the same command would be refused alike: none to print
+            raise
         # One small request for the count sizes the progress bar.
         total = await client.receipts.list(timestamp__gte=start, timestamp__lt=end).count()
-        listing = client.receipts.list(
-            timestamp__gte=start,
-            timestamp__lt=end,
-            limit=args.limit,
-            concurrency=args.concurrency,
-            cursor=args.resume,
-        )
         # Where to resume: after the last page written to the end.
         written: str | None = args.resume
         try:
@@ -340,21 +346,36 @@ async def _doctor(args: argparse.Namespace) -> int:
 
 
 def _read_order(path: str) -> Order:
-    """An Order from a JSON file; numbers are read as Decimal, never float."""
-    with open(path, encoding="utf-8") as handle:
-        data = json.load(handle, parse_float=Decimal)
+    """An Order from a JSON file; numbers are read as Decimal, never float. A file that is not
+    an order is an input error naming what is wrong, before anything is sent."""
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    try:
+        data = parse_json(raw, decimals=True)
+    except ValueError as exc:  # not JSON, not UTF-8, nested too deeply, an endless int
+        raise InvalidValueError(f"{path} is not a JSON order: {exc}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object with sales_point and lines")
+        raise InvalidTypeError(f"{path}: expected a JSON object with sales_point and lines")
     unknown = set(data) - {"sales_point", "lines", "reference", "table", "note"}
     if unknown:
-        raise ValueError(f"{path}: unknown order fields {sorted(unknown)}")
+        raise InvalidValueError(f"{path}: unknown order fields {sorted(unknown)}")
+    given_lines = data.get("lines") or []
+    if not isinstance(given_lines, list):
+        raise InvalidTypeError(f'{path}: "lines" must be a list of lines')
     lines = []
-    for n, line in enumerate(data.get("lines") or [], start=1):
+    for n, line in enumerate(given_lines, start=1):
         if not isinstance(line, dict) or "article" not in line or "quantity" not in line:
-            raise ValueError(f"{path}: line {n} needs an article and a quantity")
+            raise InvalidValueError(f"{path}: line {n} needs an article and a quantity")
+        given_options = line.get("options") or []
+        if not isinstance(given_options, list) or not all(
+            isinstance(o, dict) and "option" in o for o in given_options
+        ):
+            raise InvalidValueError(
+                f'{path}: line {n}: "options" must be a list of {{"option": ...}}'
+            )
         options = [
             OrderOption(option=o["option"], quantity=json_number(o.get("quantity", 1)))
-            for o in line.get("options") or []
+            for o in given_options
         ]
         price = line.get("unit_price")
         lines.append(
@@ -367,7 +388,7 @@ def _read_order(path: str) -> Order:
             )
         )
     if not isinstance(data.get("reference"), str) or not data["reference"]:
-        raise ValueError(
+        raise InvalidValueError(
             f'{path}: no "reference": give the order one of your own (e.g. "webshop-10045"); '
             "running the command again with it finds this order instead of placing another"
         )

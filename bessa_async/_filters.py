@@ -177,6 +177,10 @@ def check_windows(query: Mapping[str, Any]) -> None:
     lower: dict[str, tuple[str, object, datetime]] = {}
     upper: dict[str, tuple[str, object, datetime]] = {}
     for name, value in query.items():
+        if not isinstance(name, str):  # it would reach the query as a bare error
+            raise InvalidTypeError(
+                f"parameter names must be str, got {type(name).__name__} {name!r}; nothing was sent"
+            )
         field, _, bound = name.rpartition("__")
         if field and bound in _LOWER | _UPPER and (moment := _moment(name, value)) is not None:
             (lower if bound in _LOWER else upper).setdefault(field, (name, value, moment))

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 
-def parse_json(text: str | bytes) -> Any:
+def parse_json(text: str | bytes, *, decimals: bool = False) -> Any:
     """``json.loads``, where every way the text can fail is a ``ValueError``. Pure.
 
     Nesting deep enough to exhaust the interpreter's stack raises ``RecursionError`` in
     ``json.loads`` and integers longer than the interpreter's limit ``ValueError``; both are
     reported here as ``ValueError``, so a caller's one ``except ValueError`` turns any bad text
-    into its own error.
+    into its own error. ``decimals`` reads numbers with a fraction or exponent as ``Decimal``
+    (an amount in a file the user wrote), never as a float.
     """
     try:
-        return json.loads(text)
+        return json.loads(text, parse_float=Decimal) if decimals else json.loads(text)
     except RecursionError:
         raise ValueError("JSON nested too deeply to read") from None
 

@@ -694,6 +694,12 @@ ROWS = [
     ),
     # Methods and headers that are not HTTP, and headers the library sets itself.
     Row("a method with a space", _request("G ET"), ValueError, "'G ET' is not an HTTP method"),
+    Row(
+        "a parameter name that is not a str",
+        _request(params={1: "a"}),
+        TypeError,
+        "parameter names must be str, got int",
+    ),
     Row("a method that is not a str", _request(5), TypeError, "method must be a str"),  # type: ignore[arg-type]
     Row(
         "a header value with a NUL",

@@ -17,7 +17,7 @@ import pytest
 from cli_process import running_cli
 
 from bessa_async import BessaClient, Order, OrderLine, RetryPolicy, ServerError, business_days
-from bessa_async._cli import main
+from bessa_async._cli import EXIT_CODES, main
 from bessa_async._demo import walkthrough
 from bessa_async._export import CSV_COLUMNS
 from bessa_async.testing import FakeClock, Fault, Sandbox
@@ -330,7 +330,7 @@ def test_a_malformed_order_file_is_one_clear_line(
     """A line without a quantity is refused before anything is sent."""
     target = tmp_path / "order.json"
     target.write_text('{"sales_point": "x", "lines": [{"article": "y"}]}', encoding="utf-8")
-    assert main([*SANDBOX, "order", "submit", str(target)]) == 8
+    assert main([*SANDBOX, "order", "submit", str(target)]) == EXIT_CODES["usage"]
     assert "line 1 needs an article and a quantity" in capsys.readouterr().err
 
 
@@ -635,7 +635,8 @@ async def test_an_order_file_without_a_reference_is_refused_before_sending(
     """Without a reference a second run could not be recognised: refused, nothing sent."""
     order = tmp_path / "order.json"
     await _write_order(sandbox, order, "", 1)
-    assert await asyncio.to_thread(main, _cli(sandbox, "order", "submit", str(order))) == 8
+    code = await asyncio.to_thread(main, _cli(sandbox, "order", "submit", str(order)))
+    assert code == EXIT_CODES["usage"]
     assert 'no "reference"' in capsys.readouterr().err
     assert not sandbox.requests
 
@@ -646,7 +647,7 @@ async def test_an_order_file_without_a_reference_is_refused_before_sending(
 @pytest.mark.parametrize("verbosity", [[], ["-v"], ["-vv"]], ids=["quiet", "-v", "-vv"])
 @pytest.mark.parametrize(
     ("case", "code"),
-    [("token refused", 3), ("foreign origin", 8), ("order refused", 4), ("malformed order", 8)],
+    [("token refused", 3), ("foreign origin", 8), ("order refused", 4), ("malformed order", 2)],
 )
 async def test_the_exit_code_is_the_same_with_v_and_vv(
     sandbox: Sandbox,
@@ -713,3 +714,28 @@ async def test_a_resumed_export_that_fails_at_once_keeps_its_resume_command(
     assert f"{target}.part holds the receipts exported before the resume and 0 more" in again
     assert shlex.split(again.partition("; resume with: ")[2]) == words
     assert await asyncio.to_thread(part.read_bytes) == before
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        '{"v":true}',
+        '{"v":1,"kind":"sharded listing"}',
+        '{"v":1,"kind":"listing position","cursor":null,"skip":0}',
+    ],
+)
+async def test_a_refused_resume_token_sends_nothing_and_is_not_offered_again(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], token: str
+) -> None:
+    """A --resume token this export did not print is a usage error before anything is sent,
+    and the note offers no command that would be refused the same way."""
+    target = tmp_path / "june.csv"
+    part = Path(f"{target}.part")
+    await asyncio.to_thread(part.write_bytes, b"the rows of a stopped export\r\n")
+    argv = [*_export_argv(sandbox, target), "--resume", token]
+    assert await asyncio.to_thread(main, argv) == EXIT_CODES["usage"]
+    err = capsys.readouterr().err
+    assert "resume with:" not in err
+    assert f"{part} holds the receipts exported before the resume" in err
+    assert sandbox.requests == []
+    assert await asyncio.to_thread(part.read_bytes) == b"the rows of a stopped export\r\n"

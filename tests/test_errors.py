@@ -199,11 +199,6 @@ _BUILTIN_RAISES_ALLOWED: Final = {
         "raises into a DecodeError naming the item",
     ),
     **dict.fromkeys(
-        [("_cli.py", "_read_order")],
-        "the bessa command's reading of an order file: main() reports it on stderr with an "
-        "exit code, no Python caller sees it",
-    ),
-    **dict.fromkeys(
         [("_jsontext.py", "parse_json")],
         "the one reader of outside JSON text: every caller catches its ValueError and raises "
         "its own BessaError (DecodeError, ResumeTokenError, InvalidValueError)",

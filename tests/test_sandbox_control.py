@@ -27,6 +27,7 @@ from bessa_async.testing._control import (
     is_loopback,
     is_loopback_host,
 )
+from bessa_async.testing._data import generate_tenant
 
 
 @final
@@ -403,8 +404,6 @@ def test_only_loopback_clients_are_answered() -> None:
     ("now", "start"),
     [
         (datetime(2026, 12, 3, 9, 0, tzinfo=UTC), date(2026, 11, 3)),
-        # 00:30 on 3 December in Vienna is still 2 December in UTC: today is Vienna's.
-        (datetime(2026, 12, 2, 23, 30, tzinfo=UTC), date(2026, 11, 3)),
         (datetime(2026, 3, 30, 12, 0, tzinfo=UTC), date(2026, 2, 28)),
     ],
 )
@@ -419,6 +418,43 @@ def test_the_default_days_are_the_30_before_today(now: datetime, start: date) ->
     args = standalone._parser().parse_args([])
     assert (args.start, args.days, args.control) == (None, 30, True)
     assert standalone._parser().parse_args(["--no-control"]).control is False
+
+
+def _latest_stamp(item: object) -> datetime | None:
+    """The latest moment written anywhere in an item (nested ones included)."""
+    if isinstance(item, dict):
+        item = list(item.values())
+    if isinstance(item, list | tuple):
+        return max((s for s in map(_latest_stamp, item) if s is not None), default=None)
+    if isinstance(item, str) and len(item) >= 20 and item[4] == "-" and item[10] == "T":
+        try:
+            return datetime.fromisoformat(item)
+        except ValueError:
+            return None
+    return None
+
+
+@pytest.mark.parametrize(
+    ("now", "last"),
+    [
+        # 02:02 in Vienna: yesterday's night (and its closings) is not over yet.
+        (datetime(2026, 12, 8, 1, 2, tzinfo=UTC), date(2026, 12, 6)),
+        (datetime(2026, 12, 8, 4, 59, tzinfo=UTC), date(2026, 12, 6)),
+        (datetime(2026, 12, 8, 5, 0, tzinfo=UTC), date(2026, 12, 7)),
+        # 00:30 on 1 July in Vienna is still 30 June in UTC: the days are Vienna's.
+        (datetime(2026, 6, 30, 22, 30, tzinfo=UTC), date(2026, 6, 29)),
+        (datetime(2026, 12, 3, 9, 0, tzinfo=UTC), date(2026, 12, 2)),
+    ],
+)
+def test_the_default_days_hold_nothing_stamped_after_now(now: datetime, last: date) -> None:
+    """The standalone sandbox's default data is over when it starts: a receipt, a correction
+    or a closing stamped later would look like a server clock running ahead (bessa sync warns
+    about it), and the small hours of the morning still belong to yesterday's trading."""
+    start = standalone.first_day(None, 30, now)
+    assert start + timedelta(days=29) == last
+    data = generate_tenant(name="tenant-a", seed="0", receipts=300, start=start, days=30)
+    latest = max(s for s in map(_latest_stamp, data.resources().values()) if s is not None)
+    assert latest <= now
 
 
 @contextlib.asynccontextmanager

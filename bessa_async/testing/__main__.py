@@ -1,7 +1,8 @@
 """Run the sandbox standalone: ``python -m bessa_async.testing --port 8080``.
 
 ``bessa sandbox`` takes the same options: :func:`add_options` declares them once for both. Its
-receipts cover the 30 local days before today unless ``--start``/``--days`` say otherwise (the
+receipts cover the 30 local days before today (before yesterday until 06:00 in Vienna, so
+nothing is stamped after the moment it starts) unless ``--start``/``--days`` say otherwise (the
 in-process ``Sandbox()`` keeps its fixed June 2026, so tests stay the same every day), and it
 serves the HTTP control endpoint (:mod:`._control`, ``EPILOG``) unless ``--no-control``.
 """
@@ -16,7 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Final, TypeVar
 
-from ._calendar import VIENNA
+from ._calendar import VIENNA, period_end
 from ._control import endpoints_text
 from ._faults import _SPEC_HELP, Fault, parse_faults
 from ._server import Sandbox
@@ -66,7 +67,8 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "--days",
         type=_positive_int,
         default=30,
-        help="trading days the receipts cover (default 30: with no --start, up to yesterday)",
+        help="trading days the receipts cover (default 30: with no --start, up to yesterday; "
+        "before 06:00 in Vienna, up to the day before)",
     )
     parser.add_argument("--latency", type=_milliseconds, default=0.0, help="added latency in ms")
     parser.add_argument(
@@ -155,10 +157,15 @@ def _day(text: str) -> date:
 
 
 def first_day(start: date | None, days: int, now: datetime) -> date:
-    """The first trading day: ``start``, or so that ``days`` days end yesterday in Vienna."""
+    """The first trading day: ``start``, or so that ``days`` days end with the last whose data
+    is over at ``now`` (yesterday in Vienna, the day before in the small hours): a stamp after
+    ``now`` would look like a server clock running ahead."""
     if start is not None:
         return start
-    return now.astimezone(VIENNA).date() - timedelta(days=days)
+    last = now.astimezone(VIENNA).date() - timedelta(days=1)
+    while period_end(last - timedelta(days=days - 1), days) > now:
+        last -= timedelta(days=1)
+    return last - timedelta(days=days - 1)
 
 
 def _faults(spec: str) -> list[tuple[Fault, str | None, float]]:

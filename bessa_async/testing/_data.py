@@ -34,7 +34,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from ._amounts import ZERO, money
-from ._calendar import local_moment
+from ._calendar import local_moment, period_end
 from ._catalogue import (
     AREAS,
     CATALOG,
@@ -109,7 +109,7 @@ class _Generator:
         self.days = days
         self.layout = LAYOUT_B if small else LAYOUT_A
         self.epoch = local_moment(start, 0) - timedelta(days=400)
-        self.period_end = local_moment(start + timedelta(days=days), 6)
+        self.period_end = period_end(start, days)
 
     def run(self, receipt_count: int) -> TenantData:
         companies = self._companies()

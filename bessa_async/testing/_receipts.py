@@ -19,7 +19,7 @@ from typing import Any, Final, TypeVar, final
 import attrs
 
 from ._amounts import CENT, ZERO, money, quantity_text, taxes_by_rate
-from ._calendar import VIENNA, local_moment
+from ._calendar import VIENNA, local_moment, period_end
 from ._catalogue import RECIPIENTS, Layout
 from ._cursor import Item
 from ._filters import format_timestamp
@@ -85,6 +85,7 @@ class ReceiptWriter:
         self.new_id = new_id
         self.start = start
         self.days = days
+        self.end = period_end(start, days)
         # Most lines repeat (same article, quantity and price): render each combination once.
         self.line_cache: dict[tuple[str, Decimal, Decimal, Decimal, Decimal], Any] = {}
 
@@ -351,6 +352,9 @@ class ReceiptWriter:
         updated = created
         if rng.random() < 0.02:
             updated = created + timedelta(days=rng.randrange(1, 5), seconds=rng.randrange(86_400))
+            # A correction after the period would be stamped after the standalone sandbox's
+            # now: it would look like a server clock running ahead.
+            updated = min(updated, max(created, self.end))
         item: Item = {
             "id": draft.id,
             "number": number,
