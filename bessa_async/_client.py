@@ -380,7 +380,7 @@ class BessaClient:
 
     async def aclose(self) -> None:
         """Stop polling jobs and close the client's own HTTP session (a borrowed session stays
-        open). Waits still running fail with ``RuntimeError``; the jobs go on. Idempotent.
+        open). Waits still running fail with ``ClientClosedError``; the jobs go on. Idempotent.
 
         On a view (:meth:`with_options`) it does nothing: the view shares the session and the
         poller of the client it came from, and closing that client ends both.

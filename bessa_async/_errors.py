@@ -28,6 +28,7 @@ Every exception the library raises on purpose derives from :class:`BessaError`::
     ├── DecodeError                            a 2xx whose body is not the JSON expected
     ├── PaginationLoopError                    a list's ``next`` repeats an earlier page
     ├── WrongEventLoopError (also RuntimeError) a client used from another event loop or process
+    ├── ClientClosedError (also RuntimeError)  a client used after it (or its session) was closed
     ├── JobFailedError                         a job ended failed, expired or cancelled
     ├── JobTimeoutError (also TimeoutError)    the caller's deadline for a job passed
     └── SubmissionOutcomeUnknownError          a POST may or may not have landed
@@ -64,6 +65,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BessaError",
+    "ClientClosedError",
     "ConfigurationError",
     "ConflictError",
     "ConnectError",
@@ -275,6 +277,13 @@ class WrongEventLoopError(BessaError, RuntimeError):
     ``asyncio.run()``, a pytest fixture of another scope) can use them. Create one client per
     event loop, and close it in its own loop; after ``os.fork()``, create a new one in the
     child. Nothing was sent.
+    """
+
+
+class ClientClosedError(BessaError, RuntimeError):
+    """A client was used after it was closed, or the ``aiohttp.ClientSession`` passed to it was
+    closed by its owner; also what a job wait still running when its client closed ends with
+    (the job goes on: resume it from its token with a new client). Nothing was sent.
     """
 
 

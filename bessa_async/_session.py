@@ -30,6 +30,7 @@ from yarl import URL
 from ._config import DEFAULT_MAX_ANSWER_BYTES, RetryPolicy, Timeout
 from ._errors import (
     ERROR_BODY_LIMIT,
+    ClientClosedError,
     ConfigurationError,
     ConnectError,
     DecodeError,
@@ -393,7 +394,7 @@ class _Connection:
 
     def ensure_session(self) -> aiohttp.ClientSession:
         if self.closed:
-            raise RuntimeError("this BessaClient is closed; create a new one")
+            raise ClientClosedError("this BessaClient is closed; create a new one")
         self.check_loop()
         if self.session is None:
             self.session = aiohttp.ClientSession(
@@ -405,7 +406,9 @@ class _Connection:
                 trace_configs=self.trace_configs,
             )
         elif self.session.closed:
-            raise RuntimeError("the aiohttp.ClientSession passed to BessaClient is closed")
+            raise ClientClosedError(
+                "the aiohttp.ClientSession passed to BessaClient is closed; pass an open one"
+            )
         return self.session
 
     async def close(self) -> None:

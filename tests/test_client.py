@@ -18,6 +18,8 @@ from bessa_async import (
     APIError,
     AuthenticationError,
     BessaClient,
+    BessaError,
+    ClientClosedError,
     ConfigurationError,
     ConnectError,
     DecodeError,
@@ -462,8 +464,10 @@ async def test_owned_session_is_closed_and_client_refuses_more_work(sandbox: San
     await client.request("GET", "companies/")
     await client.aclose()
     await client.aclose()
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed") as info:
         await client.request("GET", "companies/")
+    assert isinstance(info.value, BessaError)
+    assert isinstance(info.value, RuntimeError)  # what `except RuntimeError` caught before
 
 
 def _forget(holder: list[BessaClient]) -> None:

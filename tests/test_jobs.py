@@ -24,6 +24,7 @@ import pytest
 
 from bessa_async import (
     BessaClient,
+    ClientClosedError,
     ConflictError,
     Job,
     JobFailedError,
@@ -293,17 +294,18 @@ async def test_cancelling_a_wait_leaves_nothing_pending() -> None:
 
 
 async def test_aclose_stops_the_scheduler_and_fails_open_waits() -> None:
-    """Closing the client ends running waits with RuntimeError and stops every poll."""
+    """Closing the client ends running waits with ClientClosedError (a BessaError and a
+    RuntimeError) and stops every poll."""
     async with environment() as env:
         env.sb.set_sales_point_online(None, False)
         handle = await env.client.orders.submit(env.order())
         waiting = asyncio.create_task(handle.wait())
         await _until(lambda: bool(env.polls(handle)))
         await env.client.aclose()
-        with pytest.raises(RuntimeError, match="closed while waiting"):
+        with pytest.raises(ClientClosedError, match="closed while waiting"):
             await waiting
         assert _bessa_tasks() == []  # aclose() itself waited for them
-        with pytest.raises(RuntimeError, match="closed"):
+        with pytest.raises(ClientClosedError, match="closed"):
             await handle.wait()
 
 

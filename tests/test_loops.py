@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from bessa_async import BessaClient, BessaError, WrongEventLoopError
+from bessa_async import BessaClient, BessaError, ClientClosedError, WrongEventLoopError
 from bessa_async.testing import Sandbox
 
 
@@ -47,7 +47,7 @@ def test_a_client_made_outside_any_loop_belongs_to_the_first() -> None:
         finally:
             home.run_until_complete(client.aclose())
             home.run_until_complete(sandbox.__aexit__(None, None, None))
-        with pytest.raises(RuntimeError, match="closed"):
+        with pytest.raises(ClientClosedError, match="closed"):
             asyncio.run(client.request("GET", "articles/"))
         assert len(sandbox.requests) == 1
     finally:

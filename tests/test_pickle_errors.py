@@ -196,6 +196,11 @@ async def _other_loop(env: Env) -> object:
     return await asyncio.to_thread(asyncio.run, env.client.request("GET", "companies/"))
 
 
+async def _closed(env: Env) -> object:
+    await env.client.aclose()
+    return await env.client.request("GET", "articles/")
+
+
 CASES: dict[str, tuple[type[BessaError], Callable[[Env], Awaitable[object]]]] = {
     "InvalidValueError": (bessa_async.InvalidValueError, _naive),
     "InvalidTypeError": (bessa_async.InvalidTypeError, _float),
@@ -222,6 +227,7 @@ CASES: dict[str, tuple[type[BessaError], Callable[[Env], Awaitable[object]]]] = 
     "JobTimeoutError": (bessa_async.JobTimeoutError, _job_timeout),
     "SubmissionOutcomeUnknownError": (bessa_async.SubmissionOutcomeUnknownError, _lost),
     "WrongEventLoopError": (bessa_async.WrongEventLoopError, _other_loop),
+    "ClientClosedError": (bessa_async.ClientClosedError, _closed),
 }
 
 

@@ -26,6 +26,7 @@ from .._convert import decode
 from .._errors import (
     APIError,
     BessaError,
+    ClientClosedError,
     JobTimeoutError,
     RateLimitError,
     ServerError,
@@ -200,7 +201,7 @@ class PollScheduler:
         """Register a waiter; the future ends when the job ended, failed to be read, the
         deadline passed (``JobTimeoutError``), or it is cancelled."""
         if self._closed:
-            raise RuntimeError("this BessaClient is closed; create a new one")
+            raise ClientClosedError("this BessaClient is closed; create a new one")
         check_wait_timeout(timeout)
         loop = asyncio.get_running_loop()
         now = self._clock()
@@ -628,7 +629,7 @@ class PollScheduler:
                     waiter.future.set_exception(error)
 
     async def aclose(self) -> None:
-        """Stop polling; waits still running fail with ``RuntimeError``. Idempotent."""
+        """Stop polling; waits still running fail with ``ClientClosedError``. Idempotent."""
         self._closed = True
         for watch in list(self._watches.values()):
             waiters, watch.waiters = watch.waiters, []
@@ -636,7 +637,7 @@ class PollScheduler:
             for waiter in waiters:
                 if not waiter.future.done():
                     waiter.future.set_exception(
-                        RuntimeError(
+                        ClientClosedError(
                             f"the BessaClient was closed while waiting for job {waiter.handle.id}; "
                             "the job goes on: resume it with a new client"
                         )
