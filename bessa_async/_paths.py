@@ -5,12 +5,12 @@ Pure: the defaults (the registry's) are a parameter, so this module knows no res
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 
 from ._config import PATHS_ENV
 from ._errors import ConfigurationError
+from ._jsontext import parse_json
 
 __all__ = ["check_path", "parse_paths", "paths_from_env", "resolve_paths"]
 
@@ -66,7 +66,7 @@ def parse_paths(
     pairs: list[tuple[object, object]] = []
     if text.startswith("{"):
         try:
-            data = json.loads(text)
+            data = parse_json(text)
         except ValueError as exc:
             raise ConfigurationError(f"{source}: not valid JSON ({exc})") from exc
         if not isinstance(data, dict):  # pragma: no cover - a "{" text decodes to a dict

@@ -34,6 +34,7 @@ def test_bessa_paths_forms(text: str, expected: dict[str, str]) -> None:
         ("articles=https://evil.example/", "must be a path relative to the base URL"),
         ('{"articles": 1}', "the path of 'articles' must be a string"),
         ('{"articles": ', "not valid JSON"),
+        ('{"articles": ' + "[" * 100_000, "not valid JSON"),
     ],
 )
 def test_bad_bessa_paths_are_clear_configuration_errors(text: str, message: str) -> None:
