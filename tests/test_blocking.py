@@ -146,9 +146,11 @@ def test_each_surface_answers_what_the_async_client_does(
     report = blocking.reports.sales(start=start, end=end)
     assert report == served.async_client(lambda c: c.reports.sales(start=start, end=end))
 
-    batches = list(blocking.articles.changes())
-    changed = [item for batch in batches for item in batch.items]
+    feed = blocking.articles.changes()
+    changed = [item for batch in feed for item in batch.items]
     assert {a.id for a in changed} == {a.id for a in blocking.articles.list().collect()}
+    later = blocking.articles.changes(feed.checkpoint)  # nothing new since
+    assert [item for batch in later for item in batch.items] == []
 
     doctor = blocking.doctor()
     assert doctor == served.async_client(lambda c: c.doctor())
@@ -261,9 +263,10 @@ def test_inside_an_event_loop_it_says_use_the_async_client(blocking: BlockingCli
     asyncio.run(inside())
 
 
-def _in_child(client: BlockingClient, answers: Any) -> None:
-    answers.put([str(a.id) for a in client.articles.list(limit=5).collect()])
-    client.close()
+def _in_child(clients: list[BlockingClient], answers: Any) -> None:
+    for client in clients:
+        answers.put([str(a.id) for a in client.articles.list(limit=5).collect()])
+        client.close()
 
 
 def test_a_forked_child_builds_its_own_loop_and_client(
@@ -275,7 +278,8 @@ def test_a_forked_child_builds_its_own_loop_and_client(
     served.sandbox.clear_requests()
     context = multiprocessing.get_context("fork")
     answers = context.SimpleQueue()
-    child = context.Process(target=_in_child, args=(blocking, answers))
+    unused = BlockingClient(served.sandbox.token, base_url=served.sandbox.url)
+    child = context.Process(target=_in_child, args=([blocking, unused], answers))
     child.start()
     try:
         child.join(timeout=20)  # a child waiting for its parent's loop thread would never end
@@ -284,6 +288,8 @@ def test_a_forked_child_builds_its_own_loop_and_client(
         child.kill()
         child.join()
     assert answers.get() == before
+    assert answers.get() == before  # the client never used in the parent
+    unused.close()
     # The parent's client goes on, on its own thread.
     assert [str(a.id) for a in blocking.articles.list(limit=5).collect()] == before
 
