@@ -34,6 +34,7 @@ from ._config import RetryPolicy, Timeout
 from ._errors import WrongEventLoopError
 from ._jobs.handle import JobHandle
 from ._jobs.resources import Jobs, OrderJobs, PaymentJobs
+from ._jobs.scheduler import PollStats
 from ._pagination import ListingStats, Page, Paginator
 from ._raw import RawResponse
 from ._resources import (
@@ -147,6 +148,7 @@ class _Portal:
 
     def close(self) -> None:
         """Close the client on its loop, close what was left open there, and end the thread."""
+        self._check_caller()
         with self._lock:
             if self._closed:
                 return
@@ -155,7 +157,6 @@ class _Portal:
             owned = self._pid == os.getpid()
         if loop is None or thread is None or not owned:
             return
-        self._check_caller()
         client = self._client
 
         async def finish() -> None:
@@ -600,6 +601,13 @@ class BlockingJobs(_Resource):
     """:class:`Jobs`, blocking."""
 
     resume = _handle(Jobs.resume)
+
+    @property
+    def stats(self) -> PollStats:
+        """The poller's counters, as :attr:`Jobs.stats`."""
+        find = self._find
+        stats: PollStats = self._portal.run_sync(lambda client: find(client).stats)
+        return stats
 
 
 def _attribute(find: Callable[[BessaClient], Any], name: str) -> Callable[[BessaClient], Any]:
