@@ -82,6 +82,11 @@ class _Portal:
         their sockets and tasks belong to the parent."""
         _PORTALS.add(self)
 
+    @property
+    def client(self) -> BessaClient:
+        """The async client of this process (the parent's until a forked child's first call)."""
+        return self._client
+
     def _after_fork(self) -> None:
         self._lock = threading.Lock()  # another thread may have held it at the fork
 
@@ -674,9 +679,10 @@ class BlockingClient(_Shim):
             setattr(self, name, shim(portal, _attribute(find, name)))
 
     def __repr__(self) -> str:
-        return self._portal.run_sync(lambda client: repr(self._find(client))).replace(
-            "<BessaClient", "<BlockingClient", 1
-        )
+        # The async client's own (it reads no state of the loop), so a repr never starts the
+        # thread and works after close().
+        shown = repr(self._find(self._portal.client))
+        return shown.replace("<BessaClient", "<BlockingClient", 1)
 
     @_arguments_of(BessaClient.with_options)
     def with_options(self, **options: Any) -> BlockingClient:

@@ -265,6 +265,7 @@ def test_close_with_a_listing_left_open(served: _ServedSandbox) -> None:
     client.close()  # the other is closed here, then the thread ends
     assert not asyncio.all_tasks(loop)  # nothing left pending on its loop
     client.close()  # idempotent
+    assert repr(client).endswith("closed>")
     assert not any(t.name == "bessa-async-blocking" and t.is_alive() for t in threading.enumerate())
     with pytest.raises(WrongEventLoopError, match="closed"):
         client.articles.list().first()
