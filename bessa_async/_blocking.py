@@ -23,6 +23,7 @@ from typing import (
     ParamSpec,
     Self,
     TypeVar,
+    cast,
     final,
     get_type_hints,
     overload,
@@ -60,6 +61,7 @@ __all__ = ["BlockingClient"]
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
+S = TypeVar("S")
 
 
 class _Portal:
@@ -248,22 +250,26 @@ class _Method(Generic[P, R]):
         return blocking
 
 
-def _awaited(method: Callable[Concatenate[Any, P], Awaitable[R]]) -> _Method[P, R]:
+def _of(cls: type[S]) -> S:
+    """``cls`` as mypy sees an instance, its methods bound (their parameters are the caller's);
+    at run time the class itself, whose functions give the names and signatures."""
+    return cast("S", cls)
+
+
+def _awaited(method: Callable[P, Awaitable[R]]) -> _Method[P, R]:
     return _Method(method, None)
 
 
-def _listing(method: Callable[Concatenate[Any, P], Paginator[T]]) -> _Method[P, Listing[T]]:
+def _listing(method: Callable[P, Paginator[T]]) -> _Method[P, Listing[T]]:
     return _Method(method, Listing)
 
 
-def _feed(method: Callable[..., ChangeFeed[T]]) -> _Method[..., Changes[T]]:
-    # Typed by its answer only: mypy cannot take the parameters of a method with **filters
-    # apart from its self.
+def _feed(method: Callable[P, ChangeFeed[T]]) -> _Method[P, Changes[T]]:
     return _Method(method, Changes)
 
 
 def _handle(
-    method: Callable[Concatenate[Any, P], Awaitable[JobHandle] | JobHandle],
+    method: Callable[P, Awaitable[JobHandle] | JobHandle],
 ) -> _Method[P, BlockingJobHandle]:
     return _Method(method, BlockingJobHandle)
 
@@ -449,8 +455,8 @@ class BlockingJobHandle(_Shim):
     def __repr__(self) -> str:
         return f"<BlockingJobHandle {self.handle!r}>"
 
-    wait = _awaited(JobHandle.wait)
-    refresh = _awaited(JobHandle.refresh)
+    wait = _awaited(_of(JobHandle).wait)
+    refresh = _awaited(_of(JobHandle).refresh)
 
 
 class _Resource(_Shim):
@@ -461,151 +467,151 @@ class _Resource(_Shim):
 class BlockingCompanies(_Resource):
     """:class:`Companies`, blocking."""
 
-    get = _awaited(Companies.get)
-    list = _listing(Companies.list)
-    changes = _feed(Companies.changes)
+    get = _awaited(_of(Companies).get)
+    list = _listing(_of(Companies).list)
+    changes = _feed(_of(Companies).changes)
 
 
 @final
 class BlockingLocations(_Resource):
     """:class:`Locations`, blocking."""
 
-    get = _awaited(Locations.get)
-    list = _listing(Locations.list)
-    changes = _feed(Locations.changes)
+    get = _awaited(_of(Locations).get)
+    list = _listing(_of(Locations).list)
+    changes = _feed(_of(Locations).changes)
 
 
 @final
 class BlockingSalesPoints(_Resource):
     """:class:`SalesPoints`, blocking."""
 
-    get = _awaited(SalesPoints.get)
-    list = _listing(SalesPoints.list)
-    changes = _feed(SalesPoints.changes)
+    get = _awaited(_of(SalesPoints).get)
+    list = _listing(_of(SalesPoints).list)
+    changes = _feed(_of(SalesPoints).changes)
 
 
 @final
 class BlockingTaxRates(_Resource):
     """:class:`TaxRates`, blocking."""
 
-    get = _awaited(TaxRates.get)
-    list = _listing(TaxRates.list)
-    changes = _feed(TaxRates.changes)
+    get = _awaited(_of(TaxRates).get)
+    list = _listing(_of(TaxRates).list)
+    changes = _feed(_of(TaxRates).changes)
 
 
 @final
 class BlockingArticleGroups(_Resource):
     """:class:`ArticleGroups`, blocking."""
 
-    get = _awaited(ArticleGroups.get)
-    list = _listing(ArticleGroups.list)
-    changes = _feed(ArticleGroups.changes)
+    get = _awaited(_of(ArticleGroups).get)
+    list = _listing(_of(ArticleGroups).list)
+    changes = _feed(_of(ArticleGroups).changes)
 
 
 @final
 class BlockingArticles(_Resource):
     """:class:`Articles`, blocking."""
 
-    get = _awaited(Articles.get)
-    list = _listing(Articles.list)
-    changes = _feed(Articles.changes)
+    get = _awaited(_of(Articles).get)
+    list = _listing(_of(Articles).list)
+    changes = _feed(_of(Articles).changes)
 
 
 @final
 class BlockingArticleOptions(_Resource):
     """:class:`ArticleOptions`, blocking."""
 
-    get = _awaited(ArticleOptions.get)
-    list = _listing(ArticleOptions.list)
-    changes = _feed(ArticleOptions.changes)
+    get = _awaited(_of(ArticleOptions).get)
+    list = _listing(_of(ArticleOptions).list)
+    changes = _feed(_of(ArticleOptions).changes)
 
 
 @final
 class BlockingPaymentMethods(_Resource):
     """:class:`PaymentMethods`, blocking."""
 
-    get = _awaited(PaymentMethods.get)
-    list = _listing(PaymentMethods.list)
-    changes = _feed(PaymentMethods.changes)
+    get = _awaited(_of(PaymentMethods).get)
+    list = _listing(_of(PaymentMethods).list)
+    changes = _feed(_of(PaymentMethods).changes)
 
 
 @final
 class BlockingTables(_Resource):
     """:class:`Tables`, blocking."""
 
-    get = _awaited(Tables.get)
-    list = _listing(Tables.list)
-    changes = _feed(Tables.changes)
+    get = _awaited(_of(Tables).get)
+    list = _listing(_of(Tables).list)
+    changes = _feed(_of(Tables).changes)
 
 
 @final
 class BlockingUsers(_Resource):
     """:class:`Users`, blocking."""
 
-    get = _awaited(Users.get)
-    list = _listing(Users.list)
-    changes = _feed(Users.changes)
+    get = _awaited(_of(Users).get)
+    list = _listing(_of(Users).list)
+    changes = _feed(_of(Users).changes)
 
 
 @final
 class BlockingReceipts(_Resource):
     """:class:`Receipts`, blocking."""
 
-    get = _awaited(Receipts.get)
-    list = _listing(Receipts.list)
-    for_day = _listing(Receipts.for_day)
-    changes = _feed(Receipts.changes)
+    get = _awaited(_of(Receipts).get)
+    list = _listing(_of(Receipts).list)
+    for_day = _listing(_of(Receipts).for_day)
+    changes = _feed(_of(Receipts).changes)
 
 
 @final
 class BlockingClosings(_Resource):
     """:class:`Closings`, blocking."""
 
-    get = _awaited(Closings.get)
-    list = _listing(Closings.list)
-    changes = _feed(Closings.changes)
+    get = _awaited(_of(Closings).get)
+    list = _listing(_of(Closings).list)
+    changes = _feed(_of(Closings).changes)
 
 
 @final
 class BlockingStockLevels(_Resource):
     """:class:`StockLevels`, blocking."""
 
-    get = _awaited(StockLevels.get)
-    list = _listing(StockLevels.list)
-    changes = _feed(StockLevels.changes)
+    get = _awaited(_of(StockLevels).get)
+    list = _listing(_of(StockLevels).list)
+    changes = _feed(_of(StockLevels).changes)
 
 
 @final
 class BlockingReports(_Resource):
     """:class:`Reports`, blocking."""
 
-    sales = _awaited(Reports.sales)
-    sales_for_day = _awaited(Reports.sales_for_day)
+    sales = _awaited(_of(Reports).sales)
+    sales_for_day = _awaited(_of(Reports).sales_for_day)
 
 
 @final
 class BlockingOrderJobs(_Resource):
     """:class:`OrderJobs`, blocking: ``submit()`` returns a :class:`BlockingJobHandle`."""
 
-    submit = _handle(OrderJobs.submit)
-    job = _handle(OrderJobs.job)
-    list = _listing(OrderJobs.list)
+    submit = _handle(_of(OrderJobs).submit)
+    job = _handle(_of(OrderJobs).job)
+    list = _listing(_of(OrderJobs).list)
 
 
 @final
 class BlockingPaymentJobs(_Resource):
     """:class:`PaymentJobs`, blocking: ``submit()`` returns a :class:`BlockingJobHandle`."""
 
-    submit = _handle(PaymentJobs.submit)
-    job = _handle(PaymentJobs.job)
-    list = _listing(PaymentJobs.list)
+    submit = _handle(_of(PaymentJobs).submit)
+    job = _handle(_of(PaymentJobs).job)
+    list = _listing(_of(PaymentJobs).list)
 
 
 @final
 class BlockingJobs(_Resource):
     """:class:`Jobs`, blocking."""
 
-    resume = _handle(Jobs.resume)
+    resume = _handle(_of(Jobs).resume)
 
     @property
     def stats(self) -> PollStats:
@@ -734,7 +740,7 @@ class BlockingClient(_Shim):
         find = self._find
         return self._portal.run(lambda client: find(client).request(method, path, **options))
 
-    doctor = _awaited(BessaClient.doctor)
+    doctor = _awaited(_of(BessaClient).doctor)
 
     def close(self) -> None:
         """Close the async client on its loop, close listings left open, end the thread.
