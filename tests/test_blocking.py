@@ -134,6 +134,9 @@ def test_each_surface_answers_what_the_async_client_does(
     assert listing.stats.items == len(items)
     assert listing.stats.pages >= 2
     assert listing.collect(max_items=3) == items[:3]
+    assert list(listing) == items  # each iteration starts afresh
+    assert [r for page in listing.pages() for r in page.results] == items
+    assert listing.count() == served.async_client(lambda c: c.receipts.list(limit=7).count())
 
     page = blocking.request("GET", "articles/", params={"limit": 2})
     assert page == served.async_client(lambda c: c.request("GET", "articles/", params={"limit": 2}))
@@ -202,15 +205,20 @@ def test_with_options_gives_a_view_on_the_same_thread(blocking: BlockingClient) 
         blocking.with_options(retry="often")  # type: ignore[arg-type]
 
 
-def test_several_threads_at_once(served: _ServedSandbox, blocking: BlockingClient) -> None:
+def test_several_threads_at_once(served: _ServedSandbox) -> None:
+    """Eight threads share one async client: its answers, and its in-flight slots."""
     expected = served.async_client(lambda c: c.receipts.list(limit=10).collect())
+    sandbox = served.sandbox
 
-    def work(i: int) -> list[Receipt]:
-        return blocking.receipts.list(limit=10 + i % 3).collect()
+    def work(client: BlockingClient, i: int) -> list[Receipt]:
+        return client.receipts.list(limit=10 + i % 3).collect()
 
-    with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(work, range(16)))
+    client = BlockingClient(sandbox.token, base_url=sandbox.url, max_in_flight=2)
+    with client, ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda i: work(client, i), range(16)))
     assert all(answer == expected for answer in answers)
+    assert sandbox.peak_in_flight <= 2
+    assert sandbox.connections_opened <= 3  # the async client's pool, not one per thread
 
 
 def test_errors_are_the_librarys(blocking: BlockingClient) -> None:
