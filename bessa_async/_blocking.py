@@ -32,7 +32,7 @@ from typing import (
 from ._changes import ChangeBatch, ChangeFeed
 from ._client import BessaClient
 from ._config import RetryPolicy, Timeout
-from ._errors import WrongEventLoopError
+from ._errors import ConfigurationError, WrongEventLoopError
 from ._jobs.handle import JobHandle
 from ._jobs.resources import Jobs, OrderJobs, PaymentJobs
 from ._jobs.scheduler import PollStats
@@ -671,6 +671,12 @@ class BlockingClient(_Shim):
         # The arguments are BessaClient's own, checked by it now; a forked child builds its
         # client again from them (the token kept as a Secret, which never shows itself).
         options = inspect.signature(BessaClient).bind(*args, **kwargs).arguments
+        if options.get("session") is not None:
+            raise ConfigurationError(
+                "BlockingClient(session=...) cannot work: an aiohttp.ClientSession belongs to "
+                "the event loop it was made in, and a BlockingClient runs on its own; leave "
+                "session out (trace_configs= instruments the session it makes)"
+            )
         token = options.pop("token", None)
         kept = None if token is None or not isinstance(token, str) else Secret(token)
         if kept is None and token is not None:

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import aiohttp
 import pytest
 
 import bessa_async
@@ -230,6 +231,14 @@ def test_errors_are_the_librarys(blocking: BlockingClient) -> None:
         blocking.articles.get("not-a-uuid")
     with pytest.raises(bessa_async.ConfigurationError):
         BlockingClient("t" * 40, base_url="http://example.com/")  # nothing starts
+
+
+async def test_a_borrowed_session_is_refused() -> None:
+    """A session lives in the loop it was made in, never in the client's own thread (nor in a
+    forked child)."""
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(bessa_async.ConfigurationError, match="session"):
+            BlockingClient("t" * 40, base_url="http://127.0.0.1:1/", session=session)
 
 
 def test_the_token_is_never_in_its_repr(served: _ServedSandbox, blocking: BlockingClient) -> None:
