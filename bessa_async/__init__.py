@@ -12,6 +12,7 @@ The public names live here; everything else is private. Quick start::
 
 from __future__ import annotations
 
+from ._blocking import BlockingClient
 from ._changes import DEFAULT_OVERLAP, ChangeBatch, ChangeFeed, SyncStats
 from ._client import BessaClient
 from ._config import (
@@ -172,6 +173,7 @@ __all__ = [
     "BadRequestError",
     "BessaClient",
     "BessaError",
+    "BlockingClient",
     "ByLocationFilters",
     "CallEvent",
     "ChangeBatch",

@@ -51,6 +51,7 @@ napoleon_use_rtype = False
 # Where each public name is documented: the defining module's prefix -> (page, title, intro).
 PAGES: dict[str, tuple[str, str, str]] = {
     "bessa_async._client": ("client", "Client", "One client per token and base URL."),
+    "bessa_async._blocking": ("client", "Client", ""),
     "bessa_async._config": ("client", "Client", ""),
     "bessa_async._raw": ("client", "Client", ""),
     "bessa_async._filters": ("listings", "Resources and listings", ""),
