@@ -32,7 +32,7 @@ from typing import (
 from ._changes import ChangeBatch, ChangeFeed
 from ._client import BessaClient
 from ._config import RetryPolicy, Timeout
-from ._errors import ConfigurationError, WrongEventLoopError
+from ._errors import ClientClosedError, ConfigurationError, WrongEventLoopError
 from ._jobs.handle import JobHandle
 from ._jobs.resources import Jobs, OrderJobs, PaymentJobs
 from ._jobs.scheduler import PollStats
@@ -95,7 +95,7 @@ class _Portal:
     def _running(self) -> tuple[asyncio.AbstractEventLoop, BessaClient]:
         with self._lock:
             if self._closed:
-                raise WrongEventLoopError("this BlockingClient is closed; create a new one")
+                raise ClientClosedError("this BlockingClient is closed; create a new one")
             if self._pid != os.getpid():
                 self._inherited.append((self._loop, self._thread, self._client))
                 self._loop = self._thread = None

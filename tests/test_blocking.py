@@ -29,6 +29,7 @@ from bessa_async import (
     Article,
     BessaClient,
     BlockingClient,
+    ClientClosedError,
     NotFoundError,
     Receipt,
     WrongEventLoopError,
@@ -288,7 +289,7 @@ def test_close_with_a_listing_left_open(served: _ServedSandbox) -> None:
     client.close()  # idempotent
     assert repr(client).endswith("closed>")
     assert not any(t.name == "bessa-async-blocking" and t.is_alive() for t in threading.enumerate())
-    with pytest.raises(WrongEventLoopError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed"):
         client.articles.list().first()
 
 
