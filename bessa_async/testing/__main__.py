@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Final, TypeVar
 
 from ._calendar import VIENNA, period_end
+from ._clock import RunningClock
 from ._control import endpoints_text
 from ._faults import _SPEC_HELP, Fault, parse_faults
 from ._server import Sandbox
@@ -204,6 +205,7 @@ async def _serve(args: argparse.Namespace, ready: asyncio.Event | None = None) -
         start=start,
         days=args.days,
         control=args.control,
+        clock=RunningClock(),  # real time that the control endpoint can move forward
         latency=args.latency / 1000,
         next_style=args.next_style,
         host=args.host,

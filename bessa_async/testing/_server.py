@@ -483,15 +483,54 @@ class Sandbox:
         """
         return self._editor.edit(resource, item_id, fields, lag)
 
-    def delete(self, resource: str, item_id: str, *, lag: timedelta | None = None) -> Item:
+    def delete(
+        self,
+        resource: str,
+        item_id: str,
+        *,
+        lag: timedelta | None = None,
+        soft: bool | None = None,
+    ) -> Item:
         """Delete an item of tenant A: with ``soft_deletes`` it is flagged (``deleted`` and
-        ``updated`` now) and still listed; otherwise it is gone. Returns the flagged item,
-        or the removed one.
+        ``updated`` now) and still listed; otherwise it is gone. ``soft`` overrides
+        ``soft_deletes`` for this delete. Returns the flagged item, or the removed one.
 
         Raises:
             KeyError: no such item.
         """
-        return self._editor.delete(resource, item_id, lag)
+        return self._editor.delete(resource, item_id, lag, soft)
+
+    def close_day(self, sales_point: str, *, lag: timedelta | None = None) -> Item:
+        """A main Sales Point of tenant A closes its business day now: a daily closing in
+        ``reports/closings`` with its receipts since its last closing. Returns the closing.
+
+        Raises:
+            KeyError: no such Sales Point.
+            ValueError: a sub-terminal (its main Sales Point closes for it).
+        """
+        return self._editor.close_day(str(sales_point), lag)
+
+    @property
+    def commit_lag(self) -> timedelta:
+        """How long after its ``updated`` stamp a write becomes visible; set it to change that
+        for the writes made from then on."""
+        return self._editor.commit_lag
+
+    @commit_lag.setter
+    def commit_lag(self, lag: timedelta) -> None:
+        self._editor.commit_lag = lag
+
+    def advance(self, seconds: float) -> None:
+        """Move the sandbox's clock forward: jobs, throttles and the wall clock move with it.
+
+        Raises:
+            ValueError: ``seconds`` is negative, or the clock cannot be moved (give the sandbox
+                a :class:`FakeClock`; the standalone sandbox's clock can be).
+        """
+        advance = getattr(self._clock, "advance", None)
+        if not callable(advance):
+            raise ValueError("this sandbox's clock cannot be moved: give it clock=FakeClock()")
+        advance(seconds)
 
     def upload_late(
         self,
