@@ -23,7 +23,7 @@ import random
 import time
 import urllib.parse
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, Self, final
@@ -187,8 +187,8 @@ class Sandbox:
             raise ValueError("job_retry_after must be >= 0 seconds")
         self.job_retry_after = job_retry_after
 
-        def book(data: TenantData) -> Callable[[Collection], JobBook]:
-            def make(receipts: Collection) -> JobBook:
+        def book(data: TenantData) -> Callable[[Mapping[str, Collection]], JobBook]:
+            def make(served: Mapping[str, Collection]) -> JobBook:
                 return JobBook(
                     data,
                     clock=clock,
@@ -196,9 +196,10 @@ class Sandbox:
                     expiry=job_expiry,
                     duration=job_duration,
                     rng=random.Random(f"bessa-sandbox-jobs:{seed}:{data.name}"),
-                    receipts=receipts,
+                    receipts=served["receipts"],
                     wall=self._wall.now,
                     stamp=self._wall.stamp,
+                    served=lambda path: served[path].by_id,
                 )
 
             return make
@@ -421,6 +422,7 @@ class Sandbox:
 
     def jobs(self, kind: JobKind = "order") -> list[Item]:
         """Tenant A's jobs of one kind, as the API would show them now."""
+        self._editor.commit()  # tills judge jobs on the data as it is served now
         book = self._book
         return [public(book.advance(job)) for job in book.jobs[kind].items]
 
