@@ -8,6 +8,7 @@ import json
 import re
 import shlex
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 import pytest_asyncio
 
 from bessa_async.testing import FakeClock, Sandbox
+from bessa_async.testing._faults import _SPEC_HELP, path_matches
 
 _DOC = Path(__file__).parent.parent / "docs" / "testing.md"
 
@@ -318,3 +320,42 @@ async def test_a_closed_day_counts_the_receipts_since_the_last_closing(control: 
         status, answer = await control("closings", {"sales_point": str(sub["id"])})
         assert status == 400
         assert re.search("sub-terminal: close its main one", answer["detail"])
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "taken"),
+    [
+        ("reports/", "reports/sales/", False),
+        ("reports/*", "reports/sales/", True),
+        ("reports/*", "reports/closings/", True),
+        ("receipts/", "receipts/", True),
+        ("receipts/", f"receipts/{uuid.UUID(int=1)}/", False),
+        ("requests/orders/*/", f"requests/orders/{uuid.UUID(int=1)}/", True),
+        ("requests/orders/*/", "requests/orders/", False),
+    ],
+)
+def test_a_fault_path_is_matched_whole_with_wildcards(pattern: str, path: str, taken: bool) -> None:
+    """One rule for inject(path=), --faults and the control endpoint: the whole path, shell
+    wildcards with * spanning /."""
+    assert path_matches(pattern, path) is taken
+
+
+def test_the_fault_help_says_what_a_path_pattern_is() -> None:
+    """--faults' help names the rule and the way to reach everything under a path."""
+    assert "the whole path under /v1/public/" in _SPEC_HELP
+    assert "reports/*" in _SPEC_HELP
+
+
+async def test_a_fault_on_reports_star_reaches_the_sales_report(
+    control: Control, http: aiohttp.ClientSession
+) -> None:
+    """A spec's @PATH follows the rule: reports/ leaves reports/sales/ alone, reports/* fails it."""
+    sb = control.sb
+    url = sb.url + "reports/sales/?start=2026-06-01&end=2026-06-02"
+    headers = {"Authorization": f"Token {sb.token}"}
+    for spec, expected in (("503@reports/", 200), ("503@reports/*", 503)):
+        sb.clear_faults()
+        assert (await control("faults", {"spec": spec}))[0] == 200
+        async with http.get(url, headers=headers) as resp:
+            assert resp.status == expected, spec
+            await resp.read()

@@ -346,7 +346,9 @@ class Sandbox:
 
         Args:
             fault: what happens, e.g. ``Fault.status(503, body="html")``.
-            path: relative path (``"articles/"``), shell wildcards allowed; None = every path.
+            path: a path pattern, matched whole (``"articles/"`` is the list only,
+                ``"reports/*"`` all under it; see :func:`~._faults.path_matches`); None = every
+                path.
             method: only this method; None = every method.
             times: fire at most this often; None = always.
             rate: probability per matching request, drawn from the seeded generator.
