@@ -107,8 +107,13 @@ async def _client(
     hooks = None if tally is None else tally.hooks(line=line)
     if args.sandbox:
         from bessa_async.testing import Sandbox
+        from bessa_async.testing.__main__ import DAYS, first_day
 
-        async with Sandbox(receipts=args.sandbox_receipts, drift=args.sandbox_drift) as sandbox:
+        # The days `bessa sandbox` serves, so --last and "yesterday" find receipts.
+        start = first_day(args.sandbox_start, DAYS, datetime.now(UTC))
+        async with Sandbox(
+            receipts=args.sandbox_receipts, drift=args.sandbox_drift, start=start, days=DAYS
+        ) as sandbox:
             print(f"(in-process sandbox at {sandbox.url})", file=sys.stderr)
             token = args.token or sandbox.token
             async with BessaClient(token, base_url=sandbox.url, hooks=hooks) as client:
@@ -222,6 +227,8 @@ def _resume_command(args: argparse.Namespace, token: str) -> str:
         words += ["--base-url", args.base_url]
     if args.sandbox:
         words += ["--sandbox", "--sandbox-receipts", str(args.sandbox_receipts)]
+        if args.sandbox_start:
+            words += ["--sandbox-start", str(args.sandbox_start)]
     words += ["export", args.what, "--day", str(args.day)]
     if args.to:
         words += ["--to", str(args.to)]
@@ -546,6 +553,12 @@ def _parser() -> argparse.ArgumentParser:
         type=accepts.non_negative_int,
         default=2000,
         help="receipts of the --sandbox tenant",
+    )
+    parser.add_argument(
+        "--sandbox-start",
+        type=accepts.day,
+        metavar="YYYY-MM-DD",
+        help="first day of the --sandbox receipts (default: the 30 days up to yesterday)",
     )
     parser.add_argument(
         "--sandbox-drift",

@@ -23,7 +23,7 @@ from bessa_async._export import CSV_COLUMNS
 from bessa_async.testing import FakeClock, Fault, Sandbox
 from bessa_async.testing._faults import parse_faults
 
-SANDBOX = ["--sandbox", "--sandbox-receipts", "400"]
+SANDBOX = ["--sandbox", "--sandbox-receipts", "400", "--sandbox-start", "2026-06-01"]
 
 
 async def read_until(stream: asyncio.StreamReader | None, prefix: str) -> str:

@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any, final
 
 import aiohttp
@@ -549,3 +550,20 @@ def test_the_help_documents_the_control_endpoint(capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit):
         main(["sandbox", "--help"])
     assert endpoints_text() in capsys.readouterr().out
+
+
+def test_bessa_with_sandbox_serves_the_days_bessa_sandbox_serves(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bessa --sandbox export receipts --last 3 finds receipts: the in-process sandbox covers
+    the 30 days up to yesterday, as the standalone one does (--sandbox-start pins them)."""
+    target = tmp_path / "last.jsonl"
+    argv = ["--sandbox", "--sandbox-receipts", "300", "export", "receipts", "--last", "3"]
+    assert main([*argv, "--format", "jsonl", "--output", str(target)]) == 0
+    assert target.read_text(encoding="utf-8").splitlines()
+    pinned = tmp_path / "june.jsonl"
+    argv = ["--sandbox", "--sandbox-start", "2026-06-01", "--sandbox-receipts", "300"]
+    export = ["export", "receipts", "--day", "2026-06-13", "--format", "jsonl"]
+    assert main([*argv, *export, "--output", str(pinned)]) == 0
+    assert pinned.read_text(encoding="utf-8").splitlines()
+    capsys.readouterr()

@@ -18,14 +18,18 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Final, TypeVar
 
 from ._calendar import VIENNA, period_end
+from ._clock import RunningClock
 from ._control import endpoints_text
 from ._faults import _SPEC_HELP, Fault, parse_faults
 from ._server import Sandbox
 from ._throttle import parse_rate
 
-__all__ = ["DESCRIPTION", "EPILOG", "add_options", "check", "first_day", "main", "serve"]
+__all__ = ["DAYS", "DESCRIPTION", "EPILOG", "add_options", "check", "first_day", "main", "serve"]
 
 N = TypeVar("N", int, float)
+
+DAYS: Final = 30
+"""Trading days a sandbox started from the shell covers (``bessa sandbox``, ``bessa --sandbox``)."""
 
 DESCRIPTION: Final = "Serve the bessa Public API sandbox on loopback until interrupted."
 EPILOG: Final = (
@@ -66,7 +70,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--days",
         type=_positive_int,
-        default=30,
+        default=DAYS,
         help="trading days the receipts cover (default 30: with no --start, up to yesterday; "
         "before 06:00 in Vienna, up to the day before)",
     )
@@ -204,6 +208,7 @@ async def _serve(args: argparse.Namespace, ready: asyncio.Event | None = None) -
         start=start,
         days=args.days,
         control=args.control,
+        clock=RunningClock(),  # real time that the control endpoint can move forward
         latency=args.latency / 1000,
         next_style=args.next_style,
         host=args.host,

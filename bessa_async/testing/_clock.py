@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import final
 
 
@@ -44,3 +45,22 @@ class FakeClock:
     def slept(self) -> float:
         """Total seconds slept so far."""
         return sum(self.sleeps)
+
+
+@final
+class RunningClock:
+    """Real monotonic time plus the seconds it was moved forward: the standalone sandbox's
+    clock, so jobs run in real time and the control endpoint can still jump ahead."""
+
+    def __init__(self) -> None:
+        self._ahead = 0.0
+
+    def __call__(self) -> float:
+        """The current time, in seconds."""
+        return time.monotonic() + self._ahead
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward at once."""
+        if seconds < 0:
+            raise ValueError("time only moves forward")
+        self._ahead += seconds

@@ -23,13 +23,16 @@ The endpoints::
 from __future__ import annotations
 
 import ipaddress
-import json
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 from aiohttp import web
+
+from bessa_async._jsontext import parse_json
 
 from ._answers import detail, json_answer
 from ._faults import parse_faults
@@ -74,6 +77,44 @@ ENDPOINTS: Final = (
     ),
     ("DELETE", "faults", "", "remove every injected fault"),
     ("POST", "throttle", '{"rate": "30/s"}', "throttle every token; null stops it"),
+    (
+        "POST",
+        "items/insert",
+        '{"resource": "articles", "fields": {"name": "Kaiserspritzer"}, "lag": 0}',
+        "add an item to tenant A (a copy of one, fields over it); lag: seconds, optional",
+    ),
+    (
+        "POST",
+        "items/edit",
+        '{"resource": "articles", "id": ID, "fields": {"price": "5.90"}}',
+        "change an item's fields (updated now); lag optional",
+    ),
+    (
+        "POST",
+        "items/delete",
+        '{"resource": "articles", "id": ID, "soft": true}',
+        "delete an item: soft flags it (deleted now), hard removes it; lag optional",
+    ),
+    (
+        "POST",
+        "receipts/upload-late",
+        '{"count": 20, "hours_ago": 6, "sales_point": ID}',
+        "an offline till's receipts arrive late (old timestamps, updated now)",
+    ),
+    (
+        "POST",
+        "closings",
+        '{"sales_point": ID}',
+        "a main Sales Point closes its business day now (a daily closing)",
+    ),
+    ("POST", "commit-lag", '{"seconds": 5}', "writes from now on become visible that much later"),
+    ("GET", "clock", "", "the server's time, the client's, the offset and the commit lag"),
+    (
+        "POST",
+        "clock",
+        '{"advance": 3600} or {"now": TIMESTAMP} or {"server_offset": 30}',
+        "move the clock forward (jobs too), or set how far the server's runs ahead",
+    ),
     ("GET", "requests?since=0", "", "the requests recorded from that index on (no tokens)"),
     ("DELETE", "requests", "", "forget the recorded requests"),
 )
@@ -118,13 +159,71 @@ def _required(body: Mapping[str, Any], name: str, kind: type) -> Any:
     return _optional(body, name, kind)
 
 
+_LONGEST: Final = 10 * 366 * 86_400.0
+"""Seconds a control call may move or offset time by (ten years): the dates stay printable."""
+_MOST_LATE: Final = 10_000
+"""Receipts one late upload may bring (a larger burst is many calls)."""
+
+
+def _number(body: Mapping[str, Any], name: str, unit: str, *, signed: bool = False) -> float | None:
+    """A JSON number of ``unit`` within ten years (>= 0 unless ``signed``), or None when absent
+    or null."""
+    value = body.get(name)
+    if value is None:
+        return None
+    low = -_LONGEST if signed else 0.0
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not low <= value <= _LONGEST
+    ):
+        sign = "" if signed else " >= 0"
+        raise _BadBody(
+            f"{name}: expected {unit} (a number{sign}, at most ten years), got {value!r}"
+        )
+    return float(value)
+
+
+def _seconds(body: Mapping[str, Any], name: str) -> timedelta | None:
+    """A duration in seconds (a JSON number >= 0), or None when absent or null."""
+    seconds = _number(body, name, "seconds")
+    return None if seconds is None else timedelta(seconds=seconds)
+
+
+def _moment(body: Mapping[str, Any], name: str) -> datetime | None:
+    """A timestamp with its UTC offset (ISO 8601), or None when absent or null."""
+    text: str | None = _optional(body, name, str)
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.utcoffset() is None:
+        raise _BadBody(f"{name}: expected a timestamp with its offset, got {text!r}")
+    return moment
+
+
+def _only_one(body: Mapping[str, Any], *names: str) -> str:
+    given = [name for name in names if body.get(name) is not None]
+    if len(given) != 1:
+        raise _BadBody(f"expected exactly one of {', '.join(names)}, got {len(given)}")
+    return given[0]
+
+
+def _allowed(body: Mapping[str, Any], *names: str) -> None:
+    """Refuse a field the endpoint does not take (a typo would otherwise be ignored)."""
+    if unknown := sorted(body.keys() - set(names)):
+        raise _BadBody(f"unknown field(s) {', '.join(unknown)}; this call takes {', '.join(names)}")
+
+
 async def _body(request: web.Request) -> Mapping[str, Any]:
     raw = await request.read()
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):  # RecursionError: nested too deeply to read
+        body = parse_json(raw)
+    except ValueError:
         raise _BadBody("the body is not JSON; send a JSON object") from None
     if not isinstance(body, dict):
         raise _BadBody(f"expected a JSON object, got {type(body).__name__}")
@@ -310,6 +409,111 @@ def control_routes(sandbox: Sandbox) -> list[web.RouteDef]:
             raise _BadBody(f"rate: {exc}") from None
         return {"rate": rate}
 
+    @contextmanager
+    def refused_as_bad_body() -> Iterator[None]:
+        """The sandbox's ValueError (a bad resource, field or number) is a 400 naming it."""
+        try:
+            yield
+        except ValueError as exc:
+            raise _BadBody(str(exc)) from None
+
+    def fields(body: Mapping[str, Any]) -> dict[str, Any]:
+        value = body.get("fields", {})
+        if not isinstance(value, dict):
+            raise _BadBody(f"fields: expected a JSON object, got {value!r}")
+        if reserved := sorted({"resource", "item_id", "lag", "soft"} & value.keys()):
+            raise _BadBody(f"fields: {', '.join(reserved)} is no field of an item")
+        return value
+
+    async def insert(request: web.Request) -> object:
+        body = await _body(request)
+        _allowed(body, "resource", "fields", "lag")
+        resource: str = _required(body, "resource", str)
+        with refused_as_bad_body():
+            return sandbox.insert(resource, lag=_seconds(body, "lag"), **fields(body))
+
+    async def edit(request: web.Request) -> object:
+        body = await _body(request)
+        _allowed(body, "resource", "id", "fields", "lag")
+        resource: str = _required(body, "resource", str)
+        ident: str = _required(body, "id", str)
+        with refused_as_bad_body():
+            return sandbox.edit(resource, ident, lag=_seconds(body, "lag"), **fields(body))
+
+    async def delete(request: web.Request) -> object:
+        body = await _body(request)
+        _allowed(body, "resource", "id", "soft", "lag")
+        resource: str = _required(body, "resource", str)
+        ident: str = _required(body, "id", str)
+        soft: bool | None = _optional(body, "soft", bool)
+        with refused_as_bad_body():
+            return sandbox.delete(resource, ident, lag=_seconds(body, "lag"), soft=soft)
+
+    async def upload_late(request: web.Request) -> object:
+        body = await _body(request)
+        _allowed(body, "sales_point", "count", "hours_ago", "lag")
+        count: int = _optional(body, "count", int, 1)
+        if count > _MOST_LATE:
+            raise _BadBody(f"count: expected at most {_MOST_LATE} per call, got {count}")
+        hours = _number(body, "hours_ago", "hours")
+        with refused_as_bad_body():
+            late = sandbox.upload_late(
+                sales_point=point(body),
+                count=count,
+                hours_ago=6.0 if hours is None else hours,
+                lag=_seconds(body, "lag"),
+            )
+        return {"results": late}
+
+    async def close_day(request: web.Request) -> object:
+        body = await _body(request)
+        _allowed(body, "sales_point", "lag")
+        sales_point: str = _required(body, "sales_point", str)
+        with refused_as_bad_body():
+            return sandbox.close_day(sales_point, lag=_seconds(body, "lag"))
+
+    async def commit_lag(request: web.Request) -> object:
+        body = await _body(request)
+        _allowed(body, "seconds")
+        lag = _seconds(body, "seconds")
+        if lag is None:
+            raise _BadBody("seconds: required (a number >= 0)")
+        sandbox.commit_lag = lag
+        return await clock_state(request)
+
+    async def clock_state(request: web.Request) -> object:
+        return {
+            "now": sandbox.now().isoformat(),
+            "client_now": sandbox.client_now().isoformat(),
+            "server_offset": sandbox.server_offset.total_seconds(),
+            "commit_lag": sandbox.commit_lag.total_seconds(),
+        }
+
+    async def clock(request: web.Request) -> object:
+        body = await _body(request)
+        _allowed(body, "advance", "now", "server_offset")
+        which = _only_one(body, "advance", "now", "server_offset")
+        if which == "server_offset":
+            offset = _number(body, "server_offset", "seconds", signed=True)
+            assert offset is not None
+            sandbox.server_offset = timedelta(seconds=offset)
+            return await clock_state(request)
+        step = _seconds(body, "advance")
+        if which == "now":
+            wanted = _moment(body, "now")
+            assert wanted is not None
+            step = wanted - sandbox.now()
+            if step < timedelta(0):
+                raise _BadBody(
+                    f"now: {wanted.isoformat()} is before the server's time "
+                    f"{sandbox.now().isoformat()}; time only moves forward (server_offset "
+                    "sets the server's clock behind the client's)"
+                )
+        assert step is not None
+        with refused_as_bad_body():
+            sandbox.advance(step.total_seconds())
+        return await clock_state(request)
+
     async def requests(request: web.Request) -> object:
         since_text = request.query.get("since", "0")
         if not since_text.isdigit():
@@ -338,6 +542,14 @@ def control_routes(sandbox: Sandbox) -> list[web.RouteDef]:
         web.post(at + "faults", guarded(inject)),
         web.delete(at + "faults", guarded(clear_faults)),
         web.post(at + "throttle", guarded(throttle)),
+        web.post(at + "items/insert", guarded(insert)),
+        web.post(at + "items/edit", guarded(edit)),
+        web.post(at + "items/delete", guarded(delete)),
+        web.post(at + "receipts/upload-late", guarded(upload_late)),
+        web.post(at + "closings", guarded(close_day)),
+        web.post(at + "commit-lag", guarded(commit_lag)),
+        web.get(at + "clock", guarded(clock_state)),
+        web.post(at + "clock", guarded(clock)),
         web.get(at + "requests", guarded(requests)),
         web.delete(at + "requests", guarded(clear_requests)),
         web.route("*", at + "{tail:.*}", guarded(unknown)),

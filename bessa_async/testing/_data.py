@@ -52,10 +52,10 @@ from ._filters import format_timestamp, micros
 from ._receipts import ReceiptWriter, Shop
 from ._tenant_data import TenantData
 
-__all__ = ["TenantData", "generate_tenant"]
+__all__ = ["REVENUE_TYPES", "TenantData", "generate_tenant"]
 
 _MILLI: Final = Decimal("0.001")
-_REVENUE_TYPES: Final = frozenset({"invoice", "cancellation"})
+REVENUE_TYPES: Final = frozenset({"invoice", "cancellation"})
 _Items = list[dict[str, Any]]
 
 
@@ -414,7 +414,7 @@ class _Generator:
         end: datetime,
         receipts: Sequence[Item],
     ) -> Item:
-        gross = sum((Decimal(r["total"]) for r in receipts if r["type"] in _REVENUE_TYPES), ZERO)
+        gross = sum((Decimal(r["total"]) for r in receipts if r["type"] in REVENUE_TYPES), ZERO)
         return {
             "id": self.new_id(),
             "sales_point": sp_id,

@@ -13,11 +13,14 @@ import random
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Final, final
 
 import attrs
 
+from ._amounts import money
 from ._cursor import Collection, Item
+from ._data import REVENUE_TYPES
 from ._tenants import Tenant
 from ._wall import WallClock
 
@@ -71,8 +74,6 @@ class Editor:
         commit_lag: timedelta,
         rng: random.Random,
     ) -> None:
-        if commit_lag < timedelta(0):
-            raise ValueError("commit_lag must not be negative")
         self._tenant = tenant
         self._wall = wall
         self.soft_deletes = soft_deletes
@@ -81,6 +82,17 @@ class Editor:
         self._pending: list[_Write] = []
         self._latest: dict[tuple[str, str], Item | None] = {}
         """Each written item's newest version, committed or not (None: removed)."""
+
+    @property
+    def commit_lag(self) -> timedelta:
+        """How long after its stamp a write made from now on becomes visible."""
+        return self._commit_lag
+
+    @commit_lag.setter
+    def commit_lag(self, lag: timedelta) -> None:
+        if lag < timedelta(0):
+            raise ValueError("commit_lag must not be negative")
+        self._commit_lag = lag
 
     @property
     def pending(self) -> int:
@@ -147,13 +159,16 @@ class Editor:
         self._write(resource, ident, item, now, lag)
         return dict(item)
 
-    def delete(self, resource: str, ident: str, lag: timedelta | None) -> Item:
+    def delete(
+        self, resource: str, ident: str, lag: timedelta | None, soft: bool | None = None
+    ) -> Item:
         """Soft deletes flag the item (``deleted`` and ``updated`` now); else it is removed.
-        Returns the flagged item, or the last version of the removed one."""
+        ``soft`` None: as the sandbox was made. Returns the flagged item, or the last version
+        of the removed one."""
         resource = self._name(resource)
         old = self._existing(resource, ident)
         now = self._wall.now()
-        if not self.soft_deletes:
+        if not (self.soft_deletes if soft is None else soft):
             self._write(resource, ident, None, now, lag)
             return dict(old)
         stamp = self._wall.stamp(now)
@@ -178,6 +193,41 @@ class Editor:
             self.insert("receipts", {**chosen, "timestamp": began + gap * n}, lag)
             for n in range(count)
         ]
+
+    def close_day(self, sales_point: str, lag: timedelta | None) -> Item:
+        """A main Sales Point's daily closing, stamped now: its (and its sub-terminals')
+        receipts since the end of its last closing (a day ago if it has none), numbered after
+        that closing."""
+        points = {str(p["id"]): p for p in self.items("sales-points")}
+        point = points.get(sales_point)
+        if point is None:
+            raise KeyError(f"no Sales Point {sales_point!r} in tenant A")
+        if point["main"] is not None:
+            raise ValueError(
+                f"Sales Point {sales_point!r} is a sub-terminal: close its main one, "
+                f"{point['main']!r}"
+            )
+        now = self._wall.now()
+        previous = [c for c in self.items("reports/closings") if c["sales_point"] == sales_point]
+        begin = datetime.fromisoformat(previous[-1]["end"]) if previous else now - timedelta(days=1)
+        till = {ident for ident, p in points.items() if sales_point in (ident, p["main"])}
+        inside = [
+            r
+            for r in self.items("receipts")
+            if r["sales_point"] in till and begin <= datetime.fromisoformat(r["timestamp"]) < now
+        ]
+        gross = sum((Decimal(r["total"]) for r in inside if r["type"] in REVENUE_TYPES), Decimal(0))
+        fields = {
+            "sales_point": sales_point,
+            "type": "daily",
+            "number": previous[-1]["number"] + 1 if previous else 1,
+            "timestamp": now,
+            "start": begin,
+            "end": now,
+            "gross": money(gross),
+            "receipts": len(inside),
+        }
+        return self.insert("reports/closings", fields, lag)
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -14,7 +14,19 @@ from typing import Final, Literal, final
 
 import attrs
 
-__all__ = ["Fault", "FaultRule", "parse_faults"]
+__all__ = ["Fault", "FaultRule", "parse_faults", "path_matches"]
+
+
+def path_matches(pattern: str, path: str) -> bool:
+    """Whether a fault's path pattern takes a request's path. Pure.
+
+    The pattern is matched against the whole path under the API base (``/v1/public/``), without
+    the query: ``receipts/`` is the receipts list only, not ``receipts/<id>/``. Shell wildcards
+    apply, and ``*`` also spans ``/``: ``reports/*`` is everything under ``reports/``,
+    ``requests/orders/*/`` each order job.
+    """
+    return fnmatch.fnmatchcase(path, pattern)
+
 
 FaultKind = Literal[
     "latency",
@@ -117,7 +129,7 @@ class FaultRule:
 
     fault: Fault
     path: str | None = None
-    """A path relative to the API base (``"articles/"``); shell wildcards allowed; None = all."""
+    """A path pattern (:func:`path_matches`), e.g. ``"articles/"``; None = every path."""
     method: str | None = None
     times: int | None = None
     rate: float = 1.0
@@ -134,7 +146,7 @@ class FaultRule:
             return False
         if self.method is not None and self.method.upper() != method.upper():
             return False
-        if self.path is not None and not fnmatch.fnmatchcase(path, self.path):
+        if self.path is not None and not path_matches(self.path, path):
             return False
         if self.rate < 1.0 and rng.random() >= self.rate:
             return False
@@ -146,8 +158,9 @@ _SPEC_HELP: Final = (
     "comma-separated KIND[:RATE][@PATH]; KIND is a status (429, 500, 502, 503, 504; add "
     "'-html' or '-empty' for that body), drop, drop-after, truncate (connection closed "
     "mid-body), truncated-json (complete answer, JSON cut in half), malformed, html, cycle, "
-    "or latency=MS; RATE is a probability (default 1); PATH a path pattern (default all), "
-    "e.g. '503:0.1,429:0.03@receipts/,latency=20:0.5'"
+    "or latency=MS; RATE is a probability (default 1); PATH the whole path under /v1/public/ "
+    "with shell wildcards, * spanning / (default all; receipts/ is the list only, reports/* "
+    "all under reports/), e.g. '503:0.1,429:0.03@receipts/,latency=20:0.5'"
 )
 
 

@@ -57,6 +57,17 @@ _NOTE_MAX: Final = 500
 _RUNNING: Final = frozenset({"pending", "processing"})
 _EXPIRED: Final = "No Sales Point picked the job up before it expired."
 
+_TILL_READS: Final = (
+    "articles",
+    "sales-points",
+    "tables",
+    "payment-methods",
+    "article-options",
+    "article-groups",
+    "tax-rates",
+)
+"""The master data a till judges a job on."""
+
 
 class IdempotencyConflict(Exception):
     """The Idempotency-Key was used before with another body."""
@@ -149,7 +160,10 @@ class JobBook:
         receipts: Collection | None = None,
         wall: Callable[[], datetime] | None = None,
         stamp: Callable[[datetime], str] = format_timestamp,
+        served: Callable[[str], Mapping[str, Item]] | None = None,
     ) -> None:
+        """``served``: a list path's items by id as the API serves them now (default: as
+        generated); tills judge jobs on those, so an edit shows in the next job finished."""
         self._data = data
         self._clock = clock
         self._delay = delay
@@ -157,21 +171,9 @@ class JobBook:
         self._duration = duration
         self._rng = rng or random.Random(f"bessa-sandbox-jobs:{data.name}")
         self._receipts = receipts
-        self._articles = {a["id"]: a for a in data.articles}
-        self._points = {p["id"]: p for p in data.sales_points}
-        self._tables = {t["id"]: t for t in data.tables}
-        self._methods = {m["id"]: m for m in data.payment_methods}
-        rates = {r["id"]: Decimal(r["rate"]) for r in data.tax_rates}
-        groups = {g["id"]: g for g in data.article_groups}
-        self._rate_of = {
-            a["id"]: rates[a["tax_rate"] or groups[a["article_group"]]["tax_rate"]]
-            for a in data.articles
-        }
-        self._choice_price = {
-            choice["id"]: Decimal(choice["price"])
-            for option in data.article_options
-            for choice in option["choices"]
-        }
+        resources = data.resources()
+        generated = {path: {str(i["id"]): i for i in resources[path]} for path in _TILL_READS}
+        self._served = served or generated.__getitem__
         self._anchor = (datetime.now(UTC), clock())
         self._wall_clock = wall
         self._stamp = stamp
@@ -190,6 +192,44 @@ class JobBook:
         self._numbers: dict[str, int] = defaultdict(int)
         for receipt in data.receipts:
             self._numbers[self._main_of(receipt["sales_point"])] += 1
+
+    # -- the data the API shows now ---------------------------------------------------------
+
+    def _live(self, path: str) -> dict[str, Item]:
+        """The items of a list path the API serves now, by id; soft-deleted ones are gone."""
+        return {i: item for i, item in self._served(path).items() if not item.get("deleted")}
+
+    @property
+    def _articles(self) -> dict[str, Item]:
+        return self._live("articles")
+
+    @property
+    def _points(self) -> dict[str, Item]:
+        return self._live("sales-points")
+
+    @property
+    def _tables(self) -> dict[str, Item]:
+        return self._live("tables")
+
+    @property
+    def _methods(self) -> dict[str, Item]:
+        return self._live("payment-methods")
+
+    @property
+    def _choice_price(self) -> dict[str, Decimal]:
+        return {
+            str(choice["id"]): Decimal(choice["price"])
+            for option in self._live("article-options").values()
+            for choice in option["choices"]
+        }
+
+    def _rate_of(self, article: Item) -> Decimal:
+        """An article's tax rate: its own, else its group's."""
+        rate = (
+            article["tax_rate"]
+            or self._live("article-groups")[article["article_group"]]["tax_rate"]
+        )
+        return Decimal(self._live("tax-rates")[rate]["rate"])
 
     # -- the Sales Points ------------------------------------------------------------------
 
@@ -272,15 +312,16 @@ class JobBook:
         self._set(job, moment, status="failed", error={"code": code, "detail": detail})
 
     def _complete(self, job: Item, moment: float) -> None:
-        point = self._points[job["sales_point"]]
-        forced = self._failures.get(point["id"]) or self._failures.get(None)
+        point = self._points.get(job["sales_point"])
+        forced = self._failures.get(job["sales_point"]) or self._failures.get(None)
         magic = behaviour(job["reference"])
         if forced is not None:
             self._fail(job, moment, *forced)
         elif magic is not None and magic.fail is not None:
             self._fail(job, moment, magic.fail, f"The Sales Point reported {magic.fail}.")
-        elif point["status"] != "active":
-            detail = f"Sales Point '{point['name']}' is not active."
+        elif point is None or point["status"] != "active":
+            name = job["sales_point"] if point is None else point["name"]
+            detail = f"Sales Point '{name}' is not active."
             self._fail(job, moment, "sales_point_inactive", detail)
         elif job["type"] == "order":
             self._complete_order(job, moment)
@@ -289,24 +330,28 @@ class JobBook:
 
     def _complete_order(self, job: Item, moment: float) -> None:
         request = job["request"]
-        table = self._tables.get(request.get("table") or "")
-        if table is not None and not table["active"]:
-            self._fail(job, moment, "table_inactive", f"Table '{table['name']}' is not active.")
+        table_id = parse_uuid(request.get("table") or "") or request.get("table")
+        table = self._tables.get(table_id) if table_id else None
+        if table_id and (table is None or not table["active"]):
+            name = table_id if table is None else table["name"]
+            self._fail(job, moment, "table_inactive", f"Table '{name}' is not active.")
             return
+        articles, choices = self._articles, self._choice_price
         lines: list[tuple[Item, Decimal, Decimal, Decimal]] = []
         for line in request["lines"]:
-            article = self._articles[parse_uuid(line["article"]) or line["article"]]
-            if not article["active"]:
-                detail = f"Article '{article['name']}' is not available."
-                self._fail(job, moment, "article_inactive", detail)
+            wanted = parse_uuid(line["article"]) or line["article"]
+            article = articles.get(wanted)
+            if article is None or not article["active"]:
+                name = wanted if article is None else article["name"]
+                self._fail(job, moment, "article_inactive", f"Article '{name}' is not available.")
                 return
             price = line.get("unit_price")
             unit = Decimal(article["price"]) if price is None else Decimal(str(price))
             for option in line.get("options") or ():
                 if isinstance(option, dict):
-                    choice = self._choice_price.get(str(option.get("option")), Decimal(0))
+                    choice = choices.get(str(option.get("option")), Decimal(0))
                     unit += choice * Decimal(str(option.get("quantity", "1")))
-            rate = self._rate_of[article["id"]]
+            rate = self._rate_of(article)
             lines.append((article, Decimal(str(line["quantity"])), unit, rate))
         total = sum(((q * p).quantize(CENT, ROUND_HALF_UP) for _, q, p, _ in lines), Decimal(0))
         order = _OpenOrder(
@@ -338,12 +383,14 @@ class JobBook:
 
     def _complete_payment(self, job: Item, moment: float) -> None:
         request = job["request"]
-        method = self._methods[parse_uuid(request["payment_method"]) or ""]
+        method_id = parse_uuid(request["payment_method"]) or ""
+        method = self._methods.get(method_id)
         order = self._find_order(str(request["order"]))
         amount = Decimal(str(request["amount"]))
         tip = Decimal(str(request.get("tip") or "0"))
-        if not method["active"]:
-            detail = f"Payment method '{method['name']}' is not active."
+        if method is None or not method["active"]:
+            name = method_id if method is None else method["name"]
+            detail = f"Payment method '{name}' is not active."
             self._fail(job, moment, "payment_method_inactive", detail)
         elif order is None:
             detail = f"No open order {request['order']} on this till."

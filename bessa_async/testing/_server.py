@@ -23,7 +23,7 @@ import random
 import time
 import urllib.parse
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, Self, final
@@ -187,8 +187,8 @@ class Sandbox:
             raise ValueError("job_retry_after must be >= 0 seconds")
         self.job_retry_after = job_retry_after
 
-        def book(data: TenantData) -> Callable[[Collection], JobBook]:
-            def make(receipts: Collection) -> JobBook:
+        def book(data: TenantData) -> Callable[[Mapping[str, Collection]], JobBook]:
+            def make(served: Mapping[str, Collection]) -> JobBook:
                 return JobBook(
                     data,
                     clock=clock,
@@ -196,9 +196,10 @@ class Sandbox:
                     expiry=job_expiry,
                     duration=job_duration,
                     rng=random.Random(f"bessa-sandbox-jobs:{seed}:{data.name}"),
-                    receipts=receipts,
+                    receipts=served["receipts"],
                     wall=self._wall.now,
                     stamp=self._wall.stamp,
+                    served=lambda path: served[path].by_id,
                 )
 
             return make
@@ -345,7 +346,9 @@ class Sandbox:
 
         Args:
             fault: what happens, e.g. ``Fault.status(503, body="html")``.
-            path: relative path (``"articles/"``), shell wildcards allowed; None = every path.
+            path: a path pattern, matched whole (``"articles/"`` is the list only,
+                ``"reports/*"`` all under it; see :func:`~._faults.path_matches`); None = every
+                path.
             method: only this method; None = every method.
             times: fire at most this often; None = always.
             rate: probability per matching request, drawn from the seeded generator.
@@ -421,6 +424,7 @@ class Sandbox:
 
     def jobs(self, kind: JobKind = "order") -> list[Item]:
         """Tenant A's jobs of one kind, as the API would show them now."""
+        self._editor.commit()  # tills judge jobs on the data as it is served now
         book = self._book
         return [public(book.advance(job)) for job in book.jobs[kind].items]
 
@@ -483,15 +487,54 @@ class Sandbox:
         """
         return self._editor.edit(resource, item_id, fields, lag)
 
-    def delete(self, resource: str, item_id: str, *, lag: timedelta | None = None) -> Item:
+    def delete(
+        self,
+        resource: str,
+        item_id: str,
+        *,
+        lag: timedelta | None = None,
+        soft: bool | None = None,
+    ) -> Item:
         """Delete an item of tenant A: with ``soft_deletes`` it is flagged (``deleted`` and
-        ``updated`` now) and still listed; otherwise it is gone. Returns the flagged item,
-        or the removed one.
+        ``updated`` now) and still listed; otherwise it is gone. ``soft`` overrides
+        ``soft_deletes`` for this delete. Returns the flagged item, or the removed one.
 
         Raises:
             KeyError: no such item.
         """
-        return self._editor.delete(resource, item_id, lag)
+        return self._editor.delete(resource, item_id, lag, soft)
+
+    def close_day(self, sales_point: str, *, lag: timedelta | None = None) -> Item:
+        """A main Sales Point of tenant A closes its business day now: a daily closing in
+        ``reports/closings`` with its receipts since its last closing. Returns the closing.
+
+        Raises:
+            KeyError: no such Sales Point.
+            ValueError: a sub-terminal (its main Sales Point closes for it).
+        """
+        return self._editor.close_day(str(sales_point), lag)
+
+    @property
+    def commit_lag(self) -> timedelta:
+        """How long after its ``updated`` stamp a write becomes visible; set it to change that
+        for the writes made from then on."""
+        return self._editor.commit_lag
+
+    @commit_lag.setter
+    def commit_lag(self, lag: timedelta) -> None:
+        self._editor.commit_lag = lag
+
+    def advance(self, seconds: float) -> None:
+        """Move the sandbox's clock forward: jobs, throttles and the wall clock move with it.
+
+        Raises:
+            ValueError: ``seconds`` is negative, or the clock cannot be moved (give the sandbox
+                a :class:`FakeClock`; the standalone sandbox's clock can be).
+        """
+        advance = getattr(self._clock, "advance", None)
+        if not callable(advance):
+            raise ValueError("this sandbox's clock cannot be moved: give it clock=FakeClock()")
+        advance(seconds)
 
     def upload_late(
         self,

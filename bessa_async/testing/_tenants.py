@@ -7,7 +7,7 @@ without the right to receipts, reports and job requests.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final, final
 
 from aiohttp import web
@@ -39,7 +39,7 @@ class Tenant:
     def __init__(
         self,
         data: TenantData,
-        book: Callable[[Collection], JobBook],
+        book: Callable[[Mapping[str, Collection]], JobBook],
         prepare: Callable[[Item], Item] | None = None,
     ) -> None:
         self.data = data
@@ -51,8 +51,8 @@ class Tenant:
             )
             for path, items in data.resources().items()
         }
-        # Payments add invoices: the job book writes into the served receipts.
-        self.jobs = jobs = book(self.collections["receipts"])
+        # Payments add invoices to the served receipts; tills read the served master data.
+        self.jobs = jobs = book(self.collections)
         self.collections["requests/orders"] = jobs.jobs["order"]
         self.collections["requests/payments"] = jobs.jobs["payment"]
         self.articles = {a["id"]: a for a in data.articles}
