@@ -171,6 +171,8 @@ class _Tally:
         """Items (receipts or closings) this run wrote (a resumed export's ``.part`` holds
         more)."""
         self.resumed: Final = resume is not None
+        self.dropped = False
+        """The ``.part`` held nothing of this export and was removed."""
         self.resume = resume
         """The listing's resume token after the last page written in full: until this run
         writes a page, the one it started from."""
@@ -203,8 +205,19 @@ def _export(args: argparse.Namespace) -> int:
         with target as output:
             return run_until_signal(_export_to(args, output, tally))
     except BaseException as exc:
+        _drop_empty_part(target, tally)
         exc.add_note(_export_stopped(args, target, tally))
         raise
+
+
+def _drop_empty_part(target: AtomicFile, tally: _Tally) -> None:
+    """Remove the ``.part`` of a new export that stopped before its first item (a refused token,
+    an unreachable API): it holds nothing to keep or resume."""
+    if target.part is None or not target.opened or tally.resumed or tally.resume is not None:
+        return  # resumable: pages were written (perhaps empty ones), or it goes on from one
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(target.part)
+    tally.dropped = True
 
 
 def _export_stopped(args: argparse.Namespace, target: AtomicFile, tally: _Tally) -> str:
@@ -225,7 +238,7 @@ def _files_after_stop(target: AtomicFile, tally: _Tally) -> str:
             f"{kept}; {target.part} holds the {tally.what} exported before the resume and "
             f"{tally.receipts} more from this run"
         )
-    if not target.opened:
+    if not target.opened or tally.dropped:
         return kept
     return f"{kept}; the {tally.receipts} {tally.what} exported so far are in {target.part}"
 

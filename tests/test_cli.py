@@ -190,6 +190,25 @@ async def test_a_failed_export_keeps_the_old_file(
     assert f"--output {target} --resume " in resume
 
 
+@pytest.mark.parametrize("form", ["csv", "jsonl"])
+async def test_a_refused_export_leaves_no_part_and_the_old_file(
+    form: str, sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 403 before the first receipt: the old file stays, and no .part is left behind (it
+    would hold nothing but a header)."""
+    target = tmp_path / f"june.{form}"
+    await asyncio.to_thread(target.write_bytes, GOOD_FILE)
+    sandbox.inject(Fault.status(403), path="receipts/")
+    assert await asyncio.to_thread(main, _export_argv(sandbox, target, form)) == 3
+    assert await asyncio.to_thread(target.read_bytes) == GOOD_FILE
+    assert sorted(p.name for p in await asyncio.to_thread(lambda: list(tmp_path.iterdir()))) == [
+        target.name
+    ]
+    err = capsys.readouterr().err.splitlines()
+    assert err[-2].startswith("error: PermissionDeniedError: ")
+    assert err[-1] == f"export stopped: {target} is unchanged"
+
+
 async def test_a_complete_export_replaces_the_old_file(sandbox: Sandbox, tmp_path: Path) -> None:
     """A complete export takes the old file's place, whole, and leaves no .part behind."""
     target = tmp_path / "june.csv"
