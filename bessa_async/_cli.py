@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import io
 import json
 import logging
 import os
@@ -22,7 +23,7 @@ import time
 import traceback
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import IO, Any, Final
 
 from bessa_async import (
@@ -42,6 +43,7 @@ from bessa_async import (
     OrderLine,
     OrderOption,
     PermissionDeniedError,
+    SalesReport,
     SubmissionOutcomeUnknownError,
     ValidationError,
     business_days,
@@ -53,7 +55,18 @@ from . import _sync_cli as sync_cli
 from ._atomic import PART_SUFFIX, AtomicFile
 from ._config import BASE_URL_ENV
 from ._doctor import doctor_table
-from ._export import LAYOUTS, business_day_of, columns_text, header_text, page_text
+from ._export import (
+    CLOSING_COLUMNS,
+    EXCEL_DELIMITER,
+    LAYOUTS,
+    SALES_COLUMNS,
+    business_day_of,
+    columns_text,
+    header_text,
+    page_text,
+    sales_rows,
+    write_csv,
+)
 from ._interrupts import Terminated, run_until_signal
 from ._jsontext import parse_json
 from ._progress import Progress
@@ -157,10 +170,14 @@ async def _write(output: IO[str], text: str) -> None:
 class _Tally:
     """How far an export got (what was written, for the note if it stops)."""
 
-    def __init__(self, resume: str | None) -> None:
+    def __init__(self, resume: str | None, what: str = "receipts") -> None:
+        self.what: Final = what
         self.receipts = 0
-        """Receipts this run wrote (a resumed export's ``.part`` holds more)."""
+        """Items (receipts or closings) this run wrote (a resumed export's ``.part`` holds
+        more)."""
         self.resumed: Final = resume is not None
+        self.dropped = False
+        """The ``.part`` held nothing of this export and was removed."""
         self.resume = resume
         """The listing's resume token after the last page written in full: until this run
         writes a page, the one it started from."""
@@ -182,7 +199,7 @@ def _export(args: argparse.Namespace) -> int:
         # Fixed here, so the resume command names the same days tomorrow.
         today = business_day_of(args.now(), args.tz, args.day_start)
         args.day, args.to = today - timedelta(days=args.last), today - timedelta(days=1)
-    tally = _Tally(args.resume)
+    tally = _Tally(args.resume, args.what)
     if args.output in (None, "-"):
         return run_until_signal(_export_to(args, sys.stdout, tally))
     # Written beside the target and renamed over it at the end, so that a failed, interrupted
@@ -193,8 +210,19 @@ def _export(args: argparse.Namespace) -> int:
         with target as output:
             return run_until_signal(_export_to(args, output, tally))
     except BaseException as exc:
+        _drop_empty_part(target, tally)
         exc.add_note(_export_stopped(args, target, tally))
         raise
+
+
+def _drop_empty_part(target: AtomicFile, tally: _Tally) -> None:
+    """Remove the ``.part`` of a new export that stopped before its first item (a refused token,
+    an unreachable API): it holds nothing to keep or resume."""
+    if target.part is None or not target.opened or tally.resumed or tally.resume is not None:
+        return  # resumable: pages were written (perhaps empty ones), or it goes on from one
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(target.part)
+    tally.dropped = True
 
 
 def _export_stopped(args: argparse.Namespace, target: AtomicFile, tally: _Tally) -> str:
@@ -212,12 +240,12 @@ def _files_after_stop(target: AtomicFile, tally: _Tally) -> str:
     kept = f"{target.path} is unchanged"
     if tally.resumed:
         return (
-            f"{kept}; {target.part} holds the receipts exported before the resume and "
+            f"{kept}; {target.part} holds the {tally.what} exported before the resume and "
             f"{tally.receipts} more from this run"
         )
-    if not target.opened:
+    if not target.opened or tally.dropped:
         return kept
-    return f"{kept}; the {tally.receipts} receipts exported so far are in {target.part}"
+    return f"{kept}; the {tally.receipts} {tally.what} exported so far are in {target.part}"
 
 
 def _resume_command(args: argparse.Namespace, token: str) -> str:
@@ -236,7 +264,9 @@ def _resume_command(args: argparse.Namespace, token: str) -> str:
     words += ["--format", args.format, "--concurrency", str(args.concurrency)]
     if args.delimiter is not None:
         words += ["--delimiter", args.delimiter]
-    if args.format == "csv":
+    if args.excel:
+        words += ["--excel"]
+    if args.format == "csv" and args.what == "receipts":
         words += ["--layout", args.layout]
     words += ["--limit", str(args.limit)]
     if args.output not in (None, "-"):
@@ -249,12 +279,15 @@ async def _export_to(args: argparse.Namespace, output: IO[str], tally: _Tally) -
     windows = business_days(args.day, last, args.tz, day_start=args.day_start)
     start, end = windows[args.day][0], windows[last][1]
     began = time.perf_counter()
+    delimiter = args.delimiter or (EXCEL_DELIMITER if args.excel else ",")
     if not args.resume:
-        await _write(output, header_text(args.format, args.delimiter or ",", args.layout))
+        header = header_text(args.format, delimiter, args.layout, what=args.what, excel=args.excel)
+        await _write(output, header)
     requests = RequestTally()
     async with _client(args, requests) as client:
+        resource = client.closings if args.what == "closings" else client.receipts
         try:  # first, so a --resume token that is not this export's is refused before sending
-            listing = client.receipts.list(
+            listing = resource.list(
                 timestamp__gte=start,
                 timestamp__lt=end,
                 limit=args.limit,
@@ -265,21 +298,23 @@ async def _export_to(args: argparse.Namespace, output: IO[str], tally: _Tally) -
             tally.resume = None  # the same command would be refused alike: none to print
             raise
         # One small request for the count sizes the progress bar.
-        total = await client.receipts.list(timestamp__gte=start, timestamp__lt=end).count()
+        total = await resource.list(timestamp__gte=start, timestamp__lt=end).count()
         # Where to resume: after the last page written to the end.
         written: str | None = args.resume
         try:
-            with Progress("receipts", total, sys.stderr) as progress:
+            with Progress(args.what, total, sys.stderr) as progress:
                 async for page in listing.pages():
                     after = listing.resume_cursor
                     try:
                         text = page_text(
                             page.results,
                             args.format,
+                            what=args.what,
                             tz=args.tz,
                             day_start=args.day_start,
-                            delimiter=args.delimiter or ",",
+                            delimiter=delimiter,
                             layout=args.layout,
+                            excel=args.excel,
                         )
                         await _write_whole(output, text)
                     except asyncio.CancelledError:
@@ -294,7 +329,7 @@ async def _export_to(args: argparse.Namespace, output: IO[str], tally: _Tally) -
     elapsed = time.perf_counter() - began
     where = "" if args.output in (None, "-") else f" to {args.output}"
     print(
-        f"exported {tally.receipts} receipts of {args.day}..{last} ({args.tz}){where} "
+        f"exported {tally.receipts} {args.what} of {args.day}..{last} ({args.tz}){where} "
         f"in {elapsed:.2f} s ({listing.stats.pages} pages, {listing.stats.shards} shards)",
         file=sys.stderr,
     )
@@ -303,8 +338,41 @@ async def _export_to(args: argparse.Namespace, output: IO[str], tally: _Tally) -
 
 
 async def _report(args: argparse.Namespace) -> int:
+    last = args.to or args.day
+    windows = business_days(args.day, last, args.tz, day_start=args.day_start)
+    reports: list[tuple[date, SalesReport]] = []
     async with _client(args) as client:
-        report = await client.reports.sales_for_day(args.day, args.tz, day_start=args.day_start)
+        for day, (start, end) in windows.items():  # one at a time: gentle on the API
+            reports.append((day, await client.reports.sales(start=start, end=end)))
+    text = _report_text(args, reports)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        await asyncio.to_thread(_save, args.output, text)
+    return 0
+
+
+def _save(path: str, text: str) -> None:
+    """Write a whole file, replacing the old one only once it is complete."""
+    with AtomicFile(path) as output:
+        output.write(text)
+
+
+def _report_text(args: argparse.Namespace, reports: list[tuple[date, SalesReport]]) -> str:
+    if args.format == "json":
+        days = [{"business_day": day.isoformat(), **to_dict(report)} for day, report in reports]
+        return json.dumps(days, indent=2, ensure_ascii=False, default=_json_default) + "\n"
+    if args.format == "csv":
+        delimiter = EXCEL_DELIMITER if args.excel else ","
+        text = io.StringIO()
+        text.write(header_text("csv", delimiter, columns=SALES_COLUMNS, excel=args.excel))
+        rows = sales_rows(reports, excel=args.excel)
+        write_csv(rows, text, delimiter=delimiter, header=False, columns=SALES_COLUMNS)
+        return text.getvalue()
+    return "\n".join(_report_table(day, report, args.tz) for day, report in reports)
+
+
+def _report_table(day: date, report: SalesReport, tz: str) -> str:
     rows: list[tuple[str, str]] = [
         ("window", f"{report.start.isoformat()} .. {report.end.isoformat()}"),
         ("receipts", str(report.receipts)),
@@ -320,11 +388,9 @@ async def _report(args: argparse.Namespace) -> int:
         (f"  {row.name or row.payment_method}", f"{row.amount} ({row.count}x)")
         for row in report.by_payment_method
     ]
-    print(f"sales report {args.day} ({args.tz})")
     width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
-    return 0
+    lines = [f"sales report {day} ({tz})", *(f"{name:<{width}}  {value}" for name, value in rows)]
+    return "\n".join(lines) + "\n"
 
 
 async def _demo(args: argparse.Namespace) -> int:
@@ -487,6 +553,37 @@ async def _job_wait(args: argparse.Namespace) -> int:
         return await _follow(handle, args.timeout)
 
 
+def _excel_problem(args: argparse.Namespace) -> str | None:
+    """Why ``--excel`` cannot go with the other options given, or None."""
+    if not args.excel:
+        return None
+    if args.format != "csv":
+        return f"argument --excel: only for --format csv, not {args.format}"
+    if getattr(args, "delimiter", None) is not None:
+        return f"argument --excel: not allowed with --delimiter (it uses {EXCEL_DELIMITER!r})"
+    return None
+
+
+def _output_problem(output: str | None) -> str | None:
+    """Why ``--output`` cannot be written, or None (stdout, or a file in a directory)."""
+    if output in (None, "-"):
+        return None
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):
+        return f"argument --output: no directory {folder!r} to write {output!r} in"
+    if os.path.isdir(output):
+        return f"argument --output: {output!r} is a directory; expected a file name"
+    return None
+
+
+def _check_report(args: argparse.Namespace) -> str | None:
+    if args.format is None:
+        args.format = "csv" if args.excel else "table"
+    return (
+        accepts.day_range(args.day, args.to) or _excel_problem(args) or _output_problem(args.output)
+    )
+
+
 def _check_export(args: argparse.Namespace) -> str | None:
     if args.last is not None and args.to is not None:
         return "argument --to: not allowed with --last (--last N ends with yesterday)"
@@ -496,13 +593,12 @@ def _check_export(args: argparse.Namespace) -> str | None:
         return f"argument --delimiter: only for --format csv, not {args.format}"
     if args.layout != "receipts" and args.format != "csv":
         return f"argument --layout: only for --format csv, not {args.format}"
-    if args.output in (None, "-"):
-        return None
-    folder = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(folder):
-        return f"argument --output: no directory {folder!r} to write {args.output!r} in"
-    if os.path.isdir(args.output):
-        return f"argument --output: {args.output!r} is a directory; expected a file name"
+    if args.layout != "receipts" and args.what != "receipts":
+        return f"argument --layout: only for receipts, not {args.what}"
+    if problem := _excel_problem(args):
+        return problem
+    if args.output in (None, "-") or (problem := _output_problem(args.output)):
+        return problem
     part = args.output + PART_SUFFIX
     special = os.path.exists(args.output) and not os.path.isfile(args.output)
     if args.resume is not None and not special and not os.path.exists(part):
@@ -526,7 +622,8 @@ class _ColumnsAction(argparse.Action):
 
 _COLUMNS_HELP: Final = (
     f"CSV columns (one row per receipt, the default):\n{columns_text('receipts')}\n\n"
-    f"CSV columns with --layout lines (one row per receipt line):\n{columns_text('lines')}"
+    f"CSV columns with --layout lines (one row per receipt line):\n{columns_text('lines')}\n\n"
+    f"CSV columns of closings (one row per closing):\n{columns_text(CLOSING_COLUMNS)}"
 )
 
 
@@ -622,10 +719,16 @@ def _parser() -> argparse.ArgumentParser:
     get.set_defaults(run=_get)
 
     def day_options(
-        sub: argparse.ArgumentParser, days: argparse._ActionsContainer | None = None
+        sub: argparse.ArgumentParser,
+        days: argparse._ActionsContainer | None = None,
+        names: tuple[str, ...] = ("--day",),
     ) -> None:
         (days or sub).add_argument(
-            "--day", type=accepts.day, required=days is None, help="local business day, YYYY-MM-DD"
+            *names,
+            dest="day",
+            type=accepts.day,
+            required=days is None,
+            help="(first) local business day, YYYY-MM-DD",
         )
         sub.add_argument(
             "--tz",
@@ -640,14 +743,23 @@ def _parser() -> argparse.ArgumentParser:
             help="local time the business day starts, HH:MM (default 00:00)",
         )
 
+    def excel_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--excel",
+            action="store_true",
+            help="CSV as German-locale Excel opens it: a UTF-8 BOM, ';' between fields, "
+            "decimal commas, local times as 2026-06-10 14:03:12; the same columns",
+        )
+
     export = command(
         "export",
-        "stream receipts of local business days to CSV or JSONL",
+        "stream the receipts or closings of local business days to CSV or JSONL",
         "bessa export receipts --day 2026-06-01 --to 2026-06-30 --output june.csv\n"
-        "         bessa export receipts --last 30 --delimiter ';' --output month.csv  # Excel (AT)"
+        "         bessa export receipts --last 30 --excel --output month.csv  # Excel (AT, DE)\n"
+        "         bessa export closings --day 2026-06-01 --to 2026-06-30 --output z.csv"
         f"\n\n{_COLUMNS_HELP}",
     )
-    export.add_argument("what", choices=["receipts"], help="what to export")
+    export.add_argument("what", choices=["receipts", "closings"], help="what to export")
     days = export.add_mutually_exclusive_group(required=True)
     day_options(export, days)
     days.add_argument(
@@ -663,6 +775,7 @@ def _parser() -> argparse.ArgumentParser:
         type=accepts.delimiter,
         help="CSV field separator, one character (default ','; ';' for Excel in Austria)",
     )
+    excel_option(export)
     export.add_argument(
         "--layout",
         choices=list(LAYOUTS),
@@ -699,11 +812,26 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     report = command(
-        "report", "the sales report of a local business day", "bessa report sales --day 2026-06-15"
+        "report",
+        "the sales report of local business days, one per day: a table, CSV or JSON",
+        "bessa report sales --day 2026-06-15\n"
+        "         bessa report sales --from 2026-06-01 --to 2026-06-30 --excel --output june.csv",
     )
     report.add_argument("what", choices=["sales"], help="which report")
-    day_options(report)
-    report.set_defaults(run=_report)
+    day_options(report, names=("--day", "--from"))
+    report.add_argument("--to", type=accepts.day, help="last business day (default: --day)")
+    report.add_argument(
+        "--format",
+        choices=["table", "csv", "json"],
+        default=None,
+        help="a table to read (default), CSV (one row per day) or JSON (every figure)",
+    )
+    excel_option(report)
+    report.add_argument(
+        "--output",
+        help="file to write (default: stdout); replaced only once it is complete",
+    )
+    report.set_defaults(run=_report, check=_check_report)
 
     doctor = commands.add_parser(
         "doctor",

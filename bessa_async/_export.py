@@ -16,23 +16,30 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import IO, Final, Literal
 
+import attrs
+
 from ._convert import to_dict
 from ._days import DEFAULT_TZ, _zone
 from ._errors import InvalidTypeError, InvalidValueError
-from ._models import Receipt, ReceiptPayment
+from ._models import Closing, Receipt, ReceiptPayment, SalesReport
 
 __all__ = [
+    "CLOSING_COLUMNS",
     "CSV_COLUMNS",
+    "EXCEL_DELIMITER",
     "EXPORT_COLUMNS",
     "LAYOUTS",
     "LINE_COLUMNS",
+    "SALES_COLUMNS",
     "Layout",
     "business_day_of",
+    "closing_rows",
     "columns_text",
     "delimiter_problem",
     "header_text",
     "page_text",
     "receipt_rows",
+    "sales_rows",
     "write_csv",
 ]
 
@@ -87,6 +94,36 @@ Layout = Literal["receipts", "lines"]
 """``receipts``: one row per receipt (:data:`EXPORT_COLUMNS`); ``lines``: one per receipt line
 (:data:`LINE_COLUMNS`)."""
 
+CLOSING_COLUMNS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "closing_id": "the closing's id (a UUID)",
+        "number": "the closing's number (counted per main Sales Point)",
+        "type": "daily, monthly or yearly",
+        "timestamp": "when the closing was signed, UTC, ISO 8601 ending in Z",
+        "timestamp_local": "the same instant in the export's zone (--tz), ISO 8601 with offset",
+        "business_day": "the local business day it was signed in (--tz, --day-start), YYYY-MM-DD",
+        "sales_point": "the Sales Point's id (a UUID)",
+        "start": "the start of the period it closes, UTC, ISO 8601 ending in Z",
+        "end": "the end of the period it closes (exclusive), UTC, ISO 8601 ending in Z",
+        "gross": "the period's revenue in EUR, as the closing states it",
+        "receipts": "the receipts of the period",
+    }
+)
+"""The columns of ``bessa export closings``: one row per closing (Z report)."""
+
+SALES_COLUMNS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "business_day": "the local business day (--tz, --day-start), YYYY-MM-DD",
+        "start": "the day's first instant, UTC, ISO 8601 ending in Z",
+        "end": "the next day's first instant (exclusive), UTC, ISO 8601 ending in Z",
+        "receipts": "the revenue receipts counted",
+        "gross": "revenue in EUR, voids subtracted, training and tips excluded",
+        "net": "gross without VAT; empty if the API gives none",
+        "tip": "tips in EUR (not revenue); empty if the API gives none",
+    }
+)
+"""The columns of ``bessa report sales --format csv``: one row per business day."""
+
 LAYOUTS: Final[Mapping[Layout, Mapping[str, str]]] = MappingProxyType(
     {"receipts": EXPORT_COLUMNS, "lines": LINE_COLUMNS}
 )
@@ -105,9 +142,10 @@ def _columns(layout: object) -> Mapping[str, str]:
     raise error(f"layout: expected one of {', '.join(LAYOUTS)}, got {layout!r}")
 
 
-def columns_text(layout: Layout = "receipts") -> str:
-    """The layout's column list as aligned text: ``name  what it holds``, one line each."""
-    columns = _columns(layout)
+def columns_text(layout: Layout | Mapping[str, str] = "receipts") -> str:
+    """The column list of a layout (or of columns such as :data:`CLOSING_COLUMNS`) as aligned
+    text: ``name  what it holds``, one line each."""
+    columns = layout if isinstance(layout, Mapping) else _columns(layout)
     width = max(map(len, columns))
     return "\n".join(f"  {name:<{width}}  {what}" for name, what in columns.items())
 
@@ -119,6 +157,38 @@ def business_day_of(instant: datetime, tz: str | tzinfo, day_start: time = time(
     return (local - timedelta(hours=day_start.hour, minutes=day_start.minute)).date()
 
 
+EXCEL_DELIMITER: Final = ";"
+"""The field separator Excel expects where the decimal mark is a comma (Austria, Germany)."""
+_BOM: Final = "\ufeff"
+"""Tells Excel the file is UTF-8 (without it, "Goldbräu" reads as "GoldbrÃ¤u")."""
+_EXCEL_LOCAL: Final = "%Y-%m-%d %H:%M:%S"
+"""Local wall time as Excel parses it into a date and time in any locale (no T, no offset)."""
+
+
+@attrs.frozen
+class _Style:
+    """How numbers and local times are written: plainly, or as German-locale Excel reads them."""
+
+    mark: str = "."
+    local: str | None = None
+    """A strftime format for local times; None: ISO 8601 with the offset."""
+
+    def number(self, value: object) -> str:
+        return "" if value is None else str(value).replace(".", self.mark)
+
+    def local_time(self, instant: datetime, zone: tzinfo) -> str:
+        local = instant.astimezone(zone)
+        return local.isoformat() if self.local is None else local.strftime(self.local)
+
+
+_PLAIN: Final = _Style()
+_EXCEL: Final = _Style(",", _EXCEL_LOCAL)
+
+
+def _style(excel: bool) -> _Style:
+    return _EXCEL if excel else _PLAIN
+
+
 def _utc(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -127,44 +197,46 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _money(receipt: Receipt, value: object) -> str:
+def _money(receipt: Receipt, text: str) -> str:
     """A receipt-level amount: empty when the receipt is not revenue, so sums are revenue."""
-    return _text(value) if receipt.is_revenue else ""
+    return text if receipt.is_revenue else ""
 
 
 def _payment_word(payment: ReceiptPayment) -> str:
     return _text(payment.type or payment.payment_method)
 
 
-def _receipt_row(receipt: Receipt, head: dict[str, str]) -> dict[str, str]:
+def _receipt_row(receipt: Receipt, head: dict[str, str], style: _Style) -> dict[str, str]:
+    n = style.number
     net = sum((tax.net for tax in receipt.taxes), Decimal(0))
     vat = sum((tax.tax for tax in receipt.taxes), Decimal(0))
-    taxes = " | ".join(f"{tax.rate}: {tax.net} + {tax.tax}" for tax in receipt.taxes)
-    paid = " | ".join(f"{_payment_word(p)} {p.amount}" for p in receipt.payments)
+    taxes = " | ".join(f"{n(tax.rate)}: {n(tax.net)} + {n(tax.tax)}" for tax in receipt.taxes)
+    paid = " | ".join(f"{_payment_word(p)} {n(p.amount)}" for p in receipt.payments)
     return head | {
-        "total": _money(receipt, receipt.total),
-        "tip": _money(receipt, receipt.tip),
-        "net": _money(receipt, net if receipt.taxes else None),
-        "tax": _money(receipt, vat if receipt.taxes else None),
+        "total": _money(receipt, n(receipt.total)),
+        "tip": _money(receipt, n(receipt.tip)),
+        "net": _money(receipt, n(net if receipt.taxes else None)),
+        "tax": _money(receipt, n(vat if receipt.taxes else None)),
         "taxes": _money(receipt, taxes),
         "payment_method": "+".join(dict.fromkeys(map(_payment_word, receipt.payments))),
         "payments": _money(receipt, paid),
     }
 
 
-def _line_rows(receipt: Receipt, head: dict[str, str]) -> Iterator[dict[str, str]]:
+def _line_rows(receipt: Receipt, head: dict[str, str], style: _Style) -> Iterator[dict[str, str]]:
+    n = style.number
     if not receipt.lines:
         yield head | dict.fromkeys(tuple(LINE_COLUMNS)[len(head) :], "")
-    for n, line in enumerate(receipt.lines, start=1):
+    for position, line in enumerate(receipt.lines, start=1):
         yield head | {
-            "line": str(n),
+            "line": str(position),
             "article": _text(line.article),
             "name": _text(line.name),
-            "quantity": str(line.quantity),
-            "unit_price": _text(line.unit_price),
-            "discount": _text(line.discount),
-            "line_total": str(line.total),
-            "tax_rate": _text(line.tax_rate),
+            "quantity": n(line.quantity),
+            "unit_price": n(line.unit_price),
+            "discount": n(line.discount),
+            "line_total": n(line.total),
+            "tax_rate": n(line.tax_rate),
         }
 
 
@@ -174,6 +246,7 @@ def receipt_rows(
     tz: str | tzinfo = DEFAULT_TZ,
     day_start: time = time(0),
     layout: Layout = "receipts",
+    excel: bool = False,
 ) -> Iterator[dict[str, str]]:
     """The export's rows of receipts: one dict per receipt, keyed by :data:`EXPORT_COLUMNS`
     (or with ``layout="lines"`` one per receipt line, keyed by :data:`LINE_COLUMNS`).
@@ -183,6 +256,8 @@ def receipt_rows(
         tz: the zone of the ``timestamp_local`` and ``business_day`` columns.
         day_start: the local time the business day starts (``business_day``).
         layout: ``"receipts"`` or ``"lines"``.
+        excel: as German-locale Excel reads them: decimal commas, and ``timestamp_local`` as
+            ``2026-06-10 14:03:12`` (local wall time, which Excel parses as a date and time).
 
     Raises:
         UnknownTimeZoneError: ``tz`` is no zone the system knows.
@@ -190,21 +265,66 @@ def receipt_rows(
     """
     _columns(layout)
     zone = _zone(tz)
+    style = _style(excel)
     for receipt in receipts:
         head = {
             "receipt_id": str(receipt.id),
             "number": _text(receipt.number),
             "type": str(receipt.type),
             "timestamp": _utc(receipt.timestamp),
-            "timestamp_local": receipt.timestamp.astimezone(zone).isoformat(),
+            "timestamp_local": style.local_time(receipt.timestamp, zone),
             "business_day": business_day_of(receipt.timestamp, zone, day_start).isoformat(),
             "sales_point": _text(receipt.sales_point),
             "location": _text(receipt.location),
         }
         if layout == "lines":
-            yield from _line_rows(receipt, head)
+            yield from _line_rows(receipt, head, style)
         else:
-            yield _receipt_row(receipt, head)
+            yield _receipt_row(receipt, head, style)
+
+
+def closing_rows(
+    closings: Iterable[Closing],
+    *,
+    tz: str | tzinfo = DEFAULT_TZ,
+    day_start: time = time(0),
+    excel: bool = False,
+) -> Iterator[dict[str, str]]:
+    """One row per closing, keyed by :data:`CLOSING_COLUMNS` (``tz``, ``day_start`` and
+    ``excel`` as for :func:`receipt_rows`)."""
+    zone = _zone(tz)
+    style = _style(excel)
+    for closing in closings:
+        yield {
+            "closing_id": str(closing.id),
+            "number": _text(closing.number),
+            "type": _text(closing.type),
+            "timestamp": _utc(closing.timestamp),
+            "timestamp_local": style.local_time(closing.timestamp, zone),
+            "business_day": business_day_of(closing.timestamp, zone, day_start).isoformat(),
+            "sales_point": _text(closing.sales_point),
+            "start": "" if closing.start is None else _utc(closing.start),
+            "end": "" if closing.end is None else _utc(closing.end),
+            "gross": style.number(closing.gross),
+            "receipts": _text(closing.receipts),
+        }
+
+
+def sales_rows(
+    reports: Iterable[tuple[date, SalesReport]], *, excel: bool = False
+) -> Iterator[dict[str, str]]:
+    """One row per business day's sales report, keyed by :data:`SALES_COLUMNS`."""
+    n = _style(excel).number
+    for day, report in reports:
+        yield {
+            "business_day": day.isoformat(),
+            "start": _utc(report.start),
+            "end": _utc(report.end),
+            "receipts": str(report.receipts),
+            "gross": n(report.gross),
+            "net": n(report.net),
+            "tip": n(report.tip),
+        }
 
 
 def delimiter_problem(delimiter: object) -> str | None:
@@ -223,6 +343,7 @@ def write_csv(
     delimiter: str = ",",
     header: bool = True,
     layout: Layout = "receipts",
+    columns: Iterable[str] | None = None,
 ) -> int:
     """Write rows as ``bessa export`` does: the header, then one line per row, ``\\r\\n`` ends.
 
@@ -236,6 +357,7 @@ def write_csv(
         header: write the header line first.
         layout: whose columns: ``"receipts"`` (:data:`EXPORT_COLUMNS`) or ``"lines"``
             (:data:`LINE_COLUMNS`), as given to :func:`receipt_rows`.
+        columns: other columns instead of the layout's, e.g. :data:`CLOSING_COLUMNS`.
 
     Returns:
         The number of rows written (the header not counted).
@@ -247,7 +369,8 @@ def write_csv(
         raise (InvalidValueError if isinstance(delimiter, str) else InvalidTypeError)(
             f"delimiter: {problem}"
         )
-    writer = csv.DictWriter(file, tuple(_columns(layout)), delimiter=delimiter)
+    names = tuple(_columns(layout) if columns is None else columns)
+    writer = csv.DictWriter(file, names, delimiter=delimiter)
     if header:
         writer.writeheader()
     count = 0
@@ -257,31 +380,61 @@ def write_csv(
     return count
 
 
-def header_text(form: str, delimiter: str = ",", layout: Layout = "receipts") -> str:
-    """What a file of this format (``csv`` or ``jsonl``) starts with: the CSV header, or nothing."""
+def _table(what: str, layout: Layout) -> Mapping[str, str]:
+    return CLOSING_COLUMNS if what == "closings" else _columns(layout)
+
+
+def header_text(
+    form: str,
+    delimiter: str = ",",
+    layout: Layout = "receipts",
+    *,
+    what: str = "receipts",
+    columns: Iterable[str] | None = None,
+    excel: bool = False,
+) -> str:
+    """What a file of this format (``csv`` or ``jsonl``) starts with: the CSV header of
+    ``what`` (or of ``columns``), after the BOM with ``excel``; or nothing."""
     if form != "csv":
         return ""
     text = io.StringIO()
-    write_csv((), text, delimiter=delimiter, layout=layout)
+    if excel:
+        text.write(_BOM)
+    columns = _table(what, layout) if columns is None else columns
+    write_csv((), text, delimiter=delimiter, columns=columns)
     return text.getvalue()
 
 
 def page_text(
-    receipts: Iterable[Receipt],
+    items: Iterable[Receipt] | Iterable[Closing],
     form: str,
     *,
+    what: str = "receipts",
     tz: str | tzinfo = DEFAULT_TZ,
     day_start: time = time(0),
     delimiter: str = ",",
     layout: Layout = "receipts",
+    excel: bool = False,
 ) -> str:
-    """A page of receipts in the format: CSV rows (of the layout) or one JSON object per line."""
-    if form == "csv":
-        text = io.StringIO()
-        rows = receipt_rows(receipts, tz=tz, day_start=day_start, layout=layout)
-        write_csv(rows, text, delimiter=delimiter, header=False, layout=layout)
-        return text.getvalue()
-    return "".join(json.dumps(to_dict(r), ensure_ascii=False) + "\n" for r in receipts)
+    """A page of receipts (or closings) in the format: CSV rows or one JSON object per line."""
+    if form != "csv":
+        return "".join(json.dumps(to_dict(r), ensure_ascii=False) + "\n" for r in items)
+    rows: Iterator[dict[str, str]]
+    if what == "closings":
+        rows = closing_rows(
+            (c for c in items if isinstance(c, Closing)), tz=tz, day_start=day_start, excel=excel
+        )
+    else:
+        rows = receipt_rows(
+            (r for r in items if isinstance(r, Receipt)),
+            tz=tz,
+            day_start=day_start,
+            layout=layout,
+            excel=excel,
+        )
+    text = io.StringIO()
+    write_csv(rows, text, delimiter=delimiter, header=False, columns=_table(what, layout))
+    return text.getvalue()
 
 
 if receipt_rows.__doc__:  # not under python -OO

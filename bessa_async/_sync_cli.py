@@ -33,7 +33,7 @@ from bessa_async import BessaClient, ResumeTokenError, to_dict
 
 from . import _arguments as accepts
 from ._atomic import AtomicFile
-from ._filters import LIST_DEFAULTS
+from ._filters import LIST_DEFAULTS, RequestOptions
 from ._interrupts import run_until_signal
 from ._jsontext import parse_json, version_of
 from ._progress import Progress
@@ -87,11 +87,13 @@ hold across a save."""
 
 
 def _own_filters(cls: type[Resource[Any]]) -> frozenset[str]:
-    """The equality filters ``cls.changes()`` takes (not the windows it sets itself)."""
+    """The equality filters ``cls.changes()`` takes (not the windows it sets itself, nor the
+    listing and request options, which are no filters)."""
     spec = cls._filters
     assert spec is not None
     windows = {f"{w}__{b}" for w in spec.windows for b in ("gte", "lt")}
-    return spec.keys - windows - {"cursor", "limit", *LIST_DEFAULTS}
+    options = {"cursor", "limit", *LIST_DEFAULTS, *RequestOptions.__annotations__}
+    return spec.keys - windows - options
 
 
 def _is_boolean(cls: type[Resource[Any]], name: str) -> bool:
@@ -253,6 +255,29 @@ def _write_state(path: str, checkpoint: str, written: _Written) -> None:
         handle.write(_state_text(checkpoint, written) + "\n")
 
 
+def _check_state_writable(path: str) -> None:
+    """Create and remove the file a save writes first: a state that cannot be saved stops the
+    run before anything is sent or appended, instead of after a batch that the next run would
+    append again.
+
+    Raises:
+        OSError: saying which state cannot be written, and why.
+    """
+    trial = AtomicFile(path)
+    if trial.part is None:  # not a regular file: each save writes it directly, as it is
+        return
+    try:
+        trial.open()
+    except OSError as exc:
+        raise OSError(
+            exc.errno,
+            f"--state {path} cannot be saved ({exc.strerror or exc}); nothing was sent or "
+            "written: give a state file where this user can create files",
+        ) from None
+    trial.close()
+    os.unlink(trial.part)
+
+
 def _lock(handle: IO[str], path: str) -> None:
     """Hold an exclusive lock on ``handle`` while the run lasts (released when it closes, or
     when the process dies): two runs on one output would repeat each other's batches, two on
@@ -350,6 +375,7 @@ class _Run:
         try:
             _lock(lock, self.args.state)
             read = _read_state(self.args.state)
+            _check_state_writable(self.args.state)
         except BaseException:
             lock.close()
             raise

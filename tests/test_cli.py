@@ -190,6 +190,25 @@ async def test_a_failed_export_keeps_the_old_file(
     assert f"--output {target} --resume " in resume
 
 
+@pytest.mark.parametrize("form", ["csv", "jsonl"])
+async def test_a_refused_export_leaves_no_part_and_the_old_file(
+    form: str, sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 403 before the first receipt: the old file stays, and no .part is left behind (it
+    would hold nothing but a header)."""
+    target = tmp_path / f"june.{form}"
+    await asyncio.to_thread(target.write_bytes, GOOD_FILE)
+    sandbox.inject(Fault.status(403), path="receipts/")
+    assert await asyncio.to_thread(main, _export_argv(sandbox, target, form)) == 3
+    assert await asyncio.to_thread(target.read_bytes) == GOOD_FILE
+    assert sorted(p.name for p in await asyncio.to_thread(lambda: list(tmp_path.iterdir()))) == [
+        target.name
+    ]
+    err = capsys.readouterr().err.splitlines()
+    assert err[-2].startswith("error: PermissionDeniedError: ")
+    assert err[-1] == f"export stopped: {target} is unchanged"
+
+
 async def test_a_complete_export_replaces_the_old_file(sandbox: Sandbox, tmp_path: Path) -> None:
     """A complete export takes the old file's place, whole, and leaves no .part behind."""
     target = tmp_path / "june.csv"
@@ -455,6 +474,8 @@ BAD_OPTIONS = [
     (["--delimiter", ";;"], "export", "argument --delimiter: expected one character"),
     (["--delimiter", '"'], "export", "argument --delimiter: '\"' cannot separate fields"),
     (["--format", "jsonl", "--delimiter", ";"], "export", "argument --delimiter: only for"),
+    (["--format", "jsonl", "--excel"], "export", "argument --excel: only for --format csv"),
+    (["--excel", "--delimiter", ","], "export", "argument --excel: not allowed with --delimiter"),
     (["--output", "/no/such/dir/june.csv"], "export", "argument --output: no directory"),
     (["--output", "."], "export", "argument --output: '.' is a directory"),
     (
@@ -473,6 +494,18 @@ BAD_COMMANDS = [
     ([*EXPORT[:-2], "--last", "0"], "export", "argument --last: expected a whole number >= 1"),
     (EXPORT[:-2], "export", "one of the arguments --day --last is required"),
     ([*REPORT, "--tz", "Mars/Olympus"], "report", "argument --tz: unknown time zone"),
+    ([*REPORT, "--to", "2026-06-01"], "report", "argument --to: 2026-06-01 is before --day"),
+    ([*REPORT, "--to", "June"], "report", "argument --to: expected a date like 2026-06-15"),
+    ([*REPORT, "--format", "xls"], "report", "argument --format: invalid choice: 'xls'"),
+    ([*REPORT, "--format", "json", "--excel"], "report", "argument --excel: only for --format"),
+    ([*REPORT, "--output", "/no/such/dir/s.csv"], "report", "argument --output: no directory"),
+    ([*REPORT[:-2], "--from", "1.6.2026"], "report", "argument --day/--from: expected a date"),
+    (
+        [*SANDBOX, "export", "closings", *EXPORT[-2:], "--layout", "lines"],
+        "export",
+        "argument --layout: only for receipts, not closings",
+    ),
+    ([*SANDBOX, "export", "refunds", *EXPORT[-2:]], "export", "argument what: invalid choice"),
     ([*REPORT, "--day-start", "6"], "report", "argument --day-start: expected a time of day"),
     (["demo", "--receipts", "0"], "demo", "argument --receipts: expected a whole number >= 1"),
     (["demo", "--seed", "x"], "demo", "argument --seed: invalid int value: 'x'"),
@@ -535,22 +568,35 @@ def test_a_bad_option_is_a_usage_error(
     assert "in-process sandbox" not in err  # refused before anything started
 
 
+@pytest.mark.parametrize(
+    ("what", "path", "options"),
+    [
+        ("receipts", "receipts/", []),
+        ("receipts", "receipts/", ["--excel"]),
+        ("closings", "reports/closings/", ["--excel"]),
+    ],
+)
 async def test_a_failed_export_says_how_to_resume_and_the_resume_completes_it(
-    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    what: str,
+    path: str,
+    options: list[str],
+    sandbox: Sandbox,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """An export that fails part-way prints the command that resumes it; that command appends
     the rest: the file is then exactly what an export without the failure writes."""
     clean, target = tmp_path / "clean.csv", tmp_path / "june.csv"
     base = ["--base-url", sandbox.url, "--token", sandbox.token]
-    args = ["export", "receipts", "--day", "2026-06-01", "--to", "2026-06-30", "--limit", "5"]
+    args = ["export", what, "--day", "2026-06-01", "--to", "2026-06-30", "--limit", "5", *options]
     assert await asyncio.to_thread(main, [*base, *args, "--output", str(clean)]) == 0
-    sandbox.inject(Fault.latency(0.005), path="receipts/")  # still running after 12 requests
+    sandbox.inject(Fault.latency(0.005), path=path)  # still running after 12 requests
     export = asyncio.create_task(
         asyncio.to_thread(main, [*base, *args, "--output", str(target), "--concurrency", "4"])
     )
     await sandbox.wait_for_requests(len(sandbox.requests) + 12)
     sandbox.clear_faults()
-    sandbox.inject(Fault.status(404), path="receipts/")
+    sandbox.inject(Fault.status(404), path=path)
     assert await export == 8
     err = capsys.readouterr().err
     line = next(line for line in err.splitlines() if "; resume with: bessa " in line)

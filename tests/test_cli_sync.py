@@ -348,7 +348,12 @@ async def test_a_state_without_its_output_says_only_new_changes_follow(
 
 
 BAD_OPTIONS = [
-    (["--filter", "colour=red"], "argument --filter: receipts has no filter 'colour' (it takes:"),
+    (
+        ["--filter", "colour=red"],
+        "argument --filter: receipts has no filter 'colour' (it takes: location, sales_point, "
+        "type)\n",
+    ),
+    (["--filter", "extra_params=x"], "argument --filter: receipts has no filter 'extra_params'"),
     (["--filter", "type"], "argument --filter: expected NAME=VALUE"),
     (["--since", "2026-06-01T00:00:00"], "argument --since: expected a moment with its offset"),
     (["--limit", "0"], "argument --limit: expected a whole number >= 1"),
@@ -368,6 +373,61 @@ def test_a_bad_option_is_a_usage_error(
     err = capsys.readouterr().err
     assert f"bessa sync: error: {message}" in err
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("resource", sorted(SYNCABLE))
+def test_the_filters_offered_are_filters(
+    resource: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The list of filters an unknown one is answered with names only filters of the API, never
+    the library's request or listing options."""
+    argv = ["sync", resource, "--state", str(tmp_path / "s.json")]
+    with pytest.raises(SystemExit):
+        main([*argv, "--output", str(tmp_path / "o.jsonl"), "--filter", "colour=red"])
+    takes = capsys.readouterr().err.partition("(it takes: ")[2].partition(")")[0]
+    assert takes
+    assert not {"extra_params", "extra_headers", "cursor", "limit", "concurrency"} & set(
+        takes.split(", ")
+    )
+
+
+async def test_a_state_that_cannot_be_saved_stops_the_run_before_anything_is_sent(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Where the state's save would fail (here its .part name is taken by a directory), the run
+    stops before a request or a line, not after a batch the next run would append again."""
+    blocker = tmp_path / "state.json.part"
+    await asyncio.to_thread((blocker / "kept").mkdir, parents=True)
+    assert await asyncio.to_thread(main, _argv(sandbox, tmp_path)) == 8
+    err = capsys.readouterr().err
+    assert f"--state {tmp_path / 'state.json'} cannot be saved" in err
+    assert "nothing was sent or written" in err
+    assert sandbox.requests == []
+    assert not await asyncio.to_thread((tmp_path / "out.jsonl").exists)
+    assert not await asyncio.to_thread((tmp_path / "state.json").exists)
+    assert await asyncio.to_thread((blocker / "kept").is_dir)  # what was there is left alone
+    assert sorted(p.name for p in await asyncio.to_thread(lambda: list(tmp_path.iterdir()))) == [
+        "state.json.lock",
+        "state.json.part",
+    ]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes anyway")
+async def test_a_state_in_a_read_only_folder_stops_the_run_before_anything_is_sent(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    folder = tmp_path / "ro"
+    await asyncio.to_thread(folder.mkdir)
+    await asyncio.to_thread((folder / "state.json.lock").touch)
+    await asyncio.to_thread(folder.chmod, 0o555)
+    try:
+        argv = _argv(sandbox, tmp_path)
+        argv[argv.index("--state") + 1] = str(folder / "state.json")
+        assert await asyncio.to_thread(main, argv) == 8
+    finally:
+        await asyncio.to_thread(folder.chmod, 0o755)
+    assert sandbox.requests == []
+    assert not await asyncio.to_thread((tmp_path / "out.jsonl").exists)
 
 
 def test_usage_errors_about_the_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -27,7 +27,7 @@ from bessa_async import (
     write_csv,
 )
 from bessa_async._cli import main
-from bessa_async._export import LINE_COLUMNS, Layout, columns_text
+from bessa_async._export import CLOSING_COLUMNS, LINE_COLUMNS, Layout, columns_text
 from bessa_async.testing import Fault, Sandbox
 
 
@@ -229,8 +229,11 @@ def test_the_column_list_is_documented_from_the_code(capsys: pytest.CaptureFixtu
     assert columns_text("lines") in listed
     assert columns_text("lines") in helped
     doc = receipt_rows.__doc__ or ""
-    for text in (listed, helped, doc):
-        layouts = text.split("--layout lines" if text is not doc else "layout 'lines'")
+    closings = columns_text(CLOSING_COLUMNS)
+    for whole, is_doc in ((listed, False), (helped, False), (doc, True)):
+        text, _, closings_part = whole.partition("CSV columns of closings")
+        assert is_doc or closings in closings_part
+        layouts = text.split("layout 'lines'" if is_doc else "--layout lines")
         assert len(layouts) == 2
         for part, columns in zip(layouts, (EXPORT_COLUMNS, LINE_COLUMNS), strict=True):
             documented = {
