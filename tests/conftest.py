@@ -164,3 +164,22 @@ async def client(sandbox: Sandbox, clock: FakeClock) -> AsyncIterator[BessaClien
         sandbox.token, base_url=sandbox.url, clock=clock, sleep=clock.sleep
     ) as bessa:
         yield bessa
+
+
+POSTGRES_ENV: Final = "BESSA_TEST_POSTGRES"
+"""A PostgreSQL server for the tests that load into one: ``postgresql://user:pw@host:port/db``."""
+REQUIRE_ENV: Final = "BESSA_REQUIRE_SERVICES"
+"""``1``: a test whose service is not configured fails instead of being skipped (CI)."""
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The PostgreSQL server named by ``BESSA_TEST_POSTGRES``; without it the test is skipped,
+    or fails when ``BESSA_REQUIRE_SERVICES=1`` (CI starts one and must not skip)."""
+    url = os.environ.get(POSTGRES_ENV, "")
+    if not url:
+        reason = f"{POSTGRES_ENV} is not set (a PostgreSQL URL; .ci/run starts a server)"
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{REQUIRE_ENV}=1 but {reason}")
+        pytest.skip(reason)
+    return url
