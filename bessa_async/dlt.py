@@ -209,7 +209,7 @@ def _names(resources: Iterable[str] | None) -> list[str]:
     return names
 
 
-@dlt.source(name="bessa")
+@dlt.source(name="bessa", section="bessa")  # dlt's secrets: [sources.bessa] token
 def bessa_source(
     token: TSecretStrValue | None = None,
     base_url: str | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import threading
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
@@ -18,6 +19,7 @@ import pytest
 pytest.importorskip("dlt")
 
 import dlt
+from dlt.pipeline.exceptions import PipelineStepFailed
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -31,7 +33,7 @@ from bessa_async import BessaClient, InvalidTypeError, InvalidValueError
 from bessa_async._days import business_day
 from bessa_async._registry import NATURAL_KEYS
 from bessa_async.dlt import MIRRORED, bessa_source
-from bessa_async.testing import Sandbox
+from bessa_async.testing import Fault, Sandbox
 
 T = TypeVar("T")
 os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
@@ -260,28 +262,35 @@ def test_a_days_revenue_in_sql_equals_the_sales_report(
         assert total == served.call(report(start, end)), day
 
 
-def test_the_token_is_never_in_the_trace_or_the_state(
-    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Given in the code or by dlt's secrets (the environment), the token is masked: not in
-    the printed trace, not in any file of the pipeline's folder, not in the copy."""
-    sb = served.sandbox
-    pipeline = _pipeline(tmp_path, dlt.destinations.duckdb(str(tmp_path / "copy.duckdb")))
-    pipeline.run(bessa_source(sb.token, sb.url, resources=["articles"]))
-    monkeypatch.setenv("SOURCES__BESSA__TOKEN", sb.token)
-    pipeline.run(bessa_source(base_url=sb.url, resources=["tax_rates"]))
-    monkeypatch.delenv("SOURCES__BESSA__TOKEN")
-    monkeypatch.setenv("BESSA_TOKEN", sb.token)
-    pipeline.run(bessa_source(base_url=sb.url, resources=["locations"]))
-    assert sb.token not in str(pipeline.last_trace)
-    assert sb.token not in repr(pipeline.last_trace)
-    for path in (tmp_path / "pipelines").rglob("*"):
+def _token_is_nowhere(pipeline: dlt.Pipeline, folder: Path, token: str) -> None:
+    assert token not in str(pipeline.last_trace)
+    assert token not in repr(pipeline.last_trace)
+    for path in folder.rglob("*"):
         if path.is_file():
-            assert sb.token.encode() not in path.read_bytes(), path
+            assert token.encode() not in path.read_bytes(), path
     states = _copy(pipeline, "_dlt_pipeline_state", "state")
     assert states
-    assert all(sb.token not in str(state) for (state,) in states)
+    assert all(token not in str(state) for (state,) in states)
+
+
+@pytest.mark.parametrize("given", ["argument", "dlt secrets", "BESSA_TOKEN"])
+def test_the_token_is_never_in_the_trace_or_the_state(
+    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    """Given in the code, by dlt's secrets (the environment) or by BESSA_TOKEN, the token is
+    masked: not in the printed trace, not in any file of the pipeline's folder (trace.pickle,
+    the state), not in the copy."""
+    sb = served.sandbox
+    pipeline = _pipeline(tmp_path, dlt.destinations.duckdb(str(tmp_path / "copy.duckdb")))
+    if given == "argument":
+        source = bessa_source(sb.token, sb.url, resources=["tax_rates"])
+    else:
+        name = "SOURCES__BESSA__TOKEN" if given == "dlt secrets" else "BESSA_TOKEN"
+        monkeypatch.setenv(name, sb.token)
+        source = bessa_source(base_url=sb.url, resources=["tax_rates"])
+    pipeline.run(source)
     assert len(_copy(pipeline, "tax_rates", "id")) == len(served.listed("tax_rates"))
+    _token_is_nowhere(pipeline, tmp_path, sb.token)
 
 
 class MirrorMachine(RuleBasedStateMachine):
@@ -358,3 +367,100 @@ def test_the_copy_follows_any_sequence_of_changes(
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )
+
+
+GUIDE = Path(__file__).resolve().parent.parent / "docs" / "mirror.md"
+
+
+def _blocks(language: str) -> list[str]:
+    text = GUIDE.read_text(encoding="utf-8")
+    return re.findall(rf"^```{language}\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+
+
+@pytest.fixture
+def guide_env(served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The guide's code as a user runs it: token and base URL from the environment, dlt's
+    files in a folder of the test's, the DuckDB file in the current directory."""
+    monkeypatch.setenv("BESSA_TOKEN", served.sandbox.token)
+    monkeypatch.setenv("BESSA_BASE_URL", served.sandbox.url)
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_the_guides_five_line_pipeline_copies_the_tenant(served: Served, guide_env: Path) -> None:
+    """The guide's first block, run as written, copies receipts and articles into a DuckDB file
+    named after the pipeline; again on the unchanged tenant it costs one request per resource."""
+    code = _blocks("python")[0]
+    scope: dict[str, Any] = {}
+    exec(compile(code, str(GUIDE), "exec"), scope)
+    pipeline: dlt.Pipeline = scope["pipeline"]
+    assert (guide_env / "bessa_mirror.duckdb").exists()
+    _receipts_match(pipeline, served)
+    _articles_match(pipeline, served)
+    served.control(served.sandbox.clear_requests)
+    exec(compile(code, str(GUIDE), "exec"), {})
+    assert len(served.control(lambda: list(served.sandbox.requests))) == 2
+
+
+def test_the_guides_revenue_query_equals_the_sales_report(
+    served: Served, pipeline: dlt.Pipeline
+) -> None:
+    """The guide's SQL, with a business day's bounds, equals the sales report for every day."""
+    (query,) = _blocks("sql")
+    _run(pipeline, served, resources=["receipts"])
+    sb = served.sandbox
+
+    async def report(start: datetime, end: datetime) -> Decimal:
+        async with BessaClient(sb.token, base_url=sb.url) as client:
+            return (await client.reports.sales(start=start, end=end)).gross
+
+    days = sorted({r.timestamp.date() for r in served.listed("receipts")})
+    assert len(days) > 1
+    for day in days:
+        start, end = business_day(day)
+        first, second = re.findall(r"'2026-[^']*'", query)
+        sql = query.replace(first, f"'{start.isoformat()}'").replace(second, f"'{end.isoformat()}'")
+        assert sql != query
+        ((revenue,),) = _rows(pipeline, sql)
+        assert (revenue or Decimal(0)) == served.call(report(start, end)), day
+
+
+def test_the_guides_tenants_get_copies_of_their_own(served: Served, guide_env: Path) -> None:
+    """mirror_all from the guide: each tenant's copy holds its own receipts only."""
+    scope: dict[str, Any] = {}
+    exec(compile(_blocks("python")[1], str(GUIDE), "exec"), scope)
+    sb = served.sandbox
+    scope["mirror_all"]({"tenant_a": sb.token, "tenant_b": sb.other_token})
+    ids: dict[str, set[str]] = {}
+    for tenant in ("tenant_a", "tenant_b"):
+        pipeline = dlt.pipeline(f"bessa_{tenant}", destination="duckdb", dataset_name=tenant)
+        ids[tenant] = {row[0] for row in _copy(pipeline, "receipts", "id")}
+    assert ids["tenant_a"] == {str(r.id) for r in served.listed("receipts")}
+    assert ids["tenant_b"]
+    assert not ids["tenant_a"] & ids["tenant_b"]
+
+
+def test_a_run_that_fails_midway_starts_again_from_the_committed_checkpoint(
+    served: Served, tmp_path: Path
+) -> None:
+    """A run whose extract fails after some pages commits nothing, its checkpoint included:
+    the next run loads what the failed one had read, and the copy equals the API."""
+    sb = served.sandbox
+    pipeline = _pipeline(tmp_path, dlt.destinations.duckdb(str(tmp_path / "copy.duckdb")))
+    _run(pipeline, served, resources=["receipts"], limit=20)
+    served.control(lambda: sb.upload_late(count=30, hours_ago=5))
+    pages: list[object] = []
+
+    def fail_after_the_first(page: object) -> None:
+        pages.append(page)
+        if len(pages) == 1:  # a refusal no retry hides: the run ends with it
+            sb.inject(Fault.status(403), times=1)
+
+    served.control(lambda: sb.after_page(fail_after_the_first))
+    with pytest.raises(PipelineStepFailed):
+        _run(pipeline, served, resources=["receipts"], limit=20)
+    served.control(lambda: sb.after_page(None))
+    assert len(pages) >= 1
+    _run(pipeline, served, resources=["receipts"], limit=20)
+    _receipts_match(pipeline, served)
