@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import types
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final, get_type_hints
+from decimal import Decimal
+from typing import Any, Final, Union, get_args, get_origin, get_type_hints
 
 import attrs
 import dlt
@@ -48,16 +50,17 @@ _TEXT: Final[TColumnSchema] = {"data_type": "text", "nullable": True}
 
 
 def _scalar(annotation: object) -> TColumnSchema | None:
-    """The column type of a field annotated ``annotation`` (an optional counts as its type)."""
-    text = str(annotation)
-    if "tuple" in text or "Mapping" in text:
-        return None  # a list: dlt's child table; unknown fields: as they come
-    if "Decimal" in text:
-        return _DECIMAL
-    if "datetime" in text:
-        return _TIMESTAMP
-    if "UUID" in text:
-        return _TEXT
+    """The column type of a field annotated ``annotation`` (an optional counts as its type);
+    None for what dlt infers well: text, numbers, lists (child tables), unknown fields."""
+    if get_origin(annotation) in (types.UnionType, Union):
+        kinds = set(get_args(annotation)) - {type(None)}
+    elif get_origin(annotation) is None:
+        kinds = {annotation}
+    else:
+        return None  # a tuple: dlt's child table; unknown fields: as they come
+    for kind, column in ((Decimal, _DECIMAL), (datetime, _TIMESTAMP), (uuid.UUID, _TEXT)):
+        if kind in kinds:
+            return column
     return None
 
 

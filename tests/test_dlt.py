@@ -31,8 +31,9 @@ from hypothesis.stateful import (
 
 from bessa_async import BessaClient, InvalidTypeError, InvalidValueError
 from bessa_async._days import business_day
+from bessa_async._models import Receipt, StockLevel
 from bessa_async._registry import NATURAL_KEYS
-from bessa_async.dlt import MIRRORED, bessa_source
+from bessa_async.dlt import MIRRORED, bessa_source, columns_of
 from bessa_async.testing import Fault, Sandbox
 
 T = TypeVar("T")
@@ -464,3 +465,18 @@ def test_a_run_that_fails_midway_starts_again_from_the_committed_checkpoint(
     assert len(pages) >= 1
     _run(pipeline, served, resources=["receipts"], limit=20)
     _receipts_match(pipeline, served)
+
+
+def test_column_hints_follow_the_models() -> None:
+    """Money is decimal, timestamps are UTC timestamps, UUIDs text; lists are left to dlt's
+    child tables (no hint), for every mirrored model."""
+    receipt = columns_of(Receipt)
+    assert receipt["total"]["data_type"] == "decimal"
+    assert receipt["tip"]["data_type"] == "decimal"
+    assert receipt["timestamp"]["data_type"] == "timestamp"
+    assert receipt["timestamp"]["timezone"] is True
+    assert receipt["id"]["data_type"] == "text"
+    assert "lines" not in receipt
+    assert "orders" not in receipt
+    assert columns_of(StockLevel)["quantity"]["data_type"] == "decimal"
+    assert columns_of(StockLevel)["article"]["data_type"] == "text"
