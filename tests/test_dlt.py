@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from conftest import postgres_from
 
 pytest.importorskip("dlt")
 
@@ -34,7 +35,7 @@ from bessa_async._days import business_day
 from bessa_async._models import Receipt, StockLevel
 from bessa_async._registry import NATURAL_KEYS
 from bessa_async.dlt import MIRRORED, bessa_source, columns_of
-from bessa_async.testing import Fault, Sandbox
+from bessa_async.testing import Fault, Sandbox, ServedPage
 
 T = TypeVar("T")
 os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
@@ -295,13 +296,15 @@ def test_the_token_is_never_in_the_trace_or_the_state(
 
 
 class MirrorMachine(RuleBasedStateMachine):
-    """Random inserts, edits, outright deletes, late uploads and reruns; after every run with a
-    reconcile the copy equals the API."""
+    """Random inserts, edits (also between a run's pages), soft or outright deletes, late
+    uploads and reruns; after every run with a reconcile the copy equals the API."""
 
-    def __init__(self, folder: Path, destination: Callable[[Path], Any]) -> None:
+    def __init__(
+        self, folder: Path, destination: Callable[[Path], Any], soft_deletes: bool
+    ) -> None:
         super().__init__()
         home = folder / uuid.uuid4().hex[:8]
-        self.served = Served(receipts=40, soft_deletes=False, seed=3)
+        self.served = Served(receipts=40, soft_deletes=soft_deletes, seed=3)
         self.pipeline = _pipeline(home, destination(home), f"bessa_{home.name}")
         self.ran = False
 
@@ -315,6 +318,25 @@ class MirrorMachine(RuleBasedStateMachine):
     def upload_late(self, count: int, hours: int) -> None:
         sb = self.served.sandbox
         self.served.control(lambda: sb.upload_late(count=count, hours_ago=hours))
+
+    @rule()
+    def insert_receipt(self) -> None:
+        self.served.control(lambda: self.served.sandbox.insert("receipts"))
+
+    @rule(price=st.decimals(min_value=0, max_value=99, places=2))
+    def run_while_an_article_is_edited_between_pages(self, price: Decimal) -> None:
+        """An edit behind the feed's cursor: this run or the next delivers it."""
+        sb = self.served.sandbox
+        article = str(self.served.listed("articles")[0].id)  # read on that first page
+
+        def edit(page: ServedPage) -> None:
+            if page.resource == "articles" and page.number == 1:
+                sb.edit("articles", article, price=str(price))
+
+        self.served.control(lambda: sb.after_page(edit))
+        _run(self.pipeline, self.served, resources=["receipts", "articles"], limit=10)
+        self.served.control(lambda: sb.after_page(None))
+        self.run()
 
     @rule(pick=st.integers(min_value=0))
     def delete_receipt(self, pick: int) -> None:
@@ -339,9 +361,11 @@ class MirrorMachine(RuleBasedStateMachine):
         self.served.close()
 
 
-@pytest.mark.parametrize("kind", ["duckdb", "postgres"])
+@pytest.mark.parametrize(
+    ("kind", "soft_deletes"), [("duckdb", False), ("duckdb", True), ("postgres", False)]
+)
 def test_the_copy_follows_any_sequence_of_changes(
-    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str, soft_deletes: bool
 ) -> None:
     """A small budget: each step is a real load; CI runs it on three Pythons."""
     if kind == "duckdb":
@@ -356,7 +380,7 @@ def test_the_copy_follows_any_sequence_of_changes(
 
     class Machine(MirrorMachine):
         def __init__(self) -> None:
-            super().__init__(tmp_path, destination)
+            super().__init__(tmp_path, destination, soft_deletes)
 
     run_state_machine_as_test(
         Machine,
@@ -368,6 +392,17 @@ def test_the_copy_follows_any_sequence_of_changes(
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )
+
+
+def test_a_missing_postgres_skips_or_in_ci_fails() -> None:
+    """Without BESSA_TEST_POSTGRES the PostgreSQL tests are skipped with the reason, unless
+    BESSA_REQUIRE_SERVICES=1 (CI), where they fail."""
+    url = "postgresql://u:p@127.0.0.1:5432/db"
+    assert postgres_from({"BESSA_TEST_POSTGRES": url}) == url
+    with pytest.raises(pytest.skip.Exception, match="BESSA_TEST_POSTGRES is not set"):
+        postgres_from({})
+    with pytest.raises(pytest.fail.Exception, match="BESSA_REQUIRE_SERVICES=1"):
+        postgres_from({"BESSA_REQUIRE_SERVICES": "1"})
 
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "mirror.md"
