@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     rule,
     run_state_machine_as_test,
@@ -319,6 +320,10 @@ class MirrorMachine(RuleBasedStateMachine):
         sb = self.served.sandbox
         self.served.control(lambda: sb.upload_late(count=count, hours_ago=hours))
 
+    @initialize()
+    def first_load(self) -> None:
+        self.run()
+
     @rule()
     def insert_receipt(self) -> None:
         self.served.control(lambda: self.served.sandbox.insert("receipts"))
@@ -385,8 +390,8 @@ def test_the_copy_follows_any_sequence_of_changes(
     run_state_machine_as_test(
         Machine,
         settings=settings(
-            max_examples=3,
-            stateful_step_count=5,
+            max_examples=2,
+            stateful_step_count=4,
             deadline=None,
             database=None,
             suppress_health_check=[HealthCheck.too_slow],
