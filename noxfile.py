@@ -22,12 +22,20 @@ def _runs(python: str) -> bool:
 
 # Every Python the classifiers promise that this machine can run (else nox's own).
 PYTHONS = [v for v in nox.project.python_versions(PYPROJECT) if _runs(f"python{v}")] or None
+EXTRAS = ".[cli,otel,dlt]"
+"""Every extra, so that every module is tested and type-checked."""
+POSTGRES_DRIVER = "dlt[postgres]"
+"""What dlt needs to load into PostgreSQL (BESSA_TEST_POSTGRES, which .ci/run starts)."""
 
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """Run the test suite under coverage and print the report (the otel extra included)."""
-    session.install("-e", ".[cli,otel]", *DEV)
+    """Run the test suite under coverage and print the report (every extra included).
+
+    The environment reaches pytest as it is: BESSA_TEST_POSTGRES names the PostgreSQL server
+    the copy tests load into, BESSA_REQUIRE_SERVICES=1 fails them instead of skipping without.
+    """
+    session.install("-e", EXTRAS, POSTGRES_DRIVER, *DEV)
     session.run("coverage", "erase")
     # Two workers (one per core here) roughly halve the run; `-- -n 0` runs in one process.
     session.run("coverage", "run", "-m", "pytest", "-n", "auto", *session.posargs)
@@ -46,14 +54,14 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package and the tests."""
-    session.install("-e", ".[cli,otel]", *DEV)
+    session.install("-e", EXTRAS, *DEV)
     session.run("mypy", "--strict")
 
 
 @nox.session
 def docs(session: nox.Session) -> None:
     """Type-check the README's and guides' code blocks, then build the site (warnings fail it)."""
-    session.install("-e", ".[cli,otel]", *DEV, *nox.project.dependency_groups(PYPROJECT, "docs"))
+    session.install("-e", EXTRAS, *DEV, *nox.project.dependency_groups(PYPROJECT, "docs"))
     session.run("python", "docs/snippets.py")  # every python block of the README and guides
     out = session.posargs[0] if session.posargs else "docs/_build/html"
     session.run("sphinx-build", "-W", "--keep-going", "-q", "-b", "html", "docs", out)

@@ -125,7 +125,7 @@ from ._models import (
 from ._otel import opentelemetry_hooks
 from ._pagination import ListingStats, Page, Paginator
 from ._raw import RawResource, RawResponse
-from ._registry import DEFAULT_PATHS
+from ._registry import DEFAULT_PATHS, natural_key
 from ._resources import (
     AnyResource,
     ArticleGroups,
@@ -287,6 +287,7 @@ __all__ = [
     "encode_params",
     "from_dict",
     "make_converter",
+    "natural_key",
     "opentelemetry_hooks",
     "receipt_rows",
     "to_dict",

@@ -51,6 +51,7 @@ from bessa_async import (
 )
 
 from . import _arguments as accepts
+from . import _mirror_cli as mirror_cli
 from . import _sync_cli as sync_cli
 from ._atomic import PART_SUFFIX, AtomicFile
 from ._config import BASE_URL_ENV
@@ -810,6 +811,11 @@ def _parser() -> argparse.ArgumentParser:
     sync.set_defaults(
         run=functools.partial(sync_cli.sync, client=_client), sync=True, check=sync_cli.check
     )
+
+    mirror = command("mirror", mirror_cli.HELP, mirror_cli.EXAMPLE)
+    mirror.description = mirror_cli.DESCRIPTION
+    mirror_cli.add_options(mirror)
+    mirror.set_defaults(run=mirror_cli.mirror, check=mirror_cli.check)
 
     report = command(
         "report",

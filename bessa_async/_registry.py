@@ -29,7 +29,16 @@ from ._resources import (
     Users,
 )
 
-__all__ = ["DEFAULT_PATHS", "RESOURCES", "TYPED", "TYPED_RESOURCES", "client_paths", "parse_paths"]
+__all__ = [
+    "DEFAULT_PATHS",
+    "NATURAL_KEYS",
+    "RESOURCES",
+    "TYPED",
+    "TYPED_RESOURCES",
+    "client_paths",
+    "natural_key",
+    "parse_paths",
+]
 
 
 class Registered(Protocol):
@@ -68,6 +77,14 @@ TYPED: Final[tuple[tuple[str, type[Any]], ...]] = tuple(
     (cls.name, cls._declared_model) for cls in TYPED_RESOURCES if cls._declared_model is not None
 )
 """Each list resource's name and model, in registry order."""
+NATURAL_KEYS: Final[Mapping[str, tuple[str, ...]]] = {StockLevels.name: ("article", "location")}
+"""The fields that identify an item of a resource without an ``id`` of its own: a stock level is
+one per article and location. Every other resource is identified by ``id``."""
+
+
+def natural_key(name: str) -> tuple[str, ...]:
+    """The fields that identify one item of the resource ``name`` (a store's primary key)."""
+    return NATURAL_KEYS.get(name, ("id",))
 
 
 def client_paths(overrides: Mapping[str, str] | None) -> dict[str, str]:

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import os
 import traceback
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Final
 
 import blockbuster
@@ -164,3 +164,27 @@ async def client(sandbox: Sandbox, clock: FakeClock) -> AsyncIterator[BessaClien
         sandbox.token, base_url=sandbox.url, clock=clock, sleep=clock.sleep
     ) as bessa:
         yield bessa
+
+
+POSTGRES_ENV: Final = "BESSA_TEST_POSTGRES"
+"""A PostgreSQL server for the tests that load into one: ``postgresql://user:pw@host:port/db``."""
+REQUIRE_ENV: Final = "BESSA_REQUIRE_SERVICES"
+"""``1``: a test whose service is not configured fails instead of being skipped (CI)."""
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The PostgreSQL server named by ``BESSA_TEST_POSTGRES``; without it the test is skipped,
+    or fails when ``BESSA_REQUIRE_SERVICES=1`` (CI starts one and must not skip)."""
+    return postgres_from(os.environ)
+
+
+def postgres_from(env: Mapping[str, str]) -> str:
+    """The server ``env`` names for the tests; skips, or fails where services are required."""
+    url = env.get(POSTGRES_ENV, "")
+    if not url:
+        reason = f"{POSTGRES_ENV} is not set (a PostgreSQL URL; .ci/run starts a server)"
+        if env.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{REQUIRE_ENV}=1 but {reason}")
+        pytest.skip(reason)
+    return url
