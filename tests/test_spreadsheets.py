@@ -18,7 +18,7 @@ from bessa_async._cli import main
 from bessa_async._export import CLOSING_COLUMNS, SALES_COLUMNS
 from bessa_async.testing import Sandbox
 
-SANDBOX = ["--sandbox", "--sandbox-receipts", "400"]
+SANDBOX = ["--sandbox", "--sandbox-receipts", "400", "--sandbox-start", "2026-06-01"]
 DAYS = ["--day", "2026-06-10", "--to", "2026-06-12"]
 NUMBERS = frozenset(
     {"total", "tip", "net", "tax", "gross", "quantity", "unit_price", "discount"}
