@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+import bessa_async._changes
 from bessa_async import BessaClient
 from bessa_async._changes import KEEP_AT_MOST
 from bessa_async.testing import FakeClock, Sandbox
@@ -103,3 +105,24 @@ async def test_ten_thousand_late_receipts_leave_a_small_checkpoint(clock: FakeCl
 def test_the_guide_states_the_bound() -> None:
     guide = (Path(__file__).parent.parent / "docs" / "sync.md").read_text(encoding="utf-8")
     assert f"keeps at most {KEEP_AT_MOST:,} (about" in " ".join(guide.split())
+
+
+async def test_rows_stamped_ahead_of_both_clocks_are_kept_not_deferred(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Waiting for them would take as long as the server's clock is ahead: they are kept."""
+    monkeypatch.setattr(bessa_async._changes, "KEEP_AT_MOST", 2)
+    async with (
+        Sandbox(receipts=3, clock=clock, sleep=clock.sleep, now=datetime.now(UTC)) as sb,
+        BessaClient(sb.token, base_url=sb.url, clock=clock, sleep=clock.sleep) as client,
+    ):
+        first = client.receipts.changes()
+        async for _ in first:
+            pass
+        sb.server_offset = timedelta(minutes=10)
+        late = {item["id"] for item in sb.upload_late(count=5, hours_ago=2)}
+        feed = client.receipts.changes(since=first.checkpoint)
+        got = {str(r.id) async for batch in feed for r in batch.items}
+        assert got == late
+        assert (feed.stats.deferred, feed.stats.settles) == (0, 0)
+        assert feed.stats.clocks_disagree
