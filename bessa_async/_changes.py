@@ -19,6 +19,12 @@ How a pass works, and why:
   content digest)``, travel in the checkpoint and are skipped at the edge.
 - A run resumed from a batch's checkpoint finishes that pass, then reads a new one: the old
   pass began before the run, and what changed behind its cursor since is not in it.
+- A checkpoint keeps at most :data:`KEEP_AT_MOST` versions inside the overlap (plus each
+  chain's last page). Whether a row there was read or is still to come (commit lag) cannot be
+  told from anything shorter than the version itself, so past that many a pass defers the
+  rest, delivering and keeping nothing of them; the run then waits until they are ``overlap``
+  old by both clocks and reads one more pass, whose watermark is past them: it delivers them
+  and no later pass reads them again. A burst costs a wait of up to ``overlap``, never size.
 - Concurrency splits a pass by the business time (``timestamp``), which edits never change, into
   contiguous windows whose outer ones are open; resources without one are read by one chain.
 - The filter is inferred, so it is checked: an item older than the bound sent means the server
@@ -51,6 +57,7 @@ from ._urls import encode_params
 
 __all__ = [
     "DEFAULT_OVERLAP",
+    "KEEP_AT_MOST",
     "Answer",
     "ChangeBatch",
     "ChangeFeed",
@@ -66,6 +73,14 @@ log = logging.getLogger("bessa_async")
 DEFAULT_OVERLAP: Final = timedelta(seconds=60)
 """How late an item may become visible after its ``updated`` and still be delivered."""
 _DATE_ROUNDING: Final = timedelta(seconds=1)
+KEEP_AT_MOST: Final = 1000
+"""The most versions a checkpoint keeps inside the overlap (about 100 KB of JSON)."""
+_MARGIN: Final = timedelta(seconds=3)
+"""How far past the overlap a deferred row must be before the pass that delivers it: the
+server's time is known to the second, and a watermark is a whole second less one."""
+_SETTLES: Final = 3
+"""Passes a run reads at most for what its passes deferred: changes that keep coming while it
+waits are left to the next run (which reads them) rather than hold this one for ever."""
 
 Answer = Callable[[str, Mapping[str, Any] | None], Awaitable[tuple[Any, str | None]]]
 """GET a path with a query; returns the decoded JSON and the answer's ``Date`` header."""
@@ -103,6 +118,10 @@ class SyncStats:
     repeats: int = 0
     """Versions read again inside the overlap and skipped (delivered before)."""
     chains: int = 0
+    deferred: int = 0
+    """Rows inside the overlap left for a later pass, past :data:`KEEP_AT_MOST` kept."""
+    settles: int = 0
+    """Passes read after waiting out the overlap, for what the ones before deferred."""
     filter_ignored: bool = False
     """The server answered items older than ``updated__gte``; the feed filtered locally."""
     clocks_disagree: bool = False
@@ -200,7 +219,9 @@ class ChangeFeed(Generic[T]):
     - no version (``id`` and ``updated``; with whole-second ``updated``, also its content) is
       delivered twice across saved checkpoints;
     - at least once within a batch whose checkpoint was not saved: for exactly once, store
-      ``batch.checkpoint`` in the same transaction as ``batch.items``.
+      ``batch.checkpoint`` in the same transaction as ``batch.items``;
+    - a checkpoint keeps at most :data:`KEEP_AT_MOST` versions inside the overlap, plus each
+      chain's last page: a burst past that costs the run a wait of up to ``overlap``, not size.
 
     Deletions: items with a ``deleted`` timestamp (soft deletes) are delivered and listed in
     ``batch.deleted``. An item the API removes outright cannot appear in any feed; find those
@@ -224,6 +245,7 @@ class ChangeFeed(Generic[T]):
         overlap: timedelta,
         hooks: Hooks | None = None,
         now: Callable[[], datetime] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._resource = resource
         self._hooks = hooks
@@ -244,8 +266,11 @@ class ChangeFeed(Generic[T]):
         self._tails: dict[int, set[Version]] = {}
         """Per chain, the versions of its last page older than the overlap (see _take)."""
         self._started = False
+        self._deferred: datetime | None = None
+        """The newest ``updated`` this pass deferred (None: nothing deferred)."""
         self._now = now or LocalClock(time.monotonic)
         """This machine's clock (the client's), against which the server's is checked."""
+        self._sleep = sleep
         self._first_date: str | None = None
         self._first_local: datetime | None = None
         self.stats = SyncStats()
@@ -336,6 +361,16 @@ class ChangeFeed(Generic[T]):
             )
         return start
 
+    def _earlier_clock(self) -> datetime:
+        """Now by the earlier of this machine's clock and the server's (estimated from how far
+        its ``Date`` stood from this machine's at the pass's first answer): what watermarks
+        follow."""
+        now = self._now()
+        if self._first_date and self._first_local is not None:
+            date = server_time(self._first_date, resource=self._resource) + _DATE_ROUNDING
+            now = min(now, now + (date - self._first_local))
+        return now
+
     def _disagree(self, message: str, by: timedelta) -> None:
         self.stats.clocks_disagree = True
         log.warning("%s: " + message + "; check the clocks (NTP) and any proxy", self._resource, by)
@@ -365,11 +400,29 @@ class ChangeFeed(Generic[T]):
                 async for batch in passing:
                     yield batch
             self._since = None
+        while self._deferred is not None and self.stats.settles < _SETTLES:
+            wait = self._settling_wait(self._deferred)
+            if wait is None:
+                break
+            self.stats.settles += 1
+            await self._sleep(wait)
+            async with aclosing(self._pass()) as passing:
+                async for batch in passing:
+                    yield batch
+
+    def _settling_wait(self, newest: datetime) -> float | None:
+        """Seconds until a pass's watermark is past ``newest`` by the overlap, or None when
+        stamps run ahead of this machine's clock (the next run reads what was deferred)."""
+        wait = newest + self._overlap + _MARGIN - self._earlier_clock()
+        if wait > self._overlap + 2 * _MARGIN:
+            return None
+        return max(wait.total_seconds(), 0.0)
 
     async def _pass(self) -> AsyncGenerator[ChangeBatch[T]]:
         self._first_date = None  # this pass's start is the server's time at its first answer
         self._first_local = None
         self._tails = {}
+        self._deferred = None
         state = self._state
         if state.current is None:
             watermark = state.watermark
@@ -476,6 +529,7 @@ class ChangeFeed(Generic[T]):
         self.stats.pages += 1
         chain = current.chains[raw.index]
         keep_from = current.start - self._overlap
+        clock = self._earlier_clock()
         seen = set(state.seen)
         tail: set[Version] = set()
         fresh: list[Any] = []
@@ -489,7 +543,15 @@ class ChangeFeed(Generic[T]):
             updated = datetime.fromisoformat(version[1])
             latest = updated if latest is None else max(latest, updated)
             if updated < keep_from:
-                tail.add(version)
+                tail.add(version)  # no later pass reads it: kept only for this chain's next page
+                seen.discard(version)
+            elif not repeat and len(seen) >= KEEP_AT_MOST and updated <= clock + _MARGIN:
+                # At or after the next pass's bound, so a pass that starts once it is the overlap
+                # old delivers it without keeping it. A stamp ahead of the clocks is kept: its
+                # wait would be as long as the clock is ahead.
+                self._deferred = updated if self._deferred is None else max(self._deferred, updated)
+                self.stats.deferred += 1
+                continue
             elif not repeat:
                 seen.add(version)
             if repeat:

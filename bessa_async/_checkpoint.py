@@ -4,7 +4,7 @@ A checkpoint names its resource and filters, the watermark the next pass starts 
 server's time when the last completed pass began), the pass in progress if any (its bound, its
 start, each cursor chain's position) and the versions already delivered inside the overlap, so
 that re-reading the overlap repeats nothing. No secrets: ids, times and digests only. Its size
-follows what changed during one run, never the tenant's size.
+never follows the tenant's, nor a burst of changes: the feed bounds the versions it keeps.
 """
 
 from __future__ import annotations

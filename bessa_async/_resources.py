@@ -57,6 +57,7 @@ from ._options import ParamValue, check_extra_params, check_headers
 from ._pagination import Fetch, Paginator, observe_pages
 from ._paths import check_path
 from ._raw import LastResponse, RawResource, RawResponse
+from ._session import Sender
 from ._shard_token import identity_of, is_listing_token, read_token
 from ._sharding import ShardPlan, sharded_pages
 from ._urls import encode_params
@@ -136,6 +137,11 @@ class Requester(Protocol):
     @property
     def _local_clock(self) -> Callable[[], datetime]:
         """This machine's wall clock (the injected clock's), checked against the server's."""
+        ...
+
+    @property
+    def _sender(self) -> Sender:
+        """The client's sender: its ``sleep`` is the one every wait goes through."""
         ...
 
     async def _get_dated(
@@ -384,6 +390,7 @@ class Resource(Generic[T]):
             overlap=overlap,
             hooks=self._client.hooks,
             now=self._client._local_clock,
+            sleep=self._client._sender.sleep,
         )
 
     def _plan(self, query: Mapping[str, Any], concurrency: int, ordered: bool) -> ShardPlan | None:

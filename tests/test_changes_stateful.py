@@ -33,6 +33,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
+import bessa_async._changes
 from bessa_async import BessaClient, Receipt
 from bessa_async.testing import FakeClock, Sandbox, ServedPage
 
@@ -302,6 +303,31 @@ def test_the_changes_feed_loses_and_repeats_nothing(
             stateful_step_count=30,
             deadline=None,
             # The explain phase traces every line, and its path lookups block the loop.
+            phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
+
+
+@pytest.mark.parametrize("cursor", ["key", "drf"])
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_feed_that_defers_past_its_cap_loses_and_repeats_nothing(
+    concurrency: int, cursor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same, with so few versions kept inside the overlap that most runs defer rows and
+    wait out the overlap for them (a burst of late uploads, scaled down)."""
+    monkeypatch.setattr(bessa_async._changes, "KEEP_AT_MOST", 4)
+    machine = type(
+        f"ChangesMachine_deferring_{concurrency}_{cursor}",
+        (ChangesMachine,),
+        {"precision": "seconds", "concurrency": concurrency, "drf_cursor": cursor == "drf"},
+    )
+    run_state_machine_as_test(
+        machine,
+        settings=settings(
+            max_examples=16,
+            stateful_step_count=30,
+            deadline=None,
             phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
             suppress_health_check=[HealthCheck.too_slow],
         ),

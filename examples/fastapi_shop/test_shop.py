@@ -88,9 +88,66 @@ async def test_each_failure_code_of_the_till_is_a_409(
     assert answer.json()["code"] == code
 
 
-async def test_a_bad_token_is_a_400(shop: httpx.AsyncClient) -> None:
+async def test_a_bad_token_is_a_422_at_the_token(shop: httpx.AsyncClient) -> None:
     answer = await shop.get("/orders/pending", params={"token": "not a token"})
-    assert answer.status_code == 400
+    assert answer.status_code == 422
+    assert [error["loc"] for error in answer.json()["detail"]] == [["query", "token"]]
+
+
+async def test_a_bad_quantity_is_a_422_at_its_line_and_sends_nothing(
+    shop: httpx.AsyncClient, bessa_sandbox: Sandbox
+) -> None:
+    order = _order(bessa_sandbox)
+    order["lines"].append({"article": order["lines"][0]["article"], "quantity": "-2"})
+    answer = await shop.post("/orders", json=order)
+    assert answer.status_code == 422, answer.text
+    (error,) = answer.json()["detail"]
+    assert error["loc"] == ["body", "lines", 1]
+    assert "quantity" in error["msg"]
+    assert _posts(bessa_sandbox) == 0
+
+
+async def test_no_lines_is_a_422_and_sends_nothing(
+    shop: httpx.AsyncClient, bessa_sandbox: Sandbox
+) -> None:
+    answer = await shop.post("/orders", json={**_order(bessa_sandbox), "lines": []})
+    assert answer.status_code == 422, answer.text
+    assert "lines" in answer.json()["detail"][0]["msg"]
+    assert _posts(bessa_sandbox) == 0
+
+
+async def test_an_article_the_api_does_not_know_is_a_422_at_that_field(
+    shop: httpx.AsyncClient, bessa_sandbox: Sandbox
+) -> None:
+    order = _order(bessa_sandbox)
+    order["lines"][0]["article"] = str(uuid.uuid4())
+    answer = await shop.post("/orders", json=order)
+    assert answer.status_code == 422, answer.text
+    (error,) = answer.json()["detail"]
+    assert error["loc"] == ["body", "lines", 0, "article"]
+    assert bessa_sandbox.jobs() == []
+
+
+async def test_a_reference_reused_with_another_basket_is_a_409(
+    shop: httpx.AsyncClient, bessa_sandbox: Sandbox
+) -> None:
+    order = _order(bessa_sandbox)
+    assert (await shop.post("/orders", json=order)).status_code == 201
+    order["lines"][0]["quantity"] = "3"
+    answer = await shop.post("/orders", json=order)
+    assert answer.status_code == 409, answer.text
+    assert "reference" in answer.json()["detail"]
+    assert len(bessa_sandbox.jobs()) == 1
+
+
+@pytest.mark.bessa_sandbox(faults="429@requests/orders/")
+async def test_an_api_that_keeps_throttling_is_a_503_with_retry_after(
+    shop: httpx.AsyncClient, bessa_sandbox: Sandbox
+) -> None:
+    answer = await shop.post("/orders", json=_order(bessa_sandbox))
+    assert answer.status_code == 503, answer.text
+    assert int(answer.headers["Retry-After"]) >= 1
+    assert bessa_sandbox.jobs() == []
 
 
 async def test_a_passing_503_is_retried_with_the_same_key(
@@ -113,3 +170,13 @@ async def test_an_api_that_stays_down_is_a_502_and_places_no_order(
     assert answer.status_code == 502
     assert bessa_sandbox.jobs() == []
     assert {r.status for r in bessa_sandbox.requests if r.method == "POST"} == {503}
+
+
+@pytest.mark.bessa_sandbox(faults="401@requests/orders/")
+async def test_a_refused_token_is_the_shops_500_not_the_apis_502(
+    shop: httpx.AsyncClient, bessa_sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    answer = await shop.post("/orders", json=_order(bessa_sandbox))
+    assert answer.status_code == 500, answer.text
+    assert bessa_sandbox.token not in answer.text + caplog.text
+    assert "refused the shop" in caplog.text
