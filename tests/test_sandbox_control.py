@@ -127,6 +127,16 @@ async def test_the_index_lists_every_endpoint(calls: Calls) -> None:
     assert endpoints_text() in (standalone.__doc__ or "") + standalone.EPILOG
 
 
+async def test_tenants_lists_every_token_in_order(calls: Calls) -> None:
+    """GET /_sandbox/tenants: each tenant's name and token, and whether it is built yet."""
+    assert await calls.ok("GET", "tenants") == {
+        "tenants": [
+            {"name": "tenant-a", "token": calls.sb.token, "built": True},
+            {"name": "tenant-b", "token": calls.sb.other_token, "built": True},
+        ]
+    }
+
+
 async def test_the_control_endpoint_is_opt_in_in_process(http: aiohttp.ClientSession) -> None:
     """Sandbox() serves no control endpoint: /_sandbox/ is an API 404 like any unknown path."""
     async with Sandbox(receipts=5) as sandbox:
@@ -343,7 +353,7 @@ async def test_a_web_page_cannot_read_the_request_log(
     """A DNS-rebound page (its own name in Host) or a cross-site fetch cannot read what the
     client sent: a 403, without the log."""
     await calls.api("GET", "companies/")
-    for path in ("requests", ""):
+    for path in ("requests", "", "tenants"):
         status, answer = await calls.control("GET", path, **headers)
         assert status == 403
         assert set(answer) == {"detail"}

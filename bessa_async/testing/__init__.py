@@ -1,8 +1,9 @@
 """A faithful, stateful fake of the bessa Public API for tests, demos and manual tries.
 
-``Sandbox`` serves two tenants' seeded data over loopback, the way Django REST Framework answers
-(see :mod:`bessa_async.testing._server`); ``Fault`` and ``Sandbox.inject`` make it misbehave on
-purpose; ``FakeClock`` gives a client (and the sandbox's Sales Points) virtual time::
+``Sandbox`` serves seeded tenants (two, or ``tenants=N``) over loopback, the way Django REST
+Framework answers (see :mod:`bessa_async.testing._server`); ``Fault`` and ``Sandbox.inject``
+make it misbehave on purpose; ``FakeClock`` gives a client (and the sandbox's Sales Points)
+virtual time::
 
     from bessa_async import BessaClient
     from bessa_async.testing import Fault, Sandbox

@@ -62,6 +62,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "--receipts", type=_non_negative_int, default=2000, help="receipts of tenant A"
     )
     parser.add_argument(
+        "--tenants",
+        type=_positive_int,
+        default=2,
+        help="tenants served, one token each, printed at start-up and listed at "
+        "/_sandbox/tenants (default 2: tenant A and tenant B)",
+    )
+    parser.add_argument(
         "--start",
         type=_day,
         metavar="YYYY-MM-DD",
@@ -220,13 +227,17 @@ async def _serve(args: argparse.Namespace, ready: asyncio.Event | None = None) -
         job_retry_after=args.job_retry_after,
         drift=args.drift,
         throttle=args.throttle,
+        tenants=args.tenants,
     ) as sandbox:
         for fault, path, rate in args.faults:
             sandbox.inject(fault, path=path, rate=rate)
         print(f"bessa sandbox listening on {sandbox.url}", flush=True)
         print(f"  token (tenant A):        {sandbox.token}", flush=True)
-        print(f"  token (tenant B):        {sandbox.other_token}", flush=True)
+        if len(sandbox.tokens) > 1:
+            print(f"  token (tenant B):        {sandbox.other_token}", flush=True)
         print(f"  token (no receipts etc): {sandbox.restricted_token}", flush=True)
+        for number, token in enumerate(sandbox.tokens[2:], start=3):
+            print(f"  {f'token (tenant {number}):':<25}{token}", flush=True)
         last = start + timedelta(days=args.days - 1)
         print(f"  receipts:                {args.receipts} of {start}..{last} (Vienna)", flush=True)
         if sandbox.control_url is not None:

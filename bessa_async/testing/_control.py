@@ -36,6 +36,7 @@ from bessa_async._jsontext import parse_json
 
 from ._answers import detail, json_answer
 from ._faults import parse_faults
+from ._tenants import tenant_name
 
 if TYPE_CHECKING:
     from ._server import Sandbox
@@ -54,6 +55,7 @@ CONTROL_PREFIX: Final = "/_sandbox/"
 
 ENDPOINTS: Final = (
     ("GET", "", "", "these endpoints, and the API's URL"),
+    ("GET", "tenants", "", "every tenant's name and token, in order, and whether it is built yet"),
     (
         "POST",
         "sales-points/online",
@@ -344,6 +346,13 @@ def control_routes(sandbox: Sandbox) -> list[web.RouteDef]:
         ]
         return {"api": sandbox.url, "endpoints": endpoints}
 
+    async def tenants(request: web.Request) -> object:
+        listed = [
+            {"name": tenant_name(number), "token": token, "built": sandbox.tenant_built(token)}
+            for number, token in enumerate(sandbox.tokens, start=1)
+        ]
+        return {"tenants": listed}
+
     async def online(request: web.Request) -> object:
         body = await _body(request)
         is_online: bool = _required(body, "online", bool)
@@ -534,6 +543,7 @@ def control_routes(sandbox: Sandbox) -> list[web.RouteDef]:
     at = CONTROL_PREFIX
     return [
         web.get(at, guarded(index)),
+        web.get(at + "tenants", guarded(tenants)),
         web.post(at + "sales-points/online", guarded(online)),
         web.post(at + "job-failure", guarded(failure)),
         web.get(at + "jobs", guarded(jobs)),

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime, timedelta
 from types import TracebackType
-from typing import Any, Literal, Self, final
+from typing import Any, Final, Literal, Self, final
 
 from aiohttp import web
 
@@ -44,16 +44,19 @@ from ._recording import RecordedRequest, RequestLog
 from ._routes import PREFIX, Listed, Routes, Settings
 from ._selection import WindowPrecision
 from ._tenant_data import TenantData
-from ._tenants import Tenant, Tenants, tokens
+from ._tenants import Tenant, Tenants, tenant_name, tokens
 from ._throttle import Throttle, parse_rate
 from ._wall import Precision, WallClock, prepare_item
 
 __all__ = ["RecordedRequest", "Sandbox", "ServedPage"]
 
+_SEED_LABELS: Final = {1: "a", 2: "b"}
+"""Tenants A's and B's part of their data seed (the others use their number)."""
+
 
 @final
 class Sandbox:
-    """A fake bessa Public API on loopback, with two tenants, fault injection and a request log.
+    """A fake bessa Public API on loopback, with two tenants (or more), faults and a request log.
 
     Example::
 
@@ -73,7 +76,7 @@ class Sandbox:
 
     Args:
         seed: seeds the generated data and the tokens (same seed, same data and tokens).
-        receipts: receipts of tenant A (tenant B gets a tenth of that, at least one).
+        receipts: receipts of tenant A (every other tenant gets a tenth of that, at least one).
         latency: seconds added to every answer.
         next_style: ``"url"`` (DRF's absolute URLs) or ``"cursor"`` (bare cursor strings).
         host, port: where to listen; port 0 picks a free one.
@@ -146,6 +149,7 @@ class Sandbox:
         drf_cursor: bool = False,
         control: bool = False,
         window_precision: WindowPrecision = "microseconds",
+        tenants: int = 2,
     ) -> None:
         if receipts < 0:
             raise ValueError("receipts must not be negative")
@@ -157,6 +161,8 @@ class Sandbox:
             raise ValueError('window_precision must be "seconds" or "microseconds"')
         if throttle is not None:
             parse_rate(throttle)  # refuse a bad rate before generating any data
+        if isinstance(tenants, bool) or not isinstance(tenants, int) or tenants < 1:
+            raise ValueError(f"tenants must be a whole number >= 1, got {tenants!r}")
         self._wall = WallClock(clock, start=now, offset=server_offset, precision=updated_precision)
         self.seed = seed
         self.latency = latency
@@ -171,18 +177,6 @@ class Sandbox:
         self._port = port
         self._sleep = sleep
         self.token, self.other_token, self.restricted_token = tokens(seed)
-        data_a = generate_tenant(
-            name="tenant-a", seed=f"{seed}-a", receipts=receipts, start=start, days=days
-        )
-        data_b = generate_tenant(
-            name="tenant-b",
-            seed=f"{seed}-b",
-            receipts=max(1, receipts // 10),
-            start=start,
-            days=days,
-            small=True,
-        )
-
         if job_retry_after is not None and not job_retry_after >= 0:
             raise ValueError("job_retry_after must be >= 0 seconds")
         self.job_retry_after = job_retry_after
@@ -205,8 +199,24 @@ class Sandbox:
             return make
 
         prepare = prepare_item(precision=updated_precision, soft_deletes=soft_deletes)
-        tenant_a = Tenant(data_a, book(data_a), prepare)
-        tenant_b = Tenant(data_b, book(data_b), prepare)
+
+        def make(number: int) -> Tenant:
+            # Tenant A is the large one; every other tenant has B's small layout.
+            data = generate_tenant(
+                name=tenant_name(number),
+                seed=f"{seed}-{_SEED_LABELS.get(number, number)}",
+                receipts=receipts if number == 1 else max(1, receipts // 10),
+                start=start,
+                days=days,
+                small=number != 1,
+            )
+            tenant = Tenant(data, book(data), prepare)
+            # The food truck's till starts offline.
+            tenant.jobs.set_online(mobile_sales_point(data)["id"], False)
+            return tenant
+
+        tenant_a, tenant_b = make(1), make(2)
+        data_a, data_b = tenant_a.data, tenant_b.data
         self._editor = Editor(
             tenant_a,
             self._wall,
@@ -216,11 +226,12 @@ class Sandbox:
         )
         self._after_page: Callable[[ServedPage], object] | None = None
         self._pages_served: dict[str, int] = {}
-        for tenant in (tenant_a, tenant_b):  # the food truck's till starts offline
-            tenant.jobs.set_online(mobile_sales_point(tenant.data)["id"], False)
         if self.drift is not None:
             self.drift.seed(tenant_a.jobs, data_a)
-        self._tenants = Tenants(seed, tenant_a, tenant_b)
+        self._tenants = Tenants(seed, tenant_a, tenant_b, count=tenants, build=make)
+        self.tokens: tuple[str, ...] = self._tenants.tokens
+        """One token per tenant (``tenants=``), in order: :attr:`token` first, then
+        :attr:`other_token` (if ``tenants >= 2``), then ``tenant-3``'s, ``tenant-4``'s, ..."""
         self._routes = Routes(
             self._tenants,
             Settings(
@@ -458,10 +469,29 @@ class Sandbox:
     def server_offset(self, offset: timedelta) -> None:
         self._wall.offset = offset
 
-    def items(self, resource: str) -> list[Item]:
-        """Tenant A's items a list of ``resource`` (``"receipts"``, ``"articles"``, ...)
-        serves now, in list order; treat them as read-only."""
-        return self._editor.items(resource)
+    def items(self, resource: str, *, token: str | None = None) -> list[Item]:
+        """Tenant A's items (or those of the tenant ``token`` reads, built now if it was not)
+        a list of ``resource`` (``"receipts"``, ``"articles"``, ...) serves now, in list
+        order; treat them as read-only.
+
+        Raises:
+            KeyError: a token this sandbox does not know.
+            ValueError: an unknown resource.
+        """
+        tenant = self._tenants.primary if token is None else self._tenants.tenant(token)
+        if tenant is None:
+            raise KeyError("no tenant has this token")
+        if tenant is self._tenants.primary:
+            return self._editor.items(resource)
+        collection = tenant.collections.get(resource.strip("/"))
+        if collection is None or resource.startswith("requests/"):
+            return self._editor.items(resource)  # the same refusal as tenant A's
+        return list(collection.items)
+
+    def tenant_built(self, token: str) -> bool:
+        """Whether the tenant of ``token`` has its data yet: tenants after B are generated
+        when their token is first used (a request, :meth:`items`)."""
+        return self._tenants.built(token)
 
     def insert(self, resource: str, *, lag: timedelta | None = None, **fields: Any) -> Item:
         """Add an item to tenant A, created and updated now: a copy of one of the resource's
