@@ -36,6 +36,7 @@ __all__ = [
     "param",
     "positive_int",
     "positive_seconds",
+    "resource_name",
     "time_of_day",
     "zone",
 ]
@@ -186,3 +187,9 @@ def destination(text: str) -> str:
             f"expected a dlt destination such as duckdb, postgres or bigquery, got {text!r}"
         )
     return text
+
+
+def resource_name(text: str) -> str:
+    """A resource as the client's attribute: ``tax-rates`` is ``tax_rates`` (argparse's
+    ``choices`` then says which exist)."""
+    return text.replace("-", "_")

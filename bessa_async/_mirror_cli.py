@@ -44,7 +44,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "resources",
         nargs="*",
-        type=lambda text: text.replace("-", "_"),
+        type=_arguments.resource_name,
         choices=sorted(SYNCABLE),
         metavar="RESOURCE",
         help=f"what to copy (default: all): {', '.join(SYNCABLE)}",
@@ -158,12 +158,14 @@ async def _run(args: argparse.Namespace, token: str | None, base_url: str | None
             # the batch in flight and loads what it extracted, checkpoints with the rows.
             watch.stop.set()
             await asyncio.wait([load])
-            if load.exception() is None:
+            if (failed := load.exception()) is not None:
+                print(f"error: {type(failed).__name__}: {failed}", file=sys.stderr)
+            else:
                 _summarize(args, watch)
-                print(
-                    "the copy holds every batch read so far; run the same command to go on",
-                    file=sys.stderr,
-                )
+            print(
+                "the copy holds every batch loaded; run the same command to go on",
+                file=sys.stderr,
+            )
             raise
     except Exception as exc:
         cause = _cause(exc)

@@ -39,7 +39,15 @@ from ._resources import Resource, _raw_identity
 from ._summary import RequestTally
 from ._sync_cli import SYNCABLE
 
-__all__ = ["MIRRORED", "REMOVED", "MirrorWatch", "bessa_source", "columns_of", "row_of"]
+__all__ = [
+    "MIRRORED",
+    "REMOVED",
+    "MirrorWatch",
+    "Watched",
+    "bessa_source",
+    "columns_of",
+    "row_of",
+]
 
 MIRRORED: Final = tuple(SYNCABLE)
 """The resources a source can copy: every one with a changes feed, in registry order."""
