@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime, time
@@ -27,12 +28,15 @@ __all__ = [
     "day",
     "day_range",
     "delimiter",
+    "destination",
     "idempotency_key",
     "job_reference",
+    "name_in_database",
     "non_negative_int",
     "param",
     "positive_int",
     "positive_seconds",
+    "resource_name",
     "time_of_day",
     "zone",
 ]
@@ -159,3 +163,33 @@ def delimiter(text: str) -> str:
     if problem := delimiter_problem(text):
         raise argparse.ArgumentTypeError(problem)
     return text
+
+
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+_DESTINATION = re.compile(r"[a-z][a-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def name_in_database(text: str) -> str:
+    """A pipeline or dataset name kept as typed in every database: lowercase letters, digits
+    and ``_``, a letter first, at most 63 characters (PostgreSQL's limit)."""
+    if not _NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            "expected lowercase letters, digits and _, a letter first, at most 63 characters "
+            f"(e.g. bessa_shop1), got {text!r}"
+        )
+    return text
+
+
+def destination(text: str) -> str:
+    """A dlt destination's name (``duckdb``, ``postgres``) or a module path to one."""
+    if not _DESTINATION.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"expected a dlt destination such as duckdb, postgres or bigquery, got {text!r}"
+        )
+    return text
+
+
+def resource_name(text: str) -> str:
+    """A resource as the client's attribute: ``tax-rates`` is ``tax_rates`` (argparse's
+    ``choices`` then says which exist)."""
+    return text.replace("-", "_")

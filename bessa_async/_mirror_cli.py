@@ -12,11 +12,14 @@ import asyncio
 import importlib.util
 import sys
 import textwrap
-from collections.abc import Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
+from . import _arguments
 from ._errors import BessaError
 from ._sync_cli import SYNCABLE
+
+if TYPE_CHECKING:
+    from .dlt import MirrorWatch, Watched
 
 __all__ = ["DESCRIPTION", "EXAMPLE", "HELP", "add_options", "check", "mirror"]
 
@@ -41,7 +44,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "resources",
         nargs="*",
-        type=lambda text: text.replace("-", "_"),
+        type=_arguments.resource_name,
         choices=sorted(SYNCABLE),
         metavar="RESOURCE",
         help=f"what to copy (default: all): {', '.join(SYNCABLE)}",
@@ -49,18 +52,21 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--destination",
         default="duckdb",
+        type=_arguments.destination,
         help="a dlt destination: duckdb (default, a file here), postgres, bigquery, ... "
         "(credentials as dlt reads them, e.g. DESTINATION__POSTGRES__CREDENTIALS)",
     )
     parser.add_argument(
         "--pipeline",
         default=DEFAULT_PIPELINE,
+        type=_arguments.name_in_database,
         help=f"the dlt pipeline's name, one per tenant (default {DEFAULT_PIPELINE}; the DuckDB "
         "file is named after it)",
     )
     parser.add_argument(
         "--dataset",
         default=DEFAULT_DATASET,
+        type=_arguments.name_in_database,
         help=f"the dataset (a schema in PostgreSQL) of the copy (default {DEFAULT_DATASET})",
     )
     parser.add_argument(
@@ -87,8 +93,10 @@ def check(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _load(args: argparse.Namespace, token: str | None, base_url: str | None) -> Mapping[str, int]:
-    """One dlt run (blocking: dlt runs its own loop); rows loaded per table."""
+def _load(
+    args: argparse.Namespace, token: str | None, base_url: str | None, watch: MirrorWatch
+) -> None:
+    """One dlt run (blocking: dlt runs its own loop); ``watch`` fills as it goes."""
     import dlt
 
     from .dlt import bessa_source
@@ -100,11 +108,19 @@ def _load(args: argparse.Namespace, token: str | None, base_url: str | None) -> 
         resources=args.resources or None,
         reconcile=args.reconcile,
         hard_delete=args.hard_delete,
+        watch=watch,
     )
     pipeline.run(source)
-    trace = pipeline.last_trace
-    info = trace.last_normalize_info if trace is not None else None
-    return dict(info.row_counts) if info is not None else {}
+
+
+def summary_line(name: str, watched: Watched) -> str:
+    """``receipts: 40 new, 0 changed, 0 deleted; 3 requests, 0 retries, ...``. Pure."""
+    stats = watched.stats
+    deleted = stats.deleted + watched.removed
+    return (
+        f"{name}: {stats.new} new, {stats.changed} changed, {deleted} deleted; "
+        f"{watched.tally.summary(watched.seconds)}"
+    )
 
 
 def _cause(exc: BaseException) -> BessaError | None:
@@ -130,8 +146,27 @@ async def mirror(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace, token: str | None, base_url: str | None) -> int:
+    from .dlt import MirrorWatch
+
+    watch = MirrorWatch()
+    load = asyncio.ensure_future(asyncio.to_thread(_load, args, token, base_url, watch))
     try:
-        counts = await asyncio.to_thread(_load, args, token, base_url)
+        try:
+            await asyncio.shield(load)
+        except asyncio.CancelledError:
+            # Ctrl-C or SIGTERM: dlt's thread cannot be cancelled; it ends the resources after
+            # the batch in flight and loads what it extracted, checkpoints with the rows.
+            watch.stop.set()
+            await asyncio.wait([load])
+            if (failed := load.exception()) is not None:
+                print(f"error: {type(failed).__name__}: {failed}", file=sys.stderr)
+            else:
+                _summarize(args, watch)
+            print(
+                "the copy holds every batch loaded; run the same command to go on",
+                file=sys.stderr,
+            )
+            raise
     except Exception as exc:
         cause = _cause(exc)
         if cause is not None:
@@ -140,9 +175,11 @@ async def _run(args: argparse.Namespace, token: str | None, base_url: str | None
 
         print(f"error: the load failed ({type(exc).__name__}): {exc}", file=sys.stderr)
         return EXIT_CODES["error"]
-    for name in args.resources or SYNCABLE:
-        rows = counts.get(name, 0)
-        children = sum(n for table, n in counts.items() if table.startswith(f"{name}__"))
-        more = f" (+{children} child rows)" if children else ""
-        print(f"{name}: {rows} new or changed{more}")
+    _summarize(args, watch)
     return 0
+
+
+def _summarize(args: argparse.Namespace, watch: MirrorWatch) -> None:
+    for name in args.resources or SYNCABLE:
+        if name in watch.resources:
+            print(summary_line(name, watch.of(name)))

@@ -13,10 +13,13 @@ Rows the API flags deleted keep their ``deleted`` timestamp (or are removed from
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
+import threading
+import time
 import types
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final, Union, get_args, get_origin, get_type_hints
@@ -28,13 +31,23 @@ from dlt.common.typing import TSecretStrValue
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.extract import DltResource
 
+from ._changes import SyncStats
 from ._client import BessaClient
 from ._errors import InvalidTypeError, InvalidValueError
 from ._registry import natural_key
 from ._resources import Resource, _raw_identity
+from ._summary import RequestTally
 from ._sync_cli import SYNCABLE
 
-__all__ = ["MIRRORED", "REMOVED", "bessa_source", "columns_of", "row_of"]
+__all__ = [
+    "MIRRORED",
+    "REMOVED",
+    "MirrorWatch",
+    "Watched",
+    "bessa_source",
+    "columns_of",
+    "row_of",
+]
 
 MIRRORED: Final = tuple(SYNCABLE)
 """The resources a source can copy: every one with a changes feed, in registry order."""
@@ -43,6 +56,32 @@ REMOVED: Final = "_bessa_removed"
 rows the API removed outright, and with ``hard_delete=True`` on rows it flags deleted."""
 FIRST_LOAD_CONCURRENCY: Final = 4
 """Cursor chains of a first full load of receipts and closings (split by business time)."""
+
+
+@attrs.define(eq=False)
+class Watched:
+    """What one resource's run did: the feed's counts, the requests sent, the seconds taken."""
+
+    tally: RequestTally = attrs.Factory(RequestTally)
+    stats: SyncStats = attrs.Factory(SyncStats)
+    removed: int = 0
+    """Rows removed from the copy because the API removed them outright (a reconcile)."""
+    seconds: float = 0.0
+
+
+@attrs.define(eq=False)
+class MirrorWatch:
+    """A run of the source seen from outside dlt's thread (``bessa mirror``): what each resource
+    did, and a way to end the run after the batch in flight, so that dlt still loads what was
+    extracted and commits the checkpoints with it."""
+
+    resources: dict[str, Watched] = attrs.Factory(dict)
+    stop: threading.Event = attrs.Factory(threading.Event)
+
+    def of(self, name: str) -> Watched:
+        """The record of ``name`` (made on first use)."""
+        return self.resources.setdefault(name, Watched())
+
 
 _DECIMAL: Final[TColumnSchema] = {"data_type": "decimal", "nullable": True}
 _TIMESTAMP: Final[TColumnSchema] = {"data_type": "timestamp", "timezone": True, "nullable": True}
@@ -137,6 +176,7 @@ def _resource(
     reconcile_every: int | None,
     reconcile: bool,
     limit: int | None,
+    watch: MirrorWatch | None,
 ) -> DltResource:
     cls: type[Resource[Any]] = SYNCABLE[name]
     model = cls._declared_model
@@ -153,6 +193,22 @@ def _resource(
     async def _rows(
         state: dict[str, Any], pipeline: dlt.Pipeline
     ) -> AsyncIterator[list[dict[str, Any]]]:
+        watched = MirrorWatch().of(name) if watch is None else watch.of(name)
+        if watch is not None and watch.stop.is_set():
+            return
+        began = time.perf_counter()
+        try:
+            async with contextlib.aclosing(_feed(state, pipeline, watched)) as feed:
+                async for rows in feed:
+                    yield rows
+                    if watch is not None and watch.stop.is_set():
+                        return  # the checkpoint is this batch's: dlt loads it with the rows
+        finally:
+            watched.seconds += time.perf_counter() - began
+
+    async def _feed(
+        state: dict[str, Any], pipeline: dlt.Pipeline, watched: Watched
+    ) -> AsyncGenerator[list[dict[str, Any]]]:
         since: str | None = state.get("checkpoint")
         runs = int(state.get("runs", 0)) + 1
         due = reconcile or (reconcile_every is not None and runs % reconcile_every == 0)
@@ -161,10 +217,12 @@ def _resource(
             known = await asyncio.to_thread(_known, pipeline, name, key)
         delivered: set[str] = set()
         # Opened here, in the loop dlt runs this generator on; closed when dlt closes it.
-        async with BessaClient(token, base_url=base_url) as client:
+        hooks = watched.tally.hooks()
+        async with BessaClient(token, base_url=base_url, hooks=hooks) as client:
             resource: Resource[Any] = getattr(client, name)
             chains = 1 if since is not None else FIRST_LOAD_CONCURRENCY
             feed = resource.changes(since=since, limit=limit, concurrency=chains)
+            watched.stats = feed.stats
             async for batch in feed:
                 out = []
                 for item in batch.items:
@@ -182,6 +240,7 @@ def _resource(
                 # What the feed just delivered is newer than the copy this list was read from.
                 gone = await feed.reconcile(known)
                 removed = [{**known[i], REMOVED: True} for i in sorted(gone - delivered)]
+                watched.removed += len(removed)
                 if removed:
                     yield removed
         state["runs"] = runs
@@ -222,6 +281,7 @@ def bessa_source(
     reconcile_every: int | None = None,
     reconcile: bool = False,
     limit: int | None = None,
+    watch: MirrorWatch | None = None,
 ) -> Any:
     """The tenant's resources as dlt resources, each merged on its key with its checkpoint in
     dlt's state: ``pipeline.run(bessa_source(resources=["receipts", "articles"]))``.
@@ -237,6 +297,8 @@ def bessa_source(
             rows the API removed outright (None: only when ``reconcile`` is true).
         reconcile: reconcile on this run.
         limit: the page size (the API's default when None).
+        watch: filled with what each resource did; setting its ``stop`` ends the run after
+            the batch in flight, the checkpoints loaded with the rows.
 
     Raises:
         InvalidValueError, InvalidTypeError: an unknown resource name or a bad count (nothing
@@ -260,6 +322,7 @@ def bessa_source(
             reconcile_every=reconcile_every,
             reconcile=reconcile,
             limit=limit,
+            watch=watch,
         )
         for name in names
     ]
