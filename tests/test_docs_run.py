@@ -4,11 +4,13 @@ Blocks are the ones ``docs/snippets.py`` type-checks (one extraction). Each runs
 subprocess, as a reader would run it, against a standalone sandbox found the way the guides
 say: ``BESSA_BASE_URL`` and ``BESSA_TOKEN`` in the environment. A block after
 ``<!-- not run: REASON -->`` is skipped with that reason. A block that is a coroutine's body
-(it uses ``client``) gets a client made from that environment.
+(it uses ``client``) gets a client made from that environment; a coroutine function without
+parameters that a block defines but never runs (``async def try_it()``) is run too.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib.util
 import io
@@ -128,6 +130,18 @@ def _run(code: str, standalone: Standalone, tmp_path: Path) -> subprocess.Comple
     )
 
 
+def _runnable(code: str) -> list[str]:
+    """The coroutine functions without parameters a block defines and never runs itself: an
+    example such as "async def try_it()" is run, not only defined."""
+    if "asyncio.run(" in code:
+        return []
+    return [
+        node.name
+        for node in ast.parse(code).body
+        if isinstance(node, ast.AsyncFunctionDef) and not node.args.args and node.name != "_"
+    ]
+
+
 @pytest.mark.parametrize("block", BLOCKS, ids=[f"{b.source}:{b.line}" for b in BLOCKS])
 def test_the_block_runs(block: Any, standalone: Standalone, tmp_path: Path) -> None:
     if block.not_run is not None:
@@ -135,6 +149,7 @@ def test_the_block_runs(block: Any, standalone: Standalone, tmp_path: Path) -> N
     code = SNIPPETS.module_of(block.code)
     if code != block.code:  # a coroutine's body: run it with a client
         code += _RUN_CLIENT
+    code += "".join(f"\n\nimport asyncio\nasyncio.run({name}())\n" for name in _runnable(code))
     result = _run(code, standalone, tmp_path)
     assert result.returncode == 0, f"{block.source}:{block.line} failed:\n{result.stderr}"
 
