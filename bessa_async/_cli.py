@@ -881,7 +881,8 @@ def _parser() -> argparse.ArgumentParser:
     job = command(
         "job",
         "wait for a job submitted earlier, by its token or id",
-        "bessa job wait eyJ2IjoxLC4uLn0   # the token 'order submit' printed",
+        "bessa job wait 0f8e2b9c-4d1a-4f6e-9b3c-7a5d2e1f0c48 --kind payment"
+        "   # or the quoted token 'order submit' printed",
     )
     job.add_argument("what", choices=["wait"], help="what to do")
     job.add_argument(

@@ -4,6 +4,10 @@ Each block becomes a module of its own. A block written as the body of a corouti
 at the top level, as the guides show code that runs inside your ``async def``) is wrapped in
 ``async def _(client: BessaClient) -> None``, its imports hoisted; so a block may use ``client``
 and nothing else it does not define or import. Run: ``python docs/snippets.py``.
+
+``tests/test_docs_run.py`` also runs every block against the sandbox, except a block right after
+a line ``<!-- not run: REASON -->``: the reader sees the reason in the Markdown source and on the
+repository page's "raw" view, and the runner skips the block with it.
 """
 
 from __future__ import annotations
@@ -15,10 +19,14 @@ import sys
 import tempfile
 import textwrap
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
+BLOCK = re.compile(
+    r"(?:^<!-- not run: (?P<reason>[^\n]*?) -->\n)?^```python\n(?P<code>.*?)^```",
+    re.MULTILINE | re.DOTALL,
+)
 _WRAPPER = "async def _(client: BessaClient) -> None:\n"
 
 
@@ -48,14 +56,24 @@ def module_of(code: str) -> str:
     return "\n".join(head) + "\n\n\n" + _WRAPPER + textwrap.indent("\n".join(body), "    ") + "\n"
 
 
-def blocks() -> list[tuple[str, int, str]]:
-    """``(file, line, code)`` of every python block."""
+class Block(NamedTuple):
+    """A python block: where it is, its code, and why it is not run (None: it is)."""
+
+    source: str
+    line: int
+    code: str
+    not_run: str | None
+
+
+def blocks() -> list[Block]:
+    """Every python block of the README and the guides."""
     found = []
     for source in SOURCES:
         text = source.read_text(encoding="utf-8")
         for match in BLOCK.finditer(text):
-            line = text.count("\n", 0, match.start()) + 2
-            found.append((str(source.relative_to(ROOT)), line, match.group(1)))
+            line = text.count("\n", 0, match.start("code")) + 1
+            code, reason = match.group("code"), match.group("reason")
+            found.append(Block(str(source.relative_to(ROOT)), line, code, reason))
     return found
 
 
@@ -63,7 +81,7 @@ def main() -> int:
     found = blocks()
     with tempfile.TemporaryDirectory() as tmp:
         names = {}
-        for index, (source, line, code) in enumerate(found):
+        for index, (source, line, code, _) in enumerate(found):
             path = Path(tmp) / f"snippet_{index:03d}.py"
             path.write_text(module_of(code), encoding="utf-8")
             names[path.name] = f"{source}:{line}"

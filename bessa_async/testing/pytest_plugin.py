@@ -19,8 +19,10 @@ pytest-asyncio present, these fixtures are available:
     ``await bessa_sandbox_factory(**options)`` starts another sandbox (same options as the
     marker, on ``bessa_clock`` if the test asks for it); all are closed after the test.
 
-Example::
+Example (``@pytest.mark.asyncio`` is what pytest-asyncio's default strict mode needs; with
+``asyncio_mode = "auto"`` it may be left out)::
 
+    @pytest.mark.asyncio
     @pytest.mark.bessa_sandbox(job_delay=30)
     async def test_an_order_completes(bessa_client, bessa_sandbox, bessa_clock):
         handle = await bessa_client.orders.submit(bessa_sandbox.fixtures.order())
