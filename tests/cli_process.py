@@ -7,7 +7,7 @@ import contextlib
 import sys
 from collections.abc import AsyncIterator
 
-__all__ = ["running_cli"]
+__all__ = ["running_cli", "standalone_sandbox"]
 
 # A shell's background job starts with SIGINT ignored, and a child inherits that, so the tests'
 # Ctrl-C would go unheard: the child gets Python's own handler back, as a terminal leaves it.
@@ -32,3 +32,36 @@ async def running_cli(
         if process.returncode is None:
             process.kill()
         await process.communicate()  # drains and closes the pipes
+
+
+@contextlib.asynccontextmanager
+async def standalone_sandbox(
+    *argv: str,
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, dict[str, str]]]:
+    """``python -m bessa_async.testing --port 0 ARGV`` and what it printed at start-up (label ->
+    value: ``"bessa sandbox listening on"``, ``"token (tenant A)"``, ...); killed if left
+    running."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bessa_async.testing",
+        "--port",
+        "0",
+        *argv,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        printed: dict[str, str] = {}
+        async with asyncio.timeout(20):
+            while "token (tenant A)" not in printed:
+                line = (await process.stdout.readline()).decode()
+                assert line, "the sandbox exited before printing its URL and token"
+                label, _, value = line.strip().rpartition(" ")
+                printed[label.strip().rstrip(":")] = value
+        yield process, printed
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()

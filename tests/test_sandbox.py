@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
-import sys
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -21,6 +20,7 @@ import aiohttp
 import attrs
 import pytest
 import pytest_asyncio
+from cli_process import standalone_sandbox
 from multidict import CIMultiDictProxy
 from yarl import URL
 
@@ -1233,26 +1233,7 @@ async def test_every_response_carries_a_request_id(api: Api, sb: Sandbox) -> Non
 
 async def test_standalone_module_serves_until_terminated(http: aiohttp.ClientSession) -> None:
     """'python -m bessa_async.testing --port 0' prints its URL and tokens and serves them."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bessa_async.testing",
-        "--port",
-        "0",
-        "--receipts",
-        "20",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        assert process.stdout is not None
-        printed: dict[str, str] = {}
-        async with asyncio.timeout(20):
-            while "token (tenant A)" not in printed:
-                line = (await process.stdout.readline()).decode()
-                assert line, "the sandbox exited before printing its URL and token"
-                label, _, value = line.strip().rpartition(" ")
-                printed[label.strip().rstrip(":")] = value
+    async with standalone_sandbox("--receipts", "20") as (process, printed):
         url = printed["bessa sandbox listening on"]
         assert url.startswith("http://127.0.0.1:")
         assert url.endswith("/v1/public/")
@@ -1264,10 +1245,6 @@ async def test_standalone_module_serves_until_terminated(http: aiohttp.ClientSes
         process.terminate()
         async with asyncio.timeout(10):
             assert await process.wait() != 0
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 async def test_pytest_plugin_fixtures(bessa_client: BessaClient, bessa_sandbox: Sandbox) -> None:

@@ -3,11 +3,9 @@ sandbox in a child process, and each control's checks against one in this proces
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import shlex
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -17,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
+from cli_process import standalone_sandbox
 
 from bessa_async.testing import FakeClock, Sandbox
 from bessa_async.testing._faults import _SPEC_HELP, path_matches
@@ -77,26 +76,7 @@ async def test_the_documented_curl_lines_drive_a_standalone_sandbox(
 ) -> None:
     """'python -m bessa_async.testing' in a child process: every documented line answers 200
     and its effect shows through the API."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bessa_async.testing",
-        "--port",
-        "0",
-        "--receipts",
-        "40",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        assert process.stdout is not None
-        printed: dict[str, str] = {}
-        async with asyncio.timeout(20):
-            while "token (tenant A)" not in printed:
-                line = (await process.stdout.readline()).decode()
-                assert line, "the sandbox exited before printing its URL and token"
-                label, _, value = line.strip().rpartition(" ")
-                printed[label.strip().rstrip(":")] = value
+    async with standalone_sandbox("--receipts", "40") as (_, printed):
         api, token = printed["bessa sandbox listening on"], printed["token (tenant A)"]
         base = api.removesuffix("/v1/public/")
         _, before = await _api(http, api + "receipts/?limit=1", token)
@@ -123,10 +103,6 @@ async def test_the_documented_curl_lines_drive_a_standalone_sandbox(
         assert abs(now - client_now - timedelta(seconds=30)) < timedelta(seconds=1)  # read apart
         assert (clock["server_offset"], clock["commit_lag"]) == (30.0, 5.0)
         assert client_now > datetime.now(UTC) + timedelta(minutes=59)  # the hour jumped
-    finally:
-        if process.returncode is None:
-            process.terminate()
-        await process.wait()
 
 
 class Control:
