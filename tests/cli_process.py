@@ -7,7 +7,7 @@ import contextlib
 import sys
 from collections.abc import AsyncIterator
 
-__all__ = ["running_cli", "standalone_sandbox"]
+__all__ = ["HoldAfter", "running_cli", "standalone_sandbox"]
 
 # A shell's background job starts with SIGINT ignored, and a child inherits that, so the tests'
 # Ctrl-C would go unheard: the child gets Python's own handler back, as a terminal leaves it.
@@ -65,3 +65,18 @@ async def standalone_sandbox(
         if process.returncode is None:
             process.kill()
         await process.wait()
+
+
+class HoldAfter:
+    """A sandbox ``sleep`` that lets the first ``free`` delayed answers go and holds the rest
+    until released, so a command cannot end before the test has stopped it."""
+
+    def __init__(self, free: int) -> None:
+        self.free = free
+        self.released = asyncio.Event()
+
+    async def __call__(self, seconds: float) -> None:
+        if self.free > 0:
+            self.free -= 1
+            return
+        await self.released.wait()

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from cli_process import running_cli
+from cli_process import HoldAfter, running_cli
 
 from bessa_async import BessaClient, Order, OrderLine, RetryPolicy, ServerError, business_days
 from bessa_async._cli import EXIT_CODES, main
@@ -228,20 +228,6 @@ async def test_a_complete_export_replaces_the_old_file(sandbox: Sandbox, tmp_pat
     assert not await asyncio.to_thread(Path(f"{target}.part").exists)
 
 
-class _HoldAfter:
-    """A sandbox ``sleep`` that lets the first ``free`` delayed answers go and holds the rest."""
-
-    def __init__(self, free: int) -> None:
-        self.free = free
-        self.released = asyncio.Event()
-
-    async def __call__(self, seconds: float) -> None:
-        if self.free > 0:
-            self.free -= 1
-            return
-        await self.released.wait()
-
-
 @pytest.mark.parametrize(
     ("signum", "code", "headline"),
     [
@@ -257,7 +243,7 @@ async def test_an_interrupted_export_keeps_the_old_file(
     """Ctrl-C, SIGTERM or a kill mid-export: the old file stays; one line says where the rest is."""
     target = tmp_path / "june.csv"
     await asyncio.to_thread(target.write_bytes, GOOD_FILE)
-    hold = _HoldAfter(2)  # the count and the first page; the second page never comes
+    hold = HoldAfter(2)  # the count and the first page; the second page never comes
     async with Sandbox(receipts=400, sleep=hold) as sandbox:
         sandbox.inject(Fault.latency(1.0), path="receipts/")
         async with running_cli(*_export_argv(sandbox, target)) as process:

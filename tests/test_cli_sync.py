@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from cli_process import running_cli
+from cli_process import HoldAfter, running_cli
 
 from bessa_async import BessaClient
 from bessa_async._checkpoint import Checkpoint
@@ -475,21 +475,6 @@ async def test_since_starts_a_first_run_at_a_moment(sandbox: Sandbox, tmp_path: 
 # --- stopped from outside: Ctrl-C, SIGKILL ---------------------------------------------------
 
 
-class _HoldAfter:
-    """A sandbox ``sleep`` that lets the first ``free`` delayed answers go and holds the rest
-    until released, so a run cannot end before the test has stopped it."""
-
-    def __init__(self, free: int) -> None:
-        self.free = free
-        self.released = asyncio.Event()
-
-    async def __call__(self, seconds: float) -> None:
-        if self.free > 0:
-            self.free -= 1
-            return
-        await self.released.wait()
-
-
 def _running(*argv: str) -> contextlib.AbstractAsyncContextManager[asyncio.subprocess.Process]:
     """``python -m bessa_async ARGV`` in a subprocess, stdout discarded; killed if left running."""
     return running_cli(*argv, stdout=asyncio.subprocess.DEVNULL)
@@ -537,7 +522,7 @@ async def test_a_sync_killed_mid_run_loses_nothing_and_repeats_one_batch_at_most
     """SIGKILL at some point of a run (writing lines, saving the state or waiting for a page),
     then a rerun: the output holds every receipt, each line whole, and the only lines written
     twice are those of one batch, the one whose state was not saved."""
-    hold = _HoldAfter(20)  # 20 pages of 10 answer at once; the run cannot end before the kill
+    hold = HoldAfter(20)  # 20 pages of 10 answer at once; the run cannot end before the kill
     async with Sandbox(receipts=400, sleep=hold) as sandbox:
         sandbox.inject(Fault.latency(0.001), path="receipts/")
         argv = _argv(sandbox, tmp_path, "receipts", "--limit", "10", "--concurrency", "1")
@@ -570,7 +555,7 @@ async def test_ctrl_c_stops_after_saving_the_batch_and_repeats_nothing(
     """SIGINT or SIGTERM mid-run: the exit code of the table once the batch being written has
     its state saved, with a line saying where the files stand; the rerun completes with every
     receipt exactly once."""
-    hold = _HoldAfter(20)
+    hold = HoldAfter(20)
     async with Sandbox(receipts=400, sleep=hold) as sandbox:
         sandbox.inject(Fault.latency(0.001), path="receipts/")
         argv = _argv(sandbox, tmp_path, "receipts", "--limit", "10", "--concurrency", "1")
@@ -593,7 +578,7 @@ async def test_ctrl_c_stops_after_saving_the_batch_and_repeats_nothing(
 async def test_two_runs_on_one_state_with_two_outputs_cannot_interleave(tmp_path: Path) -> None:
     """A run in progress holds its state: a second run on the same state with another output is
     refused (exit 8) and writes nothing; the first then completes with every receipt once."""
-    hold = _HoldAfter(20)
+    hold = HoldAfter(20)
     async with Sandbox(receipts=400, sleep=hold) as sandbox:
         sandbox.inject(Fault.latency(0.001), path="receipts/")
         argv = _argv(sandbox, tmp_path, "receipts", "--limit", "10", "--concurrency", "1")

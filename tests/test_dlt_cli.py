@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("dlt")
 
 import dlt
-from cli_process import running_cli
+from cli_process import HoldAfter, running_cli
 
 from bessa_async._cli import EXIT_CODES, main
 from bessa_async.testing import Fault, Sandbox
@@ -87,7 +87,7 @@ async def test_ctrl_c_ends_after_the_batch_in_flight_with_the_copy_whole(
     """SIGINT or SIGTERM during a first load: the command loads what it read, checkpoint and
     rows together, and exits with the usual code; the rerun completes the copy, each receipt
     once with all its lines."""
-    hold = _HoldAfter(8)
+    hold = HoldAfter(8)
     async with Sandbox(receipts=400, sleep=hold, max_limit=10) as sandbox:
         sandbox.inject(Fault.latency(0.001), path="receipts/")
         argv = ["--base-url", sandbox.url, "--token", sandbox.token, "mirror", "receipts"]
@@ -113,21 +113,6 @@ async def test_ctrl_c_ends_after_the_batch_in_flight_with_the_copy_whole(
         "LEFT JOIN receipts__lines l ON l._dlt_parent_id = r._dlt_id GROUP BY r.id",
     )
     assert {(str(i), n) for i, n in copied} == expected
-
-
-class _HoldAfter:
-    """A sandbox ``sleep`` that lets the first ``free`` delayed answers go and holds the rest
-    until released, so a run cannot end before the test has stopped it."""
-
-    def __init__(self, free: int) -> None:
-        self.free = free
-        self.released = asyncio.Event()
-
-    async def __call__(self, seconds: float) -> None:
-        if self.free > 0:
-            self.free -= 1
-            return
-        await self.released.wait()
 
 
 def test_mirror_says_how_to_fix_a_refused_token(
