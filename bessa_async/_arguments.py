@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import uuid
 from collections.abc import Callable
@@ -29,6 +30,7 @@ __all__ = [
     "day_range",
     "delimiter",
     "destination",
+    "file_problem",
     "idempotency_key",
     "job_reference",
     "name_in_database",
@@ -193,3 +195,14 @@ def resource_name(text: str) -> str:
     """A resource as the client's attribute: ``tax-rates`` is ``tax_rates`` (argparse's
     ``choices`` then says which exist)."""
     return text.replace("-", "_")
+
+
+def file_problem(option: str, path: str) -> str | None:
+    """Why ``option`` cannot write a file at ``path`` (no such folder, or a folder there), or
+    None; checked before anything runs."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        return f"argument {option}: no directory {folder!r} to write {path!r} in"
+    if os.path.isdir(path):
+        return f"argument {option}: {path!r} is a directory; expected a file name"
+    return None

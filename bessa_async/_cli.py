@@ -567,14 +567,7 @@ def _excel_problem(args: argparse.Namespace) -> str | None:
 
 def _output_problem(output: str | None) -> str | None:
     """Why ``--output`` cannot be written, or None (stdout, or a file in a directory)."""
-    if output in (None, "-"):
-        return None
-    folder = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(folder):
-        return f"argument --output: no directory {folder!r} to write {output!r} in"
-    if os.path.isdir(output):
-        return f"argument --output: {output!r} is a directory; expected a file name"
-    return None
+    return None if output in (None, "-") else accepts.file_problem("--output", output)
 
 
 def _check_report(args: argparse.Namespace) -> str | None:

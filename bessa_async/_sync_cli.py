@@ -146,15 +146,6 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=accepts.positive_int, default=100, help="page size")
 
 
-def _file_problem(option: str, path: str) -> str | None:
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        return f"argument {option}: no directory {folder!r} to write {path!r} in"
-    if os.path.isdir(path):
-        return f"argument {option}: {path!r} is a directory; expected a file name"
-    return None
-
-
 def check(args: argparse.Namespace) -> str | None:
     """What is wrong with the arguments (a usage error before anything runs), or None; sets
     ``args.filters``, the ``--filter`` pairs as ``changes()`` takes them."""
@@ -175,7 +166,7 @@ def check(args: argparse.Namespace) -> str | None:
             filters[name] = value
     args.filters = filters
     for option, path in (("--output", args.output), ("--state", args.state)):
-        if problem := _file_problem(option, path):
+        if problem := accepts.file_problem(option, path):
             return problem
     if os.path.abspath(args.state) == os.path.abspath(args.output):
         return "argument --state: it must not be the --output file"
