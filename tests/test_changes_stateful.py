@@ -291,8 +291,12 @@ def test_the_changes_feed_loses_and_repeats_nothing(
     """Whatever happens to the tenant between and during runs, a full run delivers every
     version visible at its start, and no saved batch repeats a stored version; with the
     sandbox's key cursors and with DRF's position-plus-offset ones."""
+    _run_machine(f"{precision}_{concurrency}_{cursor}", precision, concurrency, cursor)
+
+
+def _run_machine(name: str, precision: str, concurrency: int, cursor: str) -> None:
     machine = type(
-        f"ChangesMachine_{precision}_{concurrency}_{cursor}",
+        f"ChangesMachine_{name}",
         (ChangesMachine,),
         {"precision": precision, "concurrency": concurrency, "drf_cursor": cursor == "drf"},
     )
@@ -317,18 +321,4 @@ def test_a_feed_that_defers_past_its_cap_loses_and_repeats_nothing(
     """The same, with so few versions kept inside the overlap that most runs defer rows and
     wait out the overlap for them (a burst of late uploads, scaled down)."""
     monkeypatch.setattr(bessa_async._changes, "KEEP_AT_MOST", 4)
-    machine = type(
-        f"ChangesMachine_deferring_{concurrency}_{cursor}",
-        (ChangesMachine,),
-        {"precision": "seconds", "concurrency": concurrency, "drf_cursor": cursor == "drf"},
-    )
-    run_state_machine_as_test(
-        machine,
-        settings=settings(
-            max_examples=16,
-            stateful_step_count=30,
-            deadline=None,
-            phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
-            suppress_health_check=[HealthCheck.too_slow],
-        ),
-    )
+    _run_machine(f"deferring_{concurrency}_{cursor}", "seconds", concurrency, cursor)
