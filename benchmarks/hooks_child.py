@@ -66,7 +66,7 @@ async def _open(
 
         options["hooks"] = Hooks()
     elif mode == "counting":
-        from bessa_async._summary import RequestTally
+        from bessa_async._instrument.summary import RequestTally
 
         tally = RequestTally()
         options["hooks"] = tally.hooks()

@@ -17,7 +17,7 @@ import aiohttp
 from harness import Run, SandboxInfo, Scenario, Side, httpx, measure, measure_sides
 
 from bessa_async import DEFAULT_MAX_IN_FLIGHT, BessaClient, Hooks, opentelemetry_hooks
-from bessa_async._summary import RequestTally
+from bessa_async._instrument.summary import RequestTally
 
 try:  # the traced side of P1 needs an SDK; `nox -s bench` installs it
     from opentelemetry.sdk.metrics import MeterProvider

@@ -39,8 +39,8 @@ from harness import SandboxInfo, sandbox_process
 from report import README, command_line, machine_facts, preamble, source_state, write_section
 
 from bessa_async import DEFAULT_OVERLAP, BessaClient
-from bessa_async._summary import RequestTally
-from bessa_async._sync_cli import DEFAULT_CONCURRENCY, SYNCABLE
+from bessa_async._cli.sync import DEFAULT_CONCURRENCY, SYNCABLE
+from bessa_async._instrument.summary import RequestTally
 
 BEGIN_MARK = "<!-- sync:begin (written by benchmarks/sync.py; edits here are overwritten) -->"
 END_MARK = "<!-- sync:end -->"

@@ -12,10 +12,7 @@ The public names live here; everything else is private. Quick start::
 
 from __future__ import annotations
 
-from ._blocking import BlockingClient
-from ._changes import DEFAULT_OVERLAP, ChangeBatch, ChangeFeed, SyncStats
-from ._client import BessaClient
-from ._config import (
+from ._base.config import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_ANSWER_BYTES,
     DEFAULT_MAX_IN_FLIGHT,
@@ -26,17 +23,8 @@ from ._config import (
     RetryPolicy,
     Timeout,
 )
-from ._convert import from_dict, make_converter, to_dict
-from ._days import DEFAULT_TZ, business_day, business_days
-from ._doctor import (
-    Difference,
-    DoctorReport,
-    FilterFinding,
-    JobsFinding,
-    ResourceFinding,
-    SchemaFinding,
-)
-from ._errors import (
+from ._base.days import DEFAULT_TZ, business_day, business_days
+from ._base.errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
@@ -65,7 +53,18 @@ from ._errors import (
     ValidationError,
     WrongEventLoopError,
 )
-from ._events import (
+from ._base.urls import encode_params
+from ._blocking import BlockingClient
+from ._client import BessaClient
+from ._doctor import (
+    Difference,
+    DoctorReport,
+    FilterFinding,
+    JobsFinding,
+    ResourceFinding,
+    SchemaFinding,
+)
+from ._instrument.events import (
     ALLOWED_QUERY_KEYS,
     CallEvent,
     OperationEvent,
@@ -76,8 +75,15 @@ from ._events import (
     ResponseEvent,
     RetryEvent,
 )
-from ._export import EXPORT_COLUMNS, receipt_rows, write_csv
-from ._filters import (
+from ._instrument.hooks import Hooks
+from ._instrument.otel import opentelemetry_hooks
+from ._jobs.handle import JobHandle
+from ._jobs.model import Job, JobFailure, JobResult, JobStatus, OrderOutcome, PaymentOutcome
+from ._jobs.resources import JobFilters, Jobs, OrderJobs, PaymentJobs
+from ._jobs.scheduler import PollStats
+from ._jobs.submissions import Order, OrderLine, OrderOption, Payment
+from ._listing.changes import DEFAULT_OVERLAP, ChangeBatch, ChangeFeed, SyncStats
+from ._listing.filters import (
     ArticleFilters,
     ByLocationFilters,
     ClosingFilters,
@@ -88,13 +94,10 @@ from ._filters import (
     RequestOptions,
     StockLevelFilters,
 )
-from ._hooks import Hooks
-from ._jobs.handle import JobHandle
-from ._jobs.model import Job, JobFailure, JobResult, JobStatus, OrderOutcome, PaymentOutcome
-from ._jobs.resources import JobFilters, Jobs, OrderJobs, PaymentJobs
-from ._jobs.scheduler import PollStats
-from ._jobs.submissions import Order, OrderLine, OrderOption, Payment
-from ._models import (
+from ._listing.pagination import ListingStats, Page, Paginator
+from ._models.convert import from_dict, make_converter, to_dict
+from ._models.export import EXPORT_COLUMNS, receipt_rows, write_csv
+from ._models.records import (
     Article,
     ArticleGroup,
     ArticleGroupTotal,
@@ -122,11 +125,8 @@ from ._models import (
     TaxRate,
     User,
 )
-from ._otel import opentelemetry_hooks
-from ._pagination import ListingStats, Page, Paginator
-from ._raw import RawResource, RawResponse
 from ._registry import DEFAULT_PATHS, natural_key
-from ._resources import (
+from ._resources.resource import (
     AnyResource,
     ArticleGroups,
     ArticleOptions,
@@ -144,7 +144,7 @@ from ._resources import (
     TaxRates,
     Users,
 )
-from ._urls import encode_params
+from ._transport.raw import RawResource, RawResponse
 from ._version import __version__
 
 __all__ = [

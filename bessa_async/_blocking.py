@@ -29,16 +29,15 @@ from typing import (
     overload,
 )
 
-from ._changes import ChangeBatch, ChangeFeed
+from ._base.config import RetryPolicy, Timeout
+from ._base.errors import ClientClosedError, ConfigurationError, WrongEventLoopError
 from ._client import BessaClient
-from ._config import RetryPolicy, Timeout
-from ._errors import ClientClosedError, ConfigurationError, WrongEventLoopError
 from ._jobs.handle import JobHandle
 from ._jobs.resources import Jobs, OrderJobs, PaymentJobs
 from ._jobs.scheduler import PollStats
-from ._pagination import ListingStats, Page, Paginator
-from ._raw import RawResponse
-from ._resources import (
+from ._listing.changes import ChangeBatch, ChangeFeed
+from ._listing.pagination import ListingStats, Page, Paginator
+from ._resources.resource import (
     ArticleGroups,
     ArticleOptions,
     Articles,
@@ -54,7 +53,8 @@ from ._resources import (
     TaxRates,
     Users,
 )
-from ._secret import Secret
+from ._transport.raw import RawResponse
+from ._transport.secret import Secret
 
 __all__ = ["BlockingClient"]
 

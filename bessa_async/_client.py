@@ -13,8 +13,7 @@ from typing import Any, Literal, Self, TypeVar, final, overload
 import aiohttp
 from yarl import URL
 
-from ._changes import LocalClock
-from ._config import (
+from ._base.config import (
     DEFAULT_MAX_ANSWER_BYTES,
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_POLL,
@@ -28,16 +27,17 @@ from ._config import (
     check_max_answer_bytes,
     configured_base_url,
 )
+from ._base.errors import ConfigurationError, InvalidTypeError
+from ._base.options import check_headers, check_method, merge_headers
+from ._base.urls import validate_base_url
 from ._doctor import DoctorReport, diagnose
-from ._errors import ConfigurationError, InvalidTypeError
-from ._filters import check_windows
-from ._hooks import Hooks, check_hooks
+from ._instrument.hooks import Hooks, check_hooks
 from ._jobs.manager import JobManager
 from ._jobs.resources import Jobs, OrderJobs, PaymentJobs
-from ._options import check_headers, check_method, merge_headers
-from ._raw import RawResponse, raw_response
+from ._listing.changes import LocalClock
+from ._listing.filters import check_windows
 from ._registry import TYPED_RESOURCES, client_paths
-from ._resources import (
+from ._resources.resource import (
     AnyResource,
     ArticleGroups,
     ArticleOptions,
@@ -55,9 +55,9 @@ from ._resources import (
     Users,
     any_resource,
 )
-from ._secret import check_token
-from ._session import Sender, check_max_in_flight, default_user_agent
-from ._urls import validate_base_url
+from ._transport.raw import RawResponse, raw_response
+from ._transport.secret import check_token
+from ._transport.session import Sender, check_max_in_flight, default_user_agent
 
 __all__ = ["BessaClient"]
 

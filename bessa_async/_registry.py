@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Final, Protocol
 
-from . import _paths
+from ._base import paths as _paths
 from ._jobs.resources import OrderJobs, PaymentJobs
-from ._resources import (
+from ._resources.resource import (
     ArticleGroups,
     ArticleOptions,
     Articles,

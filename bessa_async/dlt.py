@@ -31,13 +31,13 @@ from dlt.common.typing import TSecretStrValue
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.extract import DltResource
 
-from ._changes import SyncStats
+from ._base.errors import InvalidTypeError, InvalidValueError
+from ._cli.sync import SYNCABLE
 from ._client import BessaClient
-from ._errors import InvalidTypeError, InvalidValueError
+from ._instrument.summary import RequestTally
+from ._listing.changes import SyncStats
 from ._registry import natural_key
-from ._resources import Resource, _raw_identity
-from ._summary import RequestTally
-from ._sync_cli import SYNCABLE
+from ._resources.resource import Resource, _raw_identity
 
 __all__ = [
     "MIRRORED",

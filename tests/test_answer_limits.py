@@ -28,7 +28,7 @@ from bessa_async import (
     RetryPolicy,
     ServerError,
 )
-from bessa_async._errors import ERROR_BODY_LIMIT
+from bessa_async._base.errors import ERROR_BODY_LIMIT
 from bessa_async.testing import FakeClock, Sandbox
 
 MiB = 1 << 20

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bessa_async._atomic import AtomicFile
+from bessa_async._cli.files import AtomicFile
 
 OLD = "yesterday's complete export\n"
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bessa_async import BessaClient, RetryPolicy, ServerError
-from bessa_async._retry import RetryBudget
+from bessa_async._transport.retry import RetryBudget
 from bessa_async.testing import FakeClock, Fault, Sandbox
 
 WINDOW = (datetime(2026, 5, 31, tzinfo=UTC), datetime(2026, 7, 2, tzinfo=UTC))

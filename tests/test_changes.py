@@ -17,8 +17,8 @@ from bessa_async import (
     Receipt,
     ResumeTokenError,
 )
-from bessa_async._changes import server_time
-from bessa_async._checkpoint import Chain, Checkpoint, Pass, read_checkpoint
+from bessa_async._listing.changes import server_time
+from bessa_async._listing.checkpoint import Chain, Checkpoint, Pass, read_checkpoint
 from bessa_async.testing import FakeClock, Sandbox
 
 # --- checkpoints, pure ------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bessa_async import BessaClient
-from bessa_async._changes import pass_start
+from bessa_async._listing.changes import pass_start
 from bessa_async.testing import FakeClock, Sandbox
 
 

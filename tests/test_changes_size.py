@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-import bessa_async._changes
+import bessa_async._listing.changes
 from bessa_async import BessaClient
-from bessa_async._changes import KEEP_AT_MOST
+from bessa_async._listing.changes import KEEP_AT_MOST
 from bessa_async.testing import FakeClock, Sandbox
 
 NOW = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
@@ -111,7 +111,7 @@ async def test_rows_stamped_ahead_of_both_clocks_are_kept_not_deferred(
     clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Waiting for them would take as long as the server's clock is ahead: they are kept."""
-    monkeypatch.setattr(bessa_async._changes, "KEEP_AT_MOST", 2)
+    monkeypatch.setattr(bessa_async._listing.changes, "KEEP_AT_MOST", 2)
     async with (
         Sandbox(receipts=3, clock=clock, sleep=clock.sleep, now=datetime.now(UTC)) as sb,
         BessaClient(sb.token, base_url=sb.url, clock=clock, sleep=clock.sleep) as client,

@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
-import bessa_async._changes
+import bessa_async._listing.changes
 from bessa_async import BessaClient, Receipt
 from bessa_async.testing import FakeClock, Sandbox, ServedPage
 
@@ -320,5 +320,5 @@ def test_a_feed_that_defers_past_its_cap_loses_and_repeats_nothing(
 ) -> None:
     """The same, with so few versions kept inside the overlap that most runs defer rows and
     wait out the overlap for them (a burst of late uploads, scaled down)."""
-    monkeypatch.setattr(bessa_async._changes, "KEEP_AT_MOST", 4)
+    monkeypatch.setattr(bessa_async._listing.changes, "KEEP_AT_MOST", 4)
     _run_machine(f"deferring_{concurrency}_{cursor}", "seconds", concurrency, cursor)

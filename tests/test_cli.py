@@ -17,9 +17,9 @@ import pytest
 from cli_process import HoldAfter, running_cli
 
 from bessa_async import BessaClient, Order, OrderLine, RetryPolicy, ServerError, business_days
-from bessa_async._cli import EXIT_CODES, main
-from bessa_async._demo import walkthrough
-from bessa_async._export import CSV_COLUMNS
+from bessa_async._cli.app import EXIT_CODES, main
+from bessa_async._cli.demo import walkthrough
+from bessa_async._models.export import CSV_COLUMNS
 from bessa_async.testing import FakeClock, Fault, Sandbox
 from bessa_async.testing._faults import parse_faults
 

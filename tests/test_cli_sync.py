@@ -15,10 +15,10 @@ import pytest
 from cli_process import HoldAfter, running_cli
 
 from bessa_async import BessaClient
-from bessa_async._checkpoint import Checkpoint
-from bessa_async._cli import main
+from bessa_async._cli.app import main
+from bessa_async._cli.sync import SYNCABLE, _cut_torn_tail
+from bessa_async._listing.checkpoint import Checkpoint
 from bessa_async._registry import DEFAULT_PATHS
-from bessa_async._sync_cli import SYNCABLE, _cut_torn_tail
 from bessa_async.testing import Fault, Sandbox, ServedPage
 
 

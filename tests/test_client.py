@@ -37,7 +37,7 @@ from bessa_async import (
     TransportError,
     ValidationError,
 )
-from bessa_async._events import REDACTED
+from bessa_async._instrument.events import REDACTED
 from bessa_async.testing import FakeClock, Fault, Sandbox
 
 VIENNA_SUMMER = timezone(timedelta(hours=2))

@@ -26,9 +26,9 @@ from bessa_async import (
     from_dict,
     to_dict,
 )
-from bessa_async._errors import error_for_response
+from bessa_async._base.errors import error_for_response
 from bessa_async._jobs.handle import decode_token
-from bessa_async._readers import MAX_NESTING
+from bessa_async._models.readers import MAX_NESTING
 from bessa_async.testing import FakeClock
 
 TOO_DEEP = 100_000

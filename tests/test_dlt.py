@@ -32,8 +32,8 @@ from hypothesis.stateful import (
 )
 
 from bessa_async import BessaClient, InvalidTypeError, InvalidValueError
-from bessa_async._days import business_day
-from bessa_async._models import Receipt, StockLevel
+from bessa_async._base.days import business_day
+from bessa_async._models.records import Receipt, StockLevel
 from bessa_async._registry import NATURAL_KEYS
 from bessa_async.dlt import MIRRORED, bessa_source, columns_of
 from bessa_async.testing import Fault, Sandbox, ServedPage

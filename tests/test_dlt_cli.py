@@ -15,7 +15,7 @@ pytest.importorskip("dlt")
 import dlt
 from cli_process import HoldAfter, running_cli
 
-from bessa_async._cli import EXIT_CODES, main
+from bessa_async._cli.app import EXIT_CODES, main
 from bessa_async.testing import Fault, Sandbox
 
 os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"

@@ -201,7 +201,7 @@ def test_the_exactly_once_example_keeps_its_checkpoint(
 
 
 def test_job_wait_help_shows_what_the_command_accepts() -> None:
-    from bessa_async._cli import _parser
+    from bessa_async._cli.app import _parser
 
     parser = _parser()
     with pytest.raises(SystemExit), contextlib.redirect_stdout(io.StringIO()) as out:

@@ -21,7 +21,7 @@ from bessa_async import (
     SalesReport,
     Table,
 )
-from bessa_async._cli import main
+from bessa_async._cli.app import main
 from bessa_async._doctor import inspect_items, page_facts, schema_differences
 from bessa_async.testing import Drift, FakeClock, Fault, Sandbox
 

@@ -35,7 +35,7 @@ from bessa_async import (
     ValidationError,
     business_day,
 )
-from bessa_async._errors import ERROR_BODY_LIMIT, error_for_response, parse_retry_after
+from bessa_async._base.errors import ERROR_BODY_LIMIT, error_for_response, parse_retry_after
 
 
 def _map(status: int, body: object = None, **headers: str) -> APIError:
@@ -180,26 +180,26 @@ def test_an_unknown_zone_is_still_a_zoneinfo_error() -> None:
 _BUILTIN_RAISES_ALLOWED: Final = {
     **dict.fromkeys(
         [
-            ("_convert.py", "_decimal"),
-            ("_convert.py", "_uuid"),
-            ("_convert.py", "_datetime"),
-            ("_convert.py", "_strict.structure"),
-            ("_convert.py", "make_converter.open_enum_hook.structure"),
-            ("_convert.py", "make_converter.model_structure.structure"),
-            ("_convert.py", "_add_fast_paths.idents"),
-            ("_convert.py", "_add_fast_paths.maybe_text"),
-            ("_convert.py", "_add_fast_paths.tuple_hook.structure"),
+            ("_models/convert.py", "_decimal"),
+            ("_models/convert.py", "_uuid"),
+            ("_models/convert.py", "_datetime"),
+            ("_models/convert.py", "_strict.structure"),
+            ("_models/convert.py", "make_converter.open_enum_hook.structure"),
+            ("_models/convert.py", "make_converter.model_structure.structure"),
+            ("_models/convert.py", "_add_fast_paths.idents"),
+            ("_models/convert.py", "_add_fast_paths.maybe_text"),
+            ("_models/convert.py", "_add_fast_paths.tuple_hook.structure"),
         ],
         "a cattrs structure hook: cattrs collects what it raises and decode() turns that into "
         "a DecodeError naming each field; make_converter() users get cattrs' own convention",
     ),
     **dict.fromkeys(
-        [("_readers.py", "unknown_fields")],
+        [("_models/readers.py", "unknown_fields")],
         "called from a model's structure hook and its compiled reader: decode() turns what it "
         "raises into a DecodeError naming the item",
     ),
     **dict.fromkeys(
-        [("_jsontext.py", "parse_json")],
+        [("_base/jsontext.py", "parse_json")],
         "the one reader of outside JSON text: every caller catches its ValueError and raises "
         "its own BessaError (DecodeError, ResumeTokenError, InvalidValueError)",
     ),

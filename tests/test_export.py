@@ -26,8 +26,8 @@ from bessa_async import (
     receipt_rows,
     write_csv,
 )
-from bessa_async._cli import main
-from bessa_async._export import CLOSING_COLUMNS, LINE_COLUMNS, Layout, columns_text
+from bessa_async._cli.app import main
+from bessa_async._models.export import CLOSING_COLUMNS, LINE_COLUMNS, Layout, columns_text
 from bessa_async.testing import Fault, Sandbox
 
 

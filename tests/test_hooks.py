@@ -31,10 +31,10 @@ from bessa_async import (
     RetryPolicy,
     ServerError,
 )
-from bessa_async._errors import ConnectError, DecodeError, RateLimitError
-from bessa_async._events import REDACTED, path_template, redact_query, retry_reason
-from bessa_async._hooks import operation
-from bessa_async._summary import RequestTally, call_line
+from bessa_async._base.errors import ConnectError, DecodeError, RateLimitError
+from bessa_async._instrument.events import REDACTED, path_template, redact_query, retry_reason
+from bessa_async._instrument.hooks import operation
+from bessa_async._instrument.summary import RequestTally, call_line
 from bessa_async.testing import FakeClock, Fault, Sandbox
 from bessa_async.testing.magic import NEVER_REFERENCE
 

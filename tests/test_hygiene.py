@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bessa_async import BessaClient
-from bessa_async._demo import walkthrough
+from bessa_async._cli.demo import walkthrough
 from bessa_async.testing import FakeClock, Fault, Sandbox
 
 pytest_plugins = ["pytester"]

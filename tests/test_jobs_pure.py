@@ -44,7 +44,7 @@ from bessa_async._jobs.manager import _poll_path, is_ambiguous
 from bessa_async._jobs.model import job_state
 from bessa_async._jobs.pacing import next_poll_delay
 from bessa_async._jobs.submissions import order_body, payment_body
-from bessa_async._session import Response
+from bessa_async._transport.session import Response
 
 SP = uuid.UUID("8c1c0a6e-3d1b-4a55-9d59-0f3b8f0e4b11")
 ARTICLE = uuid.UUID("5eae070f-f62f-4e49-aab8-3588d79ac2eb")

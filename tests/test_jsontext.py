@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bessa_async._jsontext import parse_json, version_of
+from bessa_async._base.jsontext import parse_json, version_of
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ from bessa_async import (
     ServerError,
     Timeout,
 )
-from bessa_async._options import OWNED_HEADERS
+from bessa_async._base.options import OWNED_HEADERS
 from bessa_async._registry import TYPED_RESOURCES
 from bessa_async.testing import FakeClock, Fault, RecordedRequest, Sandbox
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bessa_async._cli import EXIT_CODES, main
+from bessa_async._cli.app import EXIT_CODES, main
 from bessa_async.testing import Sandbox
 
 

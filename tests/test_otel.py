@@ -18,9 +18,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from bessa_async import BessaClient, Hooks, NotFoundError, Order, OrderLine, opentelemetry_hooks
-from bessa_async._demo import walkthrough
-from bessa_async._hooks import operation
-from bessa_async._otel import ACTIVE_REQUESTS, REQUEST_DURATION, RETRIES
+from bessa_async._cli.demo import walkthrough
+from bessa_async._instrument.hooks import operation
+from bessa_async._instrument.otel import ACTIVE_REQUESTS, REQUEST_DURATION, RETRIES
 from bessa_async.testing import FakeClock, Fault, Sandbox
 
 

@@ -28,7 +28,7 @@ from bessa_async import (
     business_day,
 )
 from bessa_async._jobs.model import Job
-from bessa_async._models import NO_EXTRA
+from bessa_async._models.records import NO_EXTRA
 from bessa_async.testing import FakeClock, Fault, Sandbox
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bessa_async._atomic import AtomicFile
-from bessa_async._cli import main
+from bessa_async._cli.app import main
+from bessa_async._cli.files import AtomicFile
 from bessa_async.testing import Sandbox
 
 VICTIM = "the victim's own text\n"

@@ -21,10 +21,10 @@ from bessa_async import (
     make_converter,
     to_dict,
 )
-from bessa_async._convert import _FAST, EXTRA, decode
 from bessa_async._jobs.model import Job
-from bessa_async._models import NO_EXTRA
-from bessa_async._readers import _DECIMALS, _UUIDS, _parse_uuid, reader
+from bessa_async._models.convert import _FAST, EXTRA, decode
+from bessa_async._models.readers import _DECIMALS, _UUIDS, _parse_uuid, reader
+from bessa_async._models.records import NO_EXTRA
 from bessa_async._registry import TYPED
 from bessa_async.testing._data import generate_tenant
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bessa_async import DEFAULT_PATHS, BessaClient
-from bessa_async._models import Company, StockLevel
+from bessa_async._models.records import Company, StockLevel
 from bessa_async._registry import RESOURCES, TYPED, TYPED_RESOURCES
 
 _URL = "http://127.0.0.1:1/v1/public/"

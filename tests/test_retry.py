@@ -15,8 +15,8 @@ from bessa_async import (
     RetryPolicy,
     TransportError,
 )
-from bessa_async._errors import error_for_response
-from bessa_async._retry import is_retryable, wait_before_retry
+from bessa_async._base.errors import error_for_response
+from bessa_async._transport.retry import is_retryable, wait_before_retry
 
 POLICY = RetryPolicy()
 

@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 
 from bessa_async import business_day
-from bessa_async._cli import main
+from bessa_async._cli.app import main
 from bessa_async.testing import FakeClock, Sandbox
 from bessa_async.testing import __main__ as standalone
 from bessa_async.testing._calendar import VIENNA

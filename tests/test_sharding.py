@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bessa_async import BessaError, DecodeError, TransportError
-from bessa_async._pagination import ListingStats, Paginator
-from bessa_async._shard_token import identity_of, read_token
-from bessa_async._sharding import ShardPlan, initial_shards, sharded_pages, split_point
+from bessa_async._listing.pagination import ListingStats, Paginator
+from bessa_async._listing.shard_token import identity_of, read_token
+from bessa_async._listing.sharding import ShardPlan, initial_shards, sharded_pages, split_point
 from bessa_async.testing._cursor import Collection, Cursor, Selection, paginate
 from bessa_async.testing._filters import micros
 

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bessa_async import BessaClient
-from bessa_async._cli import main
-from bessa_async._sharding import initial_shards, split_point
+from bessa_async._cli.app import main
+from bessa_async._listing.sharding import initial_shards, split_point
 from bessa_async.testing import Sandbox
 
 HOUR = datetime(2026, 6, 10, 8, tzinfo=UTC)

@@ -19,9 +19,9 @@ from bessa_async import (
     ResumeTokenError,
     ServerError,
 )
-from bessa_async._pagination import Paginator
-from bessa_async._resources import _raw_identity, _raw_time
-from bessa_async._sharding import ShardPlan, sharded_pages
+from bessa_async._listing.pagination import Paginator
+from bessa_async._listing.sharding import ShardPlan, sharded_pages
+from bessa_async._resources.resource import _raw_identity, _raw_time
 from bessa_async.testing import FakeClock, Fault, Sandbox
 
 JUNE: dict[str, Any] = {

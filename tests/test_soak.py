@@ -26,7 +26,7 @@ from bessa_async import (
     RetryPolicy,
     SubmissionOutcomeUnknownError,
 )
-from bessa_async._cli import main
+from bessa_async._cli.app import main
 from bessa_async.testing import FakeClock, Fault, FaultRule, Sandbox
 
 pytestmark = pytest.mark.soak

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from bessa_async import business_days
-from bessa_async._cli import main
-from bessa_async._export import CLOSING_COLUMNS, SALES_COLUMNS
+from bessa_async._cli.app import main
+from bessa_async._models.export import CLOSING_COLUMNS, SALES_COLUMNS
 from bessa_async.testing import Sandbox
 
 SANDBOX = ["--sandbox", "--sandbox-receipts", "400", "--sandbox-start", "2026-06-01"]

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bessa_async import AuthenticationError, BessaClient, ConfigurationError
-from bessa_async._secret import MAX_TOKEN_LENGTH, check_token
+from bessa_async._transport.secret import MAX_TOKEN_LENGTH, check_token
 from bessa_async.testing import FakeClock, Sandbox
 
 _VISIBLE_ASCII = st.characters(min_codepoint=0x21, max_codepoint=0x7E)

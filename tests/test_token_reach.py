@@ -25,7 +25,7 @@ from bessa_async import (
     RetryPolicy,
     TransportError,
 )
-from bessa_async._secret import Secret
+from bessa_async._transport.secret import Secret
 from bessa_async.testing import FakeClock, Fault, Sandbox
 
 TOKEN = "tok-4f9c2e81d7a3b6"

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from yarl import URL
 
 from bessa_async import BessaError, ConfigurationError, ForeignOriginError, encode_params
-from bessa_async._urls import (
+from bessa_async._base.urls import (
     is_loopback,
     redirect_target,
     resolve,

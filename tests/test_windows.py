@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bessa_async import InvalidTypeError, InvalidValueError
-from bessa_async._filters import check_windows
-from bessa_async._resources import Receipts
+from bessa_async._listing.filters import check_windows
+from bessa_async._resources.resource import Receipts
 
 _ZONES = st.sampled_from([UTC, ZoneInfo("Europe/Vienna"), ZoneInfo("America/St_Johns")])
 _MOMENTS = st.builds(

@@ -11,10 +11,10 @@ from typing import Any, Final
 
 import attrs
 
-from .._convert import EXTRA, decode, open_enum_of, value_problems
-from .._errors import DecodeError
-from .._pagination import is_url
-from .._validate import is_int
+from .._base.errors import DecodeError
+from .._base.validate import is_int
+from .._listing.pagination import is_url
+from .._models.convert import EXTRA, decode, open_enum_of, value_problems
 from ._report import Difference, NextForm
 
 __all__ = ["inspect_items", "page_facts"]

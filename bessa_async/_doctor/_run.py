@@ -10,9 +10,8 @@ from typing import Any, Final, Protocol, final
 
 import attrs
 
-from .._config import Timeout
-from .._convert import instant
-from .._errors import (
+from .._base.config import Timeout
+from .._base.errors import (
     APIError,
     AuthenticationError,
     BessaError,
@@ -25,7 +24,8 @@ from .._errors import (
     TransportError,
 )
 from .._jobs.model import Job
-from .._models import (
+from .._models.convert import instant
+from .._models.records import (
     Company,
     SalesReport,
 )

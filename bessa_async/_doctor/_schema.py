@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from .._convert import open_enum_of
+from .._models.convert import open_enum_of
 from ._items import _accessor, _Field, _fields, _unknown_word
 from ._report import Difference
 

@@ -12,11 +12,11 @@ import json
 import uuid
 from typing import Any, Final, Protocol, final
 
-from .._config import PollPolicy
-from .._errors import InvalidTypeError, InvalidValueError, JobFailedError
-from .._hooks import Hooks, operation
-from .._jsontext import parse_json, version_of
-from .._validate import parse_uuid
+from .._base.config import PollPolicy
+from .._base.errors import InvalidTypeError, InvalidValueError, JobFailedError
+from .._base.jsontext import parse_json, version_of
+from .._base.validate import parse_uuid
+from .._instrument.hooks import Hooks, operation
 from .model import Job, JobKind, JobStatus, job_state
 from .pacing import check_wait_timeout
 

@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING, Any, Final, final
 
 from yarl import URL
 
-from .._config import PollPolicy, RetryPolicy, Timeout
-from .._convert import decode, decode_many
-from .._errors import (
+from .._base.config import PollPolicy, RetryPolicy, Timeout
+from .._base.errors import (
     BessaError,
     InvalidTypeError,
     RequestTimeout,
@@ -32,17 +31,18 @@ from .._errors import (
     TransportError,
     parse_retry_after,
 )
-from .._hooks import Hooks
-from .._pagination import Paginator, observe_pages
-from .._raw import LastResponse, raw_response
-from .._validate import check_uuid
+from .._base.validate import check_uuid
+from .._instrument.hooks import Hooks
+from .._listing.pagination import Paginator, observe_pages
+from .._models.convert import decode, decode_many
+from .._transport.raw import LastResponse, raw_response
 from .handle import JobHandle, check_job_path, decode_token
 from .model import Job, JobKind
 from .pacing import next_poll_delay
 from .scheduler import PollScheduler
 
 if TYPE_CHECKING:
-    from .._session import Response, Sender
+    from .._transport.session import Response, Sender
 
 __all__ = ["JobManager", "is_ambiguous"]
 

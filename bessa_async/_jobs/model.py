@@ -15,8 +15,8 @@ from typing import Any, Final, Literal, final
 
 import attrs
 
-from .._errors import DecodeError, JobFailedError
-from .._models import NO_EXTRA
+from .._base.errors import DecodeError, JobFailedError
+from .._models.records import NO_EXTRA
 
 __all__ = [
     "Job",

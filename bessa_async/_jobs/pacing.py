@@ -12,8 +12,8 @@ import random
 from collections.abc import Iterable
 from typing import Final
 
-from .._config import PollPolicy
-from .._errors import InvalidValueError
+from .._base.config import PollPolicy
+from .._base.errors import InvalidValueError
 
 __all__ = [
     "ROUND_FLOOR",

@@ -9,11 +9,11 @@ from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Final, Unpack, final
 
-from .._config import PollPolicy, Timeout, as_timeout
-from .._errors import InvalidTypeError, InvalidValueError, JobTimeoutError
-from .._filters import RequestOptions, Window, declare_filters
-from .._options import check_headers
-from .._pagination import Paginator
+from .._base.config import PollPolicy, Timeout, as_timeout
+from .._base.errors import InvalidTypeError, InvalidValueError, JobTimeoutError
+from .._base.options import check_headers
+from .._listing.filters import RequestOptions, Window, declare_filters
+from .._listing.pagination import Paginator
 from .handle import JobHandle
 from .manager import JobManager
 from .model import Job, JobKind, JobStatus

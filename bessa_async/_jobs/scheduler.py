@@ -21,9 +21,8 @@ from typing import Any, Final, final
 
 import attrs
 
-from .._config import PollPolicy
-from .._convert import decode
-from .._errors import (
+from .._base.config import PollPolicy
+from .._base.errors import (
     APIError,
     BessaError,
     ClientClosedError,
@@ -32,8 +31,9 @@ from .._errors import (
     ServerError,
     TransportError,
 )
-from .._hooks import Hooks, emit_poll, left
-from .._pagination import follow, read_page
+from .._instrument.hooks import Hooks, emit_poll, left
+from .._listing.pagination import follow, read_page
+from .._models.convert import decode
 from .handle import JobHandle
 from .model import Job, JobKind
 from .pacing import check_wait_timeout, next_poll_delay, next_round_delay, round_policy

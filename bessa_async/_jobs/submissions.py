@@ -14,7 +14,7 @@ from typing import Any, Final, final
 
 import attrs
 
-from .._validate import check_decimal, check_items, check_text, check_uuid
+from .._base.validate import check_decimal, check_items, check_text, check_uuid
 from .model import JobKind
 
 __all__ = [

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 from aiohttp import web
 
-from bessa_async._jsontext import parse_json
+from bessa_async._base.jsontext import parse_json
 
 from ._answers import detail, json_answer
 from ._faults import parse_faults

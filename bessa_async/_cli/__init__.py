@@ -1,0 +1,1 @@
+"""The `bessa` command: a thin shell over the public API."""

@@ -1,0 +1,1 @@
+"""Observability: the hooks' events, calling hooks safely, OpenTelemetry, request tallies."""

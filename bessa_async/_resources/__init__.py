@@ -1,0 +1,1 @@
+"""The resources: one class per API collection, sending through the client."""
