@@ -45,10 +45,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Ruff: lint and formatting check."""
-    session.install(*(req for req in DEV if req.startswith("ruff")))
+    """Ruff (lint and formatting) and the import contracts that keep the layers."""
+    session.install(*(req for req in DEV if req.startswith(("ruff", "import-linter"))))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")
 
 
 @nox.session

@@ -38,8 +38,6 @@ from ._base.errors import (
     InputError,
     InvalidTypeError,
     InvalidValueError,
-    JobFailedError,
-    JobTimeoutError,
     NotFoundError,
     PaginationLoopError,
     PermissionDeniedError,
@@ -77,6 +75,7 @@ from ._instrument.events import (
 )
 from ._instrument.hooks import Hooks
 from ._instrument.otel import opentelemetry_hooks
+from ._jobs.errors import JobFailedError, JobTimeoutError
 from ._jobs.handle import JobHandle
 from ._jobs.model import Job, JobFailure, JobResult, JobStatus, OrderOutcome, PaymentOutcome
 from ._jobs.resources import JobFilters, Jobs, OrderJobs, PaymentJobs
@@ -126,6 +125,7 @@ from ._models.records import (
     User,
 )
 from ._registry import DEFAULT_PATHS, natural_key
+from ._resources.raw import RawResource
 from ._resources.resource import (
     AnyResource,
     ArticleGroups,
@@ -144,7 +144,7 @@ from ._resources.resource import (
     TaxRates,
     Users,
 )
-from ._transport.raw import RawResource, RawResponse
+from ._transport.raw import RawResponse
 from ._version import __version__
 
 __all__ = [

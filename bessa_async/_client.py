@@ -57,7 +57,7 @@ from ._resources.resource import (
 )
 from ._transport.raw import RawResponse, raw_response
 from ._transport.secret import check_token
-from ._transport.session import Sender, check_max_in_flight, default_user_agent
+from ._transport.session import Sender, check_max_in_flight, check_trace_configs, default_user_agent
 
 __all__ = ["BessaClient"]
 
@@ -73,24 +73,6 @@ def _base_url(base_url: str | None, *, allow_insecure: bool) -> URL:
         if source == "base_url":
             raise
         raise ConfigurationError(f"{source}: {exc}") from exc
-
-
-def _trace_configs(
-    configs: Sequence[aiohttp.TraceConfig] | None, session: aiohttp.ClientSession | None
-) -> list[aiohttp.TraceConfig] | None:
-    """The checked ``trace_configs=``: only for a session the client creates."""
-    if configs is None:
-        return None
-    if isinstance(configs, aiohttp.TraceConfig | str | bytes) or not all(
-        isinstance(config, aiohttp.TraceConfig) for config in configs
-    ):
-        raise InvalidTypeError("trace_configs must be a list of aiohttp.TraceConfig")
-    if session is not None and configs:
-        raise ConfigurationError(
-            "trace_configs= applies to the session the client creates; with session=, give "
-            "the trace configs to that aiohttp.ClientSession instead"
-        )
-    return list(configs)
 
 
 @final
@@ -203,7 +185,7 @@ class BessaClient:
         resolved = client_paths(paths)
         if not isinstance(retry, RetryPolicy):
             raise InvalidTypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
-        configs = _trace_configs(trace_configs, session)
+        configs = check_trace_configs(trace_configs, session)
         sender = Sender(
             token=secret,
             base_url=_base_url(base_url, allow_insecure=allow_insecure),

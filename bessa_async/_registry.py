@@ -27,12 +27,15 @@ from ._resources.resource import (
     Tables,
     TaxRates,
     Users,
+    filter_spec_of,
+    model_of,
 )
 
 __all__ = [
     "DEFAULT_PATHS",
     "NATURAL_KEYS",
     "RESOURCES",
+    "SYNCABLE",
     "TYPED",
     "TYPED_RESOURCES",
     "client_paths",
@@ -74,9 +77,14 @@ RESOURCES: Final[tuple[type[Registered], ...]] = (
 DEFAULT_PATHS: Final[Mapping[str, str]] = {cls.name: cls.default_path for cls in RESOURCES}
 """Each typed resource's path relative to the base URL (inferred: override with ``paths=``)."""
 TYPED: Final[tuple[tuple[str, type[Any]], ...]] = tuple(
-    (cls.name, cls._declared_model) for cls in TYPED_RESOURCES if cls._declared_model is not None
+    (cls.name, model) for cls in TYPED_RESOURCES if (model := model_of(cls)) is not None
 )
 """Each list resource's name and model, in registry order."""
+SYNCABLE: Final[Mapping[str, type[Resource[Any]]]] = {
+    cls.name: cls for cls in TYPED_RESOURCES if filter_spec_of(cls) is not None
+}
+"""The resources with a ``changes()`` feed, by name: what ``bessa sync`` and the dlt source
+follow."""
 NATURAL_KEYS: Final[Mapping[str, tuple[str, ...]]] = {StockLevels.name: ("article", "location")}
 """The fields that identify an item of a resource without an ``id`` of its own: a stock level is
 one per article and location. Every other resource is identified by ``id``."""

@@ -32,12 +32,11 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.extract import DltResource
 
 from ._base.errors import InvalidTypeError, InvalidValueError
-from ._cli.sync import SYNCABLE
 from ._client import BessaClient
 from ._instrument.summary import RequestTally
 from ._listing.changes import SyncStats
-from ._registry import natural_key
-from ._resources.resource import Resource, _raw_identity
+from ._registry import SYNCABLE, natural_key
+from ._resources.resource import Resource, model_of, raw_identity
 
 __all__ = [
     "MIRRORED",
@@ -163,7 +162,7 @@ def _known(pipeline: dlt.Pipeline, name: str, key: tuple[str, ...]) -> dict[str,
     known = {}
     for values in rows or ():
         keys = dict(zip(key, (str(v) for v in values), strict=True))
-        known[_raw_identity(keys)] = keys
+        known[raw_identity(keys)] = keys
     return known
 
 
@@ -179,7 +178,7 @@ def _resource(
     watch: MirrorWatch | None,
 ) -> DltResource:
     cls: type[Resource[Any]] = SYNCABLE[name]
-    model = cls._declared_model
+    model = model_of(cls)
     assert model is not None
     key = natural_key(name)
 
@@ -231,7 +230,7 @@ def _resource(
                         row[REMOVED] = True
                     out.append(row)
                     if due:
-                        delivered.add(_raw_identity({k: row.get(k) for k in key}))
+                        delivered.add(raw_identity({k: row.get(k) for k in key}))
                 state["checkpoint"] = batch.checkpoint
                 if out:
                     yield out

@@ -16,9 +16,9 @@ from cli_process import HoldAfter, running_cli
 
 from bessa_async import BessaClient
 from bessa_async._cli.app import main
-from bessa_async._cli.sync import SYNCABLE, _cut_torn_tail
+from bessa_async._cli.sync import _cut_torn_tail
 from bessa_async._listing.checkpoint import Checkpoint
-from bessa_async._registry import DEFAULT_PATHS
+from bessa_async._registry import DEFAULT_PATHS, SYNCABLE
 from bessa_async.testing import Fault, Sandbox, ServedPage
 
 

@@ -27,8 +27,8 @@ from bessa_async import (
     to_dict,
 )
 from bessa_async._base.errors import error_for_response
+from bessa_async._base.jsontext import MAX_NESTING
 from bessa_async._jobs.handle import decode_token
-from bessa_async._models.readers import MAX_NESTING
 from bessa_async.testing import FakeClock
 
 TOO_DEEP = 100_000

@@ -21,7 +21,7 @@ from bessa_async import (
 )
 from bessa_async._listing.pagination import Paginator
 from bessa_async._listing.sharding import ShardPlan, sharded_pages
-from bessa_async._resources.resource import _raw_identity, _raw_time
+from bessa_async._resources.resource import _raw_time, raw_identity
 from bessa_async.testing import FakeClock, Fault, Sandbox
 
 JUNE: dict[str, Any] = {
@@ -192,7 +192,7 @@ async def _bounded_listing(client: BessaClient, sandbox: Sandbox, max_buffered: 
         resource="receipts",
         plan=plan,
         when=_raw_time("timestamp"),
-        ident=_raw_identity,
+        ident=raw_identity,
     )
     listing = Paginator(
         receipts._get_json,

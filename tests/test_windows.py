@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bessa_async import InvalidTypeError, InvalidValueError
 from bessa_async._listing.filters import check_windows
-from bessa_async._resources.resource import Receipts
+from bessa_async._resources.resource import Receipts, filter_spec_of
 
 _ZONES = st.sampled_from([UTC, ZoneInfo("Europe/Vienna"), ZoneInfo("America/St_Johns")])
 _MOMENTS = st.builds(
@@ -27,7 +27,7 @@ _MOMENTS = st.builds(
 
 def _split(filters: dict[str, Any]) -> dict[str, Any]:
     """The query ``receipts.list(**filters)`` would send."""
-    spec = Receipts._filters
+    spec = filter_spec_of(Receipts)
     assert spec is not None
     return spec.split(filters, owner="Receipts.list")[0]
 

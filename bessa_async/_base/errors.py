@@ -50,15 +50,10 @@ import email.utils
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import Any, ClassVar, Final
 from zoneinfo import ZoneInfoNotFoundError
 
-from .._models.readers import nests_deeper_than
-from .jsontext import parse_json
-
-if TYPE_CHECKING:
-    from .._jobs.handle import JobHandle
-    from .._jobs.model import Job
+from .jsontext import nests_deeper_than, parse_json
 
 __all__ = [
     "APIError",
@@ -74,8 +69,6 @@ __all__ = [
     "InputError",
     "InvalidTypeError",
     "InvalidValueError",
-    "JobFailedError",
-    "JobTimeoutError",
     "NotFoundError",
     "PaginationLoopError",
     "PermissionDeniedError",
@@ -285,71 +278,6 @@ class ClientClosedError(BessaError, RuntimeError):
     closed by its owner; also what a job wait still running when its client closed ends with
     (the job goes on: resume it from its token with a new client). Nothing was sent.
     """
-
-
-class JobFailedError(BessaError):
-    """A job ended without success: ``failed``, ``expired`` or ``cancelled``.
-
-    Attributes:
-        job: the job as last read (its ``error`` holds the till's code and detail).
-        status: the job's status word.
-        code: the failure code (e.g. ``"article_inactive"``; an unknown code is still a
-            failure), or None if the API gave none.
-        detail: the API's human description, or None.
-    """
-
-    def __init__(self, job: Job) -> None:
-        self.job = job
-        self.status = str(job.status)
-        self.code = job.error.code if job.error is not None else None
-        self.detail = job.error.detail if job.error is not None else None
-        reason = ": ".join(part for part in (self.code, self.detail) if part)
-        super().__init__(
-            f"{job.type or 'job'} {job.id} {self.status}" + (f" ({reason})" if reason else "")
-        )
-
-
-class JobTimeoutError(BessaError, TimeoutError):
-    """The caller's deadline passed before the job(s) ended.
-
-    Nothing happened to the job on the server: wait again, or keep ``handle.to_token()`` and
-    resume later.
-
-    Attributes:
-        handles: the handles still unfinished (one for ``wait()``).
-        timeout: the deadline that passed, in seconds.
-        last_error: the error of the latest poll, if it failed (the API may be unreachable).
-    """
-
-    def __init__(
-        self,
-        handles: tuple[JobHandle, ...],
-        *,
-        timeout: float | None,
-        last_error: BaseException | None = None,
-    ) -> None:
-        self.handles = handles
-        self.timeout = timeout
-        self.last_error = last_error
-        which = (
-            f"job {handles[0].id} (last status {handles[0].status})"
-            if len(handles) == 1
-            else f"{len(handles)} jobs"
-        )
-        limit = "the deadline" if timeout is None else f"{timeout:g} s"
-        note = f"; the last poll failed: {last_error}" if last_error is not None else ""
-        super().__init__(
-            f"{which} not finished within {limit}; the job goes on and its handle stays usable"
-            f"{note}"
-        )
-
-    @property
-    def handle(self) -> JobHandle:
-        """The (first) unfinished handle."""
-        return self.handles[0]
-
-    def __str__(self) -> str:  # OSError's __str__ would show its errno tuple instead
-        return str(self.args[0])
 
 
 class SubmissionOutcomeUnknownError(BessaError):

@@ -4,7 +4,29 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
+
+#: How deeply JSON kept as it came may nest: the value of a field a model does not know (kept
+#: in ``extra``), an error answer's field errors. Such a value is walked later by whatever the
+#: caller does with it (``to_dict``, ``json.dumps``, ``pickle``); nested as deeply as the JSON
+#: reader allows, that walk would exhaust the stack. The API's own answers nest a few levels.
+MAX_NESTING: Final = 64
+
+
+def nests_deeper_than(value: object, limit: int = MAX_NESTING) -> bool:
+    """Whether ``value`` (parsed JSON) nests lists and objects more than ``limit`` deep."""
+    level: list[object] = [value]
+    for _ in range(limit + 1):
+        inner: list[object] = []
+        for item in level:
+            if type(item) is dict:
+                inner.extend(item.values())
+            elif type(item) is list:
+                inner.extend(item)
+        if not inner:
+            return False
+        level = inner
+    return True
 
 
 def parse_json(text: str | bytes, *, decimals: bool = False) -> Any:

@@ -15,8 +15,8 @@ import textwrap
 from typing import TYPE_CHECKING, Final
 
 from .._base.errors import BessaError
+from .._registry import SYNCABLE
 from . import arguments as _arguments
-from .sync import SYNCABLE
 
 if TYPE_CHECKING:
     from ..dlt import MirrorWatch, Watched

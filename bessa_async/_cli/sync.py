@@ -34,8 +34,8 @@ from bessa_async import BessaClient, ResumeTokenError, to_dict
 from .._base.jsontext import parse_json, version_of
 from .._instrument.summary import RequestTally
 from .._listing.filters import LIST_DEFAULTS, RequestOptions
-from .._registry import TYPED_RESOURCES
-from .._resources.resource import Resource
+from .._registry import SYNCABLE
+from .._resources.resource import Resource, filter_spec_of
 from . import arguments as accepts
 from .files import AtomicFile
 from .progress import Progress
@@ -46,7 +46,6 @@ __all__ = [
     "DESCRIPTION",
     "EXAMPLE",
     "HELP",
-    "SYNCABLE",
     "add_options",
     "check",
     "sync",
@@ -57,10 +56,6 @@ ClientFactory = Callable[
     [argparse.Namespace, RequestTally | None], AbstractAsyncContextManager[BessaClient]
 ]
 
-SYNCABLE: Final[Mapping[str, type[Resource[Any]]]] = {
-    cls.name: cls for cls in TYPED_RESOURCES if cls._filters is not None
-}
-"""The resources ``bessa sync`` follows: every typed resource with a ``changes()`` feed."""
 HELP: Final = "append what changed since the last run to a JSON-lines file (resumable)"
 DESCRIPTION: Final = textwrap.fill(
     "Append the items of RESOURCE that are new or changed since the last run to --output, one "
@@ -89,7 +84,7 @@ hold across a save."""
 def _own_filters(cls: type[Resource[Any]]) -> frozenset[str]:
     """The equality filters ``cls.changes()`` takes (not the windows it sets itself, nor the
     listing and request options, which are no filters)."""
-    spec = cls._filters
+    spec = filter_spec_of(cls)
     assert spec is not None
     windows = {f"{w}__{b}" for w in spec.windows for b in ("gte", "lt")}
     options = {"cursor", "limit", *LIST_DEFAULTS, *RequestOptions.__annotations__}

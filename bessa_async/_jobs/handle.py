@@ -13,10 +13,11 @@ import uuid
 from typing import Any, Final, Protocol, final
 
 from .._base.config import PollPolicy
-from .._base.errors import InvalidTypeError, InvalidValueError, JobFailedError
+from .._base.errors import InvalidTypeError, InvalidValueError
 from .._base.jsontext import parse_json, version_of
 from .._base.validate import parse_uuid
 from .._instrument.hooks import Hooks, operation
+from .errors import JobFailedError
 from .model import Job, JobKind, JobStatus, job_state
 from .pacing import check_wait_timeout
 

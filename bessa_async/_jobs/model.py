@@ -15,8 +15,9 @@ from typing import Any, Final, Literal, final
 
 import attrs
 
-from .._base.errors import DecodeError, JobFailedError
+from .._base.errors import DecodeError
 from .._models.records import NO_EXTRA
+from .errors import JobFailedError
 
 __all__ = [
     "Job",

@@ -10,10 +10,11 @@ from datetime import datetime
 from typing import Any, ClassVar, Final, Unpack, final
 
 from .._base.config import PollPolicy, Timeout, as_timeout
-from .._base.errors import InvalidTypeError, InvalidValueError, JobTimeoutError
+from .._base.errors import InvalidTypeError, InvalidValueError
 from .._base.options import check_headers
 from .._listing.filters import RequestOptions, Window, declare_filters
 from .._listing.pagination import Paginator
+from .errors import JobTimeoutError
 from .handle import JobHandle
 from .manager import JobManager
 from .model import Job, JobKind, JobStatus

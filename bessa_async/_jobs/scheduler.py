@@ -17,6 +17,7 @@ import itertools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Final, final
 
 import attrs
@@ -26,14 +27,15 @@ from .._base.errors import (
     APIError,
     BessaError,
     ClientClosedError,
-    JobTimeoutError,
     RateLimitError,
     ServerError,
     TransportError,
 )
-from .._instrument.hooks import Hooks, emit_poll, left
+from .._instrument.events import PollEvent, path_template
+from .._instrument.hooks import Hooks, emit, left
 from .._listing.pagination import follow, read_page
 from .._models.convert import decode
+from .errors import JobTimeoutError
 from .handle import JobHandle
 from .model import Job, JobKind
 from .pacing import check_wait_timeout, next_poll_delay, next_round_delay, round_policy
@@ -55,6 +57,27 @@ Sleep = Callable[[float], Awaitable[None]]
 Fetch = Callable[[str], Awaitable[tuple[Job, float | None]]]
 FetchPage = Callable[[str, Mapping[str, Any] | None], Awaitable[tuple[Any, float | None]]]
 """GET a list page (a path with parameters, or a ``next`` URL); the JSON and ``Retry-After``."""
+
+
+async def _emit_poll(
+    hooks: Hooks, path: str, job: Job, next_delay: float | None, *, within: float | None
+) -> None:
+    """A :class:`PollEvent` for the answer ``job`` to a poll of ``path``; ``within``: seconds
+    left of the latest deadline among the waits the poll served (None: one has none)."""
+    if hooks.on_poll is None:
+        return
+    lag = None
+    if job.finished and job.updated is not None and job.updated.tzinfo is not None:
+        lag = max(0.0, (datetime.now(UTC) - job.updated).total_seconds())
+    event = PollEvent(
+        job=job.id,
+        path=path_template(path),
+        status=str(job.status),
+        next_delay=next_delay,
+        updated=job.updated,
+        detection_lag=lag,
+    )
+    await emit(hooks.on_poll, event, within=within)
 
 
 @attrs.define(eq=False)
@@ -420,7 +443,7 @@ class PollScheduler:
                 else:
                     delay = self._again(watch, job, retry_after)
                 if self.hooks is not None:
-                    await emit_poll(
+                    await _emit_poll(
                         self.hooks, watch.path, job, delay, within=left(until, self._clock)
                     )
         finally:
@@ -525,7 +548,7 @@ class PollScheduler:
         )
         if self.hooks is not None:
             for path, job in observed:
-                await emit_poll(
+                await _emit_poll(
                     self.hooks,
                     path,
                     job,

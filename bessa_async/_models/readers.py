@@ -41,7 +41,9 @@ from typing import Any, Final, TypeVar
 import attrs
 import cattrs
 
-__all__ = ["MAX_NESTING", "Reader", "nests_deeper_than", "reader", "unknown_fields"]
+from .._base.jsontext import MAX_NESTING, nests_deeper_than
+
+__all__ = ["Reader", "reader", "unknown_fields"]
 
 T = TypeVar("T")
 Reader = Callable[[object], T]
@@ -49,29 +51,6 @@ Reader = Callable[[object], T]
 _CACHE_SIZE: Final = 8192
 _DECIMALS: dict[str, Decimal] = {}
 _UUIDS: dict[str, uuid.UUID] = {}
-
-
-#: How deeply JSON kept as it came may nest: the value of a field a model does not know (kept
-#: in ``extra``), an error answer's field errors. Such a value is walked later by whatever the
-#: caller does with it (``to_dict``, ``json.dumps``, ``pickle``); nested as deeply as the JSON
-#: reader allows, that walk would exhaust the stack. The API's own answers nest a few levels.
-MAX_NESTING: Final = 64
-
-
-def nests_deeper_than(value: object, limit: int = MAX_NESTING) -> bool:
-    """Whether ``value`` (parsed JSON) nests lists and objects more than ``limit`` deep."""
-    level: list[object] = [value]
-    for _ in range(limit + 1):
-        inner: list[object] = []
-        for item in level:
-            if type(item) is dict:
-                inner.extend(item.values())
-            elif type(item) is list:
-                inner.extend(item)
-        if not inner:
-            return False
-        level = inner
-    return True
 
 
 def unknown_fields(item: Mapping[str, Any], names: frozenset[str]) -> dict[str, Any]:

@@ -60,8 +60,9 @@ from .._models.records import (
     TaxRate,
     User,
 )
-from .._transport.raw import LastResponse, RawResource, RawResponse
+from .._transport.raw import LastResponse, RawResponse
 from .._transport.session import Sender
+from .raw import RawResource
 
 __all__ = [
     "AnyResource",
@@ -80,6 +81,9 @@ __all__ = [
     "Tables",
     "TaxRates",
     "Users",
+    "filter_spec_of",
+    "model_of",
+    "raw_identity",
 ]
 
 T = TypeVar("T")
@@ -98,7 +102,7 @@ def _raw_time(field: str) -> Callable[[Any], datetime | None]:
     return when
 
 
-def _raw_identity(item: Any) -> str:
+def raw_identity(item: Any) -> str:
     """An item's identity from its raw JSON, for the sharded listing's duplicate check."""
     if not isinstance(item, dict):
         return repr(item)
@@ -283,7 +287,7 @@ class Resource(Generic[T]):
                     resource=self._name,
                     plan=plan,
                     when=_raw_time(plan.field),
-                    ident=_raw_identity,
+                    ident=raw_identity,
                     resume=resume,
                 )
         return Paginator(
@@ -383,7 +387,7 @@ class Resource(Generic[T]):
             since=moment,
             answer=functools.partial(self._client._get_dated, headers=headers),
             decode=self._decode_page,
-            ident=_raw_identity,
+            ident=raw_identity,
             window="timestamp" if "timestamp" in spec.windows else None,
             limit=limit,
             concurrency=concurrency,
@@ -719,3 +723,13 @@ def any_resource(client: Requester, path: str, model: type[T]) -> AnyResource[T]
 def any_resource(client: Requester, path: str, model: type[Any] | None) -> AnyResource[Any]:
     """A resource at ``path``: typed when ``model`` is given, else items are dicts."""
     return AnyResource(client, check_path(path, label="resource(path)"), model)
+
+
+def model_of(cls: type[Resource[Any]]) -> type[Any] | None:
+    """The model a resource class names as its type argument (None: untyped)."""
+    return cls._declared_model
+
+
+def filter_spec_of(cls: type[Resource[Any]]) -> FilterSpec | None:
+    """What a resource class's ``list`` takes (None: it has no typed filters, no changes feed)."""
+    return cls._filters

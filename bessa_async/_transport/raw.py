@@ -18,12 +18,9 @@ import attrs
 from .._base.errors import REQUEST_ID_HEADERS
 
 if TYPE_CHECKING:
-    from .._base.options import ParamValue
-    from .._listing.filters import IdLike
-    from .._resources.resource import Resource
     from .session import Response
 
-__all__ = ["LastResponse", "RawResource", "RawResponse", "raw_response"]
+__all__ = ["LastResponse", "RawResponse", "raw_response"]
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -96,32 +93,3 @@ class LastResponse:
     """Where a listing keeps the answer of its most recent page request."""
 
     value: RawResponse[Any] | None = None
-
-
-@final
-class RawResource(Generic[T]):
-    """``resource.with_raw_response``: the resource's reads, answering :class:`RawResponse`."""
-
-    def __init__(self, resource: Resource[T]) -> None:
-        self._resource = resource
-
-    def __repr__(self) -> str:
-        return f"<RawResource {self._resource.path!r}>"
-
-    async def get(
-        self,
-        id: IdLike,  # "id": the API's own word
-        *,
-        extra_params: Mapping[str, ParamValue] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> RawResponse[T]:
-        """One item by id, as :meth:`Resource.get`, with the answer's status and headers.
-
-        Raises:
-            InvalidValueError: ``id`` is not a UUID (nothing is sent).
-            NotFoundError: no such item.
-        """
-        resource = self._resource
-        target, params, headers = resource._detail(id, extra_params, extra_headers)
-        raw = await resource._client._request_raw("GET", target, params=params, headers=headers)
-        return raw.with_data(resource._decode_one(raw.data))

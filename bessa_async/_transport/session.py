@@ -53,12 +53,13 @@ from .._base.urls import (
 )
 from .._base.validate import is_int
 from .._instrument.events import redact_query
-from .._instrument.hooks import CallObserver, Hooks
+from .._instrument.hooks import Hooks
 from .._version import __version__
+from .observe import CallObserver
 from .retry import SAFE_METHODS, current_read, retry_call
 from .secret import Secret
 
-__all__ = ["RateGate", "Response", "Sender"]
+__all__ = ["RateGate", "Response", "Sender", "check_trace_configs"]
 
 logger: Final = logging.getLogger("bessa_async")
 
@@ -418,6 +419,24 @@ class _Connection:
         if self.owns_open_session:
             assert self.session is not None
             await self.session.close()
+
+
+def check_trace_configs(
+    configs: Sequence[aiohttp.TraceConfig] | None, session: aiohttp.ClientSession | None
+) -> list[aiohttp.TraceConfig] | None:
+    """The checked ``trace_configs=``: only for a session the client creates."""
+    if configs is None:
+        return None
+    if isinstance(configs, aiohttp.TraceConfig | str | bytes) or not all(
+        isinstance(config, aiohttp.TraceConfig) for config in configs
+    ):
+        raise InvalidTypeError("trace_configs must be a list of aiohttp.TraceConfig")
+    if session is not None and configs:
+        raise ConfigurationError(
+            "trace_configs= applies to the session the client creates; with session=, give "
+            "the trace configs to that aiohttp.ClientSession instead"
+        )
+    return list(configs)
 
 
 class Sender:
