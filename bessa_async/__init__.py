@@ -8,9 +8,16 @@ The public names live here; everything else is private. Quick start::
         page = await client.request("GET", "articles/", params={"limit": 10})
 
 ``bessa_async.testing`` ships a faithful fake of the API for tests and tries without a token.
+Names for narrower audiences live in public modules: ``bessa_async.hooks`` (the events hooks
+receive), ``bessa_async.resources`` (the classes behind ``client.<name>`` and their filters),
+``bessa_async.doctor`` (the report's findings), ``bessa_async.export`` (spreadsheet rows).
 """
 
 from __future__ import annotations
+
+import importlib as _importlib
+import warnings as _warnings
+from typing import Final as _Final
 
 from ._base.config import (
     DEFAULT_BASE_URL,
@@ -54,48 +61,16 @@ from ._base.errors import (
 from ._base.urls import encode_params
 from ._blocking import BlockingClient
 from ._client import BessaClient
-from ._doctor import (
-    Difference,
-    DoctorReport,
-    FilterFinding,
-    JobsFinding,
-    ResourceFinding,
-    SchemaFinding,
-)
-from ._instrument.events import (
-    ALLOWED_QUERY_KEYS,
-    CallEvent,
-    OperationEvent,
-    PageEvent,
-    PollEvent,
-    RateLimitedEvent,
-    RequestEvent,
-    ResponseEvent,
-    RetryEvent,
-)
 from ._instrument.hooks import Hooks
 from ._instrument.otel import opentelemetry_hooks
 from ._jobs.errors import JobFailedError, JobTimeoutError
 from ._jobs.handle import JobHandle
 from ._jobs.model import Job, JobFailure, JobResult, JobStatus, OrderOutcome, PaymentOutcome
-from ._jobs.resources import JobFilters, Jobs, OrderJobs, PaymentJobs
 from ._jobs.scheduler import PollStats
 from ._jobs.submissions import Order, OrderLine, OrderOption, Payment
 from ._listing.changes import DEFAULT_OVERLAP, ChangeBatch, ChangeFeed, SyncStats
-from ._listing.filters import (
-    ArticleFilters,
-    ByLocationFilters,
-    ClosingFilters,
-    ListFilters,
-    ListOptions,
-    LocationFilters,
-    ReceiptFilters,
-    RequestOptions,
-    StockLevelFilters,
-)
 from ._listing.pagination import ListingStats, Page, Paginator
 from ._models.convert import from_dict, make_converter, to_dict
-from ._models.export import EXPORT_COLUMNS, receipt_rows, write_csv
 from ._models.records import (
     Article,
     ArticleGroup,
@@ -125,30 +100,11 @@ from ._models.records import (
     User,
 )
 from ._registry import DEFAULT_PATHS, natural_key
-from ._resources.raw import RawResource
-from ._resources.resource import (
-    AnyResource,
-    ArticleGroups,
-    ArticleOptions,
-    Articles,
-    Closings,
-    Companies,
-    Locations,
-    PaymentMethods,
-    Receipts,
-    Reports,
-    Resource,
-    SalesPoints,
-    StockLevels,
-    Tables,
-    TaxRates,
-    Users,
-)
+from ._resources.resource import AnyResource, Resource
 from ._transport.raw import RawResponse
 from ._version import __version__
 
 __all__ = [
-    "ALLOWED_QUERY_KEYS",
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_ANSWER_BYTES",
     "DEFAULT_MAX_IN_FLIGHT",
@@ -158,40 +114,27 @@ __all__ = [
     "DEFAULT_RETRY",
     "DEFAULT_TIMEOUT",
     "DEFAULT_TZ",
-    "EXPORT_COLUMNS",
     "APIError",
     "AnyResource",
     "Article",
-    "ArticleFilters",
     "ArticleGroup",
     "ArticleGroupTotal",
-    "ArticleGroups",
     "ArticleOption",
-    "ArticleOptions",
-    "Articles",
     "AuthenticationError",
     "BadRequestError",
     "BessaClient",
     "BessaError",
     "BlockingClient",
-    "ByLocationFilters",
-    "CallEvent",
     "ChangeBatch",
     "ChangeFeed",
     "ClientClosedError",
     "Closing",
-    "ClosingFilters",
     "ClosingType",
-    "Closings",
-    "Companies",
     "Company",
     "ConfigurationError",
     "ConflictError",
     "ConnectError",
     "DecodeError",
-    "Difference",
-    "DoctorReport",
-    "FilterFinding",
     "ForeignOriginError",
     "Hooks",
     "InputError",
@@ -200,85 +143,55 @@ __all__ = [
     "Job",
     "JobFailedError",
     "JobFailure",
-    "JobFilters",
     "JobHandle",
     "JobResult",
     "JobStatus",
     "JobTimeoutError",
-    "Jobs",
-    "JobsFinding",
-    "ListFilters",
-    "ListOptions",
     "ListingStats",
     "Location",
-    "LocationFilters",
-    "Locations",
     "NotFoundError",
-    "OperationEvent",
     "OptionChoice",
     "Order",
-    "OrderJobs",
     "OrderLine",
     "OrderOption",
     "OrderOutcome",
     "Page",
-    "PageEvent",
     "PaginationLoopError",
     "Paginator",
     "Payment",
-    "PaymentJobs",
     "PaymentMethod",
     "PaymentMethodTotal",
     "PaymentMethodType",
-    "PaymentMethods",
     "PaymentOutcome",
     "PermissionDeniedError",
-    "PollEvent",
     "PollPolicy",
     "PollStats",
     "RateLimitError",
-    "RateLimitedEvent",
-    "RawResource",
     "RawResponse",
     "Receipt",
-    "ReceiptFilters",
     "ReceiptLine",
     "ReceiptPayment",
     "ReceiptType",
-    "Receipts",
     "Recipient",
-    "Reports",
-    "RequestEvent",
-    "RequestOptions",
     "RequestTimeout",
     "Resource",
-    "ResourceFinding",
-    "ResponseEvent",
     "ResumeTokenError",
-    "RetryEvent",
     "RetryPolicy",
     "SalesPoint",
     "SalesPointStatus",
-    "SalesPoints",
     "SalesReport",
-    "SchemaFinding",
     "ServerError",
     "Signature",
     "StockLevel",
-    "StockLevelFilters",
-    "StockLevels",
     "SubmissionOutcomeUnknownError",
     "SyncStats",
     "Table",
-    "Tables",
     "TaxLine",
     "TaxRate",
-    "TaxRates",
     "Timeout",
     "TransportError",
     "UnknownTimeZoneError",
     "User",
-    "Users",
     "ValidationError",
     "WrongEventLoopError",
     "__version__",
@@ -289,7 +202,82 @@ __all__ = [
     "make_converter",
     "natural_key",
     "opentelemetry_hooks",
-    "receipt_rows",
     "to_dict",
-    "write_csv",
 ]
+
+_MOVED: _Final = {
+    **dict.fromkeys(
+        [
+            "ALLOWED_QUERY_KEYS",
+            "CallEvent",
+            "OperationEvent",
+            "PageEvent",
+            "PollEvent",
+            "RateLimitedEvent",
+            "RequestEvent",
+            "ResponseEvent",
+            "RetryEvent",
+        ],
+        "bessa_async.hooks",
+    ),
+    **dict.fromkeys(
+        [
+            "Difference",
+            "DoctorReport",
+            "FilterFinding",
+            "JobsFinding",
+            "ResourceFinding",
+            "SchemaFinding",
+        ],
+        "bessa_async.doctor",
+    ),
+    **dict.fromkeys(["EXPORT_COLUMNS", "receipt_rows", "write_csv"], "bessa_async.export"),
+    **dict.fromkeys(
+        [
+            "ArticleFilters",
+            "ArticleGroups",
+            "ArticleOptions",
+            "Articles",
+            "ByLocationFilters",
+            "ClosingFilters",
+            "Closings",
+            "Companies",
+            "JobFilters",
+            "Jobs",
+            "ListFilters",
+            "ListOptions",
+            "LocationFilters",
+            "Locations",
+            "OrderJobs",
+            "PaymentJobs",
+            "PaymentMethods",
+            "RawResource",
+            "ReceiptFilters",
+            "Receipts",
+            "Reports",
+            "RequestOptions",
+            "SalesPoints",
+            "StockLevelFilters",
+            "StockLevels",
+            "Tables",
+            "TaxRates",
+            "Users",
+        ],
+        "bessa_async.resources",
+    ),
+}
+"""Names that left the front door for a public module, still found here with a warning until
+the next release."""
+
+
+def __getattr__(name: str) -> object:
+    home = _MOVED.get(name)
+    if home is None:
+        raise AttributeError(f"module 'bessa_async' has no attribute {name!r}")
+    _warnings.warn(
+        f"bessa_async.{name} moved to {home}.{name}: import it from there (the old name goes "
+        "in the next release)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(_importlib.import_module(home), name)

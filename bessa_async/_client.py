@@ -393,7 +393,7 @@ class BessaClient:
         """Check where the API this client reaches differs from the library's model.
 
         Read-only and gentle: one small page per resource, one request at a time. See
-        :class:`~bessa_async.DoctorReport` (and ``bessa doctor`` for the same from a shell).
+        :class:`~bessa_async.doctor.DoctorReport` (and ``bessa doctor`` for the same from a shell).
 
         Args:
             timeout: one deadline in seconds for the whole run (default: the client's

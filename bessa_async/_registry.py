@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Final, Protocol
 
 from ._base import paths as _paths
 from ._jobs.resources import OrderJobs, PaymentJobs
+from ._listing.filters import LIST_DEFAULTS, RequestOptions
 from ._resources.resource import (
     ArticleGroups,
     ArticleOptions,
@@ -38,6 +39,7 @@ __all__ = [
     "SYNCABLE",
     "TYPED",
     "TYPED_RESOURCES",
+    "change_filters",
     "client_paths",
     "natural_key",
     "parse_paths",
@@ -109,3 +111,13 @@ def client_paths(overrides: Mapping[str, str] | None) -> dict[str, str]:
 def parse_paths(text: str) -> dict[str, str]:
     """Path overrides from ``BESSA_PATHS``-style text, checked against the registry's names."""
     return _paths.parse_paths(text, DEFAULT_PATHS)
+
+
+def change_filters(name: str) -> frozenset[str]:
+    """The equality filters the changes feed of resource ``name`` takes: its list's filters but
+    the time windows the feed sets itself and the listing and request options."""
+    spec = filter_spec_of(SYNCABLE[name])
+    assert spec is not None  # every syncable resource declares its filters
+    windows = {f"{w}__{b}" for w in spec.windows for b in ("gte", "lt")}
+    options = {"cursor", "limit", *LIST_DEFAULTS, *RequestOptions.__annotations__}
+    return spec.keys - windows - options

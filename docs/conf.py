@@ -1,8 +1,8 @@
 """Sphinx configuration: MyST guides, furo, and an API reference built from the front door.
 
-The reference pages are generated at build time from ``bessa_async.__all__`` (and those of
-``bessa_async.testing`` and ``bessa_async.testing.magic``), grouped by the module that defines
-each name, so a public name is listed nowhere by hand.
+The reference pages are generated at build time from the ``__all__`` of the public modules
+(:data:`PUBLIC`), grouped by the module that defines each name, so a public name is listed
+nowhere by hand.
 """
 
 from __future__ import annotations
@@ -20,8 +20,23 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
 import bessa_async  # noqa: E402
+import bessa_async.doctor  # noqa: E402
+import bessa_async.export  # noqa: E402
+import bessa_async.hooks  # noqa: E402
+import bessa_async.resources  # noqa: E402
 import bessa_async.testing  # noqa: E402
 import bessa_async.testing.magic  # noqa: E402
+
+PUBLIC: tuple[Any, ...] = (
+    bessa_async,
+    bessa_async.hooks,
+    bessa_async.resources,
+    bessa_async.doctor,
+    bessa_async.export,
+    bessa_async.testing,
+    bessa_async.testing.magic,
+)
+"""The public modules, each name documented where it is first found."""
 
 project = "bessa_async"
 author = "bessa_async contributors"
@@ -75,6 +90,7 @@ PAGES: dict[str, tuple[str, str, str]] = {
     "bessa_async._instrument.events": ("observability", "Hooks and OpenTelemetry", ""),
     "bessa_async._instrument.hooks": ("observability", "Hooks and OpenTelemetry", ""),
     "bessa_async._instrument.otel": ("observability", "Hooks and OpenTelemetry", ""),
+    "bessa_async._instrument.summary": ("observability", "Hooks and OpenTelemetry", ""),
     "bessa_async._doctor": ("doctor", "Doctor", "What `client.doctor()` reports."),
     "bessa_async._models.export": (
         "export",
@@ -99,9 +115,10 @@ def _defining_module(package: Any, name: str) -> str:
     value = getattr(package, name)
     if inspect.isclass(value) or inspect.isfunction(value):
         return str(value.__module__)
-    prefix = package.__name__ + "."
     for module_name, module in sorted(sys.modules.items()):
-        if module_name.startswith(prefix) and name in getattr(module, "__all__", ()):
+        parts = module_name.split(".")
+        private = any(part.startswith("_") for part in parts[1:])  # not a module re-exporting it
+        if parts[0] == "bessa_async" and private and name in getattr(module, "__all__", ()):
             return module_name
     return str(package.__name__)
 
@@ -133,10 +150,13 @@ def write_reference(_app: object) -> None:
     """Write ``reference/*.rst`` from the packages' ``__all__``."""
     pages: dict[str, list[str]] = {}
     titles: dict[str, tuple[str, str]] = {}
-    for package in (bessa_async, bessa_async.testing, bessa_async.testing.magic):
+    seen: set[tuple[str, int]] = set()  # in the front door and a public module: shown once
+    for package in PUBLIC:
         for name in package.__all__:
-            if name.startswith("__"):
+            key = (name, id(getattr(package, name)))
+            if name.startswith("__") or key in seen:
                 continue
+            seen.add(key)
             module = _defining_module(package, name)
             page, title, intro = _page_of(module)
             titles.setdefault(page, (title, intro))

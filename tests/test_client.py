@@ -27,9 +27,7 @@ from bessa_async import (
     Hooks,
     NotFoundError,
     PermissionDeniedError,
-    RateLimitedEvent,
     RateLimitError,
-    RequestEvent,
     RequestTimeout,
     RetryPolicy,
     ServerError,
@@ -38,6 +36,7 @@ from bessa_async import (
     ValidationError,
 )
 from bessa_async._instrument.events import REDACTED
+from bessa_async.hooks import RateLimitedEvent, RequestEvent
 from bessa_async.testing import FakeClock, Fault, Sandbox
 
 VIENNA_SUMMER = timezone(timedelta(hours=2))

@@ -12,17 +12,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bessa_async import (
-    Article,
-    BessaClient,
-    Difference,
-    DoctorReport,
-    Receipt,
-    SalesReport,
-    Table,
-)
+from bessa_async import Article, BessaClient, Receipt, SalesReport, Table
 from bessa_async._cli.app import main
 from bessa_async._doctor import inspect_items, page_facts, schema_differences
+from bessa_async.doctor import Difference, DoctorReport
 from bessa_async.testing import Drift, FakeClock, Fault, Sandbox
 
 SANDBOX = ["--sandbox", "--sandbox-receipts", "300"]

@@ -15,19 +15,18 @@ from pathlib import Path
 import pytest
 
 import bessa_async
+import bessa_async.export
 from bessa_async import (
-    EXPORT_COLUMNS,
     BessaClient,
     InvalidValueError,
     Receipt,
     ReceiptLine,
     UnknownTimeZoneError,
     business_days,
-    receipt_rows,
-    write_csv,
 )
 from bessa_async._cli.app import main
 from bessa_async._models.export import CLOSING_COLUMNS, LINE_COLUMNS, Layout, columns_text
+from bessa_async.export import EXPORT_COLUMNS, receipt_rows, write_csv
 from bessa_async.testing import Fault, Sandbox
 
 
@@ -245,7 +244,7 @@ def test_the_column_list_is_documented_from_the_code(capsys: pytest.CaptureFixtu
     out = io.StringIO()
     write_csv([], out)
     assert out.getvalue() == ",".join(EXPORT_COLUMNS) + "\r\n"
-    assert {"EXPORT_COLUMNS", "receipt_rows", "write_csv"} <= set(bessa_async.__all__)
+    assert {"EXPORT_COLUMNS", "receipt_rows", "write_csv"} <= set(bessa_async.export.__all__)
 
 
 @pytest.mark.parametrize("layout", ["receipts", "lines"])

@@ -18,9 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bessa_async import (
-    ALLOWED_QUERY_KEYS,
     BessaClient,
-    CallEvent,
     ConfigurationError,
     Hooks,
     JobTimeoutError,
@@ -35,6 +33,7 @@ from bessa_async._base.errors import ConnectError, DecodeError, RateLimitError
 from bessa_async._instrument.events import REDACTED, path_template, redact_query, retry_reason
 from bessa_async._instrument.hooks import operation
 from bessa_async._instrument.summary import RequestTally, call_line
+from bessa_async.hooks import ALLOWED_QUERY_KEYS, CallEvent
 from bessa_async.testing import FakeClock, Fault, Sandbox
 from bessa_async.testing.magic import NEVER_REFERENCE
 

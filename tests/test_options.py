@@ -24,7 +24,6 @@ from bessa_async import (
     PollPolicy,
     RateLimitError,
     RawResponse,
-    ReceiptFilters,
     RequestTimeout,
     ResumeTokenError,
     RetryPolicy,
@@ -33,6 +32,7 @@ from bessa_async import (
 )
 from bessa_async._base.options import OWNED_HEADERS
 from bessa_async._registry import TYPED_RESOURCES
+from bessa_async.resources import ReceiptFilters
 from bessa_async.testing import FakeClock, Fault, RecordedRequest, Sandbox
 
 

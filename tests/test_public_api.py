@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 
+import pytest
+
 import bessa_async
+import bessa_async.doctor
+import bessa_async.export
+import bessa_async.hooks
+import bessa_async.resources
 import bessa_async.testing
+
+PUBLIC_MODULES = (
+    bessa_async,
+    bessa_async.hooks,
+    bessa_async.resources,
+    bessa_async.doctor,
+    bessa_async.export,
+    bessa_async.testing,
+)
 
 
 def _isort_style(name: str) -> tuple[int, str]:
@@ -16,7 +32,7 @@ def _isort_style(name: str) -> tuple[int, str]:
 
 def test_all_is_sorted_and_complete() -> None:
     """Every public name is exported, nothing private leaks, and __all__ is sorted."""
-    for module in (bessa_async, bessa_async.testing):
+    for module in PUBLIC_MODULES:
         exported = list(module.__all__)
         assert exported == sorted(exported, key=_isort_style)
         public = {
@@ -37,3 +53,27 @@ def test_errors_share_one_root() -> None:
         value = getattr(bessa_async, name)
         if inspect.isclass(value) and issubclass(value, BaseException):
             assert issubclass(value, bessa_async.BessaError), name
+
+
+def test_the_front_door_stays_small() -> None:
+    """Secondary audiences' names live in public modules; the front door keeps the rest."""
+    assert len(bessa_async.__all__) <= 100
+    for module in PUBLIC_MODULES[1:5]:
+        only_there = set(module.__all__) - set(bessa_async.__all__)
+        assert only_there, module.__name__
+
+
+@pytest.mark.parametrize("name", sorted(bessa_async._MOVED))
+def test_a_moved_name_still_works_from_the_front_door_with_a_warning(name: str) -> None:
+    """For one release, ``from bessa_async import Receipts`` still works and says where to."""
+    home = importlib.import_module(bessa_async._MOVED[name])
+    assert name in home.__all__
+    assert name not in bessa_async.__all__
+    with pytest.warns(DeprecationWarning, match=rf"{name} moved to {home.__name__}\.{name}"):
+        value = getattr(bessa_async, name)
+    assert value is getattr(home, name)
+
+
+def test_an_unknown_name_is_still_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        bessa_async.Nope  # noqa: B018

@@ -7,19 +7,22 @@ Each check either returns the value (converted where that is the point: a UUID's
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any, TypeGuard, TypeVar
+from typing import Any, Final, TypeGuard, TypeVar
 
 from .errors import InvalidTypeError, InvalidValueError
 
 __all__ = [
     "check_decimal",
+    "check_idempotency_key",
     "check_int",
     "check_items",
     "check_text",
     "check_uuid",
+    "delimiter_problem",
     "is_int",
     "is_number",
     "json_number",
@@ -141,3 +144,25 @@ def check_items(name: str, value: object, kind: type[T], *, min_items: int = 0) 
     if len(items) < min_items:
         raise InvalidValueError(f"{name} needs at least {min_items} item(s), got none")
     return items
+
+
+_KEY_OK: Final = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+def check_idempotency_key(value: object) -> str:
+    """An ``Idempotency-Key`` as sent: 1-255 visible ASCII characters (a UUID is written out)."""
+    text = str(value) if isinstance(value, uuid.UUID) else value
+    if not isinstance(text, str) or not _KEY_OK.fullmatch(text):
+        raise InvalidValueError(
+            f"idempotency_key must be 1-255 visible ASCII characters (a UUID, say), got {value!r}"
+        )
+    return text
+
+
+def delimiter_problem(delimiter: object) -> str | None:
+    """Why ``delimiter`` cannot separate CSV fields, or None."""
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        return f"expected one character such as ',' or ';', got {delimiter!r}"
+    if delimiter in '"\r\n' or delimiter.isalnum():
+        return f"{delimiter!r} cannot separate fields; use ',', ';', '|' or a tab"
+    return None

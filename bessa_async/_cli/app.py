@@ -53,9 +53,8 @@ from bessa_async import (
 from .._base.config import BASE_URL_ENV
 from .._base.jsontext import parse_json
 from .._base.validate import json_number, parse_uuid
-from .._doctor import doctor_table
-from .._instrument.summary import RequestTally
-from .._models.export import (
+from ..doctor import doctor_table
+from ..export import (
     CLOSING_COLUMNS,
     EXCEL_DELIMITER,
     LAYOUTS,
@@ -67,6 +66,7 @@ from .._models.export import (
     sales_rows,
     write_csv,
 )
+from ..hooks import RequestTally
 from . import arguments as accepts
 from . import mirror as mirror_cli
 from . import sync as sync_cli

@@ -20,8 +20,7 @@ from zoneinfo import ZoneInfo
 from .._base.errors import ConfigurationError, InvalidValueError
 from .._base.jsontext import parse_json
 from .._base.urls import validate_base_url
-from .._jobs.resources import _check_key
-from .._models.export import delimiter_problem
+from .._base.validate import check_idempotency_key, delimiter_problem
 
 __all__ = [
     "aware_moment",
@@ -147,7 +146,7 @@ def job_reference(text: str) -> str:
 def idempotency_key(text: str) -> str:
     """An ``Idempotency-Key`` the client sends: 1-255 visible ASCII characters."""
     try:
-        return _check_key(text)
+        return check_idempotency_key(text)
     except InvalidValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

@@ -29,13 +29,11 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import IO, Any, Final, TypeVar
 
-from bessa_async import BessaClient, ResumeTokenError, to_dict
+from bessa_async import BessaClient, Resource, ResumeTokenError, to_dict
+from bessa_async.hooks import RequestTally
 
 from .._base.jsontext import parse_json, version_of
-from .._instrument.summary import RequestTally
-from .._listing.filters import LIST_DEFAULTS, RequestOptions
-from .._registry import SYNCABLE
-from .._resources.resource import Resource, filter_spec_of
+from .._registry import SYNCABLE, change_filters
 from . import arguments as accepts
 from .files import AtomicFile
 from .progress import Progress
@@ -79,16 +77,6 @@ STATE_VERSION: Final = 1
 LOCK_SUFFIX: Final = ".lock"
 """The state's lock file: the state itself is replaced by a rename, so a lock on it would not
 hold across a save."""
-
-
-def _own_filters(cls: type[Resource[Any]]) -> frozenset[str]:
-    """The equality filters ``cls.changes()`` takes (not the windows it sets itself, nor the
-    listing and request options, which are no filters)."""
-    spec = filter_spec_of(cls)
-    assert spec is not None
-    windows = {f"{w}__{b}" for w in spec.windows for b in ("gte", "lt")}
-    options = {"cursor", "limit", *LIST_DEFAULTS, *RequestOptions.__annotations__}
-    return spec.keys - windows - options
 
 
 def _is_boolean(cls: type[Resource[Any]], name: str) -> bool:
@@ -145,7 +133,7 @@ def check(args: argparse.Namespace) -> str | None:
     """What is wrong with the arguments (a usage error before anything runs), or None; sets
     ``args.filters``, the ``--filter`` pairs as ``changes()`` takes them."""
     cls = SYNCABLE[args.resource]
-    allowed = _own_filters(cls)
+    allowed = change_filters(cls.name)
     filters: dict[str, object] = {}
     for name, value in args.filter:
         if name not in allowed:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Final, Unpack, final
 
 from .._base.config import PollPolicy, Timeout, as_timeout
-from .._base.errors import InvalidTypeError, InvalidValueError
+from .._base.errors import InvalidTypeError
 from .._base.options import check_headers
+from .._base.validate import check_idempotency_key
 from .._listing.filters import RequestOptions, Window, declare_filters
 from .._listing.pagination import Paginator
 from .errors import JobTimeoutError
@@ -23,17 +23,6 @@ from .scheduler import PollStats
 from .submissions import Order, Payment, new_reference, order_body, payment_body
 
 __all__ = ["Jobs", "OrderJobs", "PaymentJobs"]
-
-_KEY_OK: Final = re.compile(r"[\x21-\x7e]{1,255}")
-
-
-def _check_key(value: object) -> str:
-    text = str(value) if isinstance(value, uuid.UUID) else value
-    if not isinstance(text, str) or not _KEY_OK.fullmatch(text):
-        raise InvalidValueError(
-            f"idempotency_key must be 1-255 visible ASCII characters (a UUID, say), got {value!r}"
-        )
-    return text
 
 
 class JobFilters(Window, RequestOptions, total=False):
@@ -86,7 +75,9 @@ class _JobResource:
         timeout: float | Timeout | None,
         extra_headers: Mapping[str, str] | None,
     ) -> JobHandle:
-        key = str(uuid.uuid4()) if idempotency_key is None else _check_key(idempotency_key)
+        key = (
+            str(uuid.uuid4()) if idempotency_key is None else check_idempotency_key(idempotency_key)
+        )
         where = f"{type(self).__name__}.submit(extra_headers=)"
         headers = check_headers(extra_headers, where=where)
         body = body_of(reference or new_reference(self._kind))

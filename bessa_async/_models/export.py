@@ -20,6 +20,7 @@ import attrs
 
 from .._base.days import DEFAULT_TZ, _zone
 from .._base.errors import InvalidTypeError, InvalidValueError
+from .._base.validate import delimiter_problem
 from .convert import to_dict
 from .records import Closing, Receipt, ReceiptPayment, SalesReport
 
@@ -35,7 +36,6 @@ __all__ = [
     "business_day_of",
     "closing_rows",
     "columns_text",
-    "delimiter_problem",
     "header_text",
     "page_text",
     "receipt_rows",
@@ -325,15 +325,6 @@ def sales_rows(
             "net": n(report.net),
             "tip": n(report.tip),
         }
-
-
-def delimiter_problem(delimiter: object) -> str | None:
-    """Why ``delimiter`` cannot separate CSV fields, or None."""
-    if not isinstance(delimiter, str) or len(delimiter) != 1:
-        return f"expected one character such as ',' or ';', got {delimiter!r}"
-    if delimiter in '"\r\n' or delimiter.isalnum():
-        return f"{delimiter!r} cannot separate fields; use ',', ';', '|' or a tab"
-    return None
 
 
 def write_csv(

@@ -49,7 +49,7 @@ async def typed_resources(client: BessaClient) -> None:
 
 
 async def doctor(client: BessaClient) -> None:
-    from bessa_async import Difference, DoctorReport, ResourceFinding
+    from bessa_async.doctor import Difference, DoctorReport, ResourceFinding
 
     report = await client.doctor()
     assert_type(report, DoctorReport)
@@ -109,14 +109,8 @@ async def jobs(client: BessaClient) -> None:
 async def per_call_options(client: BessaClient) -> None:
     from datetime import UTC, datetime
 
-    from bessa_async import (
-        Company,
-        Paginator,
-        RawResponse,
-        Receipt,
-        ReceiptFilters,
-        Receipts,
-    )
+    from bessa_async import Company, Paginator, RawResponse, Receipt
+    from bessa_async.resources import ReceiptFilters, Receipts
 
     fast = client.with_options(timeout=2, retry=RetryPolicy.disabled(), headers={"X-Route": "a"})
     assert_type(fast, BessaClient)
@@ -145,7 +139,7 @@ async def per_call_options(client: BessaClient) -> None:
 def export_rows(receipts: list[Receipt], out: IO[str]) -> None:
     from collections.abc import Iterator, Mapping
 
-    from bessa_async import EXPORT_COLUMNS, receipt_rows, write_csv
+    from bessa_async.export import EXPORT_COLUMNS, receipt_rows, write_csv
 
     assert_type(EXPORT_COLUMNS, Mapping[str, str])
     rows = receipt_rows(receipts, tz="Europe/Vienna")

@@ -10,7 +10,6 @@ from bessa_async import (
     Article,
     BlockingClient,
     ChangeBatch,
-    DoctorReport,
     Job,
     Order,
     RawResponse,
@@ -18,6 +17,7 @@ from bessa_async import (
     SalesReport,
 )
 from bessa_async._blocking import BlockingJobHandle, Listing
+from bessa_async.doctor import DoctorReport
 
 
 def usage(order: Order) -> None:
