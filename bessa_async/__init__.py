@@ -63,9 +63,16 @@ from ._blocking import BlockingClient
 from ._client import BessaClient
 from ._instrument.hooks import Hooks
 from ._instrument.otel import opentelemetry_hooks
-from ._jobs.errors import JobFailedError, JobTimeoutError
-from ._jobs.handle import JobHandle
-from ._jobs.model import Job, JobFailure, JobResult, JobStatus, OrderOutcome, PaymentOutcome
+from ._jobs.handle import JobHandle, JobTimeoutError
+from ._jobs.model import (
+    Job,
+    JobFailedError,
+    JobFailure,
+    JobResult,
+    JobStatus,
+    OrderOutcome,
+    PaymentOutcome,
+)
 from ._jobs.scheduler import PollStats
 from ._jobs.submissions import Order, OrderLine, OrderOption, Payment
 from ._listing.changes import DEFAULT_OVERLAP, ChangeBatch, ChangeFeed, SyncStats

@@ -85,7 +85,6 @@ PAGES: dict[str, tuple[str, str, str]] = {
     ),
     "bessa_async._models.convert": ("models", "Models", ""),
     "bessa_async._jobs": ("jobs", "Orders, payments and jobs", ""),
-    "bessa_async._jobs.errors": ("errors", "Errors", ""),
     "bessa_async._base.errors": ("errors", "Errors", "Every error the library raises."),
     "bessa_async._instrument.events": ("observability", "Hooks and OpenTelemetry", ""),
     "bessa_async._instrument.hooks": ("observability", "Hooks and OpenTelemetry", ""),
@@ -158,6 +157,9 @@ def write_reference(_app: object) -> None:
                 continue
             seen.add(key)
             module = _defining_module(package, name)
+            value = getattr(package, name)
+            if inspect.isclass(value) and issubclass(value, BaseException):
+                module = "bessa_async._base.errors"  # the error tree is one page
             page, title, intro = _page_of(module)
             titles.setdefault(page, (title, intro))
             if intro and not titles[page][1]:

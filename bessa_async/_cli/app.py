@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import shlex
-import signal
 import sys
 import time
 import traceback
@@ -70,6 +69,7 @@ from ..hooks import RequestTally
 from . import arguments as accepts
 from . import mirror as mirror_cli
 from . import sync as sync_cli
+from .exits import DOCTOR_EXIT_CODES, EXIT_CODES
 from .files import PART_SUFFIX, AtomicFile
 from .progress import Progress
 from .signals import Terminated, run_until_signal
@@ -77,22 +77,6 @@ from .status import watch_status
 
 __all__ = ["DOCTOR_EXIT_CODES", "EXIT_CODES", "main"]
 
-EXIT_CODES: Final = {
-    "ok": 0,
-    "mismatch": 1,
-    "usage": 2,
-    "auth": 3,
-    "validation": 4,
-    "job_failed": 5,
-    "timeout": 6,
-    "outcome_unknown": 7,
-    "error": 8,
-    "interrupted": 130,
-    "terminated": 128 + signal.SIGTERM,
-}
-"""What each exit code of ``bessa`` means."""
-DOCTOR_EXIT_CODES: Final = {"ok": 0, "differences": 1, "error": 2}
-"""``bessa doctor``: everything matches, differences were found, or it could not check."""
 
 _EPILOG: Final = """exit codes: 0 ok, 1 a figure did not match, 2 usage, 3 token refused (401/403),
 4 validation error (400; an order reference reused with another body: 409), 5 job failed,

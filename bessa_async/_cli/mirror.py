@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Final
 from .._base.errors import BessaError
 from .._registry import SYNCABLE
 from . import arguments as _arguments
+from .exits import EXIT_CODES
 
 if TYPE_CHECKING:
     from ..dlt import MirrorWatch, Watched
@@ -171,8 +172,6 @@ async def _run(args: argparse.Namespace, token: str | None, base_url: str | None
         cause = _cause(exc)
         if cause is not None:
             raise cause from None  # the command's own message and exit code
-        from .app import EXIT_CODES
-
         print(f"error: the load failed ({type(exc).__name__}): {exc}", file=sys.stderr)
         return EXIT_CODES["error"]
     _summarize(args, watch)

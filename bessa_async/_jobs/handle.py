@@ -13,12 +13,11 @@ import uuid
 from typing import Any, Final, Protocol, final
 
 from .._base.config import PollPolicy
-from .._base.errors import InvalidTypeError, InvalidValueError
+from .._base.errors import BessaError, InvalidTypeError, InvalidValueError
 from .._base.jsontext import parse_json, version_of
 from .._base.validate import parse_uuid
 from .._instrument.hooks import Hooks, operation
-from .errors import JobFailedError
-from .model import Job, JobKind, JobStatus, job_state
+from .model import Job, JobFailedError, JobKind, JobStatus, job_state
 from .pacing import check_wait_timeout
 
 __all__ = [
@@ -379,3 +378,46 @@ def _unpickled(
         idempotency_key=idempotency_key,
         status=status,
     )
+
+
+class JobTimeoutError(BessaError, TimeoutError):
+    """The caller's deadline passed before the job(s) ended.
+
+    Nothing happened to the job on the server: wait again, or keep ``handle.to_token()`` and
+    resume later.
+
+    Attributes:
+        handles: the handles still unfinished (one for ``wait()``).
+        timeout: the deadline that passed, in seconds.
+        last_error: the error of the latest poll, if it failed (the API may be unreachable).
+    """
+
+    def __init__(
+        self,
+        handles: tuple[JobHandle, ...],
+        *,
+        timeout: float | None,
+        last_error: BaseException | None = None,
+    ) -> None:
+        self.handles = handles
+        self.timeout = timeout
+        self.last_error = last_error
+        which = (
+            f"job {handles[0].id} (last status {handles[0].status})"
+            if len(handles) == 1
+            else f"{len(handles)} jobs"
+        )
+        limit = "the deadline" if timeout is None else f"{timeout:g} s"
+        note = f"; the last poll failed: {last_error}" if last_error is not None else ""
+        super().__init__(
+            f"{which} not finished within {limit}; the job goes on and its handle stays usable"
+            f"{note}"
+        )
+
+    @property
+    def handle(self) -> JobHandle:
+        """The (first) unfinished handle."""
+        return self.handles[0]
+
+    def __str__(self) -> str:  # OSError's __str__ would show its errno tuple instead
+        return str(self.args[0])

@@ -15,9 +15,8 @@ from typing import Any, Final, Literal, final
 
 import attrs
 
-from .._base.errors import DecodeError
+from .._base.errors import BessaError, DecodeError
 from .._models.records import NO_EXTRA
-from .errors import JobFailedError
 
 __all__ = [
     "Job",
@@ -162,3 +161,25 @@ def _outcome(job: Job) -> OrderOutcome | PaymentOutcome:
         return PaymentOutcome(job=job, receipt=result.receipt, number=result.number)
     wanted = {"order": "open order", "payment": "receipt"}.get(job.type or "", "order or receipt")
     raise DecodeError(f"job {job.id} completed, but its result names no {wanted}: {result!r}")
+
+
+class JobFailedError(BessaError):
+    """A job ended without success: ``failed``, ``expired`` or ``cancelled``.
+
+    Attributes:
+        job: the job as last read (its ``error`` holds the till's code and detail).
+        status: the job's status word.
+        code: the failure code (e.g. ``"article_inactive"``; an unknown code is still a
+            failure), or None if the API gave none.
+        detail: the API's human description, or None.
+    """
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.status = str(job.status)
+        self.code = job.error.code if job.error is not None else None
+        self.detail = job.error.detail if job.error is not None else None
+        reason = ": ".join(part for part in (self.code, self.detail) if part)
+        super().__init__(
+            f"{job.type or 'job'} {job.id} {self.status}" + (f" ({reason})" if reason else "")
+        )

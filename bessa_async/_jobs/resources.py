@@ -14,8 +14,7 @@ from .._base.options import check_headers
 from .._base.validate import check_idempotency_key
 from .._listing.filters import RequestOptions, Window, declare_filters
 from .._listing.pagination import Paginator
-from .errors import JobTimeoutError
-from .handle import JobHandle
+from .handle import JobHandle, JobTimeoutError
 from .manager import JobManager
 from .model import Job, JobKind, JobStatus
 from .pacing import check_wait_timeout

@@ -35,8 +35,7 @@ from .._instrument.events import PollEvent, path_template
 from .._instrument.hooks import Hooks, emit, left
 from .._listing.pagination import follow, read_page
 from .._models.convert import decode
-from .errors import JobTimeoutError
-from .handle import JobHandle
+from .handle import JobHandle, JobTimeoutError
 from .model import Job, JobKind
 from .pacing import check_wait_timeout, next_poll_delay, next_round_delay, round_policy
 from .rounds import RUNNING, ListState, contradicts, lacks_outcome, parse_updated

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Final, final
+from typing import Final, Protocol, TypeVar, final
 
 from yarl import URL
 
@@ -22,8 +22,24 @@ from .._instrument.events import (
 )
 from .._instrument.hooks import Hooks, emit, left
 
-if TYPE_CHECKING:
-    from .session import RateGate, Response
+
+class Gate(Protocol):
+    """What the observer reads of the client's 429 gate: when it opens, the pause last set."""
+
+    @property
+    def until(self) -> float: ...
+    @property
+    def pause(self) -> float: ...
+
+
+class Answer(Protocol):
+    """What the observer reads of an answer."""
+
+    @property
+    def status(self) -> int: ...
+
+
+A = TypeVar("A", bound=Answer)
 
 __all__ = ["CallObserver"]
 
@@ -43,7 +59,7 @@ class CallObserver:
         url: URL,
         base_url: URL,
         clock: Clock,
-        gate: RateGate,
+        gate: Gate,
         deadline: float | None = None,
     ) -> None:
         self._hooks = hooks
@@ -62,12 +78,10 @@ class CallObserver:
         """Seconds left of the call's deadline, which its hooks keep too."""
         return left(self._deadline, self._clock)
 
-    def attempts_of(
-        self, attempt: Callable[[int], Awaitable[Response]]
-    ) -> Callable[[int], Awaitable[Response]]:
+    def attempts_of(self, attempt: Callable[[int], Awaitable[A]]) -> Callable[[int], Awaitable[A]]:
         """``attempt`` with a :class:`RequestEvent` before and a :class:`ResponseEvent` after."""
 
-        async def observed(number: int) -> Response:
+        async def observed(number: int) -> A:
             hooks = self._hooks
             self.attempts = number
             await emit(

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 from aiohttp import web
@@ -39,7 +39,76 @@ from ._faults import parse_faults
 from ._tenants import tenant_name
 
 if TYPE_CHECKING:
-    from ._server import Sandbox
+    from ._cursor import Item
+    from ._faults import Fault, FaultRule
+    from ._jobs import JobKind
+    from ._recording import RecordedRequest
+    from ._tenant_data import TenantData
+
+
+class Controlled(Protocol):
+    """What the control endpoint drives: the sandbox's own test controls (``Sandbox`` has them)."""
+
+    data: TenantData
+    tokens: tuple[str, ...]
+    requests: list[RecordedRequest]
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def commit_lag(self) -> timedelta: ...
+    @commit_lag.setter
+    def commit_lag(self, lag: timedelta) -> None: ...
+    @property
+    def server_offset(self) -> timedelta: ...
+    @server_offset.setter
+    def server_offset(self, offset: timedelta) -> None: ...
+    def now(self) -> datetime: ...
+    def client_now(self) -> datetime: ...
+    def advance(self, seconds: float) -> None: ...
+    def clear_faults(self) -> None: ...
+    def clear_requests(self) -> None: ...
+    def inject(
+        self,
+        fault: Fault,
+        *,
+        path: str | None = None,
+        method: str | None = None,
+        times: int | None = None,
+        rate: float = 1.0,
+    ) -> FaultRule: ...
+    def set_throttle(self, rate: str | None) -> None: ...
+    def tenant_built(self, token: str) -> bool: ...
+    def jobs(self, kind: JobKind = "order") -> list[Item]: ...
+    def cancel_job(self, job_id: str) -> None: ...
+    def set_job_status(self, job_id: str, status: str) -> None: ...
+    def set_job_failure(
+        self,
+        code: str | None,
+        detail: str | None = None,
+        *,
+        sales_point: str | uuid.UUID | None = None,
+    ) -> None: ...
+    def set_sales_point_online(
+        self, sales_point: str | uuid.UUID | None = None, online: bool = True
+    ) -> None: ...
+    def insert(self, resource: str, *, lag: timedelta | None = None, **fields: Any) -> Item: ...
+    def edit(
+        self, resource: str, item_id: str, *, lag: timedelta | None = None, **fields: Any
+    ) -> Item: ...
+    def delete(
+        self, resource: str, item_id: str, *, lag: timedelta | None = None, soft: bool | None = None
+    ) -> Item: ...
+    def upload_late(
+        self,
+        *,
+        sales_point: str | None = None,
+        count: int = 1,
+        hours_ago: float = 6.0,
+        lag: timedelta | None = None,
+    ) -> list[Item]: ...
+    def close_day(self, sales_point: str, *, lag: timedelta | None = None) -> Item: ...
+
 
 __all__ = [
     "CONTROL_PREFIX",
@@ -295,7 +364,7 @@ def _plain(value: object) -> object:
     return value
 
 
-def control_routes(sandbox: Sandbox) -> list[web.RouteDef]:
+def control_routes(sandbox: Controlled) -> list[web.RouteDef]:
     """The control endpoint's routes on ``sandbox`` (register them before the API's)."""
 
     def guarded(handler: Callable[[web.Request], Awaitable[object]]) -> Handler:
