@@ -32,8 +32,8 @@ from typing import (
 from ._base.config import RetryPolicy, Timeout
 from ._base.errors import ClientClosedError, ConfigurationError, WrongEventLoopError
 from ._client import BessaClient
+from ._jobs.endpoints import Jobs, OrderJobs, PaymentJobs
 from ._jobs.handle import JobHandle
-from ._jobs.resources import Jobs, OrderJobs, PaymentJobs
 from ._jobs.scheduler import PollStats
 from ._listing.changes import ChangeBatch, ChangeFeed
 from ._listing.pagination import ListingStats, Page, Paginator

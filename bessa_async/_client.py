@@ -32,8 +32,8 @@ from ._base.options import check_headers, check_method, merge_headers
 from ._base.urls import validate_base_url
 from ._doctor import DoctorReport, diagnose
 from ._instrument.hooks import Hooks, check_hooks
+from ._jobs.endpoints import Jobs, OrderJobs, PaymentJobs
 from ._jobs.manager import JobManager
-from ._jobs.resources import Jobs, OrderJobs, PaymentJobs
 from ._listing.changes import LocalClock
 from ._listing.filters import check_windows
 from ._registry import TYPED_RESOURCES, client_paths

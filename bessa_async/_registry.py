@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Final, Protocol
 
 from ._base import paths as _paths
-from ._jobs.resources import OrderJobs, PaymentJobs
+from ._jobs.endpoints import OrderJobs, PaymentJobs
 from ._listing.filters import LIST_DEFAULTS, RequestOptions
 from ._resources.resource import (
     ArticleGroups,

@@ -12,7 +12,7 @@ Most code never names these classes: it reaches them as ``client.<name>``.
 
 from __future__ import annotations
 
-from ._jobs.resources import JobFilters, Jobs, OrderJobs, PaymentJobs
+from ._jobs.endpoints import JobFilters, Jobs, OrderJobs, PaymentJobs
 from ._listing.filters import (
     ArticleFilters,
     ByLocationFilters,

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from bessa_async.testing._cursor import Collection, Cursor, Item, Selection, paginate
 from bessa_async.testing._data import TenantData, generate_tenant
-from bessa_async.testing._filters import (
+from bessa_async.testing._jobbook import JobBook
+from bessa_async.testing._query import (
     format_timestamp,
     invalid_uuid,
     micros,
@@ -22,7 +23,6 @@ from bessa_async.testing._filters import (
     parse_timestamp,
     parse_uuid,
 )
-from bessa_async.testing._jobs import JobBook
 from bessa_async.testing._reports import sales_report
 
 # --- parse_timestamp ------------------------------------------------------------------------

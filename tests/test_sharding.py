@@ -19,7 +19,7 @@ from bessa_async._listing.pagination import ListingStats, Paginator
 from bessa_async._listing.shard_token import identity_of, read_token
 from bessa_async._listing.sharding import ShardPlan, initial_shards, sharded_pages, split_point
 from bessa_async.testing._cursor import Collection, Cursor, Selection, paginate
-from bessa_async.testing._filters import micros
+from bessa_async.testing._query import micros
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 moments = st.datetimes(

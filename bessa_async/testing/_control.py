@@ -41,7 +41,7 @@ from ._tenants import tenant_name
 if TYPE_CHECKING:
     from ._cursor import Item
     from ._faults import Fault, FaultRule
-    from ._jobs import JobKind
+    from ._jobbook import JobKind
     from ._recording import RecordedRequest
     from ._tenant_data import TenantData
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from ._filters import micros
+from ._query import micros
 
 __all__ = ["Collection", "Cursor", "Item", "Key", "Page", "Selection", "paginate"]
 

@@ -48,7 +48,7 @@ from ._catalogue import (
     Layout,
 )
 from ._cursor import Item
-from ._filters import format_timestamp, micros
+from ._query import format_timestamp, micros
 from ._receipts import ReceiptWriter, Shop
 from ._tenant_data import TenantData
 

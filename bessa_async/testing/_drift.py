@@ -31,7 +31,7 @@ from ._cursor import Item
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from ._jobs import JobBook
+    from ._jobbook import JobBook
     from ._tenant_data import TenantData
 
 __all__ = ["DEFAULT_DRIFT", "DRIFT_JOB_REFERENCE", "Drift"]

@@ -22,7 +22,7 @@ from ._amounts import CENT, ZERO, money, quantity_text, taxes_by_rate
 from ._calendar import VIENNA, local_moment, period_end
 from ._catalogue import RECIPIENTS, Layout
 from ._cursor import Item
-from ._filters import format_timestamp
+from ._query import format_timestamp
 
 __all__ = ["ReceiptWriter", "Shop"]
 

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from ._amounts import money, quantity_text
 from ._cursor import Item
-from ._filters import format_timestamp
+from ._query import format_timestamp
 
 __all__ = ["sales_report"]
 

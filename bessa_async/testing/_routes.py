@@ -19,9 +19,9 @@ from aiohttp import web
 from ._answers import detail, json_answer, not_found
 from ._cursor import Collection, Cursor, Item, Selection, paginate
 from ._drift import Drift
-from ._filters import parse_uuid
-from ._jobs import IdempotencyConflict, JobKind, public
+from ._jobbook import IdempotencyConflict, JobKind, public
 from ._offset_cursor import OffsetCursor, paginate_offset
+from ._query import parse_uuid
 from ._reports import sales_report
 from ._schema import DOCS_PATH, docs_page, openapi
 from ._selection import SPECS, WindowPrecision, page_limit, sales_window, selection

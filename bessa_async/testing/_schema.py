@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from ._cursor import Item
 from ._drift import Drift
-from ._filters import parse_uuid
+from ._query import parse_uuid
 
 __all__ = ["DOCS_PATH", "JOB_STATUSES", "docs_page", "openapi"]
 

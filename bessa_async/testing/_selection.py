@@ -14,7 +14,7 @@ from typing import Final, Literal
 import attrs
 
 from ._cursor import Item, Selection
-from ._filters import (
+from ._query import (
     INVALID_BOOLEAN,
     INVALID_DATETIME,
     FieldErrors,

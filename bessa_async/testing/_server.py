@@ -39,7 +39,7 @@ from ._edits import Editor, ServedPage
 from ._faults import Fault, FaultRule
 from ._fixtures import Fixtures, mobile_sales_point
 from ._injection import FaultInjector, after_handler, before_handler
-from ._jobs import Duration, JobBook, JobKind, public
+from ._jobbook import Duration, JobBook, JobKind, public
 from ._recording import RecordedRequest, RequestLog
 from ._routes import PREFIX, Listed, Routes, Settings
 from ._selection import WindowPrecision

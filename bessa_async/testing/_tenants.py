@@ -17,7 +17,7 @@ from aiohttp import web
 
 from ._answers import detail
 from ._cursor import Collection, Item
-from ._jobs import JobBook
+from ._jobbook import JobBook
 from ._selection import SPECS, key_for
 from ._tenant_data import TenantData
 

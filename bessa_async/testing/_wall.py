@@ -14,7 +14,7 @@ from email.utils import format_datetime
 from typing import Final, Literal, final
 
 from ._cursor import Item
-from ._filters import format_timestamp
+from ._query import format_timestamp
 
 __all__ = ["PRECISIONS", "Precision", "WallClock", "prepare_item"]
 

@@ -38,7 +38,7 @@ import attrs
 from ._amounts import CENT, money, quantity_text, taxes_by_rate
 from ._calendar import VIENNA
 from ._cursor import Collection, Item
-from ._filters import format_timestamp, micros, parse_uuid
+from ._query import format_timestamp, micros, parse_uuid
 from ._tenant_data import TenantData
 from .magic import behaviour
 
