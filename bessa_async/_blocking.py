@@ -89,7 +89,7 @@ class _Portal:
         """The async client of this process (the parent's until a forked child's first call)."""
         return self._client
 
-    def _after_fork(self) -> None:
+    def after_fork(self) -> None:
         self._lock = threading.Lock()  # another thread may have held it at the fork
 
     def _running(self) -> tuple[asyncio.AbstractEventLoop, BessaClient]:
@@ -192,7 +192,7 @@ _PORTALS: weakref.WeakSet[_Portal] = weakref.WeakSet()
 
 def _reset_locks() -> None:
     for portal in list(_PORTALS):
-        portal._after_fork()
+        portal.after_fork()
 
 
 os.register_at_fork(after_in_child=_reset_locks)
@@ -231,8 +231,8 @@ class _Method(Generic[P, R]):
     def __get__(self, shim: _Shim | None, owner: type[_Shim] | None = None) -> Any:
         if shim is None:
             return self
-        name, awaited, wrap, portal = self._name, self._awaited, self._wrap, shim._portal
-        find = shim._find
+        name, awaited, wrap = self._name, self._awaited, self._wrap
+        portal, find = shim._portal, shim._find  # noqa: SLF001 - the descriptor of its own shim
 
         def blocking(*args: P.args, **kwargs: P.kwargs) -> R:
             async def step(client: BessaClient) -> Any:
@@ -712,7 +712,7 @@ class BlockingClient(_Shim):
             return views[id(client)]
 
         blocking = BlockingClient.__new__(BlockingClient)
-        blocking._bind(portal, view, view=True)
+        BlockingClient._bind(blocking, portal, view, view=True)
         return blocking
 
     @overload

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-import bessa_async
 import bessa_async.export
 from bessa_async import (
     BessaClient,

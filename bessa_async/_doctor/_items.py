@@ -126,7 +126,7 @@ class _Walk:
             problems = value_problems(field.type, value, path=path)
             if problems:
                 broken = True
-                self._bad(path, value, "; ".join(problems))
+                self.undecodable(path, value, "; ".join(problems))
                 continue
             vocabulary = open_enum_of(field.type)
             if vocabulary is not None and isinstance(value, str):
@@ -142,11 +142,13 @@ class _Walk:
         if value is None:
             if field.many or _allows_none(field.type):
                 return False
-            self._bad(path, value, "null where an object is required")
+            self.undecodable(path, value, "null where an object is required")
             return True
         elements = value if field.many else [value]
         if not isinstance(elements, list) or not all(isinstance(e, Mapping) for e in elements):
-            self._bad(path, value, "expected a list of objects" if field.many else "an object")
+            self.undecodable(
+                path, value, "expected a list of objects" if field.many else "an object"
+            )
             return True
         inner = f"{path}[]." if field.many else f"{path}."
         broken = False
@@ -154,7 +156,7 @@ class _Walk:
             broken = self.visit(nested, element, inner) or broken
         return broken
 
-    def _bad(self, path: str, value: object, problem: str) -> None:
+    def undecodable(self, path: str, value: object, problem: str) -> None:
         self.bad.setdefault(
             path,
             Difference(
@@ -191,13 +193,13 @@ def inspect_items(
     walk = _Walk(resource)
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):
-            walk._bad(f"results[{index}]", item, "an item is not a JSON object")
+            walk.undecodable(f"results[{index}]", item, "an item is not a JSON object")
             continue
         if not walk.visit(model, item, ""):
             try:
                 decode(model, item, resource=resource)
             except DecodeError as exc:  # pragma: no cover - the walk checks every field
-                walk._bad("$", item, str(exc))
+                walk.undecodable("$", item, str(exc))
     found: list[Difference] = []
     for location, tally in walk.tallies.items():
         fields = _fields(tally.model)
