@@ -19,9 +19,11 @@ from ._base.config import (
     DEFAULT_POLL,
     DEFAULT_RETRY,
     DEFAULT_TIMEOUT,
+    USE_CLIENT_DEFAULT,
     PollPolicy,
     RetryPolicy,
     Timeout,
+    UseClientDefault,
 )
 from ._base.days import DEFAULT_TZ, business_day, business_days
 from ._base.errors import (
@@ -159,6 +161,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "DEFAULT_TZ",
     "EXPORT_COLUMNS",
+    "USE_CLIENT_DEFAULT",
     "APIError",
     "AnyResource",
     "Article",
@@ -277,6 +280,7 @@ __all__ = [
     "Timeout",
     "TransportError",
     "UnknownTimeZoneError",
+    "UseClientDefault",
     "User",
     "Users",
     "ValidationError",

@@ -9,10 +9,10 @@ from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Final, Unpack, final
 
-from .._base.config import PollPolicy, Timeout, as_timeout
+from .._base.config import USE_CLIENT_DEFAULT, PollPolicy, TimeoutArg, call_timeout
 from .._base.errors import InvalidTypeError, InvalidValueError
 from .._base.options import check_headers
-from .._listing.filters import RequestOptions, Window, declare_filters
+from .._listing.filters import CallTimeout, RequestOptions, Window, declare_filters
 from .._listing.pagination import Paginator
 from .errors import JobTimeoutError
 from .handle import JobHandle
@@ -36,7 +36,7 @@ def _check_key(value: object) -> str:
     return text
 
 
-class JobFilters(Window, RequestOptions, total=False):
+class JobFilters(Window, CallTimeout, RequestOptions, total=False):
     """What ``client.orders.list`` and ``client.payments.list`` take."""
 
     status: JobStatus | str | None
@@ -73,9 +73,15 @@ class _JobResource:
     def list(self, **filters: Unpack[JobFilters]) -> Paginator[Job]:
         """The jobs of this kind, least recently changed first, as :class:`Job` (an async iterable
         :class:`~bessa_async.Paginator`); e.g. ``list(status="pending")`` or, to find a
-        submission again, ``list(reference="webshop-10045")``."""
+        submission again, ``list(reference="webshop-10045")``. ``timeout`` is each page
+        request's deadline (None: none; left out, the client's)."""
         query, options = _FILTERS.split(filters, owner=f"{type(self).__name__}.list")
-        return self._manager.listing(self._kind, query, options["extra_headers"])
+        return self._manager.listing(
+            self._kind,
+            query,
+            options["extra_headers"],
+            timeout=call_timeout(options.get("timeout", USE_CLIENT_DEFAULT)),
+        )
 
     async def _submit(
         self,
@@ -83,7 +89,7 @@ class _JobResource:
         reference: str | None,
         sales_point: uuid.UUID,
         idempotency_key: str | uuid.UUID | None,
-        timeout: float | Timeout | None,
+        timeout: TimeoutArg,
         extra_headers: Mapping[str, str] | None,
     ) -> JobHandle:
         key = str(uuid.uuid4()) if idempotency_key is None else _check_key(idempotency_key)
@@ -95,7 +101,7 @@ class _JobResource:
             body,
             key=key,
             sales_point=sales_point,
-            timeout=None if timeout is None else as_timeout(timeout),
+            timeout=call_timeout(timeout),
             extra_headers=headers,
         )
 
@@ -124,7 +130,7 @@ class OrderJobs(_JobResource):
         order: Order,
         *,
         idempotency_key: str | uuid.UUID | None = None,
-        timeout: float | Timeout | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
         extra_headers: Mapping[str, str] | None = None,
     ) -> JobHandle:
         """Send an order to its Sales Point as a job; return its handle at once.
@@ -138,7 +144,8 @@ class OrderJobs(_JobResource):
             idempotency_key: your own key (store it with your order before calling, and a
                 retry after a crash cannot duplicate it); a UUID is minted if not given.
             timeout: one deadline for the whole submission (the POST, the lookup by
-                reference, the one resend), overriding the client's ``timeout``.
+                reference, the one resend), seconds or a :class:`Timeout`; None for none;
+                left out, the client's ``timeout``.
             extra_headers: headers sent with each of those requests; not the library's own
                 (``Idempotency-Key`` is ``idempotency_key=``).
 
@@ -174,7 +181,7 @@ class PaymentJobs(_JobResource):
         payment: Payment,
         *,
         idempotency_key: str | uuid.UUID | None = None,
-        timeout: float | Timeout | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
         extra_headers: Mapping[str, str] | None = None,
     ) -> JobHandle:
         """Send a payment to its Sales Point as a job; return its handle at once.
