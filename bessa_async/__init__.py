@@ -26,9 +26,11 @@ from ._base.config import (
     DEFAULT_POLL,
     DEFAULT_RETRY,
     DEFAULT_TIMEOUT,
+    USE_CLIENT_DEFAULT,
     PollPolicy,
     RetryPolicy,
     Timeout,
+    UseClientDefault,
 )
 from ._base.days import DEFAULT_TZ, business_day, business_days
 from ._base.errors import (
@@ -121,6 +123,7 @@ __all__ = [
     "DEFAULT_RETRY",
     "DEFAULT_TIMEOUT",
     "DEFAULT_TZ",
+    "USE_CLIENT_DEFAULT",
     "APIError",
     "AnyResource",
     "Article",
@@ -198,6 +201,7 @@ __all__ = [
     "Timeout",
     "TransportError",
     "UnknownTimeZoneError",
+    "UseClientDefault",
     "User",
     "ValidationError",
     "WrongEventLoopError",

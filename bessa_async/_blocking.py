@@ -29,7 +29,7 @@ from typing import (
     overload,
 )
 
-from ._base.config import RetryPolicy, Timeout
+from ._base.config import RetryPolicy, TimeoutArg
 from ._base.errors import ClientClosedError, ConfigurationError, WrongEventLoopError
 from ._client import BessaClient
 from ._jobs.endpoints import Jobs, OrderJobs, PaymentJobs
@@ -724,7 +724,7 @@ class BlockingClient(_Shim):
         params: Mapping[str, Any] | None = ...,
         json: Any = ...,
         headers: Mapping[str, str] | None = ...,
-        timeout: float | Timeout | None = ...,
+        timeout: TimeoutArg = ...,
         retry: RetryPolicy | None = ...,
         raw: Literal[False] = ...,
     ) -> Any: ...
@@ -737,7 +737,7 @@ class BlockingClient(_Shim):
         params: Mapping[str, Any] | None = ...,
         json: Any = ...,
         headers: Mapping[str, str] | None = ...,
-        timeout: float | Timeout | None = ...,
+        timeout: TimeoutArg = ...,
         retry: RetryPolicy | None = ...,
         raw: Literal[True],
     ) -> RawResponse[Any]: ...

@@ -20,10 +20,14 @@ from ._base.config import (
     DEFAULT_RETRY,
     DEFAULT_TIMEOUT,
     TOKEN_ENV,
+    USE_CLIENT_DEFAULT,
     PollPolicy,
     RetryPolicy,
     Timeout,
+    TimeoutArg,
+    UseClientDefault,
     as_timeout,
+    call_timeout,
     check_max_answer_bytes,
     configured_base_url,
 )
@@ -234,7 +238,7 @@ class BessaClient:
     def with_options(
         self,
         *,
-        timeout: float | Timeout | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
         retry: RetryPolicy | None = None,
         poll: PollPolicy | None = None,
         headers: Mapping[str, str] | None = None,
@@ -251,8 +255,9 @@ class BessaClient:
         nothing, and it works as long as this client is open. Views of views add up.
 
         Args:
-            timeout: the view's deadline of each call (seconds or :class:`Timeout`; for no
-                deadline, ``Timeout(total=None)``). Each option left None keeps this client's.
+            timeout: the view's deadline of each call (seconds or :class:`Timeout`); None for
+                no deadline; left out, this client's. Each other option left None keeps
+                this client's.
             retry: the view's retry policy.
             poll: the view's poll policy for waiting jobs.
             headers: headers sent with every request of the view, on top of this client's
@@ -269,7 +274,7 @@ class BessaClient:
             raise InvalidTypeError(f"poll must be a PollPolicy, got {type(poll).__name__}")
         extra = check_headers(headers, where="with_options(headers=)")
         sender = self._sender.derive(
-            timeout=self.timeout if timeout is None else as_timeout(timeout),
+            timeout=call_timeout(timeout) or self.timeout,
             retry=retry or self.retry,
             headers=merge_headers(self._sender.default_headers, extra),
         )
@@ -389,17 +394,21 @@ class BessaClient:
                 source=self,
             )
 
-    async def doctor(self, *, timeout: float | None = None) -> DoctorReport:
+    async def doctor(
+        self, *, timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT
+    ) -> DoctorReport:
         """Check where the API this client reaches differs from the library's model.
 
         Read-only and gentle: one small page per resource, one request at a time. See
         :class:`~bessa_async.doctor.DoctorReport` (and ``bessa doctor`` for the same from a shell).
 
         Args:
-            timeout: one deadline in seconds for the whole run (default: the client's
-                ``timeout.total``); checks it leaves no time for are reported as not checked.
+            timeout: one deadline in seconds for the whole run (left out: the client's
+                ``timeout.total``; None: none); checks it leaves no time for are reported as
+                not checked. Each read also keeps the client's own limits.
         """
-        total = self.timeout.total if timeout is None else as_timeout(timeout).total
+        limits = call_timeout(timeout) or self.timeout
+        total = limits.total
         return await diagnose(self, timeout=total, clock=self._sender.clock)
 
     @overload
@@ -411,7 +420,7 @@ class BessaClient:
         params: Mapping[str, Any] | None = ...,
         json: Any = ...,
         headers: Mapping[str, str] | None = ...,
-        timeout: float | Timeout | None = ...,
+        timeout: TimeoutArg = ...,
         retry: RetryPolicy | None = ...,
         raw: Literal[False] = ...,
     ) -> Any: ...
@@ -424,7 +433,7 @@ class BessaClient:
         params: Mapping[str, Any] | None = ...,
         json: Any = ...,
         headers: Mapping[str, str] | None = ...,
-        timeout: float | Timeout | None = ...,
+        timeout: TimeoutArg = ...,
         retry: RetryPolicy | None = ...,
         raw: Literal[True],
     ) -> RawResponse[Any]: ...
@@ -436,7 +445,7 @@ class BessaClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
-        timeout: float | Timeout | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
         retry: RetryPolicy | None = None,
         raw: bool = False,
     ) -> Any:
@@ -452,7 +461,8 @@ class BessaClient:
             headers: extra headers; the library's own (``Authorization``, ``Idempotency-Key``,
                 ``User-Agent``, ``Accept``, ``Content-Type``, ``Host``, and the body's framing
                 such as ``Content-Length`` and ``Transfer-Encoding``) are refused.
-            timeout: this call's deadline, overriding the client's.
+            timeout: this call's deadline (seconds or :class:`Timeout`), covering its
+                retries and their waits; None for no deadline; left out, the client's.
             retry: this call's retry policy, overriding the client's.
             raw: answer a :class:`RawResponse` (status, headers, request id, and the decoded
                 JSON as ``data``) instead of the JSON alone.
@@ -471,7 +481,7 @@ class BessaClient:
             params=params,
             json=json,
             headers=check_headers(headers, where="request(headers=)"),
-            timeout=None if timeout is None else as_timeout(timeout),
+            timeout=call_timeout(timeout),
             retry=retry,
         )
         return answer if raw else answer.data
@@ -487,6 +497,7 @@ class BessaClient:
         timeout: Timeout | None = None,
         retry: RetryPolicy | None = None,
     ) -> RawResponse[Any]:
+        """:meth:`request` after its checks; ``timeout`` None is the client's own."""
         if params:
             check_windows(params)  # ISO text without an offset, a window ending before it starts
         response = await self._sender.send(
@@ -505,7 +516,10 @@ class BessaClient:
         path: str,
         params: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None = None,
+        timeout: Timeout | None = None,
     ) -> tuple[Any, str | None]:
         """GET with the answer's ``Date`` header: a changes feed's clock is the server's."""
-        answer = await self._request_raw("GET", path, params=params, headers=headers)
+        answer = await self._request_raw(
+            "GET", path, params=params, headers=headers, timeout=timeout
+        )
         return answer.data, answer.headers.get("Date")

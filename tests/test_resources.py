@@ -133,6 +133,7 @@ def test_list_signatures_name_every_filter(client: BessaClient) -> None:
         "updated__lt",
         "limit",
         "cursor",
+        "timeout",
         "prefetch",
         "concurrency",
         "ordered",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 import math
 import os
-from typing import Any, Final, final
+from typing import Any, Final, Literal, TypeAlias, final
 
 import attrs
 
@@ -18,9 +19,15 @@ __all__ = [
     "DEFAULT_POLL",
     "DEFAULT_RETRY",
     "DEFAULT_TIMEOUT",
+    "USE_CLIENT_DEFAULT",
     "PollPolicy",
     "RetryPolicy",
     "Timeout",
+    "TimeoutArg",
+    "UseClientDefault",
+    "as_timeout",
+    "call_timeout",
+    "check_seconds",
 ]
 
 #: The real Public API. The sandbox (``bessa_async.testing``) gives its own URL.
@@ -60,14 +67,25 @@ def check_max_answer_bytes(value: int) -> int:
     return value
 
 
+def check_seconds(name: str, value: object, *, zero: bool = False) -> float:
+    """``value`` as seconds: a finite or infinite number above 0 (or at 0 with ``zero``), not a
+    bool, not NaN; else an error naming ``name``. The one check of a number of seconds."""
+    if not is_number(value):
+        raise InvalidTypeError(f"{name} must be seconds (a number), got {type(value).__name__}")
+    if not (value >= 0 if zero else value > 0):  # NaN fails both
+        wanted = "seconds >= 0" if zero else "> 0 seconds"
+        raise InvalidValueError(f"{name} must be {wanted}, got {value!r}")
+    return float(value)
+
+
 def _positive(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
     if not value > 0:
         raise InvalidValueError(f"{attribute.name} must be > 0, got {value!r}")
 
 
-def _optional_positive(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and not value > 0:
-        raise InvalidValueError(f"{attribute.name} must be > 0 or None, got {value!r}")
+def _optional_seconds(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:
+        check_seconds(attribute.name, value)
 
 
 @final
@@ -158,9 +176,9 @@ class Timeout:
         read: limit between two reads of one answer (a stalled server).
     """
 
-    total: float | None = attrs.field(default=60.0, validator=_optional_positive)
-    connect: float | None = attrs.field(default=10.0, validator=_optional_positive)
-    read: float | None = attrs.field(default=30.0, validator=_optional_positive)
+    total: float | None = attrs.field(default=60.0, validator=_optional_seconds)
+    connect: float | None = attrs.field(default=10.0, validator=_optional_seconds)
+    read: float | None = attrs.field(default=30.0, validator=_optional_seconds)
 
 
 def _non_negative(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -223,12 +241,40 @@ DEFAULT_RETRY: Final = RetryPolicy()
 DEFAULT_POLL: Final = PollPolicy()
 
 
+@final
+class UseClientDefault(enum.Enum):
+    """The type of :data:`USE_CLIENT_DEFAULT`, for annotations of code that passes it on."""
+
+    USE_CLIENT_DEFAULT = "USE_CLIENT_DEFAULT"
+
+    def __repr__(self) -> str:
+        return "USE_CLIENT_DEFAULT"
+
+
+USE_CLIENT_DEFAULT: Final = UseClientDefault.USE_CLIENT_DEFAULT
+"""The default of every ``timeout=``: the client's own :attr:`BessaClient.timeout` (or, for
+``with_options``, the current one). ``None`` means no deadline, everywhere."""
+
+TimeoutArg: TypeAlias = float | Timeout | Literal[UseClientDefault.USE_CLIENT_DEFAULT] | None
+"""What a call's ``timeout=`` takes: seconds, a :class:`Timeout`, ``None`` (no deadline) or
+:data:`USE_CLIENT_DEFAULT`."""
+
+
 def as_timeout(value: float | Timeout | None) -> Timeout:
-    """Accept a plain number of seconds as the call's total deadline."""
+    """A number of seconds as the call's total deadline; ``None`` as no deadline."""
     if value is None:
         return Timeout(total=None)
     if isinstance(value, Timeout):
         return value
     if not is_number(value):
-        raise InvalidTypeError(f"timeout must be seconds or a Timeout, got {type(value).__name__}")
+        raise InvalidTypeError(
+            f"timeout must be seconds, a Timeout or None, got {type(value).__name__}"
+        )
     return Timeout(total=float(value))
+
+
+def call_timeout(value: TimeoutArg) -> Timeout | None:
+    """A call's ``timeout=`` checked, as the sender takes it: None for the client's own."""
+    if value is USE_CLIENT_DEFAULT:
+        return None
+    return as_timeout(value)

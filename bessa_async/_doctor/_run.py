@@ -10,7 +10,7 @@ from typing import Any, Final, Protocol, final
 
 import attrs
 
-from .._base.config import Timeout
+from .._base.config import USE_CLIENT_DEFAULT, Timeout, TimeoutArg
 from .._base.errors import (
     APIError,
     AuthenticationError,
@@ -96,7 +96,7 @@ class APIReader(Protocol):
         path: str,
         *,
         params: Mapping[str, Any] | None = None,
-        timeout: float | Timeout | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
     ) -> Any:
         """Send a request and return the decoded JSON answer."""
         ...

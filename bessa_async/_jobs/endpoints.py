@@ -8,11 +8,11 @@ from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Final, Unpack, final
 
-from .._base.config import PollPolicy, Timeout, as_timeout
+from .._base.config import USE_CLIENT_DEFAULT, PollPolicy, TimeoutArg, call_timeout
 from .._base.errors import InvalidTypeError
 from .._base.options import check_headers
 from .._base.validate import check_idempotency_key
-from .._listing.filters import RequestOptions, Window, declare_filters
+from .._listing.filters import CallTimeout, RequestOptions, Window, declare_filters
 from .._listing.pagination import Paginator
 from .handle import JobHandle, JobTimeoutError
 from .manager import JobManager
@@ -24,7 +24,7 @@ from .submissions import Order, Payment, new_reference, order_body, payment_body
 __all__ = ["Jobs", "OrderJobs", "PaymentJobs"]
 
 
-class JobFilters(Window, RequestOptions, total=False):
+class JobFilters(Window, CallTimeout, RequestOptions, total=False):
     """What ``client.orders.list`` and ``client.payments.list`` take."""
 
     status: JobStatus | str | None
@@ -61,9 +61,15 @@ class _JobResource:
     def list(self, **filters: Unpack[JobFilters]) -> Paginator[Job]:
         """The jobs of this kind, least recently changed first, as :class:`Job` (an async iterable
         :class:`~bessa_async.Paginator`); e.g. ``list(status="pending")`` or, to find a
-        submission again, ``list(reference="webshop-10045")``."""
+        submission again, ``list(reference="webshop-10045")``. ``timeout`` is each page
+        request's deadline (None: none; left out, the client's)."""
         query, options = _FILTERS.split(filters, owner=f"{type(self).__name__}.list")
-        return self._manager.listing(self._kind, query, options["extra_headers"])
+        return self._manager.listing(
+            self._kind,
+            query,
+            options["extra_headers"],
+            timeout=call_timeout(options.get("timeout", USE_CLIENT_DEFAULT)),
+        )
 
     async def _submit(
         self,
@@ -71,7 +77,7 @@ class _JobResource:
         reference: str | None,
         sales_point: uuid.UUID,
         idempotency_key: str | uuid.UUID | None,
-        timeout: float | Timeout | None,
+        timeout: TimeoutArg,
         extra_headers: Mapping[str, str] | None,
     ) -> JobHandle:
         key = (
@@ -85,7 +91,7 @@ class _JobResource:
             body,
             key=key,
             sales_point=sales_point,
-            timeout=None if timeout is None else as_timeout(timeout),
+            timeout=call_timeout(timeout),
             extra_headers=headers,
         )
 
@@ -114,7 +120,7 @@ class OrderJobs(_JobResource):
         order: Order,
         *,
         idempotency_key: str | uuid.UUID | None = None,
-        timeout: float | Timeout | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
         extra_headers: Mapping[str, str] | None = None,
     ) -> JobHandle:
         """Send an order to its Sales Point as a job; return its handle at once.
@@ -128,7 +134,8 @@ class OrderJobs(_JobResource):
             idempotency_key: your own key (store it with your order before calling, and a
                 retry after a crash cannot duplicate it); a UUID is minted if not given.
             timeout: one deadline for the whole submission (the POST, the lookup by
-                reference, the one resend), overriding the client's ``timeout``.
+                reference, the one resend), seconds or a :class:`Timeout`; None for none;
+                left out, the client's ``timeout``.
             extra_headers: headers sent with each of those requests; not the library's own
                 (``Idempotency-Key`` is ``idempotency_key=``).
 
@@ -164,7 +171,7 @@ class PaymentJobs(_JobResource):
         payment: Payment,
         *,
         idempotency_key: str | uuid.UUID | None = None,
-        timeout: float | Timeout | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
         extra_headers: Mapping[str, str] | None = None,
     ) -> JobHandle:
         """Send a payment to its Sales Point as a job; return its handle at once.

@@ -12,7 +12,7 @@ import json
 import uuid
 from typing import Any, Final, Protocol, final
 
-from .._base.config import PollPolicy
+from .._base.config import USE_CLIENT_DEFAULT, PollPolicy, Timeout, TimeoutArg, call_timeout
 from .._base.errors import BessaError, InvalidTypeError, InvalidValueError
 from .._base.jsontext import parse_json, version_of
 from .._base.validate import parse_uuid
@@ -134,8 +134,9 @@ class JobSource(Protocol):
         """The client's hooks, told when a wait ends (``on_operation``)."""
         ...
 
-    async def read(self, path: str) -> Job:
-        """Read the job at ``path`` once (retried like any read)."""
+    async def read(self, path: str, *, timeout: Timeout | None = None) -> Job:
+        """Read the job at ``path`` once (retried like any read; ``timeout`` None: the
+        client's)."""
         ...
 
     def watch(
@@ -291,9 +292,13 @@ class JobHandle:
             return job
         raise JobFailedError(job)
 
-    async def refresh(self) -> Job:
-        """Read the job now (one request; retried like any read) and remember it."""
-        job = await self._manager.read(self._path)
+    async def refresh(self, *, timeout: TimeoutArg = USE_CLIENT_DEFAULT) -> Job:
+        """Read the job now (one request; retried like any read) and remember it.
+
+        ``timeout`` is the request's deadline, its retries included (seconds or a
+        :class:`Timeout`); None for none; left out, the client's.
+        """
+        job = await self._manager.read(self._path, timeout=call_timeout(timeout))
         self.observe(job, at=self._manager.clock(), delay=None, base=None)
         return job
 
@@ -342,7 +347,7 @@ class _NoClient:
     def clock(self) -> float:
         raise self._refused()
 
-    async def read(self, path: str) -> Job:
+    async def read(self, path: str, *, timeout: Timeout | None = None) -> Job:
         raise self._refused()
 
     def watch(

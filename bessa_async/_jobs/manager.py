@@ -156,8 +156,8 @@ class JobManager:
         response = await self._sender.send("GET", target, params=params, retry=_ONE_ATTEMPT)
         return response.json(), parse_retry_after(response.headers.get("Retry-After"))
 
-    async def read(self, path: str) -> Job:
-        response = await self._sender.send("GET", path)
+    async def read(self, path: str, *, timeout: Timeout | None = None) -> Job:
+        response = await self._sender.send("GET", path, timeout=timeout)
         return decode(Job, response.json(), resource=path)
 
     async def _get_json(
@@ -175,7 +175,12 @@ class JobManager:
         return response.json()
 
     def listing(
-        self, kind: JobKind, params: Mapping[str, Any], headers: Mapping[str, str]
+        self,
+        kind: JobKind,
+        params: Mapping[str, Any],
+        headers: Mapping[str, str],
+        *,
+        timeout: Timeout | None = None,
     ) -> Paginator[Job]:
         path = self.paths[kind]
 
@@ -185,7 +190,9 @@ class JobManager:
         last = LastResponse()
 
         async def get_json(target: str, query: Mapping[str, Any] | None) -> Any:
-            response = await self._sender.send("GET", target, params=query, headers=headers)
+            response = await self._sender.send(
+                "GET", target, params=query, headers=headers, timeout=timeout
+            )
             last.value = raw_response(response)
             return last.value.data
 

@@ -12,8 +12,7 @@ import random
 from collections.abc import Iterable
 from typing import Final
 
-from .._base.config import PollPolicy
-from .._base.errors import InvalidValueError
+from .._base.config import PollPolicy, check_seconds
 
 __all__ = [
     "ROUND_FLOOR",
@@ -28,10 +27,8 @@ ROUND_FLOOR: Final = 0.05
 
 
 def check_wait_timeout(timeout: float | None) -> float | None:
-    """``timeout`` if it is seconds >= 0 or None, else ``InvalidValueError``. Pure."""
-    if timeout is not None and (isinstance(timeout, bool) or not timeout >= 0):
-        raise InvalidValueError(f"timeout must be seconds >= 0 or None, got {timeout!r}")
-    return timeout
+    """``timeout`` if it is seconds >= 0 or None (no deadline), else an ``InputError``. Pure."""
+    return None if timeout is None else check_seconds("timeout", timeout, zero=True)
 
 
 def next_poll_delay(

@@ -18,6 +18,7 @@ from typing import Any, Final, TypedDict
 
 import attrs
 
+from .._base.config import USE_CLIENT_DEFAULT, TimeoutArg
 from .._base.errors import InvalidTypeError, InvalidValueError
 from .._base.options import ParamValue, check_extra_params, check_headers
 from .._base.urls import encode_params
@@ -28,6 +29,7 @@ __all__ = [
     "LIST_DEFAULTS",
     "ArticleFilters",
     "ByLocationFilters",
+    "CallTimeout",
     "ClosingFilters",
     "FilterSpec",
     "IdLike",
@@ -57,15 +59,28 @@ class Window(TypedDict, total=False):
     cursor: str | None
 
 
-class ListOptions(TypedDict, total=False):
-    """How the client lists (never sent): pages read ahead, parallel shards, shard order."""
+class CallTimeout(TypedDict, total=False):
+    """A listing's ``timeout=`` (never sent): the deadline of each page request, its retries
+    included; None for none; left out, the client's."""
+
+    timeout: TimeoutArg
+
+
+class ListOptions(CallTimeout, total=False):
+    """How the client lists (never sent): pages read ahead, parallel shards, shard order, and
+    each page request's deadline."""
 
     prefetch: int
     concurrency: int
     ordered: bool
 
 
-LIST_DEFAULTS: Final[ListOptions] = {"prefetch": 1, "concurrency": 1, "ordered": True}
+LIST_DEFAULTS: Final[ListOptions] = {
+    "prefetch": 1,
+    "concurrency": 1,
+    "ordered": True,
+    "timeout": USE_CLIENT_DEFAULT,
+}
 
 
 class RequestOptions(TypedDict, total=False):

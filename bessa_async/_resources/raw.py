@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Generic, TypeVar, final
 
+from .._base.config import USE_CLIENT_DEFAULT, TimeoutArg, call_timeout
 from .._transport.raw import RawResponse
 
 if TYPE_CHECKING:
@@ -31,10 +32,12 @@ class RawResource(Generic[T]):
         self,
         id: IdLike,  # "id": the API's own word
         *,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
         extra_params: Mapping[str, ParamValue] | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RawResponse[T]:
-        """One item by id, as :meth:`Resource.get`, with the answer's status and headers.
+        """One item by id, as :meth:`Resource.get` (``timeout=`` too), with the answer's
+        status and headers.
 
         Raises:
             InvalidValueError: ``id`` is not a UUID (nothing is sent).
@@ -42,5 +45,7 @@ class RawResource(Generic[T]):
         """
         resource = self._resource
         target, params, headers = resource._detail(id, extra_params, extra_headers)
-        raw = await resource._client._request_raw("GET", target, params=params, headers=headers)
+        raw = await resource._client._request_raw(
+            "GET", target, params=params, headers=headers, timeout=call_timeout(timeout)
+        )
         return raw.with_data(resource._decode_one(raw.data))

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar, Unpack, final, overload
 
+from .._base.config import USE_CLIENT_DEFAULT, Timeout, TimeoutArg, call_timeout
 from .._base.days import DEFAULT_TZ, business_day
 from .._base.errors import InvalidTypeError, InvalidValueError, ResumeTokenError
 from .._base.options import ParamValue, check_extra_params, check_headers
@@ -122,6 +123,7 @@ class Requester(Protocol):
         *,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
     ) -> Any: ...
 
     async def _request_raw(
@@ -131,6 +133,7 @@ class Requester(Protocol):
         *,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        timeout: Timeout | None = None,
     ) -> RawResponse[Any]: ...
 
     @property
@@ -153,6 +156,7 @@ class Requester(Protocol):
         path: str,
         params: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None = None,
+        timeout: Timeout | None = None,
     ) -> tuple[Any, str | None]: ...
 
 
@@ -210,12 +214,17 @@ class Resource(Generic[T]):
     async def _get_json(self, target: str, params: Mapping[str, Any] | None) -> Any:
         return await self._client.request("GET", target, params=params)
 
-    def _fetcher(self, headers: Mapping[str, str], last: LastResponse) -> Fetch:
-        """How this resource GETs a page, with a call's ``extra_headers``; each answer is kept
-        in ``last`` (the listing's :attr:`~Paginator.last_response`)."""
+    def _fetcher(
+        self, headers: Mapping[str, str], last: LastResponse, timeout: Timeout | None
+    ) -> Fetch:
+        """How this resource GETs a page, with a call's ``extra_headers`` and each page's
+        ``timeout`` (None: the client's); each answer is kept in ``last`` (the listing's
+        :attr:`~Paginator.last_response`)."""
 
         async def get_json(target: str, params: Mapping[str, Any] | None) -> Any:
-            answer = await self._client._request_raw("GET", target, params=params, headers=headers)
+            answer = await self._client._request_raw(
+                "GET", target, params=params, headers=headers, timeout=timeout
+            )
             last.value = answer
             return answer.data
 
@@ -241,14 +250,14 @@ class Resource(Generic[T]):
         prefetch: int = LIST_DEFAULTS["prefetch"],
         concurrency: int = LIST_DEFAULTS["concurrency"],
         ordered: bool = LIST_DEFAULTS["ordered"],
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Paginator[T]:
         encode_params(query)  # bad values fail here, at the call, not at the first page
         check_int("concurrency", concurrency, minimum=1)
         last = LastResponse()
-        fetch = observe_pages(
-            self._fetcher(extra_headers or {}, last), self._client.hooks, self._name
-        )
+        fetcher = self._fetcher(extra_headers or {}, last, call_timeout(timeout))
+        fetch = observe_pages(fetcher, self._client.hooks, self._name)
         sharded = None
         token = query.get("cursor") if is_listing_token(query.get("cursor")) else None
         if concurrency > 1 or token is not None:
@@ -309,6 +318,7 @@ class Resource(Generic[T]):
         limit: int | None = None,
         concurrency: int = 1,
         overlap: timedelta = DEFAULT_OVERLAP,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
         extra_params: Mapping[str, ParamValue] | None = None,
         extra_headers: Mapping[str, str] | None = None,
         **filters: Any,
@@ -324,6 +334,8 @@ class Resource(Generic[T]):
                 (receipts, closings), which edits never change. Other resources use one chain.
             overlap: how late an item may become visible after its ``updated`` stamp (commit
                 lag) and still be delivered; re-reading it repeats nothing. Default 60 s.
+            timeout: the deadline of each page request, its retries included (seconds or a
+                :class:`Timeout`); None for none; left out, the client's.
             extra_params: query parameters the library does not model, sent as given with
                 every request (not the names of typed filters or the feed's own); part of
                 the checkpoint, like the filters, so resume with the same ones.
@@ -357,6 +369,7 @@ class Resource(Generic[T]):
         query, _ = spec.split(filters, owner=owner)
         query.update(spec.extra_params(extra_params, owner=owner))
         headers = check_headers(extra_headers, where=f"{owner}(extra_headers=)")
+        limits = call_timeout(timeout)
         if limit is not None:
             check_int("limit", limit, minimum=1)
         check_int("concurrency", concurrency, minimum=1)
@@ -385,7 +398,7 @@ class Resource(Generic[T]):
             params=query,
             start=start,
             since=moment,
-            answer=functools.partial(self._client._get_dated, headers=headers),
+            answer=functools.partial(self._client._get_dated, headers=headers, timeout=limits),
             decode=self._decode_page,
             ident=raw_identity,
             window="timestamp" if "timestamp" in spec.windows else None,
@@ -421,6 +434,7 @@ class Resource(Generic[T]):
         self,
         id: IdLike,  # "id": the API's own word
         *,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
         extra_params: Mapping[str, ParamValue] | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> T:
@@ -428,6 +442,8 @@ class Resource(Generic[T]):
 
         Args:
             id: the item's id.
+            timeout: this request's deadline, its retries included (seconds or a
+                :class:`Timeout`); None for none; left out, the client's.
             extra_params: query parameters the library does not model, sent as given.
             extra_headers: headers sent with the request (not the library's own).
 
@@ -437,7 +453,9 @@ class Resource(Generic[T]):
             NotFoundError: no such item.
         """
         target, params, headers = self._detail(id, extra_params, extra_headers)
-        item = await self._client.request("GET", target, params=params, headers=headers)
+        item = await self._client.request(
+            "GET", target, params=params, headers=headers, timeout=timeout
+        )
         return self._decode_one(item)
 
     def _detail(
@@ -462,13 +480,18 @@ class AnyResource(Resource[T]):
         self._model = model
 
     def list(
-        self, *, extra_headers: Mapping[str, str] | None = None, **params: Any
+        self,
+        *,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+        extra_headers: Mapping[str, str] | None = None,
+        **params: Any,
     ) -> Paginator[T]:
         """Every item, following ``next``; ``params`` are sent as query parameters, and
-        ``extra_headers`` with each request (not the library's own headers)."""
+        ``extra_headers`` with each request (not the library's own headers). ``timeout`` is
+        each page request's deadline (None: none; left out, the client's)."""
         headers = check_headers(extra_headers, where="resource().list(extra_headers=)")
         query = clean_query(params, strings=frozenset({"cursor"}))
-        return self._list(query, extra_headers=headers)
+        return self._list(query, timeout=timeout, extra_headers=headers)
 
 
 class _MasterData(Resource[T]):
@@ -598,6 +621,7 @@ class Receipts(Resource[Receipt]):
         prefetch: int = 1,
         concurrency: int = 1,
         ordered: bool = True,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
         extra_params: Mapping[str, ParamValue] | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Paginator[Receipt]:
@@ -613,6 +637,7 @@ class Receipts(Resource[Receipt]):
             prefetch=prefetch,
             concurrency=concurrency,
             ordered=ordered,
+            timeout=timeout,
             extra_params=extra_params,
             extra_headers=extra_headers,
         )
@@ -668,13 +693,15 @@ class Reports:
         end: datetime,
         location: IdLike | None = None,
         sales_point: IdLike | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
         extra_params: Mapping[str, ParamValue] | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SalesReport:
         """Revenue of ``[start, end)``: voids subtracted, training and zero receipts excluded.
 
         ``extra_params`` and ``extra_headers`` are sent as given (not the names above, nor the
-        library's own headers).
+        library's own headers). ``timeout`` is the request's deadline, its retries included
+        (None: none; left out, the client's).
         """
         start, end = check_timestamp("start", start), check_timestamp("end", end)
         if end < start:
@@ -690,7 +717,9 @@ class Reports:
         params.update(check_extra_params(extra_params, taken=_SALES_PARAMS, owner=f"{owner}()"))
         encode_params(params)
         headers = check_headers(extra_headers, where=f"{owner}(extra_headers=)")
-        body = await self._client.request("GET", self._sales_path, params=params, headers=headers)
+        body = await self._client.request(
+            "GET", self._sales_path, params=params, headers=headers, timeout=timeout
+        )
         return decode(SalesReport, body, resource=self._sales_path)
 
     async def sales_for_day(
@@ -701,6 +730,7 @@ class Reports:
         day_start: time = time(0),
         location: IdLike | None = None,
         sales_point: IdLike | None = None,
+        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
         extra_params: Mapping[str, ParamValue] | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> SalesReport:
@@ -711,6 +741,7 @@ class Reports:
             end=end,
             location=location,
             sales_point=sales_point,
+            timeout=timeout,
             extra_params=extra_params,
             extra_headers=extra_headers,
         )
