@@ -22,7 +22,7 @@ def _runs(python: str) -> bool:
 
 # Every Python the classifiers promise that this machine can run (else nox's own).
 PYTHONS = [v for v in nox.project.python_versions(PYPROJECT) if _runs(f"python{v}")] or None
-EXTRAS = ".[cli,otel,dlt]"
+EXTRAS = ".[cli,otel,dlt,redis]"
 """Every extra, so that every module is tested and type-checked."""
 POSTGRES_DRIVER = "dlt[postgres]"
 """What dlt needs to load into PostgreSQL (BESSA_TEST_POSTGRES, which .ci/run starts)."""
@@ -33,7 +33,8 @@ def tests(session: nox.Session) -> None:
     """Run the test suite under coverage and print the report (every extra included).
 
     The environment reaches pytest as it is: BESSA_TEST_POSTGRES names the PostgreSQL server
-    the copy tests load into, BESSA_REQUIRE_SERVICES=1 fails them instead of skipping without.
+    the copy tests load into, BESSA_TEST_REDIS the Redis server of the shared rate gate's tests;
+    BESSA_REQUIRE_SERVICES=1 fails them instead of skipping without.
     """
     session.install("-e", EXTRAS, POSTGRES_DRIVER, *DEV)
     session.run("coverage", "erase")

@@ -88,6 +88,7 @@ from ._filters import (
     RequestOptions,
     StockLevelFilters,
 )
+from ._gate import RateGateBackend
 from ._hooks import Hooks
 from ._jobs.handle import JobHandle
 from ._jobs.model import Job, JobFailure, JobResult, JobStatus, OrderOutcome, PaymentOutcome
@@ -236,6 +237,7 @@ __all__ = [
     "PollEvent",
     "PollPolicy",
     "PollStats",
+    "RateGateBackend",
     "RateLimitError",
     "RateLimitedEvent",
     "RawResource",
