@@ -54,6 +54,7 @@ PAGES: dict[str, tuple[str, str, str]] = {
     "bessa_async._blocking": ("client", "Client", ""),
     "bessa_async._config": ("client", "Client", ""),
     "bessa_async._raw": ("client", "Client", ""),
+    "bessa_async._gate": ("client", "Client", ""),
     "bessa_async._filters": ("listings", "Resources and listings", ""),
     "bessa_async._resources": ("listings", "Resources and listings", ""),
     "bessa_async._pagination": ("listings", "Resources and listings", ""),
