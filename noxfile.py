@@ -88,5 +88,6 @@ def bench(session: nox.Session) -> None:
     """Benchmarks (not part of the tests): ratios against a baseline in the same run."""
     # httpx is P1's "what users write instead" baseline: needed here only, not by the library;
     # the OpenTelemetry SDK records P1's traced side.
-    session.install("-e", ".[cli,otel]", "httpx", "opentelemetry-sdk")
+    # The redis extra: Q1's shared gate (benchmarks/shared_gate.py).
+    session.install("-e", ".[cli,otel,redis]", "httpx", "opentelemetry-sdk")
     session.run("python", "benchmarks/run.py", *session.posargs)
