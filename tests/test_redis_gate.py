@@ -104,6 +104,16 @@ def test_the_gate_type_is_checked() -> None:
 # ------------------------------------------------------------------------- against real Redis
 
 
+def test_without_a_redis_server_the_tests_skip_unless_services_are_required() -> None:
+    """Without BESSA_TEST_REDIS the Redis tests are skipped with the reason, unless
+    BESSA_REQUIRE_SERVICES=1 (CI), where they fail."""
+    what = "a Redis URL"
+    with pytest.raises(pytest.skip.Exception, match="BESSA_TEST_REDIS is not set"):
+        service_from({}, REDIS_ENV, what)
+    with pytest.raises(pytest.fail.Exception, match="BESSA_REQUIRE_SERVICES=1"):
+        service_from({"BESSA_REQUIRE_SERVICES": "1"}, REDIS_ENV, what)
+
+
 @pytest.fixture
 def redis_url() -> str:
     return service_from(os.environ, REDIS_ENV, "a Redis URL: redis://127.0.0.1:63799/0")
