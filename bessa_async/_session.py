@@ -661,7 +661,8 @@ class Sender:
         finds the gate closed gives its slot back while it waits: nothing may be sent during
         the pause anyway, and so every queued call gets to see the gate and, when the pause
         outlasts its deadline, fails at once with RateLimitError instead of timing out in the
-        queue behind calls that only wait.
+        queue behind calls that only wait. With a shared gate, an open gate is then followed by
+        the request's turn there, waited for with the slot held (the turn is taken).
 
         Raises:
             RateLimitError: the pause would outlast the call's deadline or

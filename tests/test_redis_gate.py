@@ -228,6 +228,35 @@ async def test_an_hour_ahead_in_redis_is_capped_by_the_retry_policy(
     assert clock.sleeps == [5.0]
 
 
+async def test_a_shared_pause_past_the_deadline_fails_at_once_and_sends_nothing(
+    redis_client: aioredis.Redis, prefix: str
+) -> None:
+    """As with the client's own pause: a shared wait that would pass the call's deadline is a
+    RateLimitError at once, nothing sent, and the in-flight slot is given back."""
+    clock = FakeClock()
+    gate = RedisRateGate(redis_client, prefix=prefix, clock=clock)
+    async with (
+        Sandbox(receipts=5, clock=clock) as sandbox,
+        BessaClient(
+            sandbox.token,
+            base_url=sandbox.url,
+            clock=clock,
+            sleep=clock.sleep,
+            timeout=10,
+            max_in_flight=1,
+            rate_gate=gate,
+        ) as client,
+    ):
+        await gate.block(token_key(Secret(sandbox.token)), 30)
+        with pytest.raises(RateLimitError) as caught:
+            await client.request("GET", "articles/")
+        assert caught.value.retry_after == 30
+        assert sandbox.requests == []
+        assert clock.sleeps == []
+        clock.advance(30)
+        assert await client.request("GET", "articles/")  # the one slot is free again
+
+
 async def test_a_429_pauses_another_client_of_the_token(
     redis_client: aioredis.Redis, prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
