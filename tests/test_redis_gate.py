@@ -17,14 +17,14 @@ import os
 import socket
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import pytest
 import redis
 import redis.asyncio as aioredis
 from conftest import service_from
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_blocking import _ServedSandbox
 
@@ -165,6 +165,50 @@ async def test_the_pace_is_one_interval_per_turn_across_clients(
     assert await second.turn("k") == 0.25
     # Another token is another key, with its own pace.
     assert await first.turn("other") == 0.0
+
+
+def _model_waits(steps: Sequence[tuple[int, int]], interval_ms: int) -> list[float]:
+    """GCRA as the gate keeps it, in plain Python: each turn is due one interval after the
+    previous one, or now if that is past; its wait is the time until it is due."""
+    now, due, waits = 0, 0, []
+    for advance, turns in steps:
+        now += advance
+        for _ in range(turns):
+            due = max(due, now)
+            waits.append((due - now) / 1000)
+            due += interval_ms
+    return waits
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    steps=st.lists(st.tuples(st.integers(0, 3000), st.integers(0, 5)), min_size=1, max_size=8),
+    count=st.sampled_from([1, 2, 4, 5, 8, 10, 20, 25, 40, 50, 100]),
+)
+def test_the_script_keeps_the_pace_the_model_says(
+    redis_url: str, steps: list[tuple[int, int]], count: int
+) -> None:
+    """Any sequence of turns with time passing in between (whole ms) waits exactly what the
+    model of the pace says, at any rate."""
+    interval_ms = 1000 // count
+    rate = f"{count}/s"
+
+    async def run() -> list[float]:
+        clock = FakeClock(1_000_000.0)
+        store = aioredis.Redis.from_url(redis_url)
+        gate = RedisRateGate(store, rate=rate, prefix=f"bessa-test:{uuid.uuid4().hex}", clock=clock)
+        waits = []
+        try:
+            for advance, turns in steps:
+                clock.advance(advance / 1000)
+                waits += [await gate.turn("k") for _ in range(turns)]
+        finally:
+            await store.aclose()
+        return waits
+
+    assert asyncio.run(run()) == pytest.approx(_model_waits(steps, interval_ms), abs=1e-6)
 
 
 async def test_a_pause_is_shared_and_never_shortened(
