@@ -15,6 +15,7 @@ pause. One script, one round trip per request; the key expires once it is in the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Final, final
 
@@ -23,7 +24,7 @@ try:
 except ImportError as exc:  # pragma: no cover - the extra is installed wherever this is tested
     raise ImportError('bessa_async.redis needs redis-py: pip install "bessa-async[redis]"') from exc
 
-from ._errors import InvalidTypeError, InvalidValueError
+from ._errors import ConfigurationError, InvalidTypeError, InvalidValueError
 from ._gate import parse_rate
 
 __all__ = ["DEFAULT_PREFIX", "RedisRateGate"]
@@ -73,7 +74,7 @@ class RedisRateGate:
 
     Args:
         redis_client: a ``redis.asyncio.Redis`` (or ``RedisCluster``). Like the client, it
-            belongs to the event loop it is first used in.
+            belongs to the event loop (and the process) it is first used in.
         rate: the token's throttle as DRF writes it (``"30/s"``, ``"100/minute"``), kept by
             all the processes together: one request every period ÷ N, in turn. None: only the
             pause after a 429 is shared.
@@ -113,6 +114,7 @@ class RedisRateGate:
         self.prefix = prefix
         self._clock = clock
         self._script = redis_client.register_script(_SCRIPT)
+        self._pid: int | None = None  # of the process that first used it
 
     def __repr__(self) -> str:
         return f"RedisRateGate(rate={self.rate!r}, prefix={self.prefix!r})"
@@ -127,6 +129,14 @@ class RedisRateGate:
         await self._run("block", key, max(0.0, seconds) * 1000)
 
     async def _run(self, mode: str, key: str, amount_ms: float) -> bytes | str:
+        if self._pid is None:
+            self._pid = os.getpid()
+        elif self._pid != os.getpid():
+            # A forked child would share the parent's sockets: answers could cross.
+            raise ConfigurationError(
+                "this RedisRateGate's Redis client was used before os.fork(); its connections "
+                "belong to the parent: make the gate (and its Redis client) in each process"
+            )
         now = "" if self._clock is None else repr(self._clock() * 1000)
         answer: bytes | str = await self._script(
             keys=[f"{self.prefix}:{key}"], args=[mode, now, repr(amount_ms), repr(_HORIZON_MS)]

@@ -31,6 +31,7 @@ from test_blocking import _ServedSandbox
 from bessa_async import (
     BessaClient,
     BlockingClient,
+    ConfigurationError,
     InvalidTypeError,
     InvalidValueError,
     RateGateBackend,
@@ -416,6 +417,31 @@ async def test_a_gate_that_answers_again_is_used_again(
             await client.request("GET", "articles/")
         assert clock.sleeps == [0.5, 0.5]
     assert [r.getMessage() for r in caplog.records][-1] == "the shared rate gate answers again"
+
+
+async def test_a_gate_used_before_a_fork_is_left_aside_in_the_child(
+    redis_client: aioredis.Redis,
+    prefix: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A forked child must not talk over its parent's Redis sockets: the gate says why, once,
+    and the child's calls go through its own gate."""
+    gate = RedisRateGate(redis_client, rate="30/s", prefix=prefix)
+    assert await gate.turn("k") == 0.0
+    parent = os.getpid()
+    monkeypatch.setattr(os, "getpid", lambda: parent + 1)  # as os.getpid() answers in a child
+    with pytest.raises(ConfigurationError, match=r"before os\.fork\(\)"):
+        await gate.turn("k")
+    clock = FakeClock()
+    async with (
+        Sandbox(receipts=5, clock=clock) as sandbox,
+        BessaClient(
+            sandbox.token, base_url=sandbox.url, clock=clock, sleep=clock.sleep, rate_gate=gate
+        ) as client,
+    ):
+        assert await client.request("GET", "articles/")
+    assert "before os.fork()" in caplog.text
 
 
 def test_a_blocking_client_takes_the_gate(redis_url: str, prefix: str) -> None:
