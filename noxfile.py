@@ -22,7 +22,7 @@ def _runs(python: str) -> bool:
 
 # Every Python the classifiers promise that this machine can run (else nox's own).
 PYTHONS = [v for v in nox.project.python_versions(PYPROJECT) if _runs(f"python{v}")] or None
-EXTRAS = ".[cli,otel,dlt]"
+EXTRAS = ".[cli,otel,dlt,redis]"
 """Every extra, so that every module is tested and type-checked."""
 POSTGRES_DRIVER = "dlt[postgres]"
 """What dlt needs to load into PostgreSQL (BESSA_TEST_POSTGRES, which .ci/run starts)."""
@@ -33,7 +33,8 @@ def tests(session: nox.Session) -> None:
     """Run the test suite under coverage and print the report (every extra included).
 
     The environment reaches pytest as it is: BESSA_TEST_POSTGRES names the PostgreSQL server
-    the copy tests load into, BESSA_REQUIRE_SERVICES=1 fails them instead of skipping without.
+    the copy tests load into, BESSA_TEST_REDIS the Redis server of the shared rate gate's tests;
+    BESSA_REQUIRE_SERVICES=1 fails them instead of skipping without.
     """
     session.install("-e", EXTRAS, POSTGRES_DRIVER, *DEV)
     session.run("coverage", "erase")
@@ -88,5 +89,6 @@ def bench(session: nox.Session) -> None:
     """Benchmarks (not part of the tests): ratios against a baseline in the same run."""
     # httpx is P1's "what users write instead" baseline: needed here only, not by the library;
     # the OpenTelemetry SDK records P1's traced side.
-    session.install("-e", ".[cli,otel]", "httpx", "opentelemetry-sdk")
+    # The redis extra: Q1's shared gate (benchmarks/shared_gate.py).
+    session.install("-e", ".[cli,otel,redis]", "httpx", "opentelemetry-sdk")
     session.run("python", "benchmarks/run.py", *session.posargs)

@@ -110,6 +110,7 @@ from ._models.records import (
 )
 from ._registry import DEFAULT_PATHS, natural_key
 from ._resources.resource import AnyResource, Resource
+from ._transport.gate import RateGateBackend
 from ._transport.raw import RawResponse
 from ._version import __version__
 
@@ -176,6 +177,7 @@ __all__ = [
     "PermissionDeniedError",
     "PollPolicy",
     "PollStats",
+    "RateGateBackend",
     "RateLimitError",
     "RawResponse",
     "Receipt",

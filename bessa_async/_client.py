@@ -59,6 +59,7 @@ from ._resources.resource import (
     Users,
     any_resource,
 )
+from ._transport.gate import RateGateBackend, check_rate_gate
 from ._transport.raw import RawResponse, raw_response
 from ._transport.secret import check_token
 from ._transport.session import Sender, check_max_in_flight, check_trace_configs, default_user_agent
@@ -119,6 +120,9 @@ class BessaClient:
             (aiohttp's own instrumentation); not with ``session=``, which has its own.
         max_answer_bytes: the largest answer read, counted decompressed
             (:data:`DEFAULT_MAX_ANSWER_BYTES`, 32 MiB); a larger one is a :class:`DecodeError`.
+        rate_gate: a :class:`RateGateBackend` shared with other processes using the same token
+            (:class:`bessa_async.redis.RedisRateGate`): one pause after a 429 for all of them,
+            and with a rate, one pace. None (the default): this client's own pause only.
 
     A client may be created outside any event loop; it belongs to the loop it is first used
     in, and raises :class:`WrongEventLoopError` in any other (or after ``os.fork()``).
@@ -184,6 +188,7 @@ class BessaClient:
         hooks: Hooks | None = None,
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
         max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        rate_gate: RateGateBackend | None = None,
     ) -> None:
         secret = check_token(token if token is not None else os.environ.get(TOKEN_ENV))
         resolved = client_paths(paths)
@@ -203,6 +208,7 @@ class BessaClient:
             hooks=check_hooks(hooks),
             trace_configs=configs,
             max_answer_bytes=check_max_answer_bytes(max_answer_bytes),
+            rate_gate=check_rate_gate(rate_gate),
         )
         jobs = JobManager(
             sender,

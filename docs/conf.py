@@ -75,6 +75,7 @@ PAGES: dict[str, tuple[str, str, str]] = {
     "bessa_async._listing.pagination": ("listings", "Resources and listings", ""),
     "bessa_async._base.days": ("listings", "Resources and listings", ""),
     "bessa_async._base.urls": ("listings", "Resources and listings", ""),
+    "bessa_async._transport.gate": ("client", "Client", ""),
     "bessa_async._registry": ("listings", "Resources and listings", ""),
     "bessa_async._version": ("client", "Client", ""),
     "bessa_async._listing.changes": ("sync", "Incremental sync", ""),

@@ -204,9 +204,15 @@ def postgres_url() -> str:
 
 def postgres_from(env: Mapping[str, str]) -> str:
     """The server ``env`` names for the tests; skips, or fails where services are required."""
-    url = env.get(POSTGRES_ENV, "")
+    return service_from(env, POSTGRES_ENV, "a PostgreSQL URL")
+
+
+def service_from(env: Mapping[str, str], name: str, what: str) -> str:
+    """The service ``env`` names in ``name`` (``what`` it holds); skips the test without it,
+    or fails it where services are required (``BESSA_REQUIRE_SERVICES=1``)."""
+    url = env.get(name, "")
     if not url:
-        reason = f"{POSTGRES_ENV} is not set (a PostgreSQL URL; .ci/run starts a server)"
+        reason = f"{name} is not set ({what}; .ci/run starts a server)"
         if env.get(REQUIRE_ENV) == "1":
             pytest.fail(f"{REQUIRE_ENV}=1 but {reason}")
         pytest.skip(reason)

@@ -121,6 +121,8 @@ def _run(code: str, standalone: Standalone, tmp_path: Path) -> subprocess.Comple
         "BESSA_TOKEN": standalone.token,
         "DLT_DATA_DIR": str(tmp_path / "dlt"),  # dlt's pipeline state stays in the test, too
     }
+    if redis_url := os.environ.get("BESSA_TEST_REDIS"):  # the shared rate gate's server
+        env["REDIS_URL"] = redis_url
     return subprocess.run(
         [sys.executable, "-W", "error", str(script)],
         cwd=tmp_path,  # what a block writes (a CSV, a token file) stays in the test's directory

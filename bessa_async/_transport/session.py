@@ -55,6 +55,7 @@ from .._base.validate import is_int
 from .._instrument.events import redact_query
 from .._instrument.hooks import Hooks
 from .._version import __version__
+from .gate import RateGateBackend, SharedGate, token_key
 from .observe import CallObserver
 from .retry import SAFE_METHODS, current_read, retry_call
 from .secret import Secret
@@ -457,6 +458,7 @@ class Sender:
         hooks: Hooks | None = None,
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
         max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        rate_gate: RateGateBackend | None = None,
     ) -> None:
         self.base_url = base_url
         self.max_answer_bytes = max_answer_bytes
@@ -472,6 +474,8 @@ class Sender:
         self.clock = clock
         self.sleep = sleep
         self.gate = RateGate(clock, sleep)
+        self.shared = None if rate_gate is None else SharedGate(rate_gate, token_key(token), clock)
+        """The pause (and pace) shared with other processes using the token, if any."""
         self._rng = random.Random()
 
     def derive(self, *, timeout: Timeout, retry: RetryPolicy, headers: Mapping[str, str]) -> Sender:
@@ -657,6 +661,8 @@ class Sender:
             if response.status == 429 and error.retry_after is not None:
                 # Capped: a huge Retry-After must not shut the client for good.
                 self.gate.block(policy.capped_wait(error.retry_after))
+                if self.shared is not None:
+                    await self.shared.block(self.gate.pause)
             raise error
         if response.status >= 300:
             raise error_for_response(
@@ -674,7 +680,8 @@ class Sender:
         finds the gate closed gives its slot back while it waits: nothing may be sent during
         the pause anyway, and so every queued call gets to see the gate and, when the pause
         outlasts its deadline, fails at once with RateLimitError instead of timing out in the
-        queue behind calls that only wait.
+        queue behind calls that only wait. With a shared gate, an open gate is then followed by
+        the request's turn there, waited for with the slot held (the turn is taken).
 
         Raises:
             RateLimitError: the pause would outlast the call's deadline or
@@ -688,19 +695,36 @@ class Sender:
             await self._slots.acquire()
             wait = self.gate.remaining()
             if wait <= 0:
-                return
+                if self.shared is None or await self._shared_turn(method, path, policy, deadline):
+                    return
+                continue  # this client's own gate closed meanwhile: the slot was given back
             self._slots.release()
             remaining = self._remaining(deadline)
             if not policy.honours_wait(wait) or (remaining is not None and wait >= remaining):
-                raise RateLimitError(
-                    status=429,
-                    detail="the API throttled this client; waiting would pass this call's "
-                    "deadline or the longest wait allowed",
-                    method=method,
-                    path=path,
-                    retry_after=wait,
-                )
+                raise _throttled(method, path, wait)
             await self.gate.wait()
+
+    async def _shared_turn(
+        self, method: str, path: str, policy: RetryPolicy, deadline: float | None
+    ) -> bool:
+        """Wait for this request's turn at the shared gate, holding its slot (a turn is taken:
+        the request goes after it); False, with the slot given back, when this client's own
+        gate closed during the wait."""
+        assert self.shared is not None
+        try:
+            wait = await self.shared.turn(policy.max_retry_after)
+            if wait > 0:
+                remaining = self._remaining(deadline)
+                if remaining is not None and wait >= remaining:
+                    raise _throttled(method, path, wait)
+                await self.sleep(wait)
+        except BaseException:
+            self._slots.release()
+            raise
+        if self.gate.remaining() > 0:
+            self._slots.release()
+            return False
+        return True
 
     async def _follow_redirects(
         self,
@@ -777,6 +801,17 @@ class Sender:
                 waited,
                 extra={"elapsed": elapsed, "waited": waited},
             )
+
+
+def _throttled(method: str, path: str, wait: float) -> RateLimitError:
+    return RateLimitError(
+        status=429,
+        detail="the API throttled this client; waiting would pass this call's "
+        "deadline or the longest wait allowed",
+        method=method,
+        path=path,
+        retry_after=wait,
+    )
 
 
 def _too_late(method: str, path: str, limits: Timeout, *, request_sent: bool) -> RequestTimeout:

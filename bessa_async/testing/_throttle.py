@@ -12,31 +12,25 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from typing import Final, final
+from typing import final
 
 from aiohttp import web
+
+from bessa_async._base.rates import parse_rate as read_rate
 
 from ._answers import detail
 
 __all__ = ["Throttle", "parse_rate", "throttled_detail"]
 
-_PERIODS: Final = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
 
 def parse_rate(rate: str) -> tuple[int, float]:
-    """(requests, seconds) of a DRF rate such as ``"30/s"`` or ``"100/minute"``.
+    """(requests, seconds) of a DRF rate such as ``"30/s"`` or ``"100/minute"``: the library's
+    reading of a rate (what ``RedisRateGate(rate=)`` keeps to), so both agree.
 
     Raises:
         ValueError: not ``N/PERIOD`` with N >= 1 and PERIOD one of second, minute, hour, day.
     """
-    count, _, period = rate.partition("/")
-    seconds = _PERIODS.get(period.strip()[:1].lower())
-    if not count.strip().isdigit() or int(count) < 1 or seconds is None:
-        raise ValueError(
-            f"throttle rate {rate!r}: expected N/PERIOD as DRF writes it, e.g. '30/s', "
-            "'100/minute', '1000/hour', '5000/day'"
-        )
-    return int(count), seconds
+    return read_rate(rate, what="throttle rate")
 
 
 def throttled_detail(wait: float) -> str:
