@@ -15,12 +15,13 @@ import contextlib
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any, Final, TypeVar, final
 
 import attrs
 
 from .._base.errors import InvalidTypeError
+from ..typing import Clock, Hook
 from .events import (
     Attribute,
     CallEvent,
@@ -38,9 +39,6 @@ __all__ = ["Hooks", "emit", "left", "operation"]
 logger: Final = logging.getLogger("bessa_async.hooks")
 
 E = TypeVar("E")
-Hook = Callable[[E], object]
-"""A function of one event; if it returns an awaitable, that is awaited."""
-Clock = Callable[[], float]
 
 _NAMES: Final = (
     "on_request",

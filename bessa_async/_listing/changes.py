@@ -42,16 +42,17 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any, Final, Generic, TypeVar, final
 
 import attrs
 
 from .._base.errors import DecodeError, InvalidValueError
 from .._base.urls import encode_params
+from .._base.wire_time import http_date
 from .._instrument.events import OperationEvent
-from .._instrument.hooks import Hook, Hooks, emit
+from .._instrument.hooks import Hooks, emit
 from .._models.convert import instant
+from ..typing import Hook
 from .checkpoint import Chain, Checkpoint, Pass, Version
 from .pagination import ListingStats, Page, observe_pages, read_page, walk
 
@@ -137,20 +138,13 @@ def server_time(date_header: str | None, *, resource: str) -> datetime:
     Raises:
         DecodeError: no usable ``Date`` header (a changes feed never uses the local clock).
     """
-    moment = None
-    if date_header:
-        try:
-            moment = parsedate_to_datetime(date_header)
-        except (TypeError, ValueError):
-            moment = None
+    moment = http_date(date_header)
     if moment is None:
         raise DecodeError(
             f"{resource}: the answer has no usable Date header ({date_header!r}); a changes "
             "feed takes its watermark from the server's clock, never the local one. A proxy "
             "that strips Date breaks this: let it pass"
         )
-    if moment.utcoffset() is None:
-        moment = moment.replace(tzinfo=UTC)
     return _second(moment)
 
 

@@ -19,6 +19,7 @@ import attrs
 from .._base.errors import ResumeTokenError
 from .._base.jsontext import parse_json, version_of
 from .._base.urls import encode_params
+from .._base.wire_time import InstantError, read_instant
 
 __all__ = [
     "CHECKPOINT_KIND",
@@ -122,15 +123,13 @@ def _instant(value: object, name: str) -> datetime:
     if not isinstance(value, str):
         raise _bad(f"{name} is not a timestamp")
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+        return read_instant(value)
+    except InstantError as error:
+        if error.problem == "no offset":
+            raise _bad(f"{name} has no UTC offset") from None
+        if error.problem == "out of range":
+            raise _bad(f"{name} {value!r} is out of range") from None
         raise _bad(f"{name} is not a timestamp") from None
-    if moment.utcoffset() is None:
-        raise _bad(f"{name} has no UTC offset")
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:  # year 1 east of UTC, year 9999 west of it
-        raise _bad(f"{name} {value!r} is out of range") from None
 
 
 @attrs.frozen

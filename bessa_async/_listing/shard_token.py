@@ -29,6 +29,7 @@ import attrs
 from .._base.errors import ResumeTokenError
 from .._base.jsontext import parse_json, version_of
 from .._base.urls import encode_params
+from .._base.wire_time import instant
 
 __all__ = [
     "TOKEN_VERSION",
@@ -219,13 +220,8 @@ def _read_object(token: str) -> dict[str, Any]:
 
 
 def _read_time(value: object, what: str) -> datetime:
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-            if moment.tzinfo is not None:
-                return moment.astimezone(UTC)
-        except (ValueError, OverflowError):  # unreadable, or beyond year 1..9999 in UTC
-            pass
+    if isinstance(value, str) and (moment := instant(value)) is not None:
+        return moment
     raise _bad(f"{what} is not an aware ISO time: {value!r:.60}")
 
 

@@ -21,13 +21,13 @@ from .._instrument.events import (
     retry_reason,
 )
 from .._instrument.hooks import Hooks, emit, left
+from ..typing import Clock
 
 if TYPE_CHECKING:
     from .session import RateGate, Response
 
 __all__ = ["CallObserver"]
 
-Clock = Callable[[], float]
 _calls: Final = itertools.count(1)
 
 

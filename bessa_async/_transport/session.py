@@ -15,7 +15,7 @@ import os
 import platform
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final, final
@@ -55,6 +55,7 @@ from .._base.validate import is_int
 from .._instrument.events import redact_query
 from .._instrument.hooks import Hooks
 from .._version import __version__
+from ..typing import Clock, Sleep
 from .observe import CallObserver
 from .retry import SAFE_METHODS, current_read, retry_call
 from .secret import Secret
@@ -62,9 +63,6 @@ from .secret import Secret
 __all__ = ["RateGate", "Response", "Sender", "check_trace_configs"]
 
 logger: Final = logging.getLogger("bessa_async")
-
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
 
 
 _UNREAD: Final = object()
