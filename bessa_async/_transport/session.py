@@ -43,6 +43,7 @@ from .._base.errors import (
     error_for_response,
 )
 from .._base.jsontext import parse_json
+from .._base.options import library_headers
 from .._base.urls import (
     MAX_REDIRECTS,
     encode_params,
@@ -505,14 +506,12 @@ class Sender:
         await self._connection.close()
 
     def _headers(self, extra: Mapping[str, str] | None, has_body: bool) -> CIMultiDict[str]:
-        headers: CIMultiDict[str] = CIMultiDict()
-        headers["Accept"] = "application/json"
-        headers["User-Agent"] = self._user_agent
-        if has_body:
-            headers["Content-Type"] = "application/json"
+        headers: CIMultiDict[str] = CIMultiDict(
+            library_headers(self._user_agent, has_body=has_body)
+        )
         headers.update(self.default_headers)
-        # A caller's headers were checked where they came in (_options.check_headers); the only
-        # other source is the job manager's Idempotency-Key.
+        # A caller's headers were checked where they came in (check_headers, against the same
+        # table of owned names); the only other source is the job manager's Idempotency-Key.
         headers.update(extra or {})
         return headers
 
