@@ -217,11 +217,7 @@ async def walk(
     query: Mapping[str, Any] | None = base
     seen: set[str] = set()
     if start is not None:
-        target, query, identity = (
-            follow(start, path=path, params=base)
-            if is_url(start)
-            else (path, {**base, "cursor": start}, start)
-        )
+        target, query, identity = follow(start, path=path, params=base)
         seen.add(identity)
     while True:
         try:
