@@ -14,8 +14,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any, Final, TypeVar, final
 
 import attrs
@@ -34,11 +33,12 @@ from .events import (
     RetryEvent,
 )
 
-__all__ = ["Hooks", "emit", "left", "operation"]
+__all__ = ["Hooks", "emit", "left", "observed", "operation"]
 
 logger: Final = logging.getLogger("bessa_async.hooks")
 
 E = TypeVar("E")
+T = TypeVar("T")
 
 _NAMES: Final = (
     "on_request",
@@ -149,17 +149,20 @@ async def operation(
     deadline: float | None = None,
     /,
     *,
-    clock: Clock = time.monotonic,
+    clock: Clock,
     **attributes: Attribute,
 ) -> AsyncIterator[dict[str, Attribute]]:
-    """Time a composite operation and end it with an :class:`OperationEvent`.
+    """Time a composite operation and end it with an :class:`OperationEvent`: the one place
+    an operation is timed and reported (:func:`observed` is its form for an async generator).
 
     Yields a dict of the event's attributes, to add facts learnt on the way (``pages``,
     ``items``); ``deadline`` is the operation's on ``clock`` (its ``on_operation`` hook keeps
-    it; None: no deadline), ``clock`` the client's (monotonic seconds). Without hooks (or without
+    it; None: no deadline), ``clock`` the client's (monotonic seconds), so that ``elapsed``
+    follows an injected clock. Leaving an async generator early (``GeneratorExit``) is a normal
+    end; any other exception is the event's ``error``. Without hooks (or without
     ``on_operation``) it only yields the dict::
 
-        async with operation(client.hooks, "sync", **{"bessa.resource": "receipts"}) as facts:
+        async with operation(hooks, "sync", clock=clock, **{"bessa.resource": "receipts"}) as facts:
             ...
             facts["bessa.pages"] = feed.stats.pages
     """
@@ -171,6 +174,8 @@ async def operation(
     error: str | None = None
     try:
         yield facts
+    except GeneratorExit:
+        raise
     except BaseException as exc:
         error = type(exc).__name__
         raise
@@ -179,3 +184,23 @@ async def operation(
             name=name, attributes=tuple(facts.items()), error=error, elapsed=clock() - started
         )
         await emit(hooks.on_operation, event, within=left(deadline, clock))
+
+
+async def observed(
+    source: AsyncGenerator[T],
+    hooks: Hooks | None,
+    name: str,
+    *,
+    clock: Clock,
+    facts: Callable[[], Mapping[str, Attribute]],
+    **attributes: Attribute,
+) -> AsyncGenerator[T]:
+    """``source`` as one :func:`operation`: its event carries ``attributes`` and then what
+    ``facts()`` says once the generator ends (counters kept as it ran)."""
+    async with operation(hooks, name, clock=clock, **attributes) as seen:
+        try:
+            async with contextlib.aclosing(source):
+                async for item in source:
+                    yield item
+        finally:
+            seen.update(facts())

@@ -49,10 +49,9 @@ import attrs
 from .._base.errors import DecodeError, InvalidValueError
 from .._base.urls import encode_params
 from .._base.wire_time import http_date
-from .._instrument.events import OperationEvent
-from .._instrument.hooks import Hooks, emit
+from .._instrument.hooks import Hooks, observed
 from .._models.convert import instant
-from ..typing import Hook
+from ..typing import Clock, Sleep
 from .checkpoint import Chain, Checkpoint, Pass, Version
 from .pagination import ListingStats, Page, observe_pages, read_page, walk
 
@@ -159,7 +158,7 @@ class LocalClock:
     time plus however far ``clock`` has run ahead of the real monotonic clock since this was
     made (nothing, with the default clock), so a test's ``FakeClock`` moves it too."""
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._lead = clock() - time.monotonic()
 
@@ -239,7 +238,8 @@ class ChangeFeed(Generic[T]):
         overlap: timedelta,
         hooks: Hooks | None = None,
         now: Callable[[], datetime] | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._resource = resource
         self._hooks = hooks
@@ -262,7 +262,9 @@ class ChangeFeed(Generic[T]):
         self._started = False
         self._deferred: datetime | None = None
         """The newest ``updated`` this pass deferred (None: nothing deferred)."""
-        self._now = now or LocalClock(time.monotonic)
+        self._clock = clock
+        """The client's monotonic clock, which the feed's operation event is timed on."""
+        self._now = now or LocalClock(clock)
         """This machine's clock (the client's), against which the server's is checked."""
         self._sleep = sleep
         self._first_date: str | None = None
@@ -286,43 +288,24 @@ class ChangeFeed(Generic[T]):
                 "resource.changes(since=feed.checkpoint)"
             )
         self._started = True
-        if self._hooks is not None and self._hooks.on_operation is not None:
-            return self._observed(self._run(), self._hooks.on_operation)
-        return self._run()
-
-    async def _observed(
-        self, run: AsyncGenerator[ChangeBatch[T]], hook: Hook[OperationEvent]
-    ) -> AsyncGenerator[ChangeBatch[T]]:
-        """``run``, ending with a ``"sync"`` :class:`OperationEvent` (requests, pages, counts).
-
-        Leaving the loop early is a normal end; an exception is the event's error.
-        """
-        started = time.monotonic()
-        error: str | None = None
-        try:
-            async with aclosing(run):
-                async for batch in run:
-                    yield batch
-        except GeneratorExit:
-            raise
-        except BaseException as exc:
-            error = type(exc).__name__
-            raise
-        finally:
-            stats = self.stats
-            facts = (
-                ("bessa.resource", self._resource),
-                ("bessa.requests", stats.requests),
-                ("bessa.pages", stats.pages),
-                ("bessa.items", stats.items),
-                ("bessa.new", stats.new),
-                ("bessa.changed", stats.changed),
-                ("bessa.deleted", stats.deleted),
-            )
-            event = OperationEvent(
-                name="sync", attributes=facts, error=error, elapsed=time.monotonic() - started
-            )
-            await emit(hook, event)
+        if self._hooks is None or self._hooks.on_operation is None:
+            return self._run()
+        stats = self.stats
+        return observed(
+            self._run(),
+            self._hooks,
+            "sync",
+            clock=self._clock,
+            facts=lambda: {
+                "bessa.requests": stats.requests,
+                "bessa.pages": stats.pages,
+                "bessa.items": stats.items,
+                "bessa.new": stats.new,
+                "bessa.changed": stats.changed,
+                "bessa.deleted": stats.deleted,
+            },
+            **{"bessa.resource": self._resource},
+        )
 
     async def _fetch(self, target: str, query: Mapping[str, Any] | None) -> Any:
         body, date = await self._answer(target, query)
