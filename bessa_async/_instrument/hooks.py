@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Final, TypeVar, final
 
 import attrs
@@ -190,17 +190,20 @@ async def observed(
     source: AsyncGenerator[T],
     hooks: Hooks | None,
     name: str,
+    resource: str,
+    counters: object,
+    counted: tuple[str, ...],
+    /,
     *,
     clock: Clock,
-    facts: Callable[[], Mapping[str, Attribute]],
-    **attributes: Attribute,
 ) -> AsyncGenerator[T]:
-    """``source`` as one :func:`operation`: its event carries ``attributes`` and then what
-    ``facts()`` says once the generator ends (counters kept as it ran)."""
-    async with operation(hooks, name, clock=clock, **attributes) as seen:
+    """``source`` (reading ``resource``) as one :func:`operation`: its event carries
+    ``bessa.resource`` and, as ``bessa.<name>``, each ``counted`` attribute of ``counters`` (kept
+    as the source ran) at its end."""
+    async with operation(hooks, name, clock=clock, **{"bessa.resource": resource}) as seen:
         try:
             async with contextlib.aclosing(source):
                 async for item in source:
                     yield item
         finally:
-            seen.update(facts())
+            seen.update({f"bessa.{count}": getattr(counters, count) for count in counted})

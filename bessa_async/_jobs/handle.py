@@ -29,13 +29,10 @@ __all__ = [
     "encode_token",
 ]
 
-TOKEN_VERSION: Final = 1
 _FORMAT: Final = TokenFormat(
-    name="job token",
-    version=TOKEN_VERSION,
-    error=InvalidValueError,
-    template="not a job token: {why}",
+    name="job token", version=1, error=InvalidValueError, template="not a job token: {why}"
 )
+TOKEN_VERSION: Final = _FORMAT.version
 
 
 def check_job_path(path: object) -> str:

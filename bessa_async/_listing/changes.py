@@ -290,22 +290,9 @@ class ChangeFeed(Generic[T]):
         self._started = True
         if self._hooks is None or self._hooks.on_operation is None:
             return self._run()
-        stats = self.stats
-        return observed(
-            self._run(),
-            self._hooks,
-            "sync",
-            clock=self._clock,
-            facts=lambda: {
-                "bessa.requests": stats.requests,
-                "bessa.pages": stats.pages,
-                "bessa.items": stats.items,
-                "bessa.new": stats.new,
-                "bessa.changed": stats.changed,
-                "bessa.deleted": stats.deleted,
-            },
-            **{"bessa.resource": self._resource},
-        )
+        counts = ("requests", "pages", "items", "new", "changed", "deleted")
+        run, stats = self._run(), self.stats
+        return observed(run, self._hooks, "sync", self._resource, stats, counts, clock=self._clock)
 
     async def _fetch(self, target: str, query: Mapping[str, Any] | None) -> Any:
         body, date = await self._answer(target, query)

@@ -404,19 +404,8 @@ class Paginator(Generic[T]):
             pages = decoded(ahead, self._decode, self.stats, self._position, skip)
         if self._hooks is None:
             return pages
-        stats = self.stats
-        return observed(
-            pages,
-            self._hooks,
-            "list",
-            clock=self._clock,
-            facts=lambda: {
-                "bessa.pages": stats.pages,
-                "bessa.items": stats.items,
-                "bessa.shards": stats.shards,
-            },
-            **{"bessa.resource": self._resource},
-        )
+        hooks, counts = self._hooks, ("pages", "items", "shards")
+        return observed(pages, hooks, "list", self._resource, self.stats, counts, clock=self._clock)
 
     async def items(self) -> AsyncGenerator[T]:
         """Every item in order (what ``async for item in paginator`` iterates)."""

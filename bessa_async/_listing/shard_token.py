@@ -44,14 +44,14 @@ __all__ = [
     "read_token",
 ]
 
-TOKEN_VERSION: Final = 1
 _FORMAT: Final = TokenFormat(
     name="resume token",
-    version=TOKEN_VERSION,
+    version=1,
     error=ResumeTokenError,
     template="not a usable resume token: {why} (pass the resume_cursor of the listing, "
     "unchanged; nothing was sent)",
 )
+TOKEN_VERSION: Final = _FORMAT.version
 _KIND: Final = "sharded listing"
 _CHAIN_KIND: Final = "listing position"
 _NOT_COMPARED: Final = frozenset({"cursor", "limit"})
