@@ -48,9 +48,8 @@ import attrs
 
 from .._base.errors import DecodeError, InvalidValueError
 from .._base.urls import encode_params
-from .._base.wire_time import http_date
+from .._base.wire_time import http_date, instant, read_instant
 from .._instrument.hooks import Hooks, observed
-from .._models.convert import instant
 from ..typing import Clock, Sleep
 from .checkpoint import Chain, Checkpoint, Pass, Version
 from .pagination import ListingStats, Page, observe_pages, read_page, walk
@@ -504,7 +503,7 @@ class ChangeFeed(Generic[T]):
             if version is None:
                 continue
             repeat = version in seen
-            updated = datetime.fromisoformat(version[1])
+            updated = read_instant(version[1])
             latest = updated if latest is None else max(latest, updated)
             if updated < keep_from:
                 tail.add(version)  # no later pass reads it: kept only for this chain's next page
@@ -627,7 +626,7 @@ class ChangeFeed(Generic[T]):
         if current is None or current.start is None or not all(c.done for c in current.chains):
             return
         keep_from = current.start - self._overlap
-        seen = frozenset(v for v in self._state.seen if datetime.fromisoformat(v[1]) >= keep_from)
+        seen = frozenset(v for v in self._state.seen if read_instant(v[1]) >= keep_from)
         self._state = Checkpoint(
             resource=self._state.resource,
             filters=self._state.filters,
