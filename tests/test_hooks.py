@@ -329,6 +329,40 @@ async def test_a_write_is_one_attempt_and_its_retry_events_say_why(
     assert [r.reason for r in recorder.of("on_retry")] == ["503"]
 
 
+async def test_every_operation_is_timed_on_the_clients_clock(clock: FakeClock) -> None:
+    """A listing, a changes pass and a job's wait report ``elapsed`` on the injected clock:
+    with a FakeClock, exactly the virtual time that passed (the server's latency, the waits)."""
+    recorder = Recorder()
+    async with Sandbox(receipts=30, clock=clock, sleep=clock.sleep, job_delay=2.0) as sb:
+        sb.inject(Fault.latency(5), path="receipts/", times=1)
+        sb.inject(Fault.latency(7), path="articles/", times=1)
+        point = next(p for p in sb.data.sales_points if p["status"] == "active")
+        article = next(a for a in sb.data.articles if a["active"] and a["type"] == "standard")
+        async with BessaClient(
+            sb.token, base_url=sb.url, clock=clock, sleep=clock.sleep, hooks=recorder.hooks()
+        ) as client:
+            took: list[float] = []
+            started = clock()
+            await client.receipts.list(limit=100).collect()
+            took.append(clock() - started)
+            started = clock()
+            assert [batch async for batch in client.articles.changes()]
+            took.append(clock() - started)
+            order = Order(
+                sales_point=point["id"], lines=[OrderLine(article=article["id"], quantity=1)]
+            )
+            handle = await client.orders.submit(order)
+            started = clock()
+            await handle.wait(timeout=600)
+            took.append(clock() - started)
+    listing, sync, wait = recorder.of("on_operation")
+    assert [listing.name, sync.name, wait.name] == ["list", "sync", "job.wait"]
+    assert [listing.elapsed, sync.elapsed, wait.elapsed] == took
+    assert took[0] == 5
+    assert took[1] >= 7
+    assert took[2] > 0
+
+
 async def test_job_polls_and_the_wait_are_events(clock: FakeClock) -> None:
     recorder = Recorder()
     async with Sandbox(receipts=0, clock=clock, sleep=clock.sleep, job_delay=2.0) as jobs_sb:

@@ -29,8 +29,9 @@ from bessa_async import (
     RetryPolicy,
     ServerError,
     Timeout,
+    ValidationError,
 )
-from bessa_async._base.options import OWNED_HEADERS
+from bessa_async._base.options import OWNED_HEADERS, library_headers
 from bessa_async._registry import TYPED_RESOURCES
 from bessa_async.resources import ReceiptFilters
 from bessa_async.testing import FakeClock, Fault, RecordedRequest, Sandbox
@@ -346,6 +347,22 @@ _HEADER_PATHS: dict[str, Callable[[BessaClient, Sandbox, dict[str, str]], Awaita
     "orders.submit(extra_headers=)": lambda c, s, h: c.orders.submit(_order(s), extra_headers=h),
     "orders.list(extra_headers=)": lambda c, _, h: c.orders.list(extra_headers=h).collect(),
 }
+
+
+async def test_the_library_sends_its_own_headers_from_the_one_table(
+    client: BessaClient, sandbox: Sandbox
+) -> None:
+    """What the transport sets itself is what the table of owned names refuses from callers:
+    every header it sends that a caller did not is one of OWNED_HEADERS."""
+    await client.request("GET", "companies/")
+    with pytest.raises(ValidationError):  # an empty order: refused, but sent with a body
+        await client.request("POST", "requests/orders/", json={})
+    for request, has_body in zip(sandbox.requests, (False, True), strict=True):
+        sent = _headers(request)
+        ours = library_headers(sent["user-agent"], has_body=has_body)
+        assert {name.lower(): value for name, value in ours.items()}.items() <= sent.items()
+        assert {name.lower() for name in ours} | {"authorization"} <= set(OWNED_HEADERS)
+    assert "content-type" not in _headers(sandbox.requests[0])
 
 
 @pytest.mark.parametrize("path", list(_HEADER_PATHS))

@@ -46,7 +46,6 @@ stores a failed task's exception that way) with its attributes.
 
 from __future__ import annotations
 
-import email.utils
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -54,6 +53,7 @@ from typing import Any, ClassVar, Final
 from zoneinfo import ZoneInfoNotFoundError
 
 from .jsontext import nests_deeper_than, parse_json
+from .wire_time import http_date
 
 __all__ = [
     "APIError",
@@ -430,12 +430,9 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         pass
     else:
         return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    when = http_date(value)
+    if when is None:
         return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT
-        when = when.replace(tzinfo=UTC)
     reference = now if now is not None else datetime.now(UTC)
     return max(0.0, (when - reference).total_seconds())
 

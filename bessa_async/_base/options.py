@@ -24,6 +24,7 @@ __all__ = [
     "check_extra_params",
     "check_headers",
     "check_method",
+    "library_headers",
     "merge_headers",
 ]
 
@@ -60,6 +61,16 @@ OWNED_HEADERS: Final[Mapping[str, str]] = {
     "trailer": "aiohttp",
     "host": "the base URL",
 }
+
+
+def library_headers(user_agent: str, *, has_body: bool) -> dict[str, str]:
+    """The headers the library sets on every request it sends itself (each one of
+    :data:`OWNED_HEADERS`; the token and a job's key are added where they are known)."""
+    headers = {"Accept": "application/json", "User-Agent": user_agent}
+    if has_body:
+        headers["Content-Type"] = "application/json"
+    return headers
+
 
 # RFC 9110's token: what a method and a header name are made of.
 _TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")

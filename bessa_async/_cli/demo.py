@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Final, TextIO
@@ -25,12 +25,12 @@ from bessa_async import (
     business_day,
 )
 from bessa_async.testing import Fault, Sandbox
+from bessa_async.typing import Clock, Sleep
 
 from .status import watch_status
 
 __all__ = ["walkthrough"]
 
-Sleep = Callable[[float], Awaitable[None]]
 
 DEMO_DAY: Final = date(2026, 6, 13)
 """A Saturday of the sandbox's default data."""
@@ -117,8 +117,8 @@ async def walkthrough(
     receipts: int,
     seed: int,
     *,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = asyncio.sleep,
     hooks: Hooks | None = None,
 ) -> int:
     """Run the demo, printing to ``out``; returns the exit code (0 when every figure matched).

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from .._jobs.rounds import parse_updated
+from .._base.wire_time import instant
 
 __all__ = ["JOB_FILTERS", "filter_probes", "honoured"]
 
@@ -21,7 +21,7 @@ JOB_FILTERS: Final = ("status", "updated__gte", "sales_point", "reference")
 
 def _matches(name: str, value: Any, item: Mapping[str, Any]) -> bool:
     if name == "updated__gte":
-        updated = parse_updated(item.get("updated"))
+        updated = instant(item.get("updated"))
         return updated is not None and updated >= value
     return bool(item.get(name) == value)
 
@@ -30,7 +30,7 @@ def filter_probes(sample: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Each filter's value: the first listed job's (for ``updated__gte`` the newest stamp, so
     that older jobs are left out)."""
     probes: dict[str, Any] = {}
-    stamps = [s for item in sample if (s := parse_updated(item.get("updated"))) is not None]
+    stamps = [s for item in sample if (s := instant(item.get("updated"))) is not None]
     if stamps:
         probes["updated__gte"] = max(stamps)
     for name in JOB_FILTERS:

@@ -14,13 +14,13 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Final, TypeVar, final
 
 import attrs
 
 from .._base.errors import InvalidTypeError
+from ..typing import Clock, Hook
 from .events import (
     Attribute,
     CallEvent,
@@ -33,14 +33,12 @@ from .events import (
     RetryEvent,
 )
 
-__all__ = ["Hooks", "emit", "left", "operation"]
+__all__ = ["Hooks", "emit", "left", "observed", "operation"]
 
 logger: Final = logging.getLogger("bessa_async.hooks")
 
 E = TypeVar("E")
-Hook = Callable[[E], object]
-"""A function of one event; if it returns an awaitable, that is awaited."""
-Clock = Callable[[], float]
+T = TypeVar("T")
 
 _NAMES: Final = (
     "on_request",
@@ -151,17 +149,20 @@ async def operation(
     deadline: float | None = None,
     /,
     *,
-    clock: Clock = time.monotonic,
+    clock: Clock,
     **attributes: Attribute,
 ) -> AsyncIterator[dict[str, Attribute]]:
-    """Time a composite operation and end it with an :class:`OperationEvent`.
+    """Time a composite operation and end it with an :class:`OperationEvent`: the one place
+    an operation is timed and reported (:func:`observed` is its form for an async generator).
 
     Yields a dict of the event's attributes, to add facts learnt on the way (``pages``,
     ``items``); ``deadline`` is the operation's on ``clock`` (its ``on_operation`` hook keeps
-    it; None: no deadline), ``clock`` the client's (monotonic seconds). Without hooks (or without
+    it; None: no deadline), ``clock`` the client's (monotonic seconds), so that ``elapsed``
+    follows an injected clock. Leaving an async generator early (``GeneratorExit``) is a normal
+    end; any other exception is the event's ``error``. Without hooks (or without
     ``on_operation``) it only yields the dict::
 
-        async with operation(client.hooks, "sync", **{"bessa.resource": "receipts"}) as facts:
+        async with operation(hooks, "sync", clock=clock, **{"bessa.resource": "receipts"}) as facts:
             ...
             facts["bessa.pages"] = feed.stats.pages
     """
@@ -173,6 +174,8 @@ async def operation(
     error: str | None = None
     try:
         yield facts
+    except GeneratorExit:
+        raise
     except BaseException as exc:
         error = type(exc).__name__
         raise
@@ -181,3 +184,26 @@ async def operation(
             name=name, attributes=tuple(facts.items()), error=error, elapsed=clock() - started
         )
         await emit(hooks.on_operation, event, within=left(deadline, clock))
+
+
+async def observed(
+    source: AsyncGenerator[T],
+    hooks: Hooks | None,
+    name: str,
+    resource: str,
+    counters: object,
+    counted: tuple[str, ...],
+    /,
+    *,
+    clock: Clock,
+) -> AsyncGenerator[T]:
+    """``source`` (reading ``resource``) as one :func:`operation`: its event carries
+    ``bessa.resource`` and, as ``bessa.<name>``, each ``counted`` attribute of ``counters`` (kept
+    as the source ran) at its end."""
+    async with operation(hooks, name, clock=clock, **{"bessa.resource": resource}) as seen:
+        try:
+            async with contextlib.aclosing(source):
+                async for item in source:
+                    yield item
+        finally:
+            seen.update({f"bessa.{count}": getattr(counters, count) for count in counted})

@@ -8,13 +8,12 @@ client's scheduler. :meth:`JobHandle.to_token` writes it as versioned JSON (no s
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from typing import Any, Final, Protocol, final
 
 from .._base.config import USE_CLIENT_DEFAULT, PollPolicy, Timeout, TimeoutArg, call_timeout
-from .._base.errors import BessaError, InvalidTypeError, InvalidValueError
-from .._base.jsontext import parse_json, version_of
+from .._base.errors import BessaError, InvalidValueError
+from .._base.tokens import TokenFormat, shown
 from .._base.validate import parse_uuid
 from .._instrument.hooks import Hooks, operation
 from .model import Job, JobFailedError, JobKind, JobStatus, job_state
@@ -29,7 +28,10 @@ __all__ = [
     "encode_token",
 ]
 
-TOKEN_VERSION: Final = 1
+_FORMAT: Final = TokenFormat(
+    name="job token", version=1, error=InvalidValueError, template="not a job token: {why}"
+)
+TOKEN_VERSION: Final = _FORMAT.version
 
 
 def check_job_path(path: object) -> str:
@@ -57,56 +59,32 @@ def encode_token(
     status: JobStatus | str | None,
 ) -> str:
     """A handle as versioned JSON: what is needed to wait for the job again, no secrets. Pure."""
-    return json.dumps(
+    return _FORMAT.write(
         {
-            "v": TOKEN_VERSION,
             "kind": kind,
             "id": str(id),
             "path": path,
             "reference": reference,
             "idempotency_key": idempotency_key,
             "status": None if status is None else str(status),
-        },
-        separators=(",", ":"),
+        }
     )
-
-
-def _shown(value: object) -> str:
-    """A token's value for a message: a word or number as written, anything else by its type
-    (a list nested thousands deep has no repr worth reading, nor one made without a risk)."""
-    if value is None or isinstance(value, str | int | float):
-        return repr(value) if not isinstance(value, str) or len(value) <= 80 else "a long string"
-    return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
 
 
 def decode_token(token: str) -> dict[str, Any]:
     """Read and check a token made by :func:`encode_token`. Pure.
 
     Raises:
+        InvalidTypeError: not a str.
         InvalidValueError: not a token, or one from a newer version of the library.
     """
-    if not isinstance(token, str | bytes):
-        raise InvalidTypeError(f"a job token is a str, got {type(token).__name__}")
-    try:
-        data = parse_json(token)
-    except ValueError:
-        raise InvalidValueError(
-            "not a job token: not JSON (pass what JobHandle.to_token() gave)"
-        ) from None
-    if not isinstance(data, dict) or "v" not in data:
-        raise InvalidValueError("not a job token: expected a JSON object with a version 'v'")
-    version = version_of(data)
-    if version != TOKEN_VERSION:
-        raise InvalidValueError(
-            f"job token version {_shown(data['v'])} is not readable by this version of "
-            f"bessa_async (it reads version {TOKEN_VERSION}); upgrade the library"
-        )
+    data = _FORMAT.read(token)
     if data.get("kind") not in ("order", "payment"):
-        raise InvalidValueError(f"not a job token: unknown kind {_shown(data.get('kind'))}")
+        raise InvalidValueError(f"not a job token: unknown kind {shown(data.get('kind'))}")
     raw_id = data.get("id")
     job_id = parse_uuid(raw_id) if isinstance(raw_id, str) else None
     if job_id is None:
-        raise InvalidValueError(f"not a job token: bad id {_shown(raw_id)}")
+        raise InvalidValueError(f"not a job token: bad id {shown(raw_id)}")
     for name in ("reference", "idempotency_key", "status"):
         if data.get(name) is not None and not isinstance(data[name], str):
             raise InvalidValueError(f"not a job token: {name} must be a string")

@@ -17,6 +17,7 @@ from typing import Any, Final, Literal
 
 import attrs
 
+from .._base.wire_time import instant
 from .model import Job, JobStatus
 
 __all__ = [
@@ -28,7 +29,6 @@ __all__ = [
     "Mode",
     "contradicts",
     "lacks_outcome",
-    "parse_updated",
 ]
 
 Mode = Literal["changes", "unfinished", "off"]
@@ -45,17 +45,6 @@ while the previous round was paging) is seen on the next round."""
 GRACE: Final = 30.0
 """Seconds (client clock) after the newest ``updated`` last moved during which rounds keep the
 overlap; later, a round asks only for what is newer than it (so an idle list costs one page)."""
-
-
-def parse_updated(value: object) -> datetime | None:
-    """An item's ``updated`` as an aware datetime, or None when missing or unreadable. Pure."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
 
 
 @attrs.define
@@ -124,7 +113,7 @@ def contradicts(item: Mapping[str, Any], query: Mapping[str, Any]) -> str | None
     """
     since = query.get("updated__gte")
     if isinstance(since, datetime):
-        updated = parse_updated(item.get("updated"))
+        updated = instant(item.get("updated"))
         if updated is None or updated < since:
             return "updated__gte"
     statuses = query.get("status")

@@ -31,14 +31,16 @@ from .._base.errors import (
     ServerError,
     TransportError,
 )
+from .._base.wire_time import instant
 from .._instrument.events import PollEvent, path_template
 from .._instrument.hooks import Hooks, emit, left
 from .._listing.pagination import follow, read_page
 from .._models.convert import decode
+from ..typing import Clock, Sleep
 from .handle import JobHandle, JobTimeoutError
 from .model import Job, JobKind
 from .pacing import check_wait_timeout, next_poll_delay, next_round_delay, round_policy
-from .rounds import RUNNING, ListState, contradicts, lacks_outcome, parse_updated
+from .rounds import RUNNING, ListState, contradicts, lacks_outcome
 
 __all__ = [
     "Clock",
@@ -51,8 +53,6 @@ __all__ = [
 
 logger: Final = logging.getLogger("bessa_async.jobs")
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
 Fetch = Callable[[str], Awaitable[tuple[Job, float | None]]]
 FetchPage = Callable[[str, Mapping[str, Any] | None], Awaitable[tuple[Any, float | None]]]
 """GET a list page (a path with parameters, or a ``next`` URL); the JSON and ``Retry-After``."""
@@ -495,7 +495,7 @@ class PollScheduler:
                     if not isinstance(item, Mapping):
                         continue
                     ignored = ignored or contradicts(item, query)
-                    if mode == "changes" and (stamp := parse_updated(item.get("updated"))):
+                    if mode == "changes" and (stamp := instant(item.get("updated"))):
                         stamps.append(stamp)
                     watch = members.get(str(item.get("id")))
                     if watch is not None and not watch.dropped:

@@ -42,16 +42,15 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any, Final, Generic, TypeVar, final
 
 import attrs
 
 from .._base.errors import DecodeError, InvalidValueError
 from .._base.urls import encode_params
-from .._instrument.events import OperationEvent
-from .._instrument.hooks import Hook, Hooks, emit
-from .._models.convert import instant
+from .._base.wire_time import http_date, instant, read_instant
+from .._instrument.hooks import Hooks, observed
+from ..typing import Clock, Sleep
 from .checkpoint import Chain, Checkpoint, Pass, Version
 from .pagination import ListingStats, Page, observe_pages, read_page, walk
 
@@ -137,20 +136,13 @@ def server_time(date_header: str | None, *, resource: str) -> datetime:
     Raises:
         DecodeError: no usable ``Date`` header (a changes feed never uses the local clock).
     """
-    moment = None
-    if date_header:
-        try:
-            moment = parsedate_to_datetime(date_header)
-        except (TypeError, ValueError):
-            moment = None
+    moment = http_date(date_header)
     if moment is None:
         raise DecodeError(
             f"{resource}: the answer has no usable Date header ({date_header!r}); a changes "
             "feed takes its watermark from the server's clock, never the local one. A proxy "
             "that strips Date breaks this: let it pass"
         )
-    if moment.utcoffset() is None:
-        moment = moment.replace(tzinfo=UTC)
     return _second(moment)
 
 
@@ -165,7 +157,7 @@ class LocalClock:
     time plus however far ``clock`` has run ahead of the real monotonic clock since this was
     made (nothing, with the default clock), so a test's ``FakeClock`` moves it too."""
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._lead = clock() - time.monotonic()
 
@@ -245,7 +237,8 @@ class ChangeFeed(Generic[T]):
         overlap: timedelta,
         hooks: Hooks | None = None,
         now: Callable[[], datetime] | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._resource = resource
         self._hooks = hooks
@@ -268,7 +261,9 @@ class ChangeFeed(Generic[T]):
         self._started = False
         self._deferred: datetime | None = None
         """The newest ``updated`` this pass deferred (None: nothing deferred)."""
-        self._now = now or LocalClock(time.monotonic)
+        self._clock = clock
+        """The client's monotonic clock, which the feed's operation event is timed on."""
+        self._now = now or LocalClock(clock)
         """This machine's clock (the client's), against which the server's is checked."""
         self._sleep = sleep
         self._first_date: str | None = None
@@ -292,43 +287,11 @@ class ChangeFeed(Generic[T]):
                 "resource.changes(since=feed.checkpoint)"
             )
         self._started = True
-        if self._hooks is not None and self._hooks.on_operation is not None:
-            return self._observed(self._run(), self._hooks.on_operation)
-        return self._run()
-
-    async def _observed(
-        self, run: AsyncGenerator[ChangeBatch[T]], hook: Hook[OperationEvent]
-    ) -> AsyncGenerator[ChangeBatch[T]]:
-        """``run``, ending with a ``"sync"`` :class:`OperationEvent` (requests, pages, counts).
-
-        Leaving the loop early is a normal end; an exception is the event's error.
-        """
-        started = time.monotonic()
-        error: str | None = None
-        try:
-            async with aclosing(run):
-                async for batch in run:
-                    yield batch
-        except GeneratorExit:
-            raise
-        except BaseException as exc:
-            error = type(exc).__name__
-            raise
-        finally:
-            stats = self.stats
-            facts = (
-                ("bessa.resource", self._resource),
-                ("bessa.requests", stats.requests),
-                ("bessa.pages", stats.pages),
-                ("bessa.items", stats.items),
-                ("bessa.new", stats.new),
-                ("bessa.changed", stats.changed),
-                ("bessa.deleted", stats.deleted),
-            )
-            event = OperationEvent(
-                name="sync", attributes=facts, error=error, elapsed=time.monotonic() - started
-            )
-            await emit(hook, event)
+        if self._hooks is None or self._hooks.on_operation is None:
+            return self._run()
+        counts = ("requests", "pages", "items", "new", "changed", "deleted")
+        run, stats = self._run(), self.stats
+        return observed(run, self._hooks, "sync", self._resource, stats, counts, clock=self._clock)
 
     async def _fetch(self, target: str, query: Mapping[str, Any] | None) -> Any:
         body, date = await self._answer(target, query)
@@ -540,7 +503,7 @@ class ChangeFeed(Generic[T]):
             if version is None:
                 continue
             repeat = version in seen
-            updated = datetime.fromisoformat(version[1])
+            updated = read_instant(version[1])
             latest = updated if latest is None else max(latest, updated)
             if updated < keep_from:
                 tail.add(version)  # no later pass reads it: kept only for this chain's next page
@@ -663,7 +626,7 @@ class ChangeFeed(Generic[T]):
         if current is None or current.start is None or not all(c.done for c in current.chains):
             return
         keep_from = current.start - self._overlap
-        seen = frozenset(v for v in self._state.seen if datetime.fromisoformat(v[1]) >= keep_from)
+        seen = frozenset(v for v in self._state.seen if read_instant(v[1]) >= keep_from)
         self._state = Checkpoint(
             resource=self._state.resource,
             filters=self._state.filters,

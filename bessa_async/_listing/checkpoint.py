@@ -9,16 +9,16 @@ never follows the tenant's, nor a burst of changes: the feed bounds the versions
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, final
 
 import attrs
 
-from .._base.errors import ResumeTokenError
-from .._base.jsontext import parse_json, version_of
+from .._base.errors import BessaError, ResumeTokenError
+from .._base.tokens import TokenFormat
 from .._base.urls import encode_params
+from .._base.wire_time import InstantError, read_instant
 
 __all__ = [
     "CHECKPOINT_KIND",
@@ -78,7 +78,6 @@ class Checkpoint:
     def to_json(self) -> str:
         """The checkpoint as compact JSON (what ``batch.checkpoint`` is)."""
         body: dict[str, Any] = {
-            "v": CHECKPOINT_VERSION,
             "kind": CHECKPOINT_KIND,
             "resource": self.resource,
             "filters": [list(pair) for pair in self.filters],
@@ -86,7 +85,7 @@ class Checkpoint:
             "pass": None if self.current is None else _pass_json(self.current),
             "seen": sorted(list(version) for version in self.seen),
         }
-        return json.dumps(body, separators=(",", ":"))
+        return _FORMAT.write(body)
 
 
 def filters_of(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -109,12 +108,19 @@ def _pass_json(current: Pass) -> dict[str, Any]:
     }
 
 
-def _bad(why: str) -> ResumeTokenError:
-    return ResumeTokenError(
-        f"not a usable changes checkpoint: {why}. Pass the str of an earlier feed's "
-        "batch.checkpoint or feed.checkpoint for the same resource and filters, a datetime, or "
-        "None for a full load (nothing was sent)"
-    )
+_FORMAT: Final = TokenFormat(
+    name="changes checkpoint",
+    version=CHECKPOINT_VERSION,
+    error=ResumeTokenError,
+    template="not a usable changes checkpoint: {why}. Pass the str of an earlier feed's "
+    "batch.checkpoint or feed.checkpoint for the same resource and filters, a datetime, or "
+    "None for a full load (nothing was sent)",
+    foreign="it is not a changes checkpoint (a sharded listing's token or a cursor?)",
+)
+
+
+def _bad(why: str) -> BessaError:
+    return _FORMAT.bad(why)
 
 
 def _instant(value: object, name: str) -> datetime:
@@ -122,15 +128,13 @@ def _instant(value: object, name: str) -> datetime:
     if not isinstance(value, str):
         raise _bad(f"{name} is not a timestamp")
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+        return read_instant(value)
+    except InstantError as error:
+        if error.problem == "no offset":
+            raise _bad(f"{name} has no UTC offset") from None
+        if error.problem == "out of range":
+            raise _bad(f"{name} {value!r} is out of range") from None
         raise _bad(f"{name} is not a timestamp") from None
-    if moment.utcoffset() is None:
-        raise _bad(f"{name} has no UTC offset")
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:  # year 1 east of UTC, year 9999 west of it
-        raise _bad(f"{name} {value!r} is out of range") from None
 
 
 @attrs.frozen
@@ -233,14 +237,9 @@ def read_checkpoint(
         ResumeTokenError: not a checkpoint, a newer version, one made for another resource or
             other filters, or one whose fields or moments cannot be what a feed saved.
     """
-    try:
-        body = parse_json(text)
-    except ValueError:
-        raise _bad("it is not JSON") from None
-    if not isinstance(body, dict) or body.get("kind") != CHECKPOINT_KIND:
-        raise _bad("it is not a changes checkpoint (a sharded listing's token or a cursor?)")
-    if version_of(body) != CHECKPOINT_VERSION:
-        raise _bad(f"version {body.get('v')!r} is not {CHECKPOINT_VERSION}")
+    body = _FORMAT.read(text)
+    if body.get("kind") != CHECKPOINT_KIND:
+        raise _bad(_FORMAT.foreign)
     if set(body) != _KEYS:
         raise _bad(f"its fields are {sorted(body)}, not {sorted(_KEYS)}")
     made_for = body["resource"]

@@ -32,10 +32,11 @@ import attrs
 
 from .._base.errors import BessaError, DecodeError, InvalidValueError, PaginationLoopError
 from .._base.validate import check_int, is_int
-from .._instrument.events import OperationEvent, PageEvent
-from .._instrument.hooks import Hooks, emit
+from .._instrument.events import PageEvent
+from .._instrument.hooks import Hooks, emit, observed
 from .._transport.raw import LastResponse, RawResponse
 from .._transport.retry import current_read, shared_budget
+from ..typing import Clock
 from .shard_token import ChainPosition, make_chain_token, read_chain_token
 
 __all__ = [
@@ -217,11 +218,7 @@ async def walk(
     query: Mapping[str, Any] | None = base
     seen: set[str] = set()
     if start is not None:
-        target, query, identity = (
-            follow(start, path=path, params=base)
-            if is_url(start)
-            else (path, {**base, "cursor": start}, start)
-        )
+        target, query, identity = follow(start, path=path, params=base)
         seen.add(identity)
     while True:
         try:
@@ -274,41 +271,6 @@ async def decoded(
             position.page, position.skipped = identity, dropped
             if results or not dropped:
                 yield Page(results=results, count=raw.count, next=raw.next, previous=raw.previous)
-
-
-async def observed_listing(
-    pages: AsyncGenerator[Page[T]],
-    hooks: Hooks,
-    resource: str,
-    stats: ListingStats,
-    clock: Callable[[], float],
-) -> AsyncGenerator[Page[T]]:
-    """``pages``, ending with a ``"list"`` :class:`OperationEvent` (pages, items, shards).
-
-    Leaving the loop early is a normal end; an exception is the event's error.
-    """
-    started = clock()
-    error: str | None = None
-    try:
-        async with aclosing(pages):
-            async for page in pages:
-                yield page
-    except GeneratorExit:
-        raise
-    except BaseException as exc:
-        error = type(exc).__name__
-        raise
-    finally:
-        facts = (
-            ("bessa.resource", resource),
-            ("bessa.pages", stats.pages),
-            ("bessa.items", stats.items),
-            ("bessa.shards", stats.shards),
-        )
-        event = OperationEvent(
-            name="list", attributes=facts, error=error, elapsed=clock() - started
-        )
-        await emit(hooks.on_operation, event)
 
 
 async def prefetched(source: AsyncGenerator[T], ahead: int) -> AsyncGenerator[T]:
@@ -367,7 +329,7 @@ class Paginator(Generic[T]):
         prefetch: int = 1,
         sharded: Callable[[ListingStats], Resumable[T]] | None = None,
         hooks: Hooks | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = time.monotonic,
         last: LastResponse | None = None,
     ) -> None:
         check_int("prefetch", prefetch, minimum=0)
@@ -442,7 +404,8 @@ class Paginator(Generic[T]):
             pages = decoded(ahead, self._decode, self.stats, self._position, skip)
         if self._hooks is None:
             return pages
-        return observed_listing(pages, self._hooks, self._resource, self.stats, self._clock)
+        hooks, counts = self._hooks, ("pages", "items", "shards")
+        return observed(pages, hooks, "list", self._resource, self.stats, counts, clock=self._clock)
 
     async def items(self) -> AsyncGenerator[T]:
         """Every item in order (what ``async for item in paginator`` iterates)."""

@@ -19,16 +19,17 @@ token is told from a plain cursor by its first character (an API cursor is never
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, final
 
 import attrs
 
-from .._base.errors import ResumeTokenError
-from .._base.jsontext import parse_json, version_of
+from .._base.errors import BessaError, ResumeTokenError
+from .._base.jsontext import parse_json
+from .._base.tokens import TokenFormat
 from .._base.urls import encode_params
+from .._base.wire_time import instant
 
 __all__ = [
     "TOKEN_VERSION",
@@ -43,7 +44,14 @@ __all__ = [
     "read_token",
 ]
 
-TOKEN_VERSION: Final = 1
+_FORMAT: Final = TokenFormat(
+    name="resume token",
+    version=1,
+    error=ResumeTokenError,
+    template="not a usable resume token: {why} (pass the resume_cursor of the listing, "
+    "unchanged; nothing was sent)",
+)
+TOKEN_VERSION: Final = _FORMAT.version
 _KIND: Final = "sharded listing"
 _CHAIN_KIND: Final = "listing position"
 _NOT_COMPARED: Final = frozenset({"cursor", "limit"})
@@ -146,9 +154,7 @@ def _is_chain_token(cursor: str) -> bool:
 
 def make_chain_token(position: ChainPosition) -> str:
     """The token of a single chain left part-way through a page (compact JSON)."""
-    body = {"v": TOKEN_VERSION, "kind": _CHAIN_KIND, "cursor": position.cursor}
-    body["skip"] = position.skip
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return _FORMAT.write({"kind": _CHAIN_KIND, "cursor": position.cursor, "skip": position.skip})
 
 
 def read_chain_token(cursor: str) -> ChainPosition | None:
@@ -159,7 +165,7 @@ def read_chain_token(cursor: str) -> ChainPosition | None:
     """
     if not cursor.lstrip().startswith("{") or not _is_chain_token(cursor):
         return None
-    data = _read_object(cursor)
+    data = _FORMAT.read(cursor)
     if data.get("kind") != _CHAIN_KIND or set(data) != {"v", "kind", "cursor", "skip"}:
         raise _bad("not a listing position")
     start, skip = data["cursor"], data["skip"]
@@ -190,42 +196,16 @@ def make_token(identity: ListingIdentity, shards: list[OpenShard]) -> str:
             if not shard.ascending:
                 entry["ascending"] = False
         entries.append(entry)
-    body = {"v": TOKEN_VERSION, "kind": _KIND, **identity.to_json(), "shards": entries}
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return _FORMAT.write({"kind": _KIND, **identity.to_json(), "shards": entries})
 
 
-def _bad(why: str) -> ResumeTokenError:
-    return ResumeTokenError(
-        f"not a usable resume token: {why} (pass the resume_cursor of the listing, "
-        "unchanged; nothing was sent)"
-    )
-
-
-def _read_object(token: str) -> dict[str, Any]:
-    """The token's JSON object, of a version this library reads."""
-    try:
-        data = parse_json(token)
-    except ValueError:
-        raise _bad("it is not JSON") from None
-    version = version_of(data)
-    if not isinstance(data, dict) or version is None:
-        raise _bad("expected a JSON object with an integer version 'v'")
-    if version != TOKEN_VERSION:
-        raise ResumeTokenError(
-            f"resume token version {version!r} is not readable by this version of "
-            f"bessa_async (it reads version {TOKEN_VERSION}); upgrade the library"
-        )
-    return data
+def _bad(why: str) -> BessaError:
+    return _FORMAT.bad(why)
 
 
 def _read_time(value: object, what: str) -> datetime:
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-            if moment.tzinfo is not None:
-                return moment.astimezone(UTC)
-        except (ValueError, OverflowError):  # unreadable, or beyond year 1..9999 in UTC
-            pass
+    if isinstance(value, str) and (moment := instant(value)) is not None:
+        return moment
     raise _bad(f"{what} is not an aware ISO time: {value!r:.60}")
 
 
@@ -311,7 +291,7 @@ def read_token(token: str, identity: ListingIdentity) -> list[OpenShard]:
     Raises:
         ResumeTokenError: not a token, from a newer library, damaged, or made by another listing.
     """
-    data = _read_object(token)
+    data = _FORMAT.read(token)
     if data.get("kind") != _KIND:
         raise _bad(f"unknown kind {data.get('kind')!r:.60}")
     if not data.keys() <= _TOKEN_KEYS:

@@ -80,7 +80,7 @@ from typing import Any, Generic, TypeVar, final
 import attrs
 
 from .._base.errors import BessaError, DecodeError, PaginationLoopError
-from .pagination import Decode, Fetch, ListingStats, Page, Resumable, follow, is_url, read_page
+from .pagination import Decode, Fetch, ListingStats, Page, Resumable, follow, read_page
 from .shard_token import ListingIdentity, OpenShard, identity_of, make_token
 
 __all__ = ["ShardPlan", "initial_shards", "sharded_pages", "split_point"]
@@ -511,11 +511,7 @@ class _Listing(Generic[T]):
         seen: set[str] = set()
         here = chain.cursor
         if chain.cursor is not None:  # resumed where the consumer was last handed a page
-            target, query, identity = (
-                follow(chain.cursor, path=self._path, params=params)
-                if is_url(chain.cursor)
-                else (self._path, {**params, "cursor": chain.cursor}, chain.cursor)
-            )
+            target, query, identity = follow(chain.cursor, path=self._path, params=params)
             seen.add(identity)
         try:
             while True:

@@ -32,6 +32,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from .._base.errors import DecodeError, InvalidTypeError
+from .._base.wire_time import InstantError, instant, read_instant
 from .readers import reader, unknown_fields
 
 __all__ = [
@@ -96,31 +97,22 @@ def _uuid(value: object, _: object = None) -> uuid.UUID:
         raise ValueError(f"not a UUID: {value!r}") from None
 
 
+_INSTANT_WORDS: Final = {
+    "not text": "expected an ISO 8601 timestamp, got {value!r}",
+    "not ISO 8601": "not an ISO 8601 timestamp: {value!r}",
+    "no offset": "timestamp without an offset: {value!r} (the API sends UTC with 'Z')",
+    "out of range": "timestamp out of range in UTC: {value!r}",
+}
+
+
 def _datetime(value: object, _: object = None) -> datetime:
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError(f"not an ISO 8601 timestamp: {value!r}") from None
-    else:
-        raise TypeError(f"expected an ISO 8601 timestamp, got {value!r}")
-    if moment.utcoffset() is None:
-        raise ValueError(f"timestamp without an offset: {value!r} (the API sends UTC with 'Z')")
-    return moment.astimezone(UTC)
-
-
-def instant(value: object) -> datetime | None:
-    """A timestamp string as an aware UTC datetime; None for anything else (absent, not a
-    string, not ISO 8601, no offset). For looking at raw JSON; decoding says what is wrong."""
-    if not isinstance(value, str):
-        return None
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return None if moment.utcoffset() is None else moment.astimezone(UTC)
+        return read_instant(value)
+    except InstantError as error:
+        message = _INSTANT_WORDS[error.problem].format(value=value)
+        if error.problem == "not text":
+            raise TypeError(message) from None
+        raise ValueError(message) from None
 
 
 def _datetime_text(value: datetime) -> str:

@@ -308,6 +308,7 @@ class Resource(Generic[T]):
             prefetch=prefetch,
             sharded=sharded,
             hooks=self._client.hooks,
+            clock=self._client._sender.clock,
             last=last,
         )
 
@@ -407,6 +408,7 @@ class Resource(Generic[T]):
             overlap=overlap,
             hooks=self._client.hooks,
             now=self._client._local_clock,
+            clock=self._client._sender.clock,
             sleep=self._client._sender.sleep,
         )
 

@@ -21,6 +21,7 @@ from .._instrument.events import (
     retry_reason,
 )
 from .._instrument.hooks import Hooks, emit, left
+from ..typing import Clock
 
 
 class Gate(Protocol):
@@ -43,7 +44,6 @@ A = TypeVar("A", bound=Answer)
 
 __all__ = ["CallObserver"]
 
-Clock = Callable[[], float]
 _calls: Final = itertools.count(1)
 
 

@@ -8,14 +8,14 @@ second code path: ``await client.receipts.with_raw_response.get(id)``,
 
 from __future__ import annotations
 
-import email.utils
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
 import attrs
 
 from .._base.errors import REQUEST_ID_HEADERS
+from .._base.wire_time import http_date
 
 if TYPE_CHECKING:
     from .session import Response
@@ -52,14 +52,7 @@ class RawResponse(Generic[T]):
     @property
     def date(self) -> datetime | None:
         """The server's clock from the ``Date`` header, aware UTC (None if absent or unreadable)."""
-        text = self.headers.get("Date")
-        if not text:
-            return None
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        return http_date(self.headers.get("Date"))
 
     def with_data(self, data: U) -> RawResponse[U]:
         """The same answer with ``data`` as its body (e.g. the JSON decoded into a model)."""

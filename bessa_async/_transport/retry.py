@@ -15,6 +15,7 @@ import tenacity
 
 from .._base.config import RetryPolicy
 from .._base.errors import APIError, BessaError, DecodeError, RateLimitError, TransportError
+from ..typing import Clock, Sleep
 
 __all__ = [
     "SAFE_METHODS",
@@ -32,8 +33,6 @@ SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 T = TypeVar("T")
 P = ParamSpec("P")
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @final

@@ -15,7 +15,7 @@ import os
 import platform
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final, final
@@ -43,6 +43,7 @@ from .._base.errors import (
     error_for_response,
 )
 from .._base.jsontext import parse_json
+from .._base.options import library_headers
 from .._base.urls import (
     MAX_REDIRECTS,
     encode_params,
@@ -55,6 +56,7 @@ from .._base.validate import is_int
 from .._instrument.events import redact_query
 from .._instrument.hooks import Hooks
 from .._version import __version__
+from ..typing import Clock, Sleep
 from .gate import RateGateBackend, SharedGate, token_key
 from .observe import CallObserver
 from .retry import SAFE_METHODS, current_read, retry_call
@@ -63,9 +65,6 @@ from .secret import Secret
 __all__ = ["RateGate", "Response", "Sender", "check_trace_configs"]
 
 logger: Final = logging.getLogger("bessa_async")
-
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
 
 
 _UNREAD: Final = object()
@@ -511,14 +510,12 @@ class Sender:
         await self._connection.close()
 
     def _headers(self, extra: Mapping[str, str] | None, has_body: bool) -> CIMultiDict[str]:
-        headers: CIMultiDict[str] = CIMultiDict()
-        headers["Accept"] = "application/json"
-        headers["User-Agent"] = self._user_agent
-        if has_body:
-            headers["Content-Type"] = "application/json"
+        headers: CIMultiDict[str] = CIMultiDict(
+            library_headers(self._user_agent, has_body=has_body)
+        )
         headers.update(self.default_headers)
-        # A caller's headers were checked where they came in (_options.check_headers); the only
-        # other source is the job manager's Idempotency-Key.
+        # A caller's headers were checked where they came in (check_headers, against the same
+        # table of owned names); the only other source is the job manager's Idempotency-Key.
         headers.update(extra or {})
         return headers
 
