@@ -499,13 +499,3 @@ class BessaClient:
             retry=retry,
         )
         return raw_response(response)
-
-    async def _get_dated(
-        self,
-        path: str,
-        params: Mapping[str, Any] | None,
-        headers: Mapping[str, str] | None = None,
-    ) -> tuple[Any, str | None]:
-        """GET with the answer's ``Date`` header: a changes feed's clock is the server's."""
-        answer = await self._request_raw("GET", path, params=params, headers=headers)
-        return answer.data, answer.headers.get("Date")

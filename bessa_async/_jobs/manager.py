@@ -33,9 +33,9 @@ from .._base.errors import (
 )
 from .._base.validate import check_uuid
 from .._instrument.hooks import Hooks
-from .._listing.pagination import Paginator, observe_pages
+from .._listing.pagination import ListingRequest, Paginator, page_request
 from .._models.convert import decode, decode_many
-from .._transport.raw import LastResponse, raw_response
+from .._transport.raw import LastResponse, RawResponse, raw_response
 from .handle import JobHandle, check_job_path, decode_token
 from .model import Job, JobKind
 from .pacing import next_poll_delay
@@ -182,15 +182,16 @@ class JobManager:
         def decode_page(items: list[Any]) -> list[Job]:
             return decode_many(Job, items, resource=path)
 
+        async def get(target: str, query: Mapping[str, Any] | None) -> RawResponse[Any]:
+            return raw_response(
+                await self._sender.send("GET", target, params=query, headers=headers)
+            )
+
         last = LastResponse()
-
-        async def get_json(target: str, query: Mapping[str, Any] | None) -> Any:
-            response = await self._sender.send("GET", target, params=query, headers=headers)
-            last.value = raw_response(response)
-            return last.value.data
-
-        fetch = observe_pages(get_json, self._sender.hooks, path)
-        return Paginator(fetch, path, params, decode_page, resource=path, last=last)
+        request = page_request(
+            get, path, params, decode_page, resource=path, hooks=self._sender.hooks, last=last
+        )
+        return Paginator(request, last=last)
 
     async def submit(
         self,
@@ -331,13 +332,17 @@ class JobManager:
                 kind=kind, reference=reference, idempotency_key=key, reason=reason
             )
 
-        listing: Paginator[Any] = Paginator(
-            functools.partial(self._get_json, timeout=timeout, deadline=deadline, headers=headers),
-            self.paths[kind],
-            {"reference": reference, "limit": _RECONCILE_LIMIT},
-            lambda items: items,
+        # Not observed: a lookup inside a submission is no listing of the caller's.
+        lookup: ListingRequest[Any] = ListingRequest(
+            fetch=functools.partial(
+                self._get_json, timeout=timeout, deadline=deadline, headers=headers
+            ),
+            path=self.paths[kind],
+            params={"reference": reference, "limit": _RECONCILE_LIMIT},
+            decode=lambda items: items,
             resource=self.paths[kind],
         )
+        listing = Paginator(lookup)
         try:
             items = await listing.collect(max_items=_RECONCILE_LIMIT)
         except BessaError as exc:
