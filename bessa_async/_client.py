@@ -216,19 +216,20 @@ class BessaClient:
             poll=poll,
             max_in_flight=max_in_flight,
         )
-        self._local_clock = LocalClock(clock)
-        """This machine's wall clock as ``clock`` moves it: what a changes feed checks the
-        server's ``Date`` against."""
-        self._bind(sender, resolved, jobs, view_of=None)
+        self._bind(sender, resolved, jobs, LocalClock(clock), view_of=None)
 
     def _bind(
         self,
         sender: Sender,
         paths: dict[str, str],
         jobs: JobManager,
+        local_clock: LocalClock,
         *,
         view_of: BessaClient | None,
     ) -> None:
+        self._local_clock = local_clock
+        """This machine's wall clock as the client's ``clock`` moves it: what a changes feed
+        checks the server's ``Date`` against (one per client, shared by its views)."""
         self._sender = sender
         self._paths = paths
         self._jobs = jobs
@@ -285,11 +286,12 @@ class BessaClient:
             headers=merge_headers(self._sender.default_headers, extra),
         )
         view = BessaClient.__new__(BessaClient)
-        view._local_clock = self._local_clock
-        view._bind(
+        BessaClient._bind(
+            view,
             sender,
             self._paths,
             self._jobs.derive(sender, poll or self.poll),
+            self._local_clock,
             view_of=self._view_of or self,
         )
         return view
@@ -516,16 +518,3 @@ class BessaClient:
             retry=retry,
         )
         return raw_response(response)
-
-    async def _get_dated(
-        self,
-        path: str,
-        params: Mapping[str, Any] | None,
-        headers: Mapping[str, str] | None = None,
-        timeout: Timeout | None = None,
-    ) -> tuple[Any, str | None]:
-        """GET with the answer's ``Date`` header: a changes feed's clock is the server's."""
-        answer = await self._request_raw(
-            "GET", path, params=params, headers=headers, timeout=timeout
-        )
-        return answer.data, answer.headers.get("Date")

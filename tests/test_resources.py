@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import time as _time
 import uuid
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -303,6 +304,7 @@ async def test_undecodable_item_names_the_field(client: BessaClient, sandbox: Sa
 async def test_foreign_next_url_is_refused(client: BessaClient, sandbox: Sandbox) -> None:
     """A next URL on another origin raises before the token could travel there."""
     from bessa_async import Paginator
+    from bessa_async._listing.pagination import ListingRequest
 
     async def fetch(target: str, params: Any) -> Any:
         if target == "articles/":
@@ -315,7 +317,14 @@ async def test_foreign_next_url_is_refused(client: BessaClient, sandbox: Sandbox
         return await client.request("GET", target, params=params)
 
     paginator: Paginator[dict[str, Any]] = Paginator(
-        fetch, "articles/", {}, lambda items: items, resource="articles"
+        ListingRequest(
+            fetch=fetch,
+            path="articles/",
+            params={},
+            decode=lambda items: items,
+            resource="articles",
+            clock=_time.monotonic,
+        )
     )
     with pytest.raises(ForeignOriginError):
         await paginator.collect()

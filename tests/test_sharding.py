@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import aclosing
@@ -15,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bessa_async import BessaError, DecodeError, TransportError
-from bessa_async._listing.pagination import ListingStats, Paginator
+from bessa_async._listing.pagination import ListingRequest, ListingStats, Paginator
 from bessa_async._listing.shard_token import identity_of, read_token
 from bessa_async._listing.sharding import ShardPlan, initial_shards, sharded_pages, split_point
 from bessa_async.testing._cursor import Collection, Cursor, Selection, paginate
@@ -113,18 +114,22 @@ def _listing(
     identity = identity_of(
         "receipts", field="timestamp", start=start, end=end, ordered=ordered, params=params
     )
-    source = sharded_pages(
-        fetch,
-        "receipts/",
-        params,
-        decode,
+    request = ListingRequest(
+        fetch=fetch,
+        path="receipts/",
+        params=params,
+        decode=decode,
         resource="receipts",
+        clock=time.monotonic,
+    )
+    source = sharded_pages(
+        request,
         plan=plan,
         when=lambda item: datetime.fromisoformat(item["timestamp"]),
         ident=lambda item: item["id"],
         resume=None if token is None else read_token(token, identity),
     )
-    return Paginator(fetch, "receipts/", params, decode, resource="receipts", sharded=source)
+    return Paginator(request, sharded=source)
 
 
 # Clustered data: busy hours and many equal timestamps, the hard cases for shard borders.

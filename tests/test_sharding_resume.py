@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
@@ -19,9 +20,8 @@ from bessa_async import (
     ResumeTokenError,
     ServerError,
 )
-from bessa_async._listing.pagination import Paginator
-from bessa_async._listing.sharding import ShardPlan, sharded_pages
-from bessa_async._resources.resource import _raw_time, raw_identity
+from bessa_async._listing.pagination import ListingRequest, Paginator
+from bessa_async._listing.sharding import ShardPlan, raw_identity, raw_time, sharded_pages
 from bessa_async.testing import FakeClock, Fault, Sandbox
 
 JUNE: dict[str, Any] = {
@@ -184,24 +184,21 @@ async def _bounded_listing(client: BessaClient, sandbox: Sandbox, max_buffered: 
         page_size=10,
         max_buffered=max_buffered,
     )
-    source = sharded_pages(
-        receipts._get_json,
-        receipts.path,
-        query,
-        receipts._decode_page,
+    request = ListingRequest(
+        fetch=receipts._get_json,
+        path=receipts.path,
+        params=query,
+        decode=receipts._decode_page,
         resource="receipts",
+        clock=time.monotonic,
+    )
+    source = sharded_pages(
+        request,
         plan=plan,
-        when=_raw_time("timestamp"),
+        when=raw_time("timestamp"),
         ident=raw_identity,
     )
-    listing = Paginator(
-        receipts._get_json,
-        receipts.path,
-        query,
-        receipts._decode_page,
-        resource="receipts",
-        sharded=source,
-    )
+    listing = Paginator(request, sharded=source)
     got: list[uuid.UUID] = []
     async with aclosing(listing.pages()) as pages:
         async for page in pages:

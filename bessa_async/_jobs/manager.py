@@ -33,9 +33,9 @@ from .._base.errors import (
 )
 from .._base.validate import check_uuid
 from .._instrument.hooks import Hooks
-from .._listing.pagination import Paginator, observe_pages
+from .._listing.pagination import ListingRequest, Paginator, page_request
 from .._models.convert import decode, decode_many
-from .._transport.raw import LastResponse, raw_response
+from .._transport.raw import LastResponse, RawResponse, raw_response
 from .handle import JobHandle, check_job_path, decode_token
 from .model import Job, JobKind
 from .pacing import next_poll_delay
@@ -94,7 +94,7 @@ class JobManager:
     ) -> None:
         if not isinstance(poll, PollPolicy):
             raise InvalidTypeError(f"poll must be a PollPolicy, got {type(poll).__name__}")
-        self._sender = sender
+        self.sender = sender
         self.paths = dict(paths)
         self.poll = poll
         self.clock = sender.clock
@@ -119,7 +119,7 @@ class JobManager:
         """This machinery for a client's view: submissions through ``sender``, waits polled per
         ``poll`` by default, on the same scheduler (whose polls keep the client's sender)."""
         view = copy.copy(self)  # shallow: the scheduler and its generator are shared
-        view._sender = sender
+        view.sender = sender
         view.poll = poll
         return view
 
@@ -146,18 +146,18 @@ class JobManager:
         )
 
     async def _fetch(self, path: str) -> tuple[Job, float | None]:
-        response = await self._sender.send("GET", path, retry=_ONE_ATTEMPT)
+        response = await self.sender.send("GET", path, retry=_ONE_ATTEMPT)
         job = decode(Job, response.json(), resource=path)
         return job, parse_retry_after(response.headers.get("Retry-After"))
 
     async def _fetch_page(
         self, target: str, params: Mapping[str, Any] | None
     ) -> tuple[Any, float | None]:
-        response = await self._sender.send("GET", target, params=params, retry=_ONE_ATTEMPT)
+        response = await self.sender.send("GET", target, params=params, retry=_ONE_ATTEMPT)
         return response.json(), parse_retry_after(response.headers.get("Retry-After"))
 
     async def read(self, path: str, *, timeout: Timeout | None = None) -> Job:
-        response = await self._sender.send("GET", path, timeout=timeout)
+        response = await self.sender.send("GET", path, timeout=timeout)
         return decode(Job, response.json(), resource=path)
 
     async def _get_json(
@@ -169,7 +169,7 @@ class JobManager:
         deadline: float | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Any:
-        response = await self._sender.send(
+        response = await self.sender.send(
             "GET", target, params=params, headers=headers, timeout=timeout, deadline=deadline
         )
         return response.json()
@@ -187,17 +187,25 @@ class JobManager:
         def decode_page(items: list[Any]) -> list[Job]:
             return decode_many(Job, items, resource=path)
 
-        last = LastResponse()
-
-        async def get_json(target: str, query: Mapping[str, Any] | None) -> Any:
-            response = await self._sender.send(
-                "GET", target, params=query, headers=headers, timeout=timeout
+        async def get(target: str, query: Mapping[str, Any] | None) -> RawResponse[Any]:
+            return raw_response(
+                await self.sender.send(
+                    "GET", target, params=query, headers=headers, timeout=timeout
+                )
             )
-            last.value = raw_response(response)
-            return last.value.data
 
-        fetch = observe_pages(get_json, self._sender.hooks, path)
-        return Paginator(fetch, path, params, decode_page, resource=path, last=last)
+        last = LastResponse()
+        request = page_request(
+            get,
+            path,
+            params,
+            decode_page,
+            resource=path,
+            hooks=self.sender.hooks,
+            clock=self.sender.clock,
+            last=last,
+        )
+        return Paginator(request, last=last)
 
     async def submit(
         self,
@@ -219,7 +227,7 @@ class JobManager:
         path = self.paths[kind]
         extra = dict(extra_headers or {})
         headers = {**extra, "Idempotency-Key": key}
-        total = (timeout or self._sender.timeout).total
+        total = (timeout or self.sender.timeout).total
         deadline = None if total is None else self.clock() + total
 
         def unknown(reason: str) -> SubmissionOutcomeUnknownError:
@@ -249,7 +257,7 @@ class JobManager:
 
         for attempt in (1, 2):
             try:
-                response = await self._sender.send(
+                response = await self.sender.send(
                     "POST",
                     path,
                     json_body=body,
@@ -304,7 +312,7 @@ class JobManager:
         key: str,
     ) -> JobHandle:
         default = f"{self.paths[kind]}{job.id}/"
-        path = default if response is None else _poll_path(response, self._sender.base_url, default)
+        path = default if response is None else _poll_path(response, self.sender.base_url, default)
         handle = JobHandle(
             self, kind=kind, id=job.id, path=path, job=job, reference=reference, idempotency_key=key
         )
@@ -338,13 +346,18 @@ class JobManager:
                 kind=kind, reference=reference, idempotency_key=key, reason=reason
             )
 
-        listing: Paginator[Any] = Paginator(
-            functools.partial(self._get_json, timeout=timeout, deadline=deadline, headers=headers),
-            self.paths[kind],
-            {"reference": reference, "limit": _RECONCILE_LIMIT},
-            lambda items: items,
+        # Not observed: a lookup inside a submission is no listing of the caller's.
+        lookup: ListingRequest[Any] = ListingRequest(
+            fetch=functools.partial(
+                self._get_json, timeout=timeout, deadline=deadline, headers=headers
+            ),
+            path=self.paths[kind],
+            params={"reference": reference, "limit": _RECONCILE_LIMIT},
+            decode=lambda items: items,
             resource=self.paths[kind],
+            clock=self.sender.clock,
         )
+        listing = Paginator(lookup)
         try:
             items = await listing.collect(max_items=_RECONCILE_LIMIT)
         except BessaError as exc:

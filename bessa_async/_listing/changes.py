@@ -39,30 +39,36 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Generic, TypeVar, final
 
 import attrs
 
-from .._base.errors import DecodeError, InvalidValueError
+from .._base.errors import DecodeError, InvalidTypeError, InvalidValueError
+from .._base.options import ParamValue, check_headers
 from .._base.urls import encode_params
+from .._base.validate import check_int
 from .._base.wire_time import http_date, instant, read_instant
-from .._instrument.hooks import Hooks, observed
+from .._instrument.hooks import observed
+from .._transport.raw import LastResponse
 from ..typing import Clock, Sleep
-from .checkpoint import Chain, Checkpoint, Pass, Version
-from .pagination import ListingStats, Page, observe_pages, read_page, walk
+from .checkpoint import Chain, Checkpoint, Pass, Version, filters_of, read_checkpoint
+from .filters import LIST_DEFAULTS, FilterSpec, check_timestamp
+from .pagination import ListingRequest, ListingStats, Page, observe_pages, read_page, walk
+from .sharding import raw_identity
 
 __all__ = [
     "DEFAULT_OVERLAP",
     "KEEP_AT_MOST",
-    "Answer",
     "ChangeBatch",
     "ChangeFeed",
+    "FeedPlan",
     "LocalClock",
     "SyncStats",
     "pass_start",
+    "plan_feed",
     "server_time",
 ]
 
@@ -80,9 +86,6 @@ server's time is known to the second, and a watermark is a whole second less one
 _SETTLES: Final = 3
 """Passes a run reads at most for what its passes deferred: changes that keep coming while it
 waits are left to the next run (which reads them) rather than hold this one for ever."""
-
-Answer = Callable[[str, Mapping[str, Any] | None], Awaitable[tuple[Any, str | None]]]
-"""GET a path with a query; returns the decoded JSON and the answer's ``Date`` header."""
 
 
 @final
@@ -190,6 +193,91 @@ def _digest(item: object) -> str:
     return hashlib.blake2b(raw, digest_size=8).hexdigest()
 
 
+@final
+@attrs.frozen(kw_only=True)
+class FeedPlan:
+    """A changes feed's checked arguments: where it starts and how it reads."""
+
+    start: Checkpoint
+    """The checkpoint it goes on from (a fresh one for a first load)."""
+    since: datetime | None = None
+    """An aware moment to start at instead (items whose ``updated`` is at or after it)."""
+    window: str | None = None
+    """The business time a pass may be split by (None: one chain)."""
+    limit: int | None = None
+    concurrency: int = 1
+    overlap: timedelta = DEFAULT_OVERLAP
+    now: Callable[[], datetime] = attrs.field(factory=lambda: LocalClock(time.monotonic))
+    """This machine's wall clock, against which the server's is checked."""
+
+
+def plan_feed(
+    spec: FilterSpec | None,
+    filters: Mapping[str, Any],
+    *,
+    owner: str,
+    resource: str,
+    since: object,
+    limit: int | None,
+    concurrency: int,
+    overlap: timedelta,
+    extra_params: Mapping[str, ParamValue] | None,
+    extra_headers: Mapping[str, str] | None,
+    now: Callable[[], datetime],
+) -> tuple[dict[str, Any], dict[str, str], FeedPlan]:
+    """Check a ``changes()`` call's arguments before anything is sent: the query (the
+    resource's own equality filters and ``extra_params``), the headers, and the plan.
+
+    Raises:
+        ResumeTokenError: ``since`` is not a checkpoint, or one of another resource or other
+            filters.
+        InvalidTypeError, InvalidValueError: a bad argument.
+    """
+    if spec is None:
+        raise InvalidTypeError(f"{owner}: this resource has no typed filters to follow")
+    windows = {f"{w}__{b}" for w in spec.windows for b in ("gte", "lt")}
+    allowed = spec.keys - windows - {"cursor", "limit", *LIST_DEFAULTS}
+    for name in filters:
+        if name not in allowed:
+            hint = (
+                " (a changes feed sets the time windows itself)"
+                if name in windows or name == "cursor"
+                else ""
+            )
+            raise InvalidTypeError(f"{owner}() got an unexpected keyword argument {name!r}{hint}")
+    query, _ = spec.split(filters, owner=owner)
+    query.update(spec.extra_params(extra_params, owner=owner))
+    headers = check_headers(extra_headers, where=f"{owner}(extra_headers=)")
+    if limit is not None:
+        check_int("limit", limit, minimum=1)
+    check_int("concurrency", concurrency, minimum=1)
+    if not isinstance(overlap, timedelta) or overlap < timedelta(0):
+        raise InvalidValueError(f"overlap must be a timedelta of zero or more, got {overlap!r}")
+    pairs = filters_of(query)
+    start = Checkpoint(resource=resource, filters=pairs)
+    moment: datetime | None = None
+    if isinstance(since, str):
+        start = read_checkpoint(
+            since, resource=resource, filters=pairs, now=now(), allowance=overlap
+        )
+    elif isinstance(since, datetime):
+        moment = check_timestamp("since", since).astimezone(UTC)
+    elif since is not None:
+        raise InvalidTypeError(
+            f"since must be None, a checkpoint str or an aware datetime, got {since!r}"
+        )
+    plan = FeedPlan(
+        start=start,
+        since=moment,
+        window="timestamp" if "timestamp" in spec.windows else None,
+        limit=limit,
+        concurrency=concurrency,
+        overlap=overlap,
+        now=now,
+    )
+    return query, headers, plan
+
+
 @attrs.frozen
 class _Raw:
     """A page as a chain read it: its raw items and the cursor after it (None: chain ended)."""
@@ -222,38 +310,29 @@ class ChangeFeed(Generic[T]):
 
     def __init__(
         self,
+        request: ListingRequest[T],
+        plan: FeedPlan,
         *,
-        resource: str,
-        path: str,
-        params: Mapping[str, Any],
-        start: Checkpoint,
-        since: datetime | None,
-        answer: Answer,
-        decode: Callable[[list[Any]], list[T]],
-        ident: Callable[[Any], str],
-        window: str | None,
-        limit: int | None,
-        concurrency: int,
-        overlap: timedelta,
-        hooks: Hooks | None = None,
-        now: Callable[[], datetime] | None = None,
-        clock: Clock = time.monotonic,
+        last: LastResponse,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self._resource = resource
-        self._hooks = hooks
+        """Read ``request``'s listing per ``plan``; ``request.fetch`` keeps each answer in
+        ``last``, whose ``Date`` tells when a pass began (the server's clock)."""
+        self._resource = resource = request.resource
+        self._hooks = hooks = request.hooks
+        self._get = request.fetch
+        self._last = last
         self._read = observe_pages(self._fetch, hooks, resource)
-        self._path = path
-        self._params = dict(params)
-        self._state = start
-        self._since = since
-        self._answer = answer
-        self._decode = decode
-        self._ident = ident
-        self._window = window if concurrency > 1 else None
-        self._limit = limit
-        self._concurrency = concurrency
-        self._overlap = overlap
+        self._path = request.path
+        self._params = dict(request.params)
+        self._state = plan.start
+        self._since = plan.since
+        self._decode = request.decode
+        self._ident = raw_identity
+        self._window = plan.window if plan.concurrency > 1 else None
+        self._limit = plan.limit
+        self._concurrency = plan.concurrency
+        self._overlap = plan.overlap
         self._equalities = tuple(encode_params(self._params))
         self._ignored: set[str] = set()
         self._tails: dict[int, set[Version]] = {}
@@ -261,9 +340,9 @@ class ChangeFeed(Generic[T]):
         self._started = False
         self._deferred: datetime | None = None
         """The newest ``updated`` this pass deferred (None: nothing deferred)."""
-        self._clock = clock
+        self._clock = request.clock
         """The client's monotonic clock, which the feed's operation event is timed on."""
-        self._now = now or LocalClock(clock)
+        self._now = plan.now
         """This machine's clock (the client's), against which the server's is checked."""
         self._sleep = sleep
         self._first_date: str | None = None
@@ -294,8 +373,11 @@ class ChangeFeed(Generic[T]):
         return observed(run, self._hooks, "sync", self._resource, stats, counts, clock=self._clock)
 
     async def _fetch(self, target: str, query: Mapping[str, Any] | None) -> Any:
-        body, date = await self._answer(target, query)
+        body = await self._get(target, query)
         if self._first_date is None:
+            # Read right after the fetch returns, before anything else runs: this answer's.
+            answer = self._last.value
+            date = None if answer is None else answer.headers.get("Date")
             self._first_date = date or ""
             self._first_local = self._now()
         self.stats.requests += 1

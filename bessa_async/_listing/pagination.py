@@ -22,7 +22,6 @@ The pure part reads a page body (:func:`read_page`) and works out the request fo
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from typing import Any, Generic, Protocol, TypeVar, final
@@ -36,16 +35,17 @@ from .._instrument.events import PageEvent
 from .._instrument.hooks import Hooks, emit, observed
 from .._transport.raw import LastResponse, RawResponse
 from .._transport.retry import current_read, shared_budget
-from ..typing import Clock
 from .shard_token import ChainPosition, make_chain_token, read_chain_token
 
 __all__ = [
+    "ListingRequest",
     "ListingStats",
     "Page",
     "Paginator",
     "Resumable",
     "follow",
     "observe_pages",
+    "page_request",
     "read_page",
 ]
 
@@ -53,6 +53,63 @@ T = TypeVar("T")
 Fetch = Callable[[str, Mapping[str, Any] | None], Awaitable[Any]]
 """GET a path (or same-origin URL) with optional query parameters; returns decoded JSON."""
 Decode = Callable[[list[Any]], list[T]]
+GetRaw = Callable[[str, Mapping[str, Any] | None], Awaitable[RawResponse[Any]]]
+"""GET a path (or same-origin URL) with optional query parameters; returns the whole answer."""
+
+
+@final
+@attrs.frozen(kw_only=True)
+class ListingRequest(Generic[T]):
+    """What one listing reads, as one value: how a page is fetched, from where, with which
+    query, how its items are decoded, and who is told (``hooks``, timed by ``clock``)."""
+
+    fetch: Fetch
+    path: str
+    params: Mapping[str, Any]
+    decode: Decode[T]
+    resource: str
+    """The name in errors, logs and events."""
+    clock: Callable[[], float]
+    """The client's monotonic clock: what the listing's operation event is timed on."""
+    hooks: Hooks | None = None
+
+    def with_params(self, params: Mapping[str, Any]) -> ListingRequest[T]:
+        """The same listing with another query."""
+        return attrs.evolve(self, params=params)
+
+
+def page_request(
+    get: GetRaw,
+    path: str,
+    params: Mapping[str, Any],
+    decode: Decode[T],
+    *,
+    resource: str,
+    hooks: Hooks | None,
+    clock: Callable[[], float],
+    last: LastResponse,
+    observed: bool = True,
+) -> ListingRequest[T]:
+    """The listing of ``path`` read through ``get``: each answer kept in ``last`` (the
+    paginator's :attr:`~Paginator.last_response`); ``observed``: each page told to ``hooks``
+    and all its pages on one retry budget (:func:`observe_pages`), else left to the reader
+    (a changes feed observes its own). The one wiring every list uses."""
+
+    async def get_json(target: str, query: Mapping[str, Any] | None) -> Any:
+        answer = await get(target, query)
+        last.value = answer
+        return answer.data
+
+    fetch = observe_pages(get_json, hooks, resource) if observed else get_json
+    return ListingRequest(
+        fetch=fetch,
+        path=path,
+        params=params,
+        decode=decode,
+        resource=resource,
+        hooks=hooks,
+        clock=clock,
+    )
 
 
 @final
@@ -320,29 +377,24 @@ class Paginator(Generic[T]):
 
     def __init__(
         self,
-        fetch: Fetch,
-        path: str,
-        params: Mapping[str, Any],
-        decode: Decode[T],
+        request: ListingRequest[T],
         *,
-        resource: str,
         prefetch: int = 1,
         sharded: Callable[[ListingStats], Resumable[T]] | None = None,
-        hooks: Hooks | None = None,
-        clock: Clock = time.monotonic,
         last: LastResponse | None = None,
     ) -> None:
         check_int("prefetch", prefetch, minimum=0)
         self._last = last
-        self._fetch = fetch
-        self._path = path
-        self._params = dict(params)
-        self._decode = decode
-        self._resource = resource
+        self._fetch = request.fetch
+        self._path = request.path
+        self._params = dict(request.params)
+        self._decode = request.decode
+        self._resource = request.resource
         self._prefetch = prefetch
         self._sharded = sharded
+        hooks = request.hooks
         self._hooks = hooks if hooks is not None and hooks.on_operation is not None else None
-        self._clock = clock
+        self._clock = request.clock
         self._source: Resumable[T] | None = None
         cursor = self._params.get("cursor")
         self._start = read_chain_token(cursor) if isinstance(cursor, str) else None

@@ -74,16 +74,41 @@ import itertools
 import logging
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import aclosing
-from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar, final
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Generic, TypeVar, final
 
 import attrs
 
-from .._base.errors import BessaError, DecodeError, PaginationLoopError
-from .pagination import Decode, Fetch, ListingStats, Page, Resumable, follow, read_page
-from .shard_token import ListingIdentity, OpenShard, identity_of, make_token
+from .._base.errors import (
+    BessaError,
+    DecodeError,
+    InvalidValueError,
+    PaginationLoopError,
+    ResumeTokenError,
+)
+from .._base.wire_time import instant
+from .pagination import ListingRequest, ListingStats, Page, Resumable, follow, read_page
+from .shard_token import (
+    ListingIdentity,
+    OpenShard,
+    identity_of,
+    is_listing_token,
+    make_token,
+    read_token,
+)
 
-__all__ = ["ShardPlan", "initial_shards", "sharded_pages", "split_point"]
+__all__ = [
+    "DRF_PAGE_SIZE",
+    "ShardPlan",
+    "initial_shards",
+    "listing_identity",
+    "plan_shards",
+    "raw_identity",
+    "raw_time",
+    "shard_listing",
+    "sharded_pages",
+    "split_point",
+]
 
 T = TypeVar("T")
 log = logging.getLogger("bessa_async")
@@ -91,6 +116,8 @@ _EDGE = timedelta(seconds=1)
 """Every edge the listing cuts falls on a whole second (UTC): the coarsest precision an API's
 time filter may have. An API that compares whole seconds floors ``__gte``/``__lt`` to the
 second; an edge already there is cut where the shard says, so no item falls between shards."""
+DRF_PAGE_SIZE: Final = 25
+"""The API's page size when ``limit`` is not given (documented)."""
 EARLY_SPLIT_PAGES = 8
 """Ordered output: a chain with this many pages left is split rather than a later chain
 started (each split costs about one part-filled page; a later chain costs buffer)."""
@@ -241,38 +268,30 @@ class _Chain(Generic[T]):
 class _Listing(Generic[T]):
     def __init__(
         self,
-        fetch: Fetch,
-        path: str,
-        params: Mapping[str, Any],
-        decode: Decode[T],
+        request: ListingRequest[T],
         *,
-        resource: str,
         plan: ShardPlan,
+        identity: ListingIdentity,
         when: Callable[[Any], datetime | None],
         ident: Callable[[Any], str],
         stats: ListingStats,
         resume: Sequence[OpenShard] | None = None,
     ) -> None:
-        self._fetch = fetch
-        self._path = path
+        self._fetch = request.fetch
+        self._path = request.path
         self._params = {
-            k: v for k, v in params.items() if k not in (f"{plan.field}__gte", f"{plan.field}__lt")
+            k: v
+            for k, v in request.params.items()
+            if k not in (f"{plan.field}__gte", f"{plan.field}__lt")
         }
-        self._decode = decode
-        self._resource = resource
+        self._decode = request.decode
+        self._resource = request.resource
         self._plan = plan
         self._when = when
         self._ident = ident
         self._stats = stats
         self._resume = None if resume is None else list(resume)
-        self._identity: ListingIdentity = identity_of(
-            resource,
-            field=plan.field,
-            start=plan.start,
-            end=plan.end,
-            ordered=plan.ordered,
-            params=self._params,
-        )
+        self._identity = identity
         self._chains: list[_Chain[T]] = []
         self._changed = asyncio.Event()
         self._buffered = 0
@@ -770,33 +789,42 @@ class _Listing(Generic[T]):
             await self._changed.wait()
 
 
+def listing_identity(request: ListingRequest[Any], plan: ShardPlan) -> ListingIdentity:
+    """What a sharded listing's resume token must match: resource, window, order, query."""
+    return identity_of(
+        request.resource,
+        field=plan.field,
+        start=plan.start,
+        end=plan.end,
+        ordered=plan.ordered,
+        params=request.params,
+    )
+
+
 def sharded_pages(
-    fetch: Fetch,
-    path: str,
-    params: Mapping[str, Any],
-    decode: Decode[T],
+    request: ListingRequest[T],
     *,
-    resource: str,
     plan: ShardPlan,
     when: Callable[[Any], datetime | None],
     ident: Callable[[Any], str],
     resume: Sequence[OpenShard] | None = None,
+    identity: ListingIdentity | None = None,
 ) -> Callable[[ListingStats], Resumable[T]]:
     """A page source for :class:`~bessa_async.Paginator` that reads ``plan``'s shards (or,
     with ``resume``, the shards a resume token left open).
 
     ``when`` and ``ident`` read an item's business time and identity from its raw JSON (the
-    chains decide what they own before decoding it).
+    chains decide what they own before decoding it); ``identity`` is the listing's
+    (:func:`listing_identity`, when the caller has it already).
     """
+    if identity is None:
+        identity = listing_identity(request, plan)
 
     def start(stats: ListingStats) -> Resumable[T]:
         return _Listing(
-            fetch,
-            path,
-            params,
-            decode,
-            resource=resource,
+            request,
             plan=plan,
+            identity=identity,
             when=when,
             ident=ident,
             stats=stats,
@@ -804,3 +832,105 @@ def sharded_pages(
         )
 
     return start
+
+
+def raw_time(field: str) -> Callable[[Any], datetime | None]:
+    """An item's business time from its raw JSON (None if absent or unreadable: the item's
+    decoding then says what is wrong)."""
+
+    def when(item: Any) -> datetime | None:
+        return instant(item.get(field)) if isinstance(item, dict) else None
+
+    return when
+
+
+def raw_identity(item: Any) -> str:
+    """An item's identity from its raw JSON, for the sharded listing's duplicate check."""
+    if not isinstance(item, dict):
+        return repr(item)
+    ident = item.get("id")
+    if ident is None:  # stock levels: no id of their own, one per article and location
+        return f"{item.get('article')}/{item.get('location')}"
+    return str(ident)
+
+
+def plan_shards(
+    query: Mapping[str, Any],
+    windows: Sequence[str],
+    *,
+    concurrency: int,
+    ordered: bool,
+    resource: str,
+) -> ShardPlan | None:
+    """How to shard a listing of ``query`` by the first of ``windows`` it bounds on both ends,
+    or None for a single chain (a bound is missing)."""
+    page_size = query.get("limit", DRF_PAGE_SIZE)
+    for field in windows:
+        adaptive = field != "updated"  # the business time; changes are too uneven to adapt
+        start, end = query.get(f"{field}__gte"), query.get(f"{field}__lt")
+        if isinstance(start, datetime) and isinstance(end, datetime):
+            return ShardPlan(
+                field=field,
+                start=start.astimezone(UTC),
+                end=end.astimezone(UTC),
+                concurrency=concurrency,
+                ordered=ordered,
+                adaptive=adaptive,
+                page_size=page_size,
+            )
+    log.debug("%s: concurrency needs both bounds of a window; one chain", resource)
+    return None
+
+
+def shard_listing(
+    request: ListingRequest[T],
+    windows: Sequence[str],
+    *,
+    concurrency: int,
+    ordered: bool,
+) -> tuple[ListingRequest[T], Callable[[ListingStats], Resumable[T]] | None]:
+    """How a listing is read: ``request`` as one chain (sharded source None), or a sharded
+    source over the first of ``windows`` both bounded when ``concurrency`` > 1 or its
+    ``cursor`` is a sharded listing's resume token (read at any concurrency).
+
+    Returns:
+        The request to read (a resume token taken out of its query) and the sharded source.
+
+    Raises:
+        ResumeTokenError: a resume token without both bounds of its window, or of another
+            listing (nothing is sent).
+        InvalidValueError: an API cursor together with ``concurrency`` > 1.
+    """
+    query = request.params
+    cursor = query.get("cursor")
+    token = cursor if is_listing_token(cursor) else None
+    if concurrency == 1 and token is None:
+        return request, None
+    plan = plan_shards(
+        query, windows, concurrency=concurrency, ordered=ordered, resource=request.resource
+    )
+    if token is not None:
+        request = request.with_params({k: v for k, v in query.items() if k != "cursor"})
+        if plan is None:
+            raise ResumeTokenError(
+                "this cursor is a sharded listing's resume token: resume it with the "
+                "same window (both bounds) and filters (nothing was sent)"
+            )
+    if plan is None:
+        return request, None
+    if "cursor" in request.params:
+        raise InvalidValueError(
+            "cursor= and concurrency= cannot be combined: a cursor is a position "
+            "in one chain; a sharded listing resumes from its own resume_cursor"
+        )
+    identity = listing_identity(request, plan)
+    resume = None if token is None else read_token(token, identity)
+    source = sharded_pages(
+        request,
+        plan=plan,
+        when=raw_time(plan.field),
+        ident=raw_identity,
+        resume=resume,
+        identity=identity,
+    )
+    return request, source

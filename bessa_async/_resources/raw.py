@@ -2,31 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Generic, TypeVar, final
 
-from .._base.config import USE_CLIENT_DEFAULT, TimeoutArg, call_timeout
+from .._base.config import USE_CLIENT_DEFAULT, TimeoutArg
 from .._transport.raw import RawResponse
 
 if TYPE_CHECKING:
     from .._base.options import ParamValue
     from .._listing.filters import IdLike
-    from .resource import Resource
 
 __all__ = ["RawResource"]
 
 T = TypeVar("T")
+ReadOne = Callable[["IdLike", object, object, TimeoutArg], Awaitable[RawResponse[T]]]
+"""A resource's detail read: id, extra parameters, extra headers, timeout; checked, sent,
+decoded."""
 
 
 @final
 class RawResource(Generic[T]):
     """``resource.with_raw_response``: the resource's reads, answering :class:`RawResponse`."""
 
-    def __init__(self, resource: Resource[T]) -> None:
-        self._resource = resource
+    def __init__(self, path: str, read_one: ReadOne[T]) -> None:
+        self._path = path
+        self._read_one = read_one  # bound from the resource, as its own get uses it
 
     def __repr__(self) -> str:
-        return f"<RawResource {self._resource.path!r}>"
+        return f"<RawResource {self._path!r}>"
 
     async def get(
         self,
@@ -43,9 +46,4 @@ class RawResource(Generic[T]):
             InvalidValueError: ``id`` is not a UUID (nothing is sent).
             NotFoundError: no such item.
         """
-        resource = self._resource
-        target, params, headers = resource._detail(id, extra_params, extra_headers)
-        raw = await resource._client._request_raw(
-            "GET", target, params=params, headers=headers, timeout=call_timeout(timeout)
-        )
-        return raw.with_data(resource._decode_one(raw.data))
+        return await self._read_one(id, extra_params, extra_headers, timeout)

@@ -8,23 +8,31 @@ parameter (DRF ignores unknown parameters and would answer the whole, unfiltered
 
 from __future__ import annotations
 
-import functools
-import logging
 import typing
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar, Unpack, final, overload
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import (
+    Any,
+    ClassVar,
+    Final,
+    Generic,
+    Literal,
+    Protocol,
+    TypeVar,
+    Unpack,
+    final,
+    overload,
+)
 
-from .._base.config import USE_CLIENT_DEFAULT, Timeout, TimeoutArg, call_timeout
+from .._base.config import USE_CLIENT_DEFAULT, TimeoutArg, call_timeout
 from .._base.days import DEFAULT_TZ, business_day
-from .._base.errors import InvalidTypeError, InvalidValueError, ResumeTokenError
+from .._base.errors import InvalidTypeError, InvalidValueError
 from .._base.options import ParamValue, check_extra_params, check_headers
 from .._base.paths import check_path
 from .._base.urls import encode_params
 from .._base.validate import check_int, check_uuid
 from .._instrument.hooks import Hooks
-from .._listing.changes import DEFAULT_OVERLAP, ChangeFeed
-from .._listing.checkpoint import Checkpoint, filters_of, read_checkpoint
+from .._listing.changes import DEFAULT_OVERLAP, ChangeFeed, plan_feed
 from .._listing.filters import (
     LIST_DEFAULTS,
     ArticleFilters,
@@ -40,10 +48,9 @@ from .._listing.filters import (
     clean_query,
     declare_filters,
 )
-from .._listing.pagination import Fetch, Paginator, observe_pages
-from .._listing.shard_token import identity_of, is_listing_token, read_token
-from .._listing.sharding import ShardPlan, sharded_pages
-from .._models.convert import decode, decode_many, instant
+from .._listing.pagination import ListingRequest, Paginator, page_request
+from .._listing.sharding import raw_identity, shard_listing
+from .._models.convert import decode, decode_many
 from .._models.records import (
     Article,
     ArticleGroup,
@@ -88,52 +95,33 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-log = logging.getLogger("bessa_async")
-DRF_PAGE_SIZE: Final = 25
-"""The API's page size when ``limit`` is not given (documented)."""
-
-
-def _raw_time(field: str) -> Callable[[Any], datetime | None]:
-    """An item's business time from its raw JSON (None if absent or unreadable: the item's
-    decoding then says what is wrong)."""
-
-    def when(item: Any) -> datetime | None:
-        return instant(item.get(field)) if isinstance(item, dict) else None
-
-    return when
-
-
-def raw_identity(item: Any) -> str:
-    """An item's identity from its raw JSON, for the sharded listing's duplicate check."""
-    if not isinstance(item, dict):
-        return repr(item)
-    ident = item.get("id")
-    if ident is None:  # stock levels: no id of their own, one per article and location
-        return f"{item.get('article')}/{item.get('location')}"
-    return str(ident)
 
 
 class Requester(Protocol):
-    """What a resource needs of the client: one way to send a request."""
+    """What a resource needs of the client: its public ``request`` (every request a resource
+    sends goes through it), its hooks, and the clocks a changes feed checks and waits on."""
 
+    @overload
     async def request(
         self,
         method: str,
         path: str,
         *,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: TimeoutArg = USE_CLIENT_DEFAULT,
+        params: Mapping[str, Any] | None = ...,
+        headers: Mapping[str, str] | None = ...,
+        timeout: TimeoutArg = ...,
+        raw: Literal[False] = ...,
     ) -> Any: ...
-
-    async def _request_raw(
+    @overload
+    async def request(
         self,
         method: str,
         path: str,
         *,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: Timeout | None = None,
+        params: Mapping[str, Any] | None = ...,
+        headers: Mapping[str, str] | None = ...,
+        timeout: TimeoutArg = ...,
+        raw: Literal[True],
     ) -> RawResponse[Any]: ...
 
     @property
@@ -150,14 +138,6 @@ class Requester(Protocol):
     def _sender(self) -> Sender:
         """The client's sender: its ``sleep`` is the one every wait goes through."""
         ...
-
-    async def _get_dated(
-        self,
-        path: str,
-        params: Mapping[str, Any] | None,
-        headers: Mapping[str, str] | None = None,
-        timeout: Timeout | None = None,
-    ) -> tuple[Any, str | None]: ...
 
 
 class Resource(Generic[T]):
@@ -214,28 +194,42 @@ class Resource(Generic[T]):
     async def _get_json(self, target: str, params: Mapping[str, Any] | None) -> Any:
         return await self._client.request("GET", target, params=params)
 
-    def _fetcher(
-        self, headers: Mapping[str, str], last: LastResponse, timeout: Timeout | None
-    ) -> Fetch:
-        """How this resource GETs a page, with a call's ``extra_headers`` and each page's
-        ``timeout`` (None: the client's); each answer is kept in ``last`` (the listing's
-        :attr:`~Paginator.last_response`)."""
+    def _listing(
+        self,
+        query: Mapping[str, Any],
+        headers: Mapping[str, str],
+        last: LastResponse,
+        *,
+        timeout: TimeoutArg,
+        observed: bool = True,
+    ) -> ListingRequest[T]:
+        """This resource's listing of ``query``, each page sent with a call's ``extra_headers``
+        and ``timeout`` through the client's ``request`` (each answer kept in ``last``)."""
+        call_timeout(timeout)  # a bad one fails here, at the call, before anything is sent
 
-        async def get_json(target: str, params: Mapping[str, Any] | None) -> Any:
-            answer = await self._client._request_raw(
-                "GET", target, params=params, headers=headers, timeout=timeout
+        async def get(target: str, params: Mapping[str, Any] | None) -> RawResponse[Any]:
+            return await self._client.request(
+                "GET", target, params=params, headers=headers, timeout=timeout, raw=True
             )
-            last.value = answer
-            return answer.data
 
-        return get_json
+        return page_request(
+            get,
+            self._path,
+            query,
+            self._decode_page,
+            resource=self._name,
+            hooks=self._client.hooks,
+            clock=self._client._sender.clock,  # noqa: SLF001 - the client's own, lent to it
+            last=last,
+            observed=observed,
+        )
 
     @property
     def with_raw_response(self) -> RawResource[T]:
         """This resource's ``get`` answering a :class:`RawResponse`: the item as ``data``,
         next to the answer's status, headers and request id. For a listing's headers, see
         :attr:`Paginator.last_response`."""
-        return RawResource(self)
+        return RawResource(self._path, self._read_one)
 
     def _filtered(self, filters: Mapping[str, Any]) -> Paginator[T]:
         """A typed ``list``: ``filters`` checked against the resource's own TypedDict."""
@@ -256,61 +250,18 @@ class Resource(Generic[T]):
         encode_params(query)  # bad values fail here, at the call, not at the first page
         check_int("concurrency", concurrency, minimum=1)
         last = LastResponse()
-        fetcher = self._fetcher(extra_headers or {}, last, call_timeout(timeout))
-        fetch = observe_pages(fetcher, self._client.hooks, self._name)
-        sharded = None
-        token = query.get("cursor") if is_listing_token(query.get("cursor")) else None
-        if concurrency > 1 or token is not None:
-            plan = self._plan(query, concurrency, ordered)
-            resume = None
-            if token is not None:
-                # A sharded listing's resume token: read by the same call, at any concurrency.
-                query = {k: v for k, v in query.items() if k != "cursor"}
-                if plan is None:
-                    raise ResumeTokenError(
-                        "this cursor is a sharded listing's resume token: resume it with the "
-                        "same window (both bounds) and filters (nothing was sent)"
-                    )
-                resume = read_token(
-                    token,
-                    identity_of(
-                        self._name,
-                        field=plan.field,
-                        start=plan.start,
-                        end=plan.end,
-                        ordered=plan.ordered,
-                        params=query,
-                    ),
-                )
-            if plan is not None:
-                if "cursor" in query:
-                    raise InvalidValueError(
-                        "cursor= and concurrency= cannot be combined: a cursor is a position "
-                        "in one chain; a sharded listing resumes from its own resume_cursor"
-                    )
-                sharded = sharded_pages(
-                    fetch,
-                    self._path,
-                    query,
-                    self._decode_page,
-                    resource=self._name,
-                    plan=plan,
-                    when=_raw_time(plan.field),
-                    ident=raw_identity,
-                    resume=resume,
-                )
-        return Paginator(
-            fetch,
-            self._path,
-            query,
-            self._decode_page,
-            resource=self._name,
-            prefetch=prefetch,
-            sharded=sharded,
-            hooks=self._client.hooks,
-            clock=self._client._sender.clock,
-            last=last,
+        request, sharded = shard_listing(
+            self._listing(query, extra_headers or {}, last, timeout=timeout),
+            self._windows,
+            concurrency=concurrency,
+            ordered=ordered,
         )
+        return Paginator(request, prefetch=prefetch, sharded=sharded, last=last)
+
+    @property
+    def _windows(self) -> tuple[str, ...]:
+        """The time windows a listing may be sharded by, in order of preference."""
+        return self._filters.windows if self._filters is not None else ("updated",)
 
     def changes(
         self,
@@ -351,86 +302,26 @@ class Resource(Generic[T]):
 
         See :class:`ChangeFeed` for the guarantees.
         """
-        owner = f"{type(self).__name__}.changes"
-        spec = self._filters
-        if spec is None:
-            raise InvalidTypeError(f"{owner}: this resource has no typed filters to follow")
-        windows = {f"{w}__{b}" for w in spec.windows for b in ("gte", "lt")}
-        allowed = spec.keys - windows - {"cursor", "limit", *LIST_DEFAULTS}
-        for name in filters:
-            if name not in allowed:
-                hint = (
-                    " (a changes feed sets the time windows itself)"
-                    if name in windows or name == "cursor"
-                    else ""
-                )
-                raise InvalidTypeError(
-                    f"{owner}() got an unexpected keyword argument {name!r}{hint}"
-                )
-        query, _ = spec.split(filters, owner=owner)
-        query.update(spec.extra_params(extra_params, owner=owner))
-        headers = check_headers(extra_headers, where=f"{owner}(extra_headers=)")
-        limits = call_timeout(timeout)
-        if limit is not None:
-            check_int("limit", limit, minimum=1)
-        check_int("concurrency", concurrency, minimum=1)
-        if not isinstance(overlap, timedelta) or overlap < timedelta(0):
-            raise InvalidValueError(f"overlap must be a timedelta of zero or more, got {overlap!r}")
-        pairs = filters_of(query)
-        start = Checkpoint(resource=self._name, filters=pairs)
-        moment: datetime | None = None
-        if isinstance(since, str):
-            start = read_checkpoint(
-                since,
-                resource=self._name,
-                filters=pairs,
-                now=self._client._local_clock(),
-                allowance=overlap,
-            )
-        elif isinstance(since, datetime):
-            moment = check_timestamp("since", since).astimezone(UTC)
-        elif since is not None:
-            raise InvalidTypeError(
-                f"since must be None, a checkpoint str or an aware datetime, got {since!r}"
-            )
-        return ChangeFeed(
+        query, headers, plan = plan_feed(
+            self._filters,
+            filters,
+            owner=f"{type(self).__name__}.changes",
             resource=self._name,
-            path=self._path,
-            params=query,
-            start=start,
-            since=moment,
-            answer=functools.partial(self._client._get_dated, headers=headers, timeout=limits),
-            decode=self._decode_page,
-            ident=raw_identity,
-            window="timestamp" if "timestamp" in spec.windows else None,
+            since=since,
             limit=limit,
             concurrency=concurrency,
             overlap=overlap,
-            hooks=self._client.hooks,
-            now=self._client._local_clock,
-            clock=self._client._sender.clock,
-            sleep=self._client._sender.sleep,
+            extra_params=extra_params,
+            extra_headers=extra_headers,
+            now=self._client._local_clock,  # noqa: SLF001 - the client's own, lent to it
         )
-
-    def _plan(self, query: Mapping[str, Any], concurrency: int, ordered: bool) -> ShardPlan | None:
-        """How to shard this listing, or None for a single chain (a bound is missing)."""
-        page_size = query.get("limit", DRF_PAGE_SIZE)
-        windows = self._filters.windows if self._filters is not None else ("updated",)
-        for field in windows:
-            adaptive = field != "updated"  # the business time; changes are too uneven to adapt
-            start, end = query.get(f"{field}__gte"), query.get(f"{field}__lt")
-            if isinstance(start, datetime) and isinstance(end, datetime):
-                return ShardPlan(
-                    field=field,
-                    start=start.astimezone(UTC),
-                    end=end.astimezone(UTC),
-                    concurrency=concurrency,
-                    ordered=ordered,
-                    adaptive=adaptive,
-                    page_size=page_size,
-                )
-        log.debug("%s: concurrency needs both bounds of a window; one chain", self._name)
-        return None
+        last = LastResponse()  # the feed reads its pass's start from the answers' Date
+        return ChangeFeed(
+            self._listing(query, headers, last, timeout=timeout, observed=False),
+            plan,
+            last=last,
+            sleep=self._client._sender.sleep,  # noqa: SLF001 - the client's own, lent to it
+        )
 
     async def get(
         self,
@@ -454,23 +345,24 @@ class Resource(Generic[T]):
                 (nothing is sent).
             NotFoundError: no such item.
         """
-        target, params, headers = self._detail(id, extra_params, extra_headers)
-        item = await self._client.request(
-            "GET", target, params=params, headers=headers, timeout=timeout
-        )
-        return self._decode_one(item)
+        return (await self._read_one(id, extra_params, extra_headers, timeout)).data
 
-    def _detail(
-        self, id: IdLike, extra_params: object, extra_headers: object
-    ) -> tuple[str, dict[str, Any], dict[str, str]]:
-        """The checked request of :meth:`get`: path, extra parameters, extra headers."""
+    async def _read_one(
+        self, id: IdLike, extra_params: object, extra_headers: object, timeout: TimeoutArg
+    ) -> RawResponse[T]:
+        """:meth:`get`'s request, checked, then sent through the client's ``request``; the
+        answer with its item decoded (what ``with_raw_response.get`` hands over)."""
         owner = f"{type(self).__name__}.get"
         if not self._has_detail:
             raise InvalidTypeError(f"{self._name} has no detail endpoint; use list() with filters")
         target = f"{self._path}{check_uuid('id', id)}/"
         params = check_extra_params(extra_params, taken=frozenset(), owner=f"{owner}()")
         encode_params(params)
-        return target, params, check_headers(extra_headers, where=f"{owner}(extra_headers=)")
+        headers = check_headers(extra_headers, where=f"{owner}(extra_headers=)")
+        answer = await self._client.request(
+            "GET", target, params=params, headers=headers, timeout=timeout, raw=True
+        )
+        return answer.with_data(self._decode_one(answer.data))
 
 
 @final

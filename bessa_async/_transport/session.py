@@ -210,6 +210,23 @@ def default_user_agent(extra: str | None = None) -> str:
     return f"{extra} {base}" if extra else base
 
 
+@final
+@attrs.frozen(kw_only=True)
+class _Call:
+    """One logical request as every attempt of it sends it (built once by :meth:`Sender.send`)."""
+
+    method: str
+    url: URL
+    path: str
+    """``url`` relative to the base URL, for errors and logs."""
+    body: bytes | None
+    headers: CIMultiDict[str]
+    limits: Timeout
+    policy: RetryPolicy
+    deadline: float | None
+    """Absolute, on the sender's clock (None: no deadline)."""
+
+
 @attrs.frozen(kw_only=True)
 class _Hop:
     """The request an aiohttp error happened on, as the mapped error's message needs it."""
@@ -558,10 +575,19 @@ class Sender:
             read.started(deadline, self.clock)
             budget = read.budget if method in SAFE_METHODS else None
 
+        call = _Call(
+            method=method,
+            url=url,
+            path=relative_path(self.base_url, url),
+            body=body,
+            headers=request_headers,
+            limits=limits,
+            policy=policy,
+            deadline=deadline,
+        )
+
         async def attempt(number: int) -> Response:
-            return await self._attempt(
-                session, method, url, body, request_headers, limits, policy, deadline, number
-            )
+            return await self._attempt(session, call, number)
 
         hooks = self.hooks
         if hooks is None:  # the only cost of hooks to a client without them
@@ -575,7 +601,7 @@ class Sender:
                 rng=self._rng,
                 budget=budget,
             )
-        call = CallObserver(
+        observer = CallObserver(
             hooks,
             method=method,
             url=url,
@@ -586,38 +612,29 @@ class Sender:
         )
         try:
             response = await retry_call(
-                call.attempts_of(attempt),
+                observer.attempts_of(attempt),
                 method=method,
                 policy=policy,
                 deadline=deadline,
                 clock=self.clock,
                 sleep=self.sleep,
                 rng=self._rng,
-                on_retry=call.retried,
+                on_retry=observer.retried,
                 budget=budget,
             )
         except BaseException as exc:
-            await call.ended(None, exc)
+            await observer.ended(None, exc)
             raise
-        await call.ended(response.status, None)
+        await observer.ended(response.status, None)
         return response
 
     def _remaining(self, deadline: float | None) -> float | None:
         return None if deadline is None else deadline - self.clock()
 
-    async def _attempt(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: URL,
-        body: bytes | None,
-        headers: CIMultiDict[str],
-        limits: Timeout,
-        policy: RetryPolicy,
-        deadline: float | None,
-        number: int,
-    ) -> Response:
-        path = relative_path(self.base_url, url)
+    async def _attempt(self, session: aiohttp.ClientSession, call: _Call, number: int) -> Response:
+        """Attempt ``number`` of ``call``: a slot, the exchange, its answer checked."""
+        method, url, path, limits = call.method, call.url, call.path, call.limits
+        policy, deadline = call.policy, call.deadline
         queued = time.perf_counter()
         sent: float | None = None
         try:
@@ -627,7 +644,7 @@ class Sender:
                 sent = time.perf_counter()
                 try:
                     response = await self._follow_redirects(
-                        session, method, url, body, headers, limits
+                        session, method, url, call.body, call.headers, limits
                     )
                 finally:
                     self._slots.release()
