@@ -28,7 +28,7 @@ from .harness import (
     worker,
 )
 from .tenants import Store
-from .worker import WorkerSettings, enqueue_order, sync_all
+from .worker import WorkerSettings, client_for, enqueue_order, shutdown, sync_all
 
 DB = 14
 """This module's Redis database (the Celery example's tests use another)."""
@@ -48,6 +48,26 @@ async def _queue(url: str, *jobs: tuple[str, Any]) -> list[bool]:
         return queued
     finally:
         await pool.aclose()
+
+
+async def test_a_rotated_token_gets_a_new_client_once_the_old_ones_jobs_are_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenants = tmp_path / "tenants.json"
+    tenants.write_text(json.dumps({"tenant-x": "a" * 40}), encoding="utf-8")
+    monkeypatch.setenv("BESSA_TENANTS_FILE", str(tenants))
+    async with client_for("tenant-x") as first:
+        async with client_for("tenant-x") as again:
+            assert again is first  # one client per token in the worker process
+        tenants.write_text(json.dumps({"tenant-x": "b" * 40}), encoding="utf-8")
+        async with client_for("tenant-x") as rotated:
+            assert rotated is not first
+        open_while_used = not first.closed  # a job still uses it
+    assert open_while_used
+    assert first.closed
+    assert not rotated.closed
+    await shutdown({})
+    assert rotated.closed
 
 
 def test_the_schedule_runs_every_five_minutes() -> None:

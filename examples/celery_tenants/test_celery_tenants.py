@@ -14,6 +14,8 @@ import pytest
 import redis
 from celery.schedules import crontab
 
+from bessa_async import ClientClosedError
+
 from ..arq_tenants.harness import (
     assert_no_token,
     control,
@@ -27,7 +29,7 @@ from ..arq_tenants.harness import (
     worker,
 )
 from ..arq_tenants.tenants import Store
-from .worker import app, queue_order
+from .worker import _close, app, client_for, queue_order
 
 DB = 15
 """This module's Redis database (the arq example's tests use another)."""
@@ -40,6 +42,22 @@ WORKER += ["--without-gossip", "--without-mingle", "--hostname", "bessa-test@%h"
 def _children(pid: int) -> list[int]:
     with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as listed:
         return [int(child) for child in listed.read().split()]
+
+
+def test_a_rotated_token_gets_a_new_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tenants = tmp_path / "tenants.json"
+    tenants.write_text(json.dumps({"tenant-x": "a" * 40}), encoding="utf-8")
+    monkeypatch.setenv("BESSA_TENANTS_FILE", str(tenants))
+    first = client_for("tenant-x")
+    assert client_for("tenant-x") is first  # one client per token in the child process
+    tenants.write_text(json.dumps({"tenant-x": "b" * 40}), encoding="utf-8")
+    rotated = client_for("tenant-x")
+    assert rotated is not first
+    with pytest.raises(ClientClosedError):
+        first.request("GET", "companies/")  # closed: nothing is sent with the old token
+    _close()
+    with pytest.raises(ClientClosedError):
+        rotated.request("GET", "companies/")
 
 
 def test_beat_enqueues_every_tenant_every_five_minutes() -> None:
