@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 TENANTS_FILE = "BESSA_TENANTS_FILE"
@@ -58,17 +59,32 @@ class Store:
 
     def __init__(self, path: str | None = None) -> None:
         self.path = path or os.environ.get(STORE, "bessa-copy.sqlite3")
+        self._lock = threading.Lock()
+        self._open: tuple[int, sqlite3.Connection] | None = None
         with self._db() as db:
             db.executescript(_SCHEMA)
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        # A connection per call: workers are processes and threads, and sqlite3 connections
-        # may not cross either. WAL lets readers go on while one worker writes.
-        with closing(sqlite3.connect(self.path, timeout=60)) as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            with db:
+        """One transaction on the process's connection (arq's jobs call from threads)."""
+        with self._lock:
+            if self._open is None or self._open[0] != os.getpid():  # none crosses a fork
+                db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+                # WAL: readers go on while one worker writes. NORMAL: a commit survives the
+                # process dying; an OS crash may lose the last ones, items and checkpoint
+                # together, and the next run reads them again.
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                self._open = (os.getpid(), db)
+            with self._open[1] as db:
                 yield db
+
+    def close(self) -> None:
+        """Close this process's connection (the next call opens another)."""
+        with self._lock:
+            if self._open is not None and self._open[0] == os.getpid():
+                self._open[1].close()
+            self._open = None
 
     def checkpoint(self, tenant: str, resource: str) -> str | None:
         """Where the tenant's copy of ``resource`` stands (None: nothing copied yet)."""

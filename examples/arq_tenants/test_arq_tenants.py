@@ -117,6 +117,7 @@ def test_a_worker_copies_50_tenants_exactly_and_places_orders_once(tmp_path: Pat
             _job, outcome = store.order("tenant-a", ref) or ("", "")
             assert outcome == "completed"
             assert order_jobs(api, ref) == 1
+        store.close()
         scanned = assert_no_token(tokens, queue, log)
         assert scanned > 0
     queue.flushdb()

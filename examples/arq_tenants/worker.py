@@ -148,6 +148,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     for held in _CLIENTS.values():
         await held.client.aclose()
     _CLIENTS.clear()
+    if "store" in ctx:
+        await asyncio.to_thread(ctx["store"].close)
 
 
 class WorkerSettings:

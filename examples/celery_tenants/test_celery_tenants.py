@@ -125,6 +125,7 @@ def test_a_worker_copies_50_tenants_exactly_and_a_killed_child_orders_once(
             assert order_jobs(api, ref) == 1  # the task ran twice; the till got one order
             received = f"place_order[order:tenant-a:{ref}] received".encode()
             assert log.read_bytes().count(received) == 2  # delivered again after the kill
+        store.close()
         assert assert_no_token(tokens, broker, log) > 0
     broker.flushdb()
     broker.close()

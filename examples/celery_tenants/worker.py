@@ -155,3 +155,6 @@ def _close(**_: Any) -> None:
     for client in _CLIENTS.values():
         client.close()
     _CLIENTS.clear()
+    for copy in _STORE:
+        copy.close()
+    _STORE.clear()
