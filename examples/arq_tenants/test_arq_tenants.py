@@ -108,6 +108,23 @@ def test_a_worker_copies_50_tenants_exactly_and_places_orders_once(tmp_path: Pat
             wait_until(lambda: copy_matches(store, again), "the second copy", log)
             assert not mismatches(store, again)
 
+            # A run of a feed waits while another holds the feed's lock, then copies.
+            lock = queue.lock("bessa:lock:tenant-a:articles", timeout=60)
+            assert lock.acquire(blocking=False)
+            control(api, "items/insert", {"resource": "articles", "fields": {"name": "Radler"}})
+            third = expected_ids(api, tokens)
+            assert asyncio.run(_queue(url, ("sync_all", None))) == [True]
+
+            def runs(arrow: str, job: str) -> int:
+                return log.read_bytes().count(f"{arrow} sync:tenant-a:{job}:sync_tenant".encode())
+
+            started = lambda: runs("→", "articles") == 3 and runs("←", "receipts") == 3  # noqa: E731
+            wait_until(started, "the run to meet the lock", log)
+            assert runs("←", "articles") == 2  # waiting for the lock
+            assert store.ids("tenant-a", "articles") == again["tenant-a", "articles"]
+            lock.release()
+            wait_until(lambda: copy_matches(store, third), "the copy after the lock", log)
+
             # A shop queues the same order twice (a retried request): one job, one till order.
             ref = "queue-order-1"
             payload = order_payload(api, tokens["tenant-a"], ref)
