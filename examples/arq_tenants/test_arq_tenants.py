@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,8 @@ import pytest
 import redis
 from arq import create_pool
 from arq.connections import RedisSettings
+
+from bessa_async import BessaError, InvalidTypeError, Order, OrderLine, from_dict, to_dict
 
 from .harness import (
     assert_no_token,
@@ -68,6 +72,22 @@ async def test_a_rotated_token_gets_a_new_client_once_the_old_ones_jobs_are_done
     assert not rotated.closed
     await shutdown({})
     assert rotated.closed
+
+
+def test_a_queued_order_is_built_from_json_by_the_librarys_converter() -> None:
+    article = str(uuid.uuid4())
+    payload: dict[str, Any] = {
+        "reference": "shop-1",
+        "sales_point": str(uuid.uuid4()),
+        "lines": [{"article": article, "quantity": "2", "unit_price": "4.50"}],
+    }
+    order = from_dict(Order, payload)
+    assert order.lines == (OrderLine(article=article, quantity=2, unit_price=Decimal("4.50")),)
+    assert to_dict(order)["lines"][0]["quantity"] == "2"
+    with pytest.raises(InvalidTypeError, match="OrderLine"):
+        Order(**payload)  # what the old recipe did: a dict is no OrderLine
+    with pytest.raises(BessaError, match="quantity"):
+        from_dict(Order, {**payload, "lines": [{"article": str(uuid.uuid4()), "quantity": 2.5}]})
 
 
 def test_the_schedule_runs_every_five_minutes() -> None:
