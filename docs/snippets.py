@@ -8,6 +8,10 @@ and nothing else it does not define or import. Run: ``python docs/snippets.py``.
 ``tests/test_docs_run.py`` also runs every block against the sandbox, except a block right after
 a line ``<!-- not run: REASON -->``: the reader sees the reason in the Markdown source and on the
 repository page's "raw" view, and the runner skips the block with it.
+
+A block right after a line ``<!-- from: PATH -->`` is an excerpt of that file of the repository
+(checked and tested there): it is neither type-checked nor run alone, and
+``tests/test_docs_excerpts.py`` checks that its lines are the file's own.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from typing import NamedTuple
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(
-    r"(?:^<!-- not run: (?P<reason>[^\n]*?) -->\n)?^```python\n(?P<code>.*?)^```",
+    r"(?:^<!-- not run: (?P<reason>[^\n]*?) -->\n|^<!-- from: (?P<origin>[^\n]*?) -->\n)?"
+    r"^```python\n(?P<code>.*?)^```",
     re.MULTILINE | re.DOTALL,
 )
 _WRAPPER = "async def _(client: BessaClient) -> None:\n"
@@ -65,16 +70,41 @@ class Block(NamedTuple):
     not_run: str | None
 
 
-def blocks() -> list[Block]:
-    """Every python block of the README and the guides."""
+class Excerpt(NamedTuple):
+    """A python block that shows lines of a file of the repository (``origin``)."""
+
+    source: str
+    line: int
+    code: str
+    origin: str
+
+
+def _matches() -> list[tuple[str, int, re.Match[str]]]:
     found = []
     for source in SOURCES:
         text = source.read_text(encoding="utf-8")
         for match in BLOCK.finditer(text):
             line = text.count("\n", 0, match.start("code")) + 1
-            code, reason = match.group("code"), match.group("reason")
-            found.append(Block(str(source.relative_to(ROOT)), line, code, reason))
+            found.append((str(source.relative_to(ROOT)), line, match))
     return found
+
+
+def blocks() -> list[Block]:
+    """Every python block of the README and the guides that stands alone."""
+    return [
+        Block(source, line, match.group("code"), match.group("reason"))
+        for source, line, match in _matches()
+        if match.group("origin") is None
+    ]
+
+
+def excerpts() -> list[Excerpt]:
+    """Every python block that shows lines of a file of the repository."""
+    return [
+        Excerpt(source, line, match.group("code"), match.group("origin"))
+        for source, line, match in _matches()
+        if match.group("origin") is not None
+    ]
 
 
 def main() -> int:
