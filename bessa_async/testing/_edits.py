@@ -2,9 +2,10 @@
 
 Every write is stamped by the sandbox's wall clock (``updated`` = now) and, with a commit lag,
 becomes visible only ``lag`` after that stamp, the way a long transaction commits rows whose
-``updated`` it took when it began. Writes to one item become visible in the order they were
-made. The generated data is shared between sandboxes, so a write never changes a dict in place:
-it serves a new one.
+``updated`` it took when it began. A commit takes elapsed time: a server clock set ahead or put
+right meanwhile neither hastens nor delays it. Writes to one item become visible in the order
+they were made. The generated data is shared between sandboxes, so a write never changes a dict
+in place: it serves a new one.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class _Write:
     """One write waiting for its commit: the version to serve (None: removed)."""
 
     visible_at: datetime
+    """On the offset-free clock (:meth:`WallClock.client_now`)."""
     resource: str
     ident: str
     item: Item | None
@@ -103,7 +105,7 @@ class Editor:
         """Make every write that is due visible."""
         if not self._pending:
             return
-        now = self._wall.now()
+        now = self._wall.client_now()
         due = [w for w in self._pending if w.visible_at <= now]
         self._pending = [w for w in self._pending if w.visible_at > now]
         for write in due:
@@ -143,7 +145,7 @@ class Editor:
         ident = identity(item)
         if self._current(resource, ident) is not None:
             raise ValueError(f"{resource}: an item {ident!r} exists already")
-        self._write(resource, ident, item, now, lag)
+        self._write(resource, ident, item, lag)
         return dict(item)
 
     def edit(
@@ -156,7 +158,7 @@ class Editor:
         old = self._existing(resource, ident)
         now = self._wall.now()
         item = {**old, **fields, "updated": self._wall.stamp(now)}
-        self._write(resource, ident, item, now, lag)
+        self._write(resource, ident, item, lag)
         return dict(item)
 
     def delete(
@@ -169,11 +171,11 @@ class Editor:
         old = self._existing(resource, ident)
         now = self._wall.now()
         if not (self.soft_deletes if soft is None else soft):
-            self._write(resource, ident, None, now, lag)
+            self._write(resource, ident, None, lag)
             return dict(old)
         stamp = self._wall.stamp(now)
         item = {**old, "deleted": stamp, "updated": stamp}
-        self._write(resource, ident, item, now, lag)
+        self._write(resource, ident, item, lag)
         return dict(item)
 
     def upload_late(
@@ -231,13 +233,12 @@ class Editor:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _write(
-        self, resource: str, ident: str, item: Item | None, now: datetime, lag: timedelta | None
-    ) -> None:
+    def _write(self, resource: str, ident: str, item: Item | None, lag: timedelta | None) -> None:
         wait = self.commit_lag if lag is None else lag
         if wait < timedelta(0):
             raise ValueError("lag must not be negative")
-        visible_at = now + wait
+        # Elapsed time, not the server's clock, which a step would move.
+        visible_at = self._wall.client_now() + wait
         for write in self._pending:  # one item's writes become visible in the order made
             if write.resource == resource and write.ident == ident:
                 visible_at = max(visible_at, write.visible_at)
