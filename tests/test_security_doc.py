@@ -45,4 +45,4 @@ def test_every_promise_is_held_by_a_test() -> None:
 
 def test_the_count_of_bad_input_kinds_is_the_tables() -> None:
     text = (ROOT / "SECURITY.md").read_text(encoding="utf-8")
-    assert f"`tests/test_bad_input.py` ({len(ROWS)} kinds)" in text
+    assert f"`tests/base/test_bad_input.py` ({len(ROWS)} kinds)" in text

@@ -422,7 +422,7 @@ def test_the_blocking_client_mirrors_every_timeout() -> None:
         blocking.close()
 
 
-_DOCS = Path(__file__).resolve().parent.parent / "docs" / "quickstart.md"
+_DOCS = Path(__file__).resolve().parents[2] / "docs" / "quickstart.md"
 
 
 def _table() -> list[str]:

@@ -410,7 +410,7 @@ def test_a_missing_postgres_skips_or_in_ci_fails() -> None:
         postgres_from({"BESSA_REQUIRE_SERVICES": "1"})
 
 
-GUIDE = Path(__file__).resolve().parent.parent / "docs" / "mirror.md"
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "mirror.md"
 
 
 def _blocks(language: str) -> list[str]:

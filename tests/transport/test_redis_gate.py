@@ -464,7 +464,7 @@ def test_a_blocking_client_takes_the_gate(redis_url: str, prefix: str) -> None:
 
 # --------------------------------------------------------------------- four processes, one token
 
-WORKER = Path(__file__).with_name("gate_worker.py")
+WORKER = Path(__file__).parents[1] / "gate_worker.py"
 CALLS_PER_PROCESS = 16
 IN_FLIGHT = 16
 PROCESSES = 4

@@ -103,7 +103,7 @@ async def test_ten_thousand_late_receipts_leave_a_small_checkpoint(clock: FakeCl
 
 
 def test_the_guide_states_the_bound() -> None:
-    guide = (Path(__file__).parent.parent / "docs" / "sync.md").read_text(encoding="utf-8")
+    guide = (Path(__file__).parents[2] / "docs" / "sync.md").read_text(encoding="utf-8")
     assert f"keeps at most {KEEP_AT_MOST:,} (about" in " ".join(guide.split())
 
 

@@ -20,7 +20,7 @@ from cli_process import standalone_sandbox
 from bessa_async.testing import FakeClock, Sandbox
 from bessa_async.testing._faults import _SPEC_HELP, path_matches
 
-_DOC = Path(__file__).parent.parent / "docs" / "testing.md"
+_DOC = Path(__file__).parents[2] / "docs" / "testing.md"
 
 
 def documented_calls() -> list[tuple[str, str, object]]:

@@ -150,7 +150,7 @@ def test_the_guide_s_spreadsheet_commands_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every command of the spreadsheet section of docs/cli.md runs as written."""
-    guide = (Path(__file__).parent.parent / "docs" / "cli.md").read_text(encoding="utf-8")
+    guide = (Path(__file__).parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
     section = guide.partition("## Exports for spreadsheets")[2]
     block = section.partition("```sh\n")[2].partition("```")[0]
     commands = [shlex.split(line) for line in block.splitlines()]
