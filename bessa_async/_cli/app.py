@@ -9,71 +9,42 @@ Progress bars appear only on a terminal; elsewhere (CI logs, pipes) plain lines 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import functools
-import io
 import json
 import logging
 import os
-import shlex
 import sys
-import time
 import traceback
-import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
-from typing import IO, Any, Final
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
 
 from bessa_async import (
     DEFAULT_BASE_URL,
     DEFAULT_TZ,
     AuthenticationError,
-    BessaClient,
     BessaError,
-    ConflictError,
     InputError,
-    InvalidTypeError,
-    InvalidValueError,
     JobFailedError,
-    JobHandle,
-    JobTimeoutError,
-    Order,
-    OrderLine,
-    OrderOption,
     PermissionDeniedError,
-    SalesReport,
     SubmissionOutcomeUnknownError,
     ValidationError,
-    business_days,
-    to_dict,
 )
 
 from .._base.config import BASE_URL_ENV
-from .._base.jsontext import parse_json
-from .._base.validate import json_number, parse_uuid
 from ..doctor import doctor_table
 from ..export import (
-    CLOSING_COLUMNS,
-    EXCEL_DELIMITER,
     LAYOUTS,
-    SALES_COLUMNS,
-    business_day_of,
-    columns_text,
-    header_text,
-    page_text,
-    sales_rows,
-    write_csv,
 )
-from ..hooks import RequestTally
 from . import arguments as accepts
 from . import mirror as mirror_cli
 from . import sync as sync_cli
+from .client import command_client
 from .exits import DOCTOR_EXIT_CODES, EXIT_CODES
-from .files import PART_SUFFIX, AtomicFile
-from .progress import Progress
+from .export import COLUMNS_HELP, ColumnsAction, check_export, export_command
+from .jobs import job_wait, order_submit
+from .report import check_report, report_command
 from .signals import Terminated, run_until_signal
-from .status import watch_status
 
 __all__ = ["DOCTOR_EXIT_CODES", "EXIT_CODES", "main"]
 
@@ -89,43 +60,6 @@ Global options go before the command: bessa --sandbox get companies/"""
 # --- the client a command runs with ------------------------------------------------------------
 
 
-def _request_line(text: str) -> None:
-    print(text, file=sys.stderr)
-
-
-@contextlib.asynccontextmanager
-async def _client(
-    args: argparse.Namespace, tally: RequestTally | None = None
-) -> AsyncIterator[BessaClient]:
-    """The command's client; its requests counted into ``tally``, and with ``-v`` written one
-    line each to stderr."""
-    line = _request_line if args.verbose else None
-    if tally is None and line is not None:
-        tally = RequestTally()
-    hooks = None if tally is None else tally.hooks(line=line)
-    if args.sandbox:
-        from bessa_async.testing import Sandbox
-        from bessa_async.testing.__main__ import DAYS, first_day
-
-        # The days `bessa sandbox` serves, so --last and "yesterday" find receipts.
-        start = first_day(args.sandbox_start, DAYS, datetime.now(UTC))
-        async with Sandbox(
-            receipts=args.sandbox_receipts, drift=args.sandbox_drift, start=start, days=DAYS
-        ) as sandbox:
-            print(f"(in-process sandbox at {sandbox.url})", file=sys.stderr)
-            token = args.token or sandbox.token
-            async with BessaClient(token, base_url=sandbox.url, hooks=hooks) as client:
-                yield client
-        return
-    # The client reads BESSA_BASE_URL itself, in the same order as the library's users get.
-    async with BessaClient(args.token, base_url=args.base_url, hooks=hooks) as client:
-        yield client
-
-
-def _json_default(value: object) -> object:
-    return str(value)
-
-
 # --- commands ----------------------------------------------------------------------------------
 
 
@@ -136,7 +70,7 @@ async def _get(args: argparse.Namespace) -> int:
     flat: dict[str, Any] = {k: v[0] if len(v) == 1 else v for k, v in params.items()}
     if isinstance(flat.get("limit"), str) and flat["limit"].isdigit():
         flat["limit"] = int(flat["limit"])  # the listing checks it is a positive integer
-    async with _client(args) as client:
+    async with command_client(args) as client:
         if not args.all:
             body = await client.request("GET", args.path, params=flat)
             json.dump(body, sys.stdout, indent=2, ensure_ascii=False)
@@ -147,237 +81,6 @@ async def _get(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _write(output: IO[str], text: str) -> None:
-    """Write a page's text in a worker thread: a file write must not stall the loop."""
-    await asyncio.to_thread(output.write, text)
-
-
-class _Tally:
-    """How far an export got (what was written, for the note if it stops)."""
-
-    def __init__(self, resume: str | None, what: str = "receipts") -> None:
-        self.what: Final = what
-        self.receipts = 0
-        """Items (receipts or closings) this run wrote (a resumed export's ``.part`` holds
-        more)."""
-        self.resumed: Final = resume is not None
-        self.dropped = False
-        """The ``.part`` held nothing of this export and was removed."""
-        self.resume = resume
-        """The listing's resume token after the last page written in full: until this run
-        writes a page, the one it started from."""
-
-
-async def _write_whole(output: IO[str], text: str) -> None:
-    """:func:`_write`, to the end even when cancelled (Ctrl-C): the thread cannot be stopped
-    part-way, and the resume token must say whether the page is in the file."""
-    write = asyncio.ensure_future(_write(output, text))
-    try:
-        await asyncio.shield(write)
-    except asyncio.CancelledError:
-        await asyncio.wait([write])
-        raise
-
-
-def _export(args: argparse.Namespace) -> int:
-    if args.last is not None:
-        # Fixed here, so the resume command names the same days tomorrow.
-        today = business_day_of(args.now(), args.tz, args.day_start)
-        args.day, args.to = today - timedelta(days=args.last), today - timedelta(days=1)
-    tally = _Tally(args.resume, args.what)
-    if args.output in (None, "-"):
-        return run_until_signal(_export_to(args, sys.stdout, tally))
-    # Written beside the target and renamed over it at the end, so that a failed, interrupted
-    # or killed export never replaces a complete file with a partial one.
-    # --resume goes on with the .part the stopped export left.
-    target = AtomicFile(args.output, append=args.resume is not None)
-    try:
-        with target as output:
-            return run_until_signal(_export_to(args, output, tally))
-    except BaseException as exc:
-        _drop_empty_part(target, tally)
-        exc.add_note(_export_stopped(args, target, tally))
-        raise
-
-
-def _drop_empty_part(target: AtomicFile, tally: _Tally) -> None:
-    """Remove the ``.part`` of a new export that stopped before its first item (a refused token,
-    an unreachable API): it holds nothing to keep or resume."""
-    if target.part is None or not target.opened or tally.resumed or tally.resume is not None:
-        return  # resumable: pages were written (perhaps empty ones), or it goes on from one
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(target.part)
-    tally.dropped = True
-
-
-def _export_stopped(args: argparse.Namespace, target: AtomicFile, tally: _Tally) -> str:
-    """What became of the files when an export stopped, and how to go on: the one place that
-    says it."""
-    resume = "" if tally.resume is None else f"; resume with: {_resume_command(args, tally.resume)}"
-    return _files_after_stop(target, tally) + resume
-
-
-def _files_after_stop(target: AtomicFile, tally: _Tally) -> str:
-    if target.committed:
-        return f"{target.path} is complete"
-    if target.part is None:
-        return f"{target.path} is not a regular file and was written to directly"
-    kept = f"{target.path} is unchanged"
-    if tally.resumed:
-        return (
-            f"{kept}; {target.part} holds the {tally.what} exported before the resume and "
-            f"{tally.receipts} more from this run"
-        )
-    if not target.opened or tally.dropped:
-        return kept
-    return f"{kept}; the {tally.receipts} {tally.what} exported so far are in {target.part}"
-
-
-def _resume_command(args: argparse.Namespace, token: str) -> str:
-    """The command that resumes this export from ``token`` (never with the API token)."""
-    words = ["bessa"]
-    if args.base_url:
-        words += ["--base-url", args.base_url]
-    if args.sandbox:
-        words += ["--sandbox", "--sandbox-receipts", str(args.sandbox_receipts)]
-        if args.sandbox_start:
-            words += ["--sandbox-start", str(args.sandbox_start)]
-    words += ["export", args.what, "--day", str(args.day)]
-    if args.to:
-        words += ["--to", str(args.to)]
-    words += ["--tz", str(args.tz), "--day-start", args.day_start.strftime("%H:%M")]
-    words += ["--format", args.format, "--concurrency", str(args.concurrency)]
-    if args.delimiter is not None:
-        words += ["--delimiter", args.delimiter]
-    if args.excel:
-        words += ["--excel"]
-    if args.format == "csv" and args.what == "receipts":
-        words += ["--layout", args.layout]
-    words += ["--limit", str(args.limit)]
-    if args.output not in (None, "-"):
-        words += ["--output", args.output]
-    return shlex.join([*words, "--resume", token])
-
-
-async def _export_to(args: argparse.Namespace, output: IO[str], tally: _Tally) -> int:
-    last = args.to or args.day
-    windows = business_days(args.day, last, args.tz, day_start=args.day_start)
-    start, end = windows[args.day][0], windows[last][1]
-    began = time.perf_counter()
-    delimiter = args.delimiter or (EXCEL_DELIMITER if args.excel else ",")
-    if not args.resume:
-        header = header_text(args.format, delimiter, args.layout, what=args.what, excel=args.excel)
-        await _write(output, header)
-    requests = RequestTally()
-    async with _client(args, requests) as client:
-        resource = client.closings if args.what == "closings" else client.receipts
-        try:  # first, so a --resume token that is not this export's is refused before sending
-            listing = resource.list(
-                timestamp__gte=start,
-                timestamp__lt=end,
-                limit=args.limit,
-                concurrency=args.concurrency,
-                cursor=args.resume,
-            )
-        except BessaError:
-            tally.resume = None  # the same command would be refused alike: none to print
-            raise
-        # One small request for the count sizes the progress bar.
-        total = await resource.list(timestamp__gte=start, timestamp__lt=end).count()
-        # Where to resume: after the last page written to the end.
-        written: str | None = args.resume
-        try:
-            with Progress(args.what, total, sys.stderr) as progress:
-                async for page in listing.pages():
-                    after = listing.resume_cursor
-                    try:
-                        text = page_text(
-                            page.results,
-                            args.format,
-                            what=args.what,
-                            tz=args.tz,
-                            day_start=args.day_start,
-                            delimiter=delimiter,
-                            layout=args.layout,
-                            excel=args.excel,
-                        )
-                        await _write_whole(output, text)
-                    except asyncio.CancelledError:
-                        written = after
-                        raise
-                    written = after
-                    tally.receipts += len(page.results)
-                    progress.advance(len(page.results))
-        except BaseException:
-            tally.resume = written
-            raise
-    elapsed = time.perf_counter() - began
-    where = "" if args.output in (None, "-") else f" to {args.output}"
-    print(
-        f"exported {tally.receipts} {args.what} of {args.day}..{last} ({args.tz}){where} "
-        f"in {elapsed:.2f} s ({listing.stats.pages} pages, {listing.stats.shards} shards)",
-        file=sys.stderr,
-    )
-    print(requests.summary(elapsed), file=sys.stderr)
-    return 0
-
-
-async def _report(args: argparse.Namespace) -> int:
-    last = args.to or args.day
-    windows = business_days(args.day, last, args.tz, day_start=args.day_start)
-    reports: list[tuple[date, SalesReport]] = []
-    async with _client(args) as client:
-        for day, (start, end) in windows.items():  # one at a time: gentle on the API
-            reports.append((day, await client.reports.sales(start=start, end=end)))
-    text = _report_text(args, reports)
-    if args.output in (None, "-"):
-        sys.stdout.write(text)
-    else:
-        await asyncio.to_thread(_save, args.output, text)
-    return 0
-
-
-def _save(path: str, text: str) -> None:
-    """Write a whole file, replacing the old one only once it is complete."""
-    with AtomicFile(path) as output:
-        output.write(text)
-
-
-def _report_text(args: argparse.Namespace, reports: list[tuple[date, SalesReport]]) -> str:
-    if args.format == "json":
-        days = [{"business_day": day.isoformat(), **to_dict(report)} for day, report in reports]
-        return json.dumps(days, indent=2, ensure_ascii=False, default=_json_default) + "\n"
-    if args.format == "csv":
-        delimiter = EXCEL_DELIMITER if args.excel else ","
-        text = io.StringIO()
-        text.write(header_text("csv", delimiter, columns=SALES_COLUMNS, excel=args.excel))
-        rows = sales_rows(reports, excel=args.excel)
-        write_csv(rows, text, delimiter=delimiter, header=False, columns=SALES_COLUMNS)
-        return text.getvalue()
-    return "\n".join(_report_table(day, report, args.tz) for day, report in reports)
-
-
-def _report_table(day: date, report: SalesReport, tz: str) -> str:
-    rows: list[tuple[str, str]] = [
-        ("window", f"{report.start.isoformat()} .. {report.end.isoformat()}"),
-        ("receipts", str(report.receipts)),
-        ("gross", str(report.gross)),
-        ("net", str(report.net)),
-        ("tip (not revenue)", str(report.tip)),
-    ]
-    rows += [
-        (f"  rate {row.rate} %", f"{row.gross} (net {row.net}, tax {row.tax})")
-        for row in report.by_tax_rate
-    ]
-    rows += [
-        (f"  {row.name or row.payment_method}", f"{row.amount} ({row.count}x)")
-        for row in report.by_payment_method
-    ]
-    width = max(len(name) for name, _ in rows)
-    lines = [f"sales report {day} ({tz})", *(f"{name:<{width}}  {value}" for name, value in rows)]
-    return "\n".join(lines) + "\n"
-
-
 async def _demo(args: argparse.Namespace) -> int:
     from .demo import walkthrough
 
@@ -386,7 +89,7 @@ async def _demo(args: argparse.Namespace) -> int:
 
 async def _doctor(args: argparse.Namespace) -> int:
     try:
-        async with _client(args) as client:
+        async with command_client(args) as client:
             report = await client.doctor()
     except (BessaError, OSError) as exc:
         # The report itself never raises for what the API answers; this is configuration
@@ -403,206 +106,7 @@ async def _doctor(args: argparse.Namespace) -> int:
     return DOCTOR_EXIT_CODES["differences" if report.differences else "ok"]
 
 
-def _read_order(path: str) -> Order:
-    """An Order from a JSON file; numbers are read as Decimal, never float. A file that is not
-    an order is an input error naming what is wrong, before anything is sent."""
-    with open(path, "rb") as handle:
-        raw = handle.read()
-    try:
-        data = parse_json(raw, decimals=True)
-    except ValueError as exc:  # not JSON, not UTF-8, nested too deeply, an endless int
-        raise InvalidValueError(f"{path} is not a JSON order: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidTypeError(f"{path}: expected a JSON object with sales_point and lines")
-    unknown = set(data) - {"sales_point", "lines", "reference", "table", "note"}
-    if unknown:
-        raise InvalidValueError(f"{path}: unknown order fields {sorted(unknown)}")
-    given_lines = data.get("lines") or []
-    if not isinstance(given_lines, list):
-        raise InvalidTypeError(f'{path}: "lines" must be a list of lines')
-    lines = []
-    for n, line in enumerate(given_lines, start=1):
-        if not isinstance(line, dict) or "article" not in line or "quantity" not in line:
-            raise InvalidValueError(f"{path}: line {n} needs an article and a quantity")
-        given_options = line.get("options") or []
-        if not isinstance(given_options, list) or not all(
-            isinstance(o, dict) and "option" in o for o in given_options
-        ):
-            raise InvalidValueError(
-                f'{path}: line {n}: "options" must be a list of {{"option": ...}}'
-            )
-        options = [
-            OrderOption(option=o["option"], quantity=json_number(o.get("quantity", 1)))
-            for o in given_options
-        ]
-        price = line.get("unit_price")
-        lines.append(
-            OrderLine(
-                article=line["article"],
-                quantity=json_number(line["quantity"]),
-                unit_price=json_number(price),
-                note=line.get("note"),
-                options=options,
-            )
-        )
-    if not isinstance(data.get("reference"), str) or not data["reference"]:
-        raise InvalidValueError(
-            f'{path}: no "reference": give the order one of your own (e.g. "webshop-10045"); '
-            "running the command again with it finds this order instead of placing another"
-        )
-    return Order(
-        sales_point=data.get("sales_point", ""),
-        lines=lines,
-        reference=data["reference"],
-        table=data.get("table"),
-        note=data.get("note"),
-    )
-
-
-async def _follow(handle: JobHandle, timeout: float | None) -> int:
-    """Wait with a live status line; print the outcome; the exit code says how it ended."""
-    stream = sys.stderr
-    live = stream.isatty()
-
-    def show(status: object) -> None:
-        line = f"{handle.kind} job {handle.id}: {status}"
-        print(f"\r{line:<70}" if live else line, end="" if live else "\n", file=stream)
-        stream.flush()
-
-    watcher = asyncio.create_task(watch_status(handle, show, asyncio.sleep, interval=0.1))
-    try:
-        job = await handle.wait(timeout=timeout)
-    except JobFailedError as exc:
-        failed = exc.job
-        code = failed.error.code if failed.error else None
-        detail = failed.error.detail if failed.error else None
-        print(
-            f"{'' if not live else chr(10)}job {failed.id} {failed.status}: {code}: {detail}",
-            file=stream,
-        )
-        return EXIT_CODES["job_failed"]
-    except JobTimeoutError:
-        print(
-            f"{chr(10) if live else ''}still {handle.status} after {timeout} s; resume with: "
-            f"bessa job wait {shlex.quote(handle.to_token())}",
-            file=stream,
-        )
-        return EXIT_CODES["timeout"]
-    finally:
-        watcher.cancel()
-        await asyncio.gather(watcher, return_exceptions=True)
-    if live:
-        print(file=stream)
-    print(json.dumps(to_dict(job), ensure_ascii=False, indent=2))
-    return EXIT_CODES["ok"]
-
-
-def _order_key(reference: str) -> str:
-    """The ``Idempotency-Key`` an order's reference stands for (as the FastAPI example makes it):
-    the same reference, the same key, so submitting the same file again answers the first job."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, reference))
-
-
-async def _order_submit(args: argparse.Namespace) -> int:
-    order = await asyncio.to_thread(_read_order, args.file)
-    assert order.reference is not None  # _read_order requires one
-    key = args.idempotency_key or _order_key(order.reference)
-    async with _client(args) as client:
-        try:
-            handle = await client.orders.submit(order, idempotency_key=key)
-        except ConflictError:
-            ref = order.reference
-            what = "--idempotency-key" if args.idempotency_key else f"reference {ref!r}"
-            print(
-                f"error: an order with this {what} was submitted before with a different "
-                "body; the API refused this one, so no second order was placed. To place it "
-                "as a new order, give it a new reference; to see the first: "
-                f"bessa get requests/orders/ --param {shlex.quote(f'reference={ref}')}",
-                file=sys.stderr,
-            )
-            return EXIT_CODES["validation"]
-        print(f"submitted order job {handle.id} ({handle.status})", file=sys.stderr)
-        print(f"resume with: bessa job wait {shlex.quote(handle.to_token())}", file=sys.stderr)
-        if not args.wait:
-            print(json.dumps({"id": str(handle.id), "token": handle.to_token()}))
-            return EXIT_CODES["ok"]
-        return await _follow(handle, args.timeout)
-
-
-async def _job_wait(args: argparse.Namespace) -> int:
-    async with _client(args) as client:
-        if parse_uuid(args.job) is None:
-            handle = client.jobs.resume(args.job)
-        else:
-            handle = (client.payments if args.kind == "payment" else client.orders).job(args.job)
-        return await _follow(handle, args.timeout)
-
-
-def _excel_problem(args: argparse.Namespace) -> str | None:
-    """Why ``--excel`` cannot go with the other options given, or None."""
-    if not args.excel:
-        return None
-    if args.format != "csv":
-        return f"argument --excel: only for --format csv, not {args.format}"
-    if getattr(args, "delimiter", None) is not None:
-        return f"argument --excel: not allowed with --delimiter (it uses {EXCEL_DELIMITER!r})"
-    return None
-
-
-def _output_problem(output: str | None) -> str | None:
-    """Why ``--output`` cannot be written, or None (stdout, or a file in a directory)."""
-    return None if output in (None, "-") else accepts.file_problem("--output", output)
-
-
-def _check_report(args: argparse.Namespace) -> str | None:
-    if args.format is None:
-        args.format = "csv" if args.excel else "table"
-    return (
-        accepts.day_range(args.day, args.to) or _excel_problem(args) or _output_problem(args.output)
-    )
-
-
-def _check_export(args: argparse.Namespace) -> str | None:
-    if args.last is not None and args.to is not None:
-        return "argument --to: not allowed with --last (--last N ends with yesterday)"
-    if args.day is not None and (problem := accepts.day_range(args.day, args.to)):
-        return problem
-    if args.delimiter is not None and args.format != "csv":
-        return f"argument --delimiter: only for --format csv, not {args.format}"
-    if args.layout != "receipts" and args.format != "csv":
-        return f"argument --layout: only for --format csv, not {args.format}"
-    if args.layout != "receipts" and args.what != "receipts":
-        return f"argument --layout: only for receipts, not {args.what}"
-    if problem := _excel_problem(args):
-        return problem
-    if args.output in (None, "-") or (problem := _output_problem(args.output)):
-        return problem
-    part = args.output + PART_SUFFIX
-    special = os.path.exists(args.output) and not os.path.isfile(args.output)
-    if args.resume is not None and not special and not os.path.exists(part):
-        return f"argument --resume: no {part!r} to go on with (the stopped export's partial file)"
-    return None
-
-
 # --- the parser --------------------------------------------------------------------------------
-
-
-class _ColumnsAction(argparse.Action):
-    """``--columns``: print the column list and exit, as ``--help`` does."""
-
-    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
-
-    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
-        print(_COLUMNS_HELP)
-        parser.exit()
-
-
-_COLUMNS_HELP: Final = (
-    f"CSV columns (one row per receipt, the default):\n{columns_text('receipts')}\n\n"
-    f"CSV columns with --layout lines (one row per receipt line):\n{columns_text('lines')}\n\n"
-    f"CSV columns of closings (one row per closing):\n{columns_text(CLOSING_COLUMNS)}"
-)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -735,7 +239,7 @@ def _parser() -> argparse.ArgumentParser:
         "bessa export receipts --day 2026-06-01 --to 2026-06-30 --output june.csv\n"
         "         bessa export receipts --last 30 --excel --output month.csv  # Excel (AT, DE)\n"
         "         bessa export closings --day 2026-06-01 --to 2026-06-30 --output z.csv"
-        f"\n\n{_COLUMNS_HELP}",
+        f"\n\n{COLUMNS_HELP}",
     )
     export.add_argument("what", choices=["receipts", "closings"], help="what to export")
     days = export.add_mutually_exclusive_group(required=True)
@@ -763,7 +267,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument(
         "--columns",
-        action=_ColumnsAction,
+        action=ColumnsAction,
         help="list the CSV columns with what each holds, and exit",
     )
     export.add_argument(
@@ -780,13 +284,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="TOKEN",
         help="go on with a stopped export: the token it printed; appends to OUTPUT.part",
     )
-    export.set_defaults(run=_export, sync=True, check=_check_export)
+    export.set_defaults(run=export_command, sync=True, check=check_export)
 
     sync = command("sync", sync_cli.HELP, sync_cli.EXAMPLE)
     sync.description = sync_cli.DESCRIPTION
     sync_cli.add_options(sync)
     sync.set_defaults(
-        run=functools.partial(sync_cli.sync, client=_client), sync=True, check=sync_cli.check
+        run=functools.partial(sync_cli.sync, client=command_client), sync=True, check=sync_cli.check
     )
 
     mirror = command("mirror", mirror_cli.HELP, mirror_cli.EXAMPLE)
@@ -814,7 +318,7 @@ def _parser() -> argparse.ArgumentParser:
         "--output",
         help="file to write (default: stdout); replaced only once it is complete",
     )
-    report.set_defaults(run=_report, check=_check_report)
+    report.set_defaults(run=report_command, check=check_report)
 
     doctor = commands.add_parser(
         "doctor",
@@ -853,7 +357,7 @@ def _parser() -> argparse.ArgumentParser:
     order.add_argument(
         "--timeout", type=accepts.positive_seconds, default=120.0, help="seconds to wait (--wait)"
     )
-    order.set_defaults(run=_order_submit)
+    order.set_defaults(run=order_submit)
 
     job = command(
         "job",
@@ -871,7 +375,7 @@ def _parser() -> argparse.ArgumentParser:
     job.add_argument(
         "--timeout", type=accepts.positive_seconds, default=120.0, help="seconds to wait"
     )
-    job.set_defaults(run=_job_wait)
+    job.set_defaults(run=job_wait)
     return parser
 
 
