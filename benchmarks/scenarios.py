@@ -16,7 +16,13 @@ from typing import Any
 import aiohttp
 from harness import Run, SandboxInfo, Scenario, Side, httpx, measure, measure_sides
 
-from bessa_async import DEFAULT_MAX_IN_FLIGHT, BessaClient, Hooks, opentelemetry_hooks
+from bessa_async import (
+    DEFAULT_MAX_IN_FLIGHT,
+    BessaClient,
+    BlockingClient,
+    Hooks,
+    opentelemetry_hooks,
+)
 from bessa_async._instrument.summary import RequestTally
 
 try:  # the traced side of P1 needs an SDK; `nox -s bench` installs it
@@ -156,6 +162,7 @@ LIB_DICTS = "BessaClient, dicts (client.resource)"
 LIB_EMPTY_HOOKS = "BessaClient, typed, Hooks() with none set"
 LIB_COUNTING = "BessaClient, typed, counting hooks (the CLI's tally)"
 LIB_OTEL = "BessaClient, typed, OpenTelemetry (SDK, in-memory)"
+LIB_BLOCKING = "BlockingClient, typed (a plain iterator, from a thread)"
 RAW_DICTS = "raw aiohttp, dicts"
 HTTPX_DICTS = "naive httpx, dicts"
 
@@ -211,6 +218,15 @@ async def bench_stream(
             (LIB_EMPTY_HOOKS, lambda: _count(empty.receipts.list(limit=page_size))),
             (LIB_COUNTING, lambda: _count(counting.receipts.list(limit=page_size))),
         ]
+        # Q3: the blocking client as sync code uses it (a thread of the caller's, here one the
+        # benchmark's loop hands the whole listing to), against the async client it runs.
+        blocking = BlockingClient(info.token, base_url=info.url)
+        stack.push_async_callback(asyncio.to_thread, blocking.close)
+
+        def blocking_count() -> int:
+            return sum(1 for _ in blocking.receipts.list(limit=page_size))
+
+        runs.append((LIB_BLOCKING, lambda: asyncio.to_thread(blocking_count)))
         notes = []
         if TracerProvider is None:
             notes.append("opentelemetry-sdk is not installed: the traced side was skipped")
