@@ -32,6 +32,9 @@ pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 _BLOCK_TIMEOUT = 20.0  # seconds for one block: below the suite's 30 s per test
+_DATA = ["--receipts", "300"]
+"""Every block runs on 300 receipts, not the default 2000: the dlt blocks copy them all, and
+each of the suite's three Pythons would spend seconds on receipts that show nothing more."""
 
 
 def _snippets() -> ModuleType:
@@ -71,7 +74,16 @@ class Standalone(NamedTuple):
 def standalone() -> Iterator[Standalone]:
     """``bessa sandbox`` in its own process, holding June 2026 as the guides' examples do."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "bessa_async.testing", "--port", "0", "--start", "2026-06-01"],
+        [
+            sys.executable,
+            "-m",
+            "bessa_async.testing",
+            "--port",
+            "0",
+            "--start",
+            "2026-06-01",
+            *_DATA,
+        ],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
