@@ -9,8 +9,8 @@ and nothing else it does not define or import. Run: ``python docs/snippets.py``.
 a line ``<!-- not run: REASON -->``: the reader sees the reason in the Markdown source and on the
 repository page's "raw" view, and the runner skips the block with it.
 
-A block whose first line is a comment naming a file (``# examples/shop/app.py``, from the
-repository's root) is an excerpt of that file, written out so that the guide reads the same on
+A block whose first line is a comment naming a file (``# examples/fastapi_shop/shop.py``, from
+the repository's root) is an excerpt of that file, written out so that the guide reads the same on
 the repository page as on the site (no ``literalinclude``): it is neither type-checked nor run
 here (the file is, where it lives), but each run of its lines between lines ``...`` must be the
 file's own lines, in the file's order (:func:`excerpt_problem`).
