@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import subprocess
+from pathlib import Path
 
 import nox
 
@@ -13,6 +17,11 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 DEV = nox.project.dependency_groups(PYPROJECT, "dev")
 
 
+CI = os.environ.get("BESSA_REQUIRE_SERVICES") == "1"
+"""Set by .ci/run: there a Python the classifiers promise that cannot be found fails the run."""
+nox.options.error_on_missing_interpreters = CI
+
+
 def _runs(python: str) -> bool:
     try:
         return subprocess.run([python, "-c", ""], capture_output=True).returncode == 0
@@ -20,8 +29,61 @@ def _runs(python: str) -> bool:
         return False
 
 
-# Every Python the classifiers promise that this machine can run (else nox's own).
-PYTHONS = [v for v in nox.project.python_versions(PYPROJECT) if _runs(f"python{v}")] or None
+def _pyenv_root() -> Path:
+    if root := os.environ.get("PYENV_ROOT"):
+        return Path(root)
+    if pyenv := shutil.which("pyenv"):
+        done = subprocess.run([pyenv, "root"], capture_output=True, text=True)
+        if done.returncode == 0 and done.stdout.strip():
+            return Path(done.stdout.strip())
+    return Path.home() / ".pyenv"
+
+
+def _patch(python: Path) -> int:
+    """3.12.1's 1, from .../versions/3.12.1/bin/python3.12 (a build like 3.13.0t: -1, last)."""
+    found = re.fullmatch(r"\d+\.\d+\.(\d+)", python.parent.parent.name)
+    return int(found[1]) if found else -1
+
+
+def interpreter(version: str) -> str | None:
+    """A `pythonX.Y` that runs: the one on PATH, else the newest of pyenv's installs.
+
+    pyenv's shim for a version that is installed but not selected (`pyenv global`) exits
+    with "command not found", so the interpreters under `pyenv root` are tried as well.
+    """
+    name = f"python{version}"
+    installed = sorted(_pyenv_root().glob(f"versions/{version}.*/bin/{name}"), key=_patch)
+    for python in [shutil.which(name), *map(str, reversed(installed))]:
+        if python and _runs(python):
+            return python
+    return None
+
+
+def _put_on_path(found: dict[str, str | None]) -> None:
+    """Make each found `pythonX.Y` the one on PATH, so that nox finds it by its version.
+
+    A directory of links named `pythonX.Y` goes first on PATH (this process and its children):
+    nothing else on PATH is shadowed, and the sessions keep their names (tests-3.12).
+    """
+    links = Path(".nox", "interpreters").absolute()
+    for version, python in found.items():
+        link = links / f"python{version}"
+        if python is None or shutil.which(link.name) == python:
+            continue
+        links.mkdir(parents=True, exist_ok=True)
+        link.unlink(missing_ok=True)
+        link.symlink_to(python)
+        if str(links) not in os.environ["PATH"].split(os.pathsep):
+            os.environ["PATH"] = os.pathsep.join([str(links), os.environ["PATH"]])
+
+
+INTERPRETERS = {v: interpreter(v) for v in nox.project.python_versions(PYPROJECT)}
+"""Every Python the classifiers promise, and where it is on this machine (None: nowhere)."""
+_put_on_path(INTERPRETERS)
+PYTHONS = list(INTERPRETERS)
+"""The tests' Pythons: one that cannot be found is skipped, or fails the run in CI."""
+COVERED = PYTHONS[0]
+"""The one the suite runs under coverage (the others check the code, not the tests' reach)."""
 EXTRAS = ".[cli,otel,dlt,redis]"
 """Every extra, so that every module is tested and type-checked."""
 POSTGRES_DRIVER = "dlt[postgres]"
@@ -30,16 +92,20 @@ POSTGRES_DRIVER = "dlt[postgres]"
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """Run the test suite under coverage and print the report (every extra included).
+    """Run the test suite (every extra included); on COVERED under coverage, with the report.
 
     The environment reaches pytest as it is: BESSA_TEST_POSTGRES names the PostgreSQL server
     the copy tests load into, BESSA_TEST_REDIS the Redis server of the shared rate gate's tests;
     BESSA_REQUIRE_SERVICES=1 fails them instead of skipping without.
     """
     session.install("-e", EXTRAS, POSTGRES_DRIVER, *DEV)
-    session.run("coverage", "erase")
     # Two workers (one per core here) roughly halve the run; `-- -n 0` runs in one process.
-    session.run("coverage", "run", "-m", "pytest", "-n", "auto", *session.posargs)
+    pytest = ["pytest", "-n", "auto", *session.posargs]
+    if session.python != COVERED:
+        session.run("python", "-m", *pytest)
+        return
+    session.run("coverage", "erase")
+    session.run("coverage", "run", "-m", *pytest)
     session.run("coverage", "combine", "--quiet")
     session.run("coverage", "report")
 
@@ -55,16 +121,17 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the package and the tests."""
+    """mypy --strict over the package, the tests, and the README's and guides' code blocks."""
     session.install("-e", EXTRAS, *DEV)
     session.run("mypy", "--strict")
+    # Here, not in `docs`: these need every extra, and one environment with them is enough.
+    session.run("python", "docs/snippets.py")  # every python block of the README and guides
 
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Type-check the README's and guides' code blocks, then build the site (warnings fail it)."""
-    session.install("-e", EXTRAS, *DEV, *nox.project.dependency_groups(PYPROJECT, "docs"))
-    session.run("python", "docs/snippets.py")  # every python block of the README and guides
+    """Build the site (warnings fail it); the API reference is read from the package."""
+    session.install("-e", ".[otel]", *nox.project.dependency_groups(PYPROJECT, "docs"))
     out = session.posargs[0] if session.posargs else "docs/_build/html"
     session.run("sphinx-build", "-W", "--keep-going", "-q", "-b", "html", "docs", out)
 

@@ -9,9 +9,11 @@ and nothing else it does not define or import. Run: ``python docs/snippets.py``.
 a line ``<!-- not run: REASON -->``: the reader sees the reason in the Markdown source and on the
 repository page's "raw" view, and the runner skips the block with it.
 
-A block right after a line ``<!-- from: PATH -->`` is an excerpt of that file of the repository
-(checked and tested there): it is neither type-checked nor run alone, and
-``tests/test_docs_excerpts.py`` checks that its lines are the file's own.
+A block whose first line is a comment naming a file (``# examples/fastapi_shop/shop.py``, from
+the repository's root) is an excerpt of that file, written out so that the guide reads the same on
+the repository page as on the site (no ``literalinclude``): it is neither type-checked nor run
+here (the file is, where it lives), but each run of its lines between lines ``...`` must be the
+file's own lines, in the file's order (:func:`excerpt_problem`).
 """
 
 from __future__ import annotations
@@ -28,11 +30,14 @@ from typing import NamedTuple
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(
-    r"(?:^<!-- not run: (?P<reason>[^\n]*?) -->\n|^<!-- from: (?P<origin>[^\n]*?) -->\n)?"
-    r"^```python\n(?P<code>.*?)^```",
+    r"(?:^<!-- not run: (?P<reason>[^\n]*?) -->\n)?^```python\n(?P<code>.*?)^```",
     re.MULTILINE | re.DOTALL,
 )
 _WRAPPER = "async def _(client: BessaClient) -> None:\n"
+EXCERPT = re.compile(r"# (?P<path>[\w./-]+\.py)\n")
+"""An excerpt's first line: the file it shows, from the repository's root."""
+ELISION = "..."
+"""An excerpt's line (indented or not) that stands for lines of the file left out."""
 
 
 def _is_coroutine_body(code: str) -> bool:
@@ -70,41 +75,69 @@ class Block(NamedTuple):
     not_run: str | None
 
 
-class Excerpt(NamedTuple):
-    """A python block that shows lines of a file of the repository (``origin``)."""
-
-    source: str
-    line: int
-    code: str
-    origin: str
-
-
-def _matches() -> list[tuple[str, int, re.Match[str]]]:
+def _python_blocks() -> list[Block]:
     found = []
     for source in SOURCES:
         text = source.read_text(encoding="utf-8")
         for match in BLOCK.finditer(text):
             line = text.count("\n", 0, match.start("code")) + 1
-            found.append((str(source.relative_to(ROOT)), line, match))
+            code, reason = match.group("code"), match.group("reason")
+            found.append(Block(str(source.relative_to(ROOT)), line, code, reason))
     return found
 
 
 def blocks() -> list[Block]:
-    """Every python block of the README and the guides that stands alone."""
-    return [
-        Block(source, line, match.group("code"), match.group("reason"))
-        for source, line, match in _matches()
-        if match.group("origin") is None
-    ]
+    """Every python block of the README and the guides, but the excerpts of files."""
+    return [block for block in _python_blocks() if not EXCERPT.match(block.code)]
 
 
-def excerpts() -> list[Excerpt]:
-    """Every python block that shows lines of a file of the repository."""
-    return [
-        Excerpt(source, line, match.group("code"), match.group("origin"))
-        for source, line, match in _matches()
-        if match.group("origin") is not None
-    ]
+def excerpts() -> list[Block]:
+    """Every excerpt of a file in the README and the guides."""
+    return [block for block in _python_blocks() if EXCERPT.match(block.code)]
+
+
+def _trimmed(lines: list[str]) -> list[str]:
+    blank = [not line.strip() for line in lines]
+    if all(blank):
+        return []
+    return lines[blank.index(False) : len(lines) - blank[::-1].index(False)]
+
+
+def excerpt_problem(code: str) -> str | None:
+    """What makes an excerpt differ from its file, or None: each run of its lines between
+    lines ``...`` must be lines of the file, one after the other, each run below the last
+    (blank lines at a run's ends aside)."""
+    header = EXCERPT.match(code)
+    if header is None:
+        return "its first line does not name a file (# examples/...)"
+    path = ROOT / header["path"]
+    if not path.is_file():
+        return f"{header['path']} is not a file of the repository"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    runs: list[list[str]] = [[]]
+    for line in code[header.end() :].splitlines():
+        if line.strip() == ELISION:
+            runs.append([])
+        else:
+            runs[-1].append(line)
+    # The blank lines around a `...` are the excerpt's layout (ruff formats it), not the file's.
+    runs = [run for run in (_trimmed(run) for run in runs) if run]
+    if not runs:
+        return f"it shows no line of {header['path']}"
+    start = 0
+    for run in runs:
+        at = next(
+            (i for i in range(start, len(lines) - len(run) + 1) if lines[i : i + len(run)] == run),
+            None,
+        )
+        if at is None:
+            where = f" below its line {start}" if start else ""
+            return (
+                f"the lines from {run[0]!r} on are not lines of {header['path']}{where}"
+                " (copy them again from the file; mark lines left out with `...`)"
+            )
+        start = at + len(run)
+    return None
 
 
 def main() -> int:
@@ -126,7 +159,10 @@ def main() -> int:
         report = report.replace(f"{tmp}/{name}", f"{where}, generated line")
     print(report.strip())
     print(f"checked {len(found)} python blocks in {len(SOURCES)} files")
-    return result.returncode
+    drifted = [(b, problem) for b in excerpts() if (problem := excerpt_problem(b.code))]
+    for block, problem in drifted:
+        print(f"{block.source}:{block.line}: the excerpt differs from its file: {problem}")
+    return result.returncode or int(bool(drifted))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # A bound for a hung block, not a speed check: a dlt block spends seconds importing dlt, and
 # a busy machine may take several times that.
 _BLOCK_TIMEOUT = 150.0
+_DATA = ["--receipts", "300"]
+"""Every block runs on 300 receipts, not the default 2000: the dlt blocks copy them all, and
+each of the suite's three Pythons would spend seconds on receipts that show nothing more."""
 
 
 def _snippets() -> ModuleType:
@@ -73,7 +76,16 @@ class Standalone(NamedTuple):
 def standalone() -> Iterator[Standalone]:
     """``bessa sandbox`` in its own process, holding June 2026 as the guides' examples do."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "bessa_async.testing", "--port", "0", "--start", "2026-06-01"],
+        [
+            sys.executable,
+            "-m",
+            "bessa_async.testing",
+            "--port",
+            "0",
+            "--start",
+            "2026-06-01",
+            *_DATA,
+        ],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},

@@ -113,7 +113,11 @@ def _readable(base: URL, text: str, make: Callable[[], URL]) -> URL:
         url = make()
         url.host  # noqa: B018  (decoded on first use: a bad IDNA label fails here)
         str(url)
-    except Exception as exc:  # ValueError, UnicodeError, and IndexError for "0://[]@"
+    except UnicodeError as exc:  # the codec's own words differ from one Python to the next
+        raise ForeignOriginError(
+            text, str(base.origin()), f"its host is not a name the idna codec can read ({exc})"
+        ) from None
+    except Exception as exc:  # ValueError, and IndexError for "0://[]@"
         raise ForeignOriginError(
             text, str(base.origin()), f"it is not a URL that can be read ({exc})"
         ) from None

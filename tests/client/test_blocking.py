@@ -349,6 +349,9 @@ def _calls_running(client: BlockingClient) -> list[asyncio.Task[Any]]:
 )
 def test_ctrl_c_cancels_the_running_call_on_the_loop() -> None:
     served = _ServedSandbox(receipts=10, job_delay=3600)  # a job that stays pending
+    # A run started as a shell's background job ignores SIGINT: Python's own handler, as a
+    # terminal leaves it (tests/cli_process.py does the same for the command's process).
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         sandbox = served.sandbox
         with BlockingClient(sandbox.token, base_url=sandbox.url) as client:
@@ -370,4 +373,5 @@ def test_ctrl_c_cancels_the_running_call_on_the_loop() -> None:
             assert not _calls_running(client)
             assert client.articles.list(limit=1).first() is not None  # it goes on
     finally:
+        signal.signal(signal.SIGINT, inherited)
         served.close()
