@@ -1,7 +1,7 @@
 """BlockingClient: the async client from sync code, against the sandbox on loopback.
 
 The tests are plain functions: no event loop runs in the test's thread. The sandbox runs on
-its own loop in a thread (:class:`_ServedSandbox`); the async client that the blocking one is
+its own loop in a thread (:class:`ServedSandbox`); the async client that the blocking one is
 compared with runs on that loop too.
 """
 
@@ -16,13 +16,14 @@ import threading
 import time
 import typing
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 import pytest
+from served_sandbox import ServedSandbox
 
 import bessa_async
 from bessa_async import (
@@ -36,52 +37,18 @@ from bessa_async import (
 )
 from bessa_async._blocking import _ATTRIBUTES, BlockingJobHandle, Listing
 from bessa_async._registry import TYPED_RESOURCES
-from bessa_async.testing import FakeClock, Sandbox
-
-R = TypeVar("R")
-
-
-class _ServedSandbox:
-    """A sandbox serving on its own loop thread, for tests without a loop of their own."""
-
-    def __init__(self, **options: Any) -> None:
-        self.sandbox = Sandbox(**options)
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-        self.run(self.sandbox.start)
-
-    def run(self, step: Callable[[], Awaitable[R]]) -> R:
-        async def call() -> R:
-            return await step()
-
-        return asyncio.run_coroutine_threadsafe(call(), self.loop).result()
-
-    def async_client(self, step: Callable[[BessaClient], Awaitable[R]]) -> R:
-        """``step`` with an async client of tenant A, on the sandbox's loop."""
-
-        async def call() -> R:
-            async with BessaClient(self.sandbox.token, base_url=self.sandbox.url) as client:
-                return await step(client)
-
-        return self.run(call)
-
-    def close(self) -> None:
-        self.run(self.sandbox.close)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join()
-        self.loop.close()
+from bessa_async.testing import FakeClock
 
 
 @pytest.fixture
-def served() -> Iterator[_ServedSandbox]:
-    served = _ServedSandbox(receipts=60)
+def served() -> Iterator[ServedSandbox]:
+    served = ServedSandbox(receipts=60)
     yield served
     served.close()
 
 
 @pytest.fixture
-def blocking(served: _ServedSandbox) -> Iterator[BlockingClient]:
+def blocking(served: ServedSandbox) -> Iterator[BlockingClient]:
     with BlockingClient(served.sandbox.token, base_url=served.sandbox.url) as client:
         yield client
 
@@ -124,7 +91,7 @@ def test_its_surface_stays_in_step_with_the_async_client() -> None:
 
 
 def test_each_surface_answers_what_the_async_client_does(
-    served: _ServedSandbox, blocking: BlockingClient
+    served: ServedSandbox, blocking: BlockingClient
 ) -> None:
     sandbox = served.sandbox
     article = sandbox.fixtures.article
@@ -181,7 +148,7 @@ def test_a_listing_left_part_way_gives_where_to_resume(blocking: BlockingClient)
 
 def test_an_order_is_submitted_and_its_wait_blocks() -> None:
     clock = FakeClock()
-    served = _ServedSandbox(receipts=10, clock=clock, sleep=clock.sleep, job_delay=5)
+    served = ServedSandbox(receipts=10, clock=clock, sleep=clock.sleep, job_delay=5)
     try:
         sandbox = served.sandbox
         with BlockingClient(
@@ -211,7 +178,7 @@ def test_with_options_gives_a_view_on_the_same_thread(blocking: BlockingClient) 
         blocking.with_options(retry="often")  # type: ignore[arg-type]
 
 
-def test_several_threads_at_once(served: _ServedSandbox) -> None:
+def test_several_threads_at_once(served: ServedSandbox) -> None:
     """Eight threads share one async client: its answers, and its in-flight slots."""
     expected = served.async_client(lambda c: c.receipts.list(limit=10).collect())
     sandbox = served.sandbox
@@ -246,7 +213,7 @@ async def test_a_borrowed_session_is_refused() -> None:
             BlockingClient("t" * 40, base_url="http://127.0.0.1:1/", session=session)
 
 
-def test_the_token_is_never_in_its_repr(served: _ServedSandbox, blocking: BlockingClient) -> None:
+def test_the_token_is_never_in_its_repr(served: ServedSandbox, blocking: BlockingClient) -> None:
     token = served.sandbox.token
     listing = blocking.receipts.list(limit=2)
     handle_free = [blocking, blocking.articles, listing, blocking.with_options(timeout=3)]
@@ -269,7 +236,7 @@ def _prefetching(client: BlockingClient) -> int:
     return client._portal.run_sync(count)
 
 
-def test_close_with_a_listing_left_open(served: _ServedSandbox) -> None:
+def test_close_with_a_listing_left_open(served: ServedSandbox) -> None:
     client = BlockingClient(served.sandbox.token, base_url=served.sandbox.url)
     open_listing = iter(client.receipts.list(limit=2))
     next(open_listing)
@@ -308,7 +275,7 @@ def _in_child(clients: list[BlockingClient], answers: Any) -> None:
 
 
 def test_a_forked_child_builds_its_own_loop_and_client(
-    served: _ServedSandbox, blocking: BlockingClient
+    served: ServedSandbox, blocking: BlockingClient
 ) -> None:
     before = [
         str(a.id) for a in blocking.articles.list(limit=5).collect()
@@ -348,7 +315,7 @@ def _calls_running(client: BlockingClient) -> list[asyncio.Task[Any]]:
     threading.current_thread() is not threading.main_thread(), reason="signals go to main"
 )
 def test_ctrl_c_cancels_the_running_call_on_the_loop() -> None:
-    served = _ServedSandbox(receipts=10, job_delay=3600)  # a job that stays pending
+    served = ServedSandbox(receipts=10, job_delay=3600)  # a job that stays pending
     # A run started as a shell's background job ignores SIGINT: Python's own handler, as a
     # terminal leaves it (tests/cli_process.py does the same for the command's process).
     inherited = signal.signal(signal.SIGINT, signal.default_int_handler)

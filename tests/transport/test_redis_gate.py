@@ -26,7 +26,7 @@ import redis.asyncio as aioredis
 from conftest import service_from
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_blocking import _ServedSandbox
+from served_sandbox import ServedSandbox
 
 from bessa_async import (
     BessaClient,
@@ -447,7 +447,7 @@ async def test_a_gate_used_before_a_fork_is_left_aside_in_the_child(
 
 def test_a_blocking_client_takes_the_gate(redis_url: str, prefix: str) -> None:
     """BlockingClient accepts rate_gate= as BessaClient does; its turns are taken in Redis."""
-    served = _ServedSandbox(receipts=5)
+    served = ServedSandbox(receipts=5)
     sandbox = served.sandbox
     try:
         connection = aioredis.Redis.from_url(redis_url)
